@@ -1,0 +1,22 @@
+/*
+ * api: the routes of DESIGN §5. Turns requests into mqtt_client calls and
+ * builds the JSON answers; no I/O of its own.
+ */
+#ifndef OCTO_API_H
+#define OCTO_API_H
+
+#include <time.h>
+
+#include "http_server.h"
+
+struct cfg;
+struct mqtt_client;
+struct api;
+
+/* cfg and mc must outlive the api. now() may be NULL (then time(NULL)). */
+struct api *api_new(const struct cfg *cfg, struct mqtt_client *mc, time_t (*now)(void));
+void api_free(struct api *api);
+/* An http_handler_fn: ctx is the struct api. */
+void api_handle(void *ctx, const struct http_request *req, struct http_response *resp);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * buf: growable byte buffer with consume/compact. No I/O.
+ *
+ * Bytes live in b_data[b_off .. b_len); b_off advances on consume and the
+ * buffer is compacted lazily when more room is needed. Allocation failure is
+ * fatal (fatalx "out of memory"): callers never check.
+ */
+#ifndef OCTO_BUF_H
+#define OCTO_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "compat.h"
+
+struct buf {
+	char *b_data;
+	size_t b_off; /* first unconsumed byte */
+	size_t b_len; /* end of valid bytes */
+	size_t b_cap; /* allocated size */
+};
+
+#define BUF_INITIALIZER                                                                            \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+/* Empty the buffer, keep the allocation. */
+void buf_reset(struct buf *b);
+/* Make room for at least `extra` more bytes at buf_tail(). */
+void buf_reserve(struct buf *b, size_t extra);
+void buf_append(struct buf *b, const void *data, size_t len);
+void buf_append_str(struct buf *b, const char *s);
+void buf_putc(struct buf *b, int c);
+void buf_appendf(struct buf *b, const char *fmt, ...) ATTR_PRINTF(2, 3);
+void buf_vappendf(struct buf *b, const char *fmt, va_list ap) ATTR_PRINTF(2, 0);
+/* Drop n bytes from the front (n <= buf_len). */
+void buf_consume(struct buf *b, size_t n);
+/* Move unconsumed bytes to the start of the allocation. */
+void buf_compact(struct buf *b);
+/* After writing n bytes directly at buf_tail() (after buf_reserve). */
+void buf_produced(struct buf *b, size_t n);
+/* Shrink the allocation back to at most `keep` bytes if it is empty and larger. */
+void buf_shrink(struct buf *b, size_t keep);
+
+static inline char *buf_data(const struct buf *b)
+{
+	return b->b_data + b->b_off;
+}
+static inline size_t buf_len(const struct buf *b)
+{
+	return b->b_len - b->b_off;
+}
+static inline char *buf_tail(const struct buf *b)
+{
+	return b->b_data + b->b_len;
+}
+static inline size_t buf_avail(const struct buf *b)
+{
+	return b->b_cap - b->b_len;
+}
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * cfg: the configuration file of DESIGN §4 and the validated settings.
+ *
+ * Format: `key = value` lines, `#` comments, blank lines; a value may be
+ * double-quoted (then \" and \\ are the only escapes). Unknown keys,
+ * duplicate keys and bad values are errors reported as "FILE:LINE: message".
+ * Numbers are parsed strictly (digits only, bounded; no atoi).
+ *
+ * cfg_parse() is pure (no I/O) so it can be unit-tested and fuzzed;
+ * cfg_load() reads the file (and broker.password_file) and calls it.
+ */
+#ifndef OCTO_CFG_H
+#define OCTO_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define CFG_ERR_LEN 512
+
+#define MQTT_PROTO_V31  3
+#define MQTT_PROTO_V311 4
+
+struct cfg {
+	/* broker.* */
+	char *broker_host;          /* from broker.url (required), no brackets */
+	uint16_t broker_port;       /* broker.port, or from the URL, default 1883 */
+	char *broker_username;      /* NULL: unset */
+	char *broker_password;      /* NULL: unset (broker.password or _file) */
+	char *broker_password_file; /* NULL: unset */
+	unsigned broker_keepalive;  /* 0..65535, 0 disables */
+	char *broker_client_id;     /* never NULL after cfg_parse (default built) */
+	size_t broker_max_packet;   /* largest packet accepted from the broker */
+	bool broker_clean_session;
+	int broker_protocol;           /* MQTT_PROTO_V311 or MQTT_PROTO_V31 */
+	unsigned broker_reconnect_min; /* seconds, >= 1 */
+	unsigned broker_reconnect_max; /* seconds, >= reconnect_min */
+
+	/* publish.* */
+	char *pub_base_topic;  /* "octoprint/" */
+	char *pub_event_topic; /* "event/{event}" */
+	bool pub_event_active;
+	char **pub_events_exclude; /* event names, NULL-terminated (never NULL) */
+	int pub_qos;               /* 0..2 */
+	bool pub_retain;
+	bool pub_timestamp;
+	bool pub_queue_events;
+
+	/* queue.* */
+	size_t queue_max_messages;
+	size_t queue_max_bytes;
+
+	/* http.* */
+	char *http_listen_host; /* from http.listen, no brackets */
+	uint16_t http_listen_port;
+	size_t http_max_body;
+	size_t http_max_header;
+	unsigned http_max_connections;
+	unsigned http_timeout; /* seconds */
+
+	/* shutdown.*, log.* */
+	unsigned shutdown_grace; /* seconds */
+	enum log_level log_level;
+};
+
+/* Fill every field with its documented default (broker_host stays NULL). */
+void cfg_defaults(struct cfg *cfg);
+/*
+ * Parse `len` bytes of config text named `name` (for messages) into cfg,
+ * which cfg_defaults() initialised. `hostname` builds the default client id
+ * ("octomqttd-<hostname>", cut to 23 bytes for MQTT 3.1). 0 on success;
+ * -1 with "name:LINE: message" in err.
+ */
+int cfg_parse(struct cfg *cfg, const char *name, const char *text, size_t len, const char *hostname,
+              char *err, size_t errlen);
+/* cfg_defaults + read `path` + cfg_parse + read broker.password_file. */
+int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen);
+void cfg_free(struct cfg *cfg);
+
+/* Is `name` in publish.events_exclude? */
+bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len);
+
+/*
+ * Strict unsigned parse of all of s: digits only, no sign, no spaces,
+ * value in [min, max]. 0 or -1.
+ */
+int cfg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * http_parser: incremental HTTP/1.1 request parser (pure, no I/O).
+ *
+ * The caller keeps the bytes of the current request contiguous, starting
+ * at buf[0], and calls http_parse_request() each time more have arrived,
+ * with the same buf and a larger len. The parser remembers how far it got,
+ * so total work is linear however the bytes are split; feeding one byte at
+ * a time gives the same result as one piece. On HTTP_PARSE_OK the request's
+ * pointers refer into buf and p->consumed is the request's total size
+ * (pipelined bytes after it are untouched); call http_parser_init() before
+ * the next request.
+ */
+#ifndef OCTO_HTTP_PARSER_H
+#define OCTO_HTTP_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_MAX_HEADERS 32
+
+enum http_parse_rc {
+	HTTP_PARSE_OK = 0,
+	HTTP_PARSE_NEED_MORE = 1,
+	HTTP_PARSE_ERROR = -1, /* p->status (400, 411, 413, 431, 501, 505) and p->error */
+};
+
+enum http_method {
+	HTTP_OTHER = 0,
+	HTTP_GET,
+	HTTP_HEAD,
+	HTTP_POST,
+	HTTP_PUT,
+	HTTP_DELETE,
+};
+
+struct http_header {
+	const char *name;
+	size_t name_len;
+	const char *value; /* leading/trailing whitespace stripped */
+	size_t value_len;
+};
+
+struct http_request {
+	enum http_method method;
+	const char *method_str;
+	size_t method_len;
+	const char *path; /* request target up to '?' */
+	size_t path_len;
+	const char *query; /* after '?', NULL if none */
+	size_t query_len;
+	int version_minor; /* HTTP/1.x */
+	bool keep_alive;   /* 1.1 default on, 1.0 default off, Connection: header */
+	struct http_header headers[HTTP_MAX_HEADERS];
+	size_t nheaders;
+	const char *body;
+	size_t body_len;
+};
+
+struct http_limits {
+	size_t max_header; /* request line + headers, bytes -> 431 */
+	size_t max_body;   /* -> 413 */
+};
+
+struct http_parser {
+	struct http_limits lim;
+	int state;
+	size_t scanned;    /* bytes already examined */
+	size_t header_end; /* offset of the first body byte, 0 until known */
+	size_t content_length;
+	size_t consumed;   /* total request size on HTTP_PARSE_OK */
+	int status;        /* on HTTP_PARSE_ERROR: the answer to send */
+	const char *error; /* on HTTP_PARSE_ERROR: what is wrong (static text) */
+};
+
+void http_parser_init(struct http_parser *p, const struct http_limits *lim);
+enum http_parse_rc http_parse_request(struct http_parser *p, const char *buf, size_t len,
+                                      struct http_request *req);
+/* Case-insensitive header lookup; NULL if absent. */
+const struct http_header *http_request_header(const struct http_request *req, const char *name);
+/* Reason phrase for a status code ("Not Found"). */
+const char *http_status_text(int status);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * http_server: the listening socket and client connections on the loop.
+ *
+ * Each connection: read into a buffer, parse with http_parser, hand each
+ * complete request to the handler, serialise the response into the output
+ * buffer (one direct write attempt, then the loop's write watcher), keep
+ * the connection alive unless the request or response says close.
+ * Pipelined requests are answered in order. Limits: http.max_header (431),
+ * http.max_body (413), http.max_connections (503 and close), http.timeout
+ * (idle or slow clients closed).
+ */
+#ifndef OCTO_HTTP_SERVER_H
+#define OCTO_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "http_parser.h"
+
+struct loop;
+struct cfg;
+struct http_server;
+
+struct http_response {
+	int status;
+	const char *content_type; /* default "application/json" */
+	const char *allow;        /* Allow: header for 405, or NULL */
+	bool close;               /* close the connection after this response */
+	struct buf body;
+};
+
+/* The handler fills resp (status defaults to 200, body empty). */
+typedef void http_handler_fn(void *ctx, const struct http_request *req, struct http_response *resp);
+
+/* Set resp to a JSON error {"error": code, "message": message}. */
+void http_response_error(struct http_response *resp, int status, const char *code,
+                         const char *message);
+
+/* Listens on cfg->http_listen_*; NULL with err filled on failure. */
+struct http_server *http_server_new(struct loop *loop, const struct cfg *cfg,
+                                    http_handler_fn *handler, void *ctx, char *err, size_t errlen);
+/* Stop accepting new connections (shutdown); existing ones finish. */
+void http_server_stop_accepting(struct http_server *srv);
+size_t http_server_connections(const struct http_server *srv);
+void http_server_free(struct http_server *srv);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * mqtt_client: the broker connection on the loop.
+ *
+ * States: IDLE -> CONNECTING (TCP) -> WAIT_CONNACK -> CONNECTED, and
+ * BACKOFF between attempts (capped exponential backoff with jitter from
+ * broker.reconnect_min..max). Keepalive: PINGREQ after keepalive seconds of
+ * silence on our side; no packet from the broker within 1.5 x keepalive
+ * declares the link dead. Publishes while disconnected may be queued in
+ * memory (bounded by queue.max_messages / queue.max_bytes) and are sent in
+ * order on connect.
+ */
+#ifndef OCTO_MQTT_CLIENT_H
+#define OCTO_MQTT_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct cfg;
+struct mqtt_client;
+
+enum mqtt_pub_result {
+	MQTT_PUB_SENT = 0,          /* handed to the connection */
+	MQTT_PUB_QUEUED = 1,        /* kept for sending on connect */
+	MQTT_PUB_NOT_CONNECTED = 2, /* not connected and queueing not allowed */
+	MQTT_PUB_QUEUE_FULL = 3,    /* queue bounds reached: refused, nothing dropped */
+};
+
+struct mqtt_client_stats {
+	bool connected;
+	uint64_t connects;     /* successful CONNACKs */
+	uint64_t reconnects;   /* connection attempts after the first */
+	uint64_t published;    /* messages written to the broker connection */
+	uint64_t queued;       /* messages that went through the offline queue */
+	uint64_t refused;      /* MQTT_PUB_NOT_CONNECTED + MQTT_PUB_QUEUE_FULL answers */
+	uint64_t dropped;      /* messages lost (each also logged) */
+	size_t queue_messages; /* now in the offline queue */
+	size_t queue_bytes;
+};
+
+/* cfg must outlive the client. Does not connect until mqtt_client_start(). */
+struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg);
+void mqtt_client_start(struct mqtt_client *mc);
+/*
+ * Publish one message. Copies topic and payload. qos 0..2; allow_queue lets
+ * the message wait in the offline queue while disconnected.
+ */
+enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *topic,
+                                         size_t topic_len, const void *payload, size_t payload_len,
+                                         int qos, bool retain, bool allow_queue);
+bool mqtt_client_connected(const struct mqtt_client *mc);
+void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *st);
+/*
+ * Graceful stop: no reconnects; flush what is in the socket buffer, send
+ * DISCONNECT, close. mqtt_client_stopped() turns true when done (or at once
+ * if not connected); the caller bounds the wait (shutdown.grace).
+ */
+void mqtt_client_stop(struct mqtt_client *mc);
+bool mqtt_client_stopped(const struct mqtt_client *mc);
+/* Close everything at once and free. */
+void mqtt_client_free(struct mqtt_client *mc);
+
+#endif

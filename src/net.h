@@ -1,0 +1,41 @@
+/*
+ * net: non-blocking TCP sockets and address parsing.
+ *
+ * Functions return a descriptor or 0 on success and -1 on failure, with a
+ * message in the caller's err buffer (Redis anet convention): the caller
+ * decides how to log.
+ */
+#ifndef OCTO_NET_H
+#define OCTO_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NET_ERR_LEN  256
+#define NET_HOST_LEN 256
+
+/*
+ * Pure: split "host", "host:port", "1.2.3.4:port", "[v6]" or "[v6]:port".
+ * Without a port, *port = default_port (which may be 0 meaning required:
+ * then a missing port is an error). Ports are 1..65535, strictly parsed.
+ */
+int net_split_hostport(const char *in, char *host, size_t hostlen, uint16_t *port,
+                       uint16_t default_port, char *err, size_t errlen);
+
+/* Listening socket on host:port (SO_REUSEADDR, non-blocking). */
+int net_listen(const char *host, uint16_t port, int backlog, char *err, size_t errlen);
+/* Accept one connection, non-blocking, CLOEXEC; -1 with errno EAGAIN when none. */
+int net_accept(int lfd, char *peer, size_t peerlen);
+/*
+ * Start a non-blocking connect to host:port (tries each address of the
+ * name in turn is NOT done here: the first address is used). Returns the
+ * fd; completion is signalled by writability, then call net_connect_result.
+ */
+int net_connect(const char *host, uint16_t port, char *err, size_t errlen);
+/* 0 if the connect on fd succeeded, else -1 with the reason in err. */
+int net_connect_result(int fd, char *err, size_t errlen);
+
+int net_set_nonblock(int fd);
+int net_set_nodelay(int fd);
+
+#endif
