@@ -65,6 +65,7 @@ struct http_parser {
 	struct http_limits lim;
 	int state;
 	size_t scanned;    /* bytes already examined */
+	size_t line_start; /* offset of the head line being scanned */
 	size_t header_end; /* offset of the first body byte, 0 until known */
 	size_t content_length;
 	size_t consumed;   /* total request size on HTTP_PARSE_OK */

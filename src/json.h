@@ -13,8 +13,21 @@
 
 #include "buf.h"
 
-/* Append s as a JSON string literal (quoted, escaped). */
+/*
+ * Append s as a JSON string literal: quoted; '"', '\\' and control
+ * characters escaped (\n \r \t \b \f, others \u00XX); well-formed UTF-8
+ * copied as is; a byte that is not part of well-formed UTF-8 becomes
+ * \ufffd, so the output is always valid JSON.
+ */
 void json_append_string(struct buf *out, const char *s, size_t len);
+
+/*
+ * Is in[0..inlen) exactly one RFC 8259 JSON value (any type), optionally
+ * surrounded by whitespace? 0, or -1 with *why set (static text, e.g.
+ * "invalid JSON: unexpected end"). Arrays and objects may nest at most
+ * 128 deep: jsmn's cost per closing bracket grows with the depth.
+ */
+int json_validate(const char *in, size_t inlen, const char **why);
 
 /*
  * The event payload rewrite of DESIGN §5 "POST /events/{name}".
@@ -24,7 +37,12 @@ void json_append_string(struct buf *out, const char *s, size_t len);
  * existing `_event` (in its place) or appended, and, if ts_field is not
  * NULL, `"<ts_field>":<ts>` likewise. Members are separated by ',' and
  * key/value by ':', no other whitespace is added.
- * Returns 0, or -1 with *why set (static text) if `in` is not a JSON object.
+ * The output is the whole object, braces included. A member's key is
+ * compared after decoding its escapes ("\u005fevent" is "_event"); members
+ * after the first with the same key are removed. ts_field, if set, must
+ * not be "_event". Appends to out (nothing on failure).
+ * Returns 0, or -1 with *why set (static text) if `in` is not a JSON object
+ * ("body must be a JSON object") or not JSON ("invalid JSON: ...").
  */
 int json_event_payload(const char *in, size_t inlen, const char *event, size_t eventlen,
                        const char *ts_field, long long ts, struct buf *out, const char **why);

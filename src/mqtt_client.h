@@ -58,6 +58,12 @@ void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *s
  */
 void mqtt_client_stop(struct mqtt_client *mc);
 bool mqtt_client_stopped(const struct mqtt_client *mc);
+/*
+ * Delay before reconnect attempt number `attempt` (0 = first retry), in ms:
+ * min(max_s, min_s * 2^attempt) seconds, with jitter from rnd taking it to
+ * a point of the upper half, never below min_s. Pure, for tests.
+ */
+uint64_t mqtt_backoff_ms(unsigned min_s, unsigned max_s, unsigned attempt, uint32_t rnd);
 /* Close everything at once and free. */
 void mqtt_client_free(struct mqtt_client *mc);
 

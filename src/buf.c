@@ -1,0 +1,141 @@
+/*
+ * buf: growable byte buffer (see buf.h). Capacity doubles; the consumed
+ * prefix is reclaimed lazily, when room is needed and moving the live
+ * bytes is cheaper than growing.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define BUF_MIN_CAP 256
+
+void buf_init(struct buf *b)
+{
+	b->b_data = NULL;
+	b->b_off = b->b_len = b->b_cap = 0;
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->b_data);
+	buf_init(b);
+}
+
+void buf_reset(struct buf *b)
+{
+	b->b_off = b->b_len = 0;
+}
+
+void buf_compact(struct buf *b)
+{
+	size_t live = buf_len(b);
+
+	if (b->b_off == 0)
+		return;
+	if (live > 0)
+		memmove(b->b_data, b->b_data + b->b_off, live);
+	b->b_off = 0;
+	b->b_len = live;
+}
+
+void buf_reserve(struct buf *b, size_t extra)
+{
+	size_t live = buf_len(b), need, cap;
+
+	if (buf_avail(b) >= extra)
+		return;
+	if (extra > (size_t)-1 / 2 - live)
+		fatalx("out of memory (buffer of %zu + %zu bytes)", live, extra);
+	need = live + extra;
+	/* Reuse the consumed prefix when that alone makes enough room. */
+	if (b->b_off > 0 && b->b_cap >= need) {
+		buf_compact(b);
+		return;
+	}
+	buf_compact(b);
+	cap = b->b_cap > 0 ? b->b_cap : BUF_MIN_CAP;
+	while (cap < need)
+		cap *= 2;
+	b->b_data = xrealloc(b->b_data, cap);
+	b->b_cap = cap;
+}
+
+void buf_append(struct buf *b, const void *data, size_t len)
+{
+	if (len == 0)
+		return;
+	buf_reserve(b, len);
+	memcpy(buf_tail(b), data, len);
+	b->b_len += len;
+}
+
+void buf_append_str(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+void buf_putc(struct buf *b, int c)
+{
+	buf_reserve(b, 1);
+	b->b_data[b->b_len++] = (char)c;
+}
+
+void buf_vappendf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
+	buf_reserve(b, 64);
+	n = vsnprintf(buf_tail(b), buf_avail(b), fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		fatalx("buf_vappendf: bad format");
+	if ((size_t)n >= buf_avail(b)) {
+		/* vsnprintf wants room for the NUL it always writes. */
+		buf_reserve(b, (size_t)n + 1);
+		va_copy(ap2, ap);
+		n = vsnprintf(buf_tail(b), buf_avail(b), fmt, ap2);
+		va_end(ap2);
+		if (n < 0)
+			fatalx("buf_vappendf: bad format");
+	}
+	b->b_len += (size_t)n;
+}
+
+void buf_appendf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vappendf(b, fmt, ap);
+	va_end(ap);
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+	if (n > buf_len(b))
+		fatalx("buf_consume: %zu bytes asked, %zu held", n, buf_len(b));
+	b->b_off += n;
+	if (b->b_off == b->b_len)
+		b->b_off = b->b_len = 0;
+}
+
+void buf_produced(struct buf *b, size_t n)
+{
+	if (n > buf_avail(b))
+		fatalx("buf_produced: %zu bytes written, %zu reserved", n, buf_avail(b));
+	b->b_len += n;
+}
+
+void buf_shrink(struct buf *b, size_t keep)
+{
+	if (buf_len(b) != 0 || b->b_cap <= keep)
+		return;
+	free(b->b_data);
+	buf_init(b);
+}

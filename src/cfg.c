@@ -1,0 +1,648 @@
+/*
+ * cfg: the configuration file of DESIGN §4 (see cfg.h).
+ *
+ * A table with one row per key (name, type, bounds, field offset) drives
+ * the parser, so adding a key is one line. cfg_parse() touches no files;
+ * cfg_load() reads the file and broker.password_file around it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "net.h"
+#include "topic.h"
+
+/* Largest config file read: far more than every key with long values. */
+#define CFG_MAX_FILE (1024 * 1024)
+#define CFG_EVENT_NAME_MAX 128
+#define MQTT31_CLIENT_ID_MAX 23
+
+enum cfg_type {
+	CT_STRING,   /* char *, any text */
+	CT_TOPIC,    /* char *, topic text that may be empty */
+	CT_BOOL,     /* bool: true / false */
+	CT_UINT,     /* unsigned, bounded */
+	CT_SIZE,     /* size_t, bounded */
+	CT_QOS,      /* int 0..2 */
+	CT_URL,      /* broker.url -> broker_host (+ port) */
+	CT_LISTEN,   /* http.listen -> http_listen_host/port */
+	CT_PROTOCOL, /* broker.protocol */
+	CT_LOGLEVEL, /* log.level */
+	CT_EVLIST,   /* comma-separated event names */
+	CT_PORT,     /* uint16_t 1..65535 */
+};
+
+struct cfg_key {
+	const char *k_name;
+	enum cfg_type k_type;
+	size_t k_off;
+	uint64_t k_min, k_max;
+};
+
+#define F(field) offsetof(struct cfg, field)
+
+static const struct cfg_key cfg_keys[] = {
+	{"broker.url", CT_URL, F(broker_host), 0, 0},
+	{"broker.port", CT_PORT, F(broker_port), 1, 65535},
+	{"broker.username", CT_STRING, F(broker_username), 0, 0},
+	{"broker.password", CT_STRING, F(broker_password), 0, 0},
+	{"broker.password_file", CT_STRING, F(broker_password_file), 0, 0},
+	{"broker.keepalive", CT_UINT, F(broker_keepalive), 0, 65535},
+	{"broker.client_id", CT_STRING, F(broker_client_id), 1, 65535},
+	{"broker.max_packet", CT_SIZE, F(broker_max_packet), 64, 268435460},
+	{"broker.clean_session", CT_BOOL, F(broker_clean_session), 0, 0},
+	{"broker.protocol", CT_PROTOCOL, F(broker_protocol), 0, 0},
+	{"broker.reconnect_min", CT_UINT, F(broker_reconnect_min), 1, 86400},
+	{"broker.reconnect_max", CT_UINT, F(broker_reconnect_max), 1, 86400},
+	{"publish.baseTopic", CT_TOPIC, F(pub_base_topic), 0, 0},
+	{"publish.eventTopic", CT_TOPIC, F(pub_event_topic), 0, 0},
+	{"publish.eventActive", CT_BOOL, F(pub_event_active), 0, 0},
+	{"publish.events_exclude", CT_EVLIST, F(pub_events_exclude), 0, 0},
+	{"publish.qos", CT_QOS, F(pub_qos), 0, 2},
+	{"publish.retain", CT_BOOL, F(pub_retain), 0, 0},
+	{"publish.timestamp", CT_BOOL, F(pub_timestamp), 0, 0},
+	{"publish.queue_events", CT_BOOL, F(pub_queue_events), 0, 0},
+	{"queue.max_messages", CT_SIZE, F(queue_max_messages), 1, 1000000000},
+	{"queue.max_bytes", CT_SIZE, F(queue_max_bytes), 1024, (uint64_t)1 << 40},
+	{"http.listen", CT_LISTEN, F(http_listen_host), 0, 0},
+	{"http.max_body", CT_SIZE, F(http_max_body), 1, 1024 * 1024 * 1024},
+	{"http.max_header", CT_SIZE, F(http_max_header), 256, 1024 * 1024},
+	{"http.max_connections", CT_UINT, F(http_max_connections), 1, 100000},
+	{"http.timeout", CT_UINT, F(http_timeout), 1, 86400},
+	{"shutdown.grace", CT_UINT, F(shutdown_grace), 0, 3600},
+	{"log.level", CT_LOGLEVEL, F(log_level), 0, 0},
+};
+
+#undef F
+
+/* Parser state for one text. */
+struct cfg_parse {
+	struct cfg *cp_cfg;
+	const char *cp_name;
+	char *cp_err;
+	size_t cp_errlen;
+	unsigned cp_line;
+	unsigned cp_seen[nitems(cfg_keys)]; /* line each key was set on, 0 = unset */
+	bool cp_url_port;                   /* broker.url named a port */
+};
+
+static int cfg_fail(struct cfg_parse *cp, unsigned line, const char *fmt, ...) ATTR_PRINTF(3, 4);
+
+static int cfg_fail(struct cfg_parse *cp, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (line > 0)
+		n = snprintf(cp->cp_err, cp->cp_errlen, "%s:%u: ", cp->cp_name, line);
+	else
+		n = snprintf(cp->cp_err, cp->cp_errlen, "%s: ", cp->cp_name);
+	if (n < 0 || (size_t)n >= cp->cp_errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(cp->cp_err + n, cp->cp_errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void cfg_defaults(struct cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->broker_port = 1883;
+	cfg->broker_keepalive = 60;
+	cfg->broker_max_packet = 1048576;
+	cfg->broker_clean_session = true;
+	cfg->broker_protocol = MQTT_PROTO_V311;
+	cfg->broker_reconnect_min = 1;
+	cfg->broker_reconnect_max = 60;
+	cfg->pub_base_topic = xstrdup("octoprint/");
+	cfg->pub_event_topic = xstrdup("event/{event}");
+	cfg->pub_event_active = true;
+	cfg->pub_events_exclude = xcalloc(1, sizeof(char *));
+	cfg->pub_qos = 0;
+	cfg->pub_retain = false;
+	cfg->pub_timestamp = true;
+	cfg->pub_queue_events = true;
+	cfg->queue_max_messages = 10000;
+	cfg->queue_max_bytes = 16777216;
+	cfg->http_listen_host = xstrdup("127.0.0.1");
+	cfg->http_listen_port = 5883;
+	cfg->http_max_body = 1048576;
+	cfg->http_max_header = 8192;
+	cfg->http_max_connections = 256;
+	cfg->http_timeout = 30;
+	cfg->shutdown_grace = 5;
+	cfg->log_level = LOGL_INFO;
+}
+
+static void cfg_free_list(char **list)
+{
+	size_t i;
+
+	if (list == NULL)
+		return;
+	for (i = 0; list[i] != NULL; i++)
+		free(list[i]);
+	free(list);
+}
+
+void cfg_free(struct cfg *cfg)
+{
+	free(cfg->broker_host);
+	free(cfg->broker_username);
+	free(cfg->broker_password);
+	free(cfg->broker_password_file);
+	free(cfg->broker_client_id);
+	free(cfg->pub_base_topic);
+	free(cfg->pub_event_topic);
+	cfg_free_list(cfg->pub_events_exclude);
+	free(cfg->http_listen_host);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+int cfg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		unsigned d;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static bool cfg_event_name_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > CFG_EVENT_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len)
+{
+	char **p;
+
+	for (p = cfg->pub_events_exclude; p != NULL && *p != NULL; p++) {
+		if (strlen(*p) == len && memcmp(*p, name, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void cfg_set_str(char **field, const char *v)
+{
+	free(*field);
+	*field = xstrdup(v);
+}
+
+static int cfg_set_evlist(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
+{
+	char ***field = (char ***)((char *)cp->cp_cfg + k->k_off);
+	char **list;
+	size_t n = 0, cap = 4;
+	const char *p = v;
+
+	list = xcalloc(cap + 1, sizeof(char *));
+	while (*p != '\0') {
+		const char *start, *end, *next;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		start = p;
+		next = strchr(p, ',');
+		end = next != NULL ? next : p + strlen(p);
+		p = next != NULL ? next + 1 : end;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (!cfg_event_name_ok(start, (size_t)(end - start))) {
+			cfg_free_list(list);
+			return cfg_fail(cp, cp->cp_line,
+			                "%s: '%.*s' is not an event name (1-128 characters of "
+			                "A-Z a-z 0-9 _ . -)",
+			                k->k_name, (int)(end - start), start);
+		}
+		if (n == cap) {
+			cap *= 2;
+			list = xrealloc(list, (cap + 1) * sizeof(char *));
+		}
+		list[n++] = xstrndup(start, (size_t)(end - start));
+		list[n] = NULL;
+		if (next != NULL && *p == '\0') {
+			cfg_free_list(list);
+			return cfg_fail(cp, cp->cp_line, "%s: empty name after ','", k->k_name);
+		}
+	}
+	cfg_free_list(*field);
+	*field = list;
+	return 0;
+}
+
+static int cfg_set_url(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
+{
+	struct cfg *cfg = cp->cp_cfg;
+	char host[NET_HOST_LEN], err[NET_ERR_LEN];
+	uint16_t port = 0;
+	const char *rest = v;
+
+	if (strncmp(v, "mqtts://", 8) == 0)
+		return cfg_fail(cp, cp->cp_line, "%s: TLS is not supported yet; use mqtt://",
+		                k->k_name);
+	if (strncmp(v, "mqtt://", 7) == 0)
+		rest = v + 7;
+	else if (strstr(v, "://") != NULL)
+		return cfg_fail(cp, cp->cp_line, "%s: unknown scheme in '%s' (expected mqtt://)",
+		                k->k_name, v);
+	if (rest[0] != '\0' && rest[strlen(rest) - 1] == '/')
+		return cfg_fail(cp, cp->cp_line, "%s: '%s': a path is not allowed", k->k_name, v);
+	if (net_split_hostport(rest, host, sizeof(host), &port, 1883, err, sizeof(err)) != 0)
+		return cfg_fail(cp, cp->cp_line, "%s: %s", k->k_name, err);
+	cp->cp_url_port = strchr(rest[0] == '[' ? strchr(rest, ']') : rest, ':') != NULL;
+	cfg_set_str(&cfg->broker_host, host);
+	if (cp->cp_url_port)
+		cfg->broker_port = port;
+	return 0;
+}
+
+static int cfg_set_value(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
+{
+	struct cfg *cfg = cp->cp_cfg;
+	void *field = (char *)cfg + k->k_off;
+	char host[NET_HOST_LEN], err[NET_ERR_LEN];
+	const char *why;
+	uint64_t u;
+	uint16_t port;
+
+	switch (k->k_type) {
+	case CT_STRING:
+		if (strlen(v) < k->k_min || (k->k_max > 0 && strlen(v) > k->k_max))
+			return cfg_fail(cp, cp->cp_line, "%s: expected %" PRIu64 " to %" PRIu64
+			                " bytes, got %zu", k->k_name, k->k_min, k->k_max, strlen(v));
+		cfg_set_str(field, v);
+		return 0;
+	case CT_TOPIC:
+		if (v[0] != '\0' && !topic_name_valid(v, strlen(v), &why))
+			return cfg_fail(cp, cp->cp_line, "%s: %s", k->k_name, why);
+		cfg_set_str(field, v);
+		return 0;
+	case CT_BOOL:
+		if (strcmp(v, "true") == 0)
+			*(bool *)field = true;
+		else if (strcmp(v, "false") == 0)
+			*(bool *)field = false;
+		else
+			return cfg_fail(cp, cp->cp_line, "%s: expected true or false, got '%s'",
+			                k->k_name, v);
+		return 0;
+	case CT_UINT:
+	case CT_SIZE:
+	case CT_QOS:
+	case CT_PORT:
+		if (cfg_parse_u64(v, k->k_min, k->k_max, &u) != 0)
+			return cfg_fail(cp, cp->cp_line,
+			                "%s: expected an integer from %" PRIu64 " to %" PRIu64
+			                ", got '%s'",
+			                k->k_name, k->k_min, k->k_max, v);
+		if (k->k_type == CT_UINT)
+			*(unsigned *)field = (unsigned)u;
+		else if (k->k_type == CT_SIZE)
+			*(size_t *)field = (size_t)u;
+		else if (k->k_type == CT_QOS)
+			*(int *)field = (int)u;
+		else
+			*(uint16_t *)field = (uint16_t)u;
+		return 0;
+	case CT_URL:
+		return cfg_set_url(cp, k, v);
+	case CT_LISTEN:
+		if (net_split_hostport(v, host, sizeof(host), &port, 0, err, sizeof(err)) != 0)
+			return cfg_fail(cp, cp->cp_line, "%s: %s", k->k_name, err);
+		cfg_set_str(&cfg->http_listen_host, host);
+		cfg->http_listen_port = port;
+		return 0;
+	case CT_PROTOCOL:
+		if (strcmp(v, "MQTTv311") == 0)
+			cfg->broker_protocol = MQTT_PROTO_V311;
+		else if (strcmp(v, "MQTTv31") == 0)
+			cfg->broker_protocol = MQTT_PROTO_V31;
+		else
+			return cfg_fail(cp, cp->cp_line, "%s: expected MQTTv311 or MQTTv31, got '%s'",
+			                k->k_name, v);
+		return 0;
+	case CT_LOGLEVEL:
+		if (log_level_parse(v, &cfg->log_level) != 0)
+			return cfg_fail(cp, cp->cp_line,
+			                "%s: expected error, warn, info or debug, got '%s'", k->k_name,
+			                v);
+		return 0;
+	case CT_EVLIST:
+		return cfg_set_evlist(cp, k, v);
+	}
+	return cfg_fail(cp, cp->cp_line, "%s: internal error: unknown type", k->k_name);
+}
+
+static bool cfg_key_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+static bool cfg_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * One line (without its newline) into key and value; value written into
+ * `val` (unquoted, unescaped). 1 if the line holds a setting, 0 if blank or
+ * a comment, -1 on a syntax error.
+ */
+static int cfg_split_line(struct cfg_parse *cp, const char *s, size_t len, struct buf *key,
+                          struct buf *val)
+{
+	size_t i = 0, kend;
+
+	if (len > 0 && s[len - 1] == '\r')
+		len--;
+	while (i < len && cfg_space(s[i]))
+		i++;
+	if (i == len || s[i] == '#')
+		return 0;
+	buf_reset(key);
+	buf_reset(val);
+	while (i < len && cfg_key_char(s[i]))
+		buf_putc(key, s[i++]);
+	kend = i;
+	while (i < len && cfg_space(s[i]))
+		i++;
+	if (buf_len(key) == 0)
+		return cfg_fail(cp, cp->cp_line, "expected a key before '='");
+	if (i == len || s[i] != '=') {
+		if (i < len && i == kend)
+			return cfg_fail(cp, cp->cp_line, "bad character '%c' in key", s[i]);
+		return cfg_fail(cp, cp->cp_line, "expected '=' after '%.*s'", (int)buf_len(key),
+		                buf_data(key));
+	}
+	i++;
+	while (i < len && cfg_space(s[i]))
+		i++;
+	if (i < len && s[i] == '"') {
+		for (i++;; i++) {
+			if (i == len)
+				return cfg_fail(cp, cp->cp_line, "unterminated quoted value");
+			if (s[i] == '"')
+				break;
+			if (s[i] == '\\') {
+				if (i + 1 < len && (s[i + 1] == '"' || s[i + 1] == '\\')) {
+					buf_putc(val, s[++i]);
+					continue;
+				}
+				return cfg_fail(cp, cp->cp_line,
+				                "bad escape in quoted value (only \\\" and \\\\)");
+			}
+			buf_putc(val, s[i]);
+		}
+		for (i++; i < len && cfg_space(s[i]); i++)
+			;
+		if (i < len && s[i] != '#')
+			return cfg_fail(cp, cp->cp_line, "unexpected text after the closing quote");
+	} else {
+		size_t end = i;
+
+		while (end < len && s[end] != '#')
+			end++;
+		while (end > i && cfg_space(s[end - 1]))
+			end--;
+		buf_append(val, s + i, end - i);
+	}
+	buf_putc(val, '\0');
+	buf_putc(key, '\0');
+	return 1;
+}
+
+static const struct cfg_key *cfg_find(const char *name, size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(cfg_keys); i++) {
+		if (strcmp(cfg_keys[i].k_name, name) == 0) {
+			*idx = i;
+			return &cfg_keys[i];
+		}
+	}
+	return NULL;
+}
+
+static size_t cfg_key_index(const char *name)
+{
+	size_t idx = 0;
+
+	cfg_find(name, &idx);
+	return idx;
+}
+
+/* Rules that involve more than one key, checked after the whole file. */
+static int cfg_check(struct cfg_parse *cp, const char *hostname)
+{
+	struct cfg *cfg = cp->cp_cfg;
+	unsigned line_id = cp->cp_seen[cfg_key_index("broker.client_id")];
+	unsigned line_port = cp->cp_seen[cfg_key_index("broker.port")];
+	const char *why;
+	struct buf t;
+	int rc = 0;
+
+	if (cfg->broker_host == NULL)
+		return cfg_fail(cp, 0, "broker.url is required");
+	if (cp->cp_url_port && line_port > 0)
+		return cfg_fail(cp, line_port, "broker.port: the port is already set in broker.url");
+	if (cfg->broker_password != NULL && cfg->broker_password_file != NULL)
+		return cfg_fail(cp, cp->cp_seen[cfg_key_index("broker.password_file")],
+		                "broker.password_file: broker.password is set too; use one");
+	if (cfg->broker_reconnect_min > cfg->broker_reconnect_max)
+		return cfg_fail(cp, cp->cp_seen[cfg_key_index("broker.reconnect_min")],
+		                "broker.reconnect_min (%u) is larger than broker.reconnect_max (%u)",
+		                cfg->broker_reconnect_min, cfg->broker_reconnect_max);
+	if (cfg->broker_client_id == NULL) {
+		size_t max = cfg->broker_protocol == MQTT_PROTO_V31 ? MQTT31_CLIENT_ID_MAX : 65535;
+		char id[300];
+
+		snprintf(id, sizeof(id), "octomqttd-%s", hostname);
+		if (strlen(id) > max)
+			id[max] = '\0';
+		cfg->broker_client_id = xstrdup(id);
+	} else if (cfg->broker_protocol == MQTT_PROTO_V31 &&
+	           strlen(cfg->broker_client_id) > MQTT31_CLIENT_ID_MAX) {
+		return cfg_fail(cp, line_id,
+		                "broker.client_id: MQTTv31 allows at most 23 bytes, got %zu",
+		                strlen(cfg->broker_client_id));
+	}
+	/* Every event topic must be a valid topic name: check with a sample. */
+	buf_init(&t);
+	buf_append_str(&t, cfg->pub_base_topic);
+	buf_append_str(&t, cfg->pub_event_topic);
+	if (!topic_name_valid(buf_data(&t), buf_len(&t), &why)) {
+		unsigned line = cp->cp_seen[cfg_key_index("publish.eventTopic")];
+
+		if (line == 0)
+			line = cp->cp_seen[cfg_key_index("publish.baseTopic")];
+		rc = cfg_fail(cp, line, "publish.baseTopic + publish.eventTopic: %s", why);
+	}
+	buf_free(&t);
+	return rc;
+}
+
+int cfg_parse(struct cfg *cfg, const char *name, const char *text, size_t len, const char *hostname,
+              char *err, size_t errlen)
+{
+	struct cfg_parse cp;
+	struct buf key, val;
+	size_t pos = 0;
+	int rc = 0;
+
+	memset(&cp, 0, sizeof(cp));
+	cp.cp_cfg = cfg;
+	cp.cp_name = name;
+	cp.cp_err = err;
+	cp.cp_errlen = errlen;
+	buf_init(&key);
+	buf_init(&val);
+	if (memchr(text, '\0', len) != NULL) {
+		const char *nul = memchr(text, '\0', len);
+		unsigned line = 1;
+		const char *p;
+
+		for (p = text; p < nul; p++)
+			line += *p == '\n';
+		rc = cfg_fail(&cp, line, "NUL byte in the file");
+		goto done;
+	}
+	while (pos < len && rc == 0) {
+		const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
+		size_t llen = nl != NULL ? (size_t)(nl - s) : len - pos;
+		const struct cfg_key *k;
+		size_t idx;
+		int r;
+
+		pos += llen + (nl != NULL);
+		cp.cp_line++;
+		r = cfg_split_line(&cp, s, llen, &key, &val);
+		if (r < 0) {
+			rc = -1;
+			break;
+		}
+		if (r == 0)
+			continue;
+		k = cfg_find(buf_data(&key), &idx);
+		if (k == NULL) {
+			rc = cfg_fail(&cp, cp.cp_line, "unknown key '%s'", buf_data(&key));
+			break;
+		}
+		if (cp.cp_seen[idx] != 0) {
+			rc = cfg_fail(&cp, cp.cp_line, "duplicate key '%s' (first set on line %u)",
+			              k->k_name, cp.cp_seen[idx]);
+			break;
+		}
+		cp.cp_seen[idx] = cp.cp_line;
+		rc = cfg_set_value(&cp, k, buf_data(&val));
+	}
+	if (rc == 0)
+		rc = cfg_check(&cp, hostname);
+done:
+	buf_free(&key);
+	buf_free(&val);
+	return rc;
+}
+
+/* Read a whole file of at most CFG_MAX_FILE bytes into b. */
+static int cfg_read_file(const char *path, struct buf *b, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		buf_reserve(b, 4096);
+		n = fread(buf_tail(b), 1, buf_avail(b), f);
+		buf_produced(b, n);
+		if (buf_len(b) > CFG_MAX_FILE) {
+			snprintf(err, errlen, "%s: larger than %d bytes", path, CFG_MAX_FILE);
+			fclose(f);
+			return -1;
+		}
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen)
+{
+	char hostname[256] = "localhost";
+	struct buf b;
+	int rc;
+
+	cfg_defaults(cfg);
+	buf_init(&b);
+	if (gethostname(hostname, sizeof(hostname) - 1) != 0)
+		snprintf(hostname, sizeof(hostname), "localhost");
+	rc = cfg_read_file(path, &b, err, errlen);
+	if (rc == 0)
+		rc = cfg_parse(cfg, path, buf_data(&b), buf_len(&b), hostname, err, errlen);
+	if (rc == 0 && cfg->broker_password_file != NULL) {
+		size_t len;
+
+		buf_reset(&b);
+		rc = cfg_read_file(cfg->broker_password_file, &b, err, errlen);
+		if (rc == 0) {
+			const char *p = buf_data(&b);
+
+			/* The first line, without its line ending. */
+			for (len = 0; len < buf_len(&b) && p[len] != '\n' && p[len] != '\r'; len++)
+				;
+			if (memchr(buf_data(&b), '\0', len) != NULL) {
+				snprintf(err, errlen, "%s: NUL byte in the password",
+				         cfg->broker_password_file);
+				rc = -1;
+			} else {
+				cfg->broker_password = xstrndup(buf_data(&b), len);
+			}
+		}
+	}
+	buf_free(&b);
+	return rc;
+}

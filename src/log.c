@@ -1,0 +1,181 @@
+/*
+ * log: levelled logging to stderr or syslog (see log.h).
+ *
+ * One line per message. Control characters in the formatted text become
+ * '?', so bytes from the network can never forge a log line. On stderr a
+ * local ISO-8601 timestamp is prefixed unless JOURNAL_STREAM says stderr
+ * is the systemd journal, which stamps lines itself.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX 1024
+
+static enum log_level log_level_cur = LOGL_INFO;
+static bool log_to_syslog;
+static bool log_stamp = true;
+
+static const char *const log_names[] = {"error", "warn", "info", "debug"};
+
+void log_init(enum log_level level, bool use_syslog)
+{
+	log_level_cur = level;
+	log_to_syslog = use_syslog;
+	log_stamp = getenv("JOURNAL_STREAM") == NULL;
+	if (use_syslog)
+		openlog("octomqttd", LOG_PID, LOG_DAEMON);
+}
+
+void log_set_level(enum log_level level)
+{
+	log_level_cur = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return log_level_cur;
+}
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(log_names); i++) {
+		if (strcmp(s, log_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *log_level_name(enum log_level level)
+{
+	if ((unsigned)level >= nitems(log_names))
+		return "unknown";
+	return log_names[level];
+}
+
+static void log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
+	ATTR_PRINTF(3, 0);
+
+static void log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
+{
+	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+	char msg[LOG_LINE_MAX], stamp[32] = "";
+	size_t n, i;
+
+	if (level > log_level_cur)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	if (errnum != 0 && n < sizeof(msg) - 1)
+		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(errnum));
+	for (i = 0; msg[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)msg[i];
+
+		if (c < 0x20 || c == 0x7f)
+			msg[i] = '?';
+	}
+	if (log_to_syslog) {
+		syslog(prio[level], "%s", msg);
+		return;
+	}
+	if (log_stamp) {
+		time_t t = time(NULL);
+		struct tm tm;
+
+		if (localtime_r(&t, &tm) != NULL)
+			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S ", &tm);
+	}
+	fprintf(stderr, "%soctomqttd: %s: %s\n", stamp, log_names[level], msg);
+	fflush(stderr);
+}
+
+#define LOG_FN(name, level, with_errno)                                                            \
+	void name(const char *fmt, ...)                                                            \
+	{                                                                                          \
+		int saved = errno;                                                                 \
+		va_list ap;                                                                        \
+                                                                                                   \
+		va_start(ap, fmt);                                                                 \
+		log_emit(level, with_errno ? saved : 0, fmt, ap);                                  \
+		va_end(ap);                                                                        \
+		errno = saved;                                                                     \
+	}
+
+LOG_FN(log_error, LOGL_ERROR, 1)
+LOG_FN(log_errorx, LOGL_ERROR, 0)
+LOG_FN(log_warn, LOGL_WARN, 1)
+LOG_FN(log_warnx, LOGL_WARN, 0)
+LOG_FN(log_info, LOGL_INFO, 0)
+LOG_FN(log_debug, LOGL_DEBUG, 0)
+
+void fatal(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOGL_ERROR, saved, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOGL_ERROR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n == 0 ? 1 : n);
+
+	if (p == NULL)
+		fatalx("out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size);
+
+	if (p == NULL)
+		fatalx("out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n == 0 ? 1 : n);
+
+	if (q == NULL)
+		fatalx("out of memory (%zu bytes)", n);
+	return q;
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}

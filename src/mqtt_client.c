@@ -1,0 +1,822 @@
+/*
+ * mqtt_client: the broker connection on the loop (see mqtt_client.h).
+ *
+ * Messages live in one of three places:
+ *   mc_queue     accepted, not yet handed to a connection (offline queue,
+ *                and QoS 1/2 messages waiting for room in the window);
+ *   mc_unwritten QoS 0 messages encoded into mc_out whose bytes have not
+ *                all been written to the socket yet;
+ *   mc_inflight  QoS 1/2 messages sent and not yet acknowledged.
+ * A message leaves the client only when written (QoS 0), acknowledged
+ * (QoS 1/2), or counted in `dropped` and logged. Nothing disappears.
+ *
+ * Broker names are resolved with getaddrinfo() in net_connect(), which
+ * blocks the loop while it runs; see doc/CHOICES.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "log.h"
+#include "loop.h"
+#include "mqtt_client.h"
+#include "mqtt_codec.h"
+#include "net.h"
+
+/* TCP connect plus CONNACK must complete within this time. */
+#define MC_CONNECT_TIMEOUT_MS 10000
+/* QoS 1/2 messages in flight at once (MQTT "receive maximum" of sorts). */
+#define MC_WINDOW 64
+#define MC_READ_CHUNK 16384
+/* Inbound QoS 2 packet ids awaiting PUBREL that we remember. */
+#define MC_QOS2_IDS 64
+
+enum mc_state {
+	MC_IDLE,         /* not started */
+	MC_CONNECTING,   /* TCP connect in progress */
+	MC_WAIT_CONNACK, /* CONNECT sent */
+	MC_CONNECTED,
+	MC_BACKOFF, /* waiting to reconnect */
+	MC_STOPPING,    /* DISCONNECT queued, flushing */
+	MC_STOPPED,
+};
+
+struct mc_msg {
+	struct mc_msg *m_next;
+	char *m_topic;
+	size_t m_topic_len;
+	char *m_payload;
+	size_t m_payload_len;
+	int m_qos;
+	bool m_retain;
+	bool m_queueable;
+	bool m_pubrec; /* QoS 2: PUBREC received, PUBREL sent */
+	uint16_t m_id;
+	uint64_t m_end; /* QoS 0: mc_out_total after encoding */
+};
+
+struct mc_list {
+	struct mc_msg *l_head, *l_tail;
+	size_t l_count;
+};
+
+struct mqtt_client {
+	struct loop *mc_loop;
+	const struct cfg *mc_cfg;
+	enum mc_state mc_state;
+	int mc_fd;
+	char mc_addr[NET_HOST_LEN + 16];
+	struct buf mc_in, mc_out;
+	uint64_t mc_out_total;   /* bytes ever appended to mc_out on this connection */
+	uint64_t mc_out_written; /* bytes of those written */
+	struct mc_list mc_queue, mc_unwritten, mc_inflight;
+	size_t mc_queue_bytes;
+	uint16_t mc_next_id;
+	uint16_t mc_qos2_ids[MC_QOS2_IDS];
+	size_t mc_qos2_n;
+	unsigned mc_attempt; /* consecutive failed attempts */
+	uint64_t mc_timer;   /* connect timeout, backoff or keepalive timer */
+	uint64_t mc_last_sent, mc_last_recv;
+	bool mc_writing; /* write watcher installed */
+	bool mc_ever_connected;
+	unsigned mc_rand;
+	struct mqtt_client_stats mc_st;
+};
+
+static void mc_connect(struct mqtt_client *mc);
+static void mc_lost(struct mqtt_client *mc, const char *why);
+static void mc_drain_queue(struct mqtt_client *mc);
+static void mc_io(struct loop *loop, int fd, int mask, void *arg);
+
+/* List helpers: FIFO of messages. */
+static void mc_list_push(struct mc_list *l, struct mc_msg *m)
+{
+	m->m_next = NULL;
+	if (l->l_tail != NULL)
+		l->l_tail->m_next = m;
+	else
+		l->l_head = m;
+	l->l_tail = m;
+	l->l_count++;
+}
+
+static struct mc_msg *mc_list_pop(struct mc_list *l)
+{
+	struct mc_msg *m = l->l_head;
+
+	if (m == NULL)
+		return NULL;
+	l->l_head = m->m_next;
+	if (l->l_head == NULL)
+		l->l_tail = NULL;
+	l->l_count--;
+	m->m_next = NULL;
+	return m;
+}
+
+/* Put all of `front` before the messages of `l`, keeping both orders. */
+static void mc_list_prepend(struct mc_list *l, struct mc_list *front)
+{
+	if (front->l_head == NULL)
+		return;
+	front->l_tail->m_next = l->l_head;
+	if (l->l_tail == NULL)
+		l->l_tail = front->l_tail;
+	l->l_head = front->l_head;
+	l->l_count += front->l_count;
+	memset(front, 0, sizeof(*front));
+}
+
+static size_t mc_msg_size(const struct mc_msg *m)
+{
+	return m->m_topic_len + m->m_payload_len;
+}
+
+static void mc_msg_free(struct mc_msg *m)
+{
+	free(m);
+}
+
+uint64_t mqtt_backoff_ms(unsigned min_s, unsigned max_s, unsigned attempt, uint32_t rnd)
+{
+	uint64_t min_ms = (uint64_t)min_s * 1000, max_ms = (uint64_t)max_s * 1000, d = min_ms;
+	uint64_t half;
+
+	if (max_ms < min_ms)
+		max_ms = min_ms;
+	while (attempt-- > 0 && d < max_ms)
+		d *= 2;
+	if (d > max_ms)
+		d = max_ms;
+	/* Jitter: a random point of the upper half, so that clients that lost
+	 * the same broker do not all return at the same instant. */
+	half = d / 2;
+	d = half + rnd % (d - half + 1);
+	return d < min_ms ? min_ms : d;
+}
+
+struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg)
+{
+	struct mqtt_client *mc = xcalloc(1, sizeof(*mc));
+
+	mc->mc_loop = loop;
+	mc->mc_cfg = cfg;
+	mc->mc_fd = -1;
+	mc->mc_state = MC_IDLE;
+	mc->mc_next_id = 1;
+	mc->mc_rand = (unsigned)loop_clock_ms() ^ (unsigned)getpid();
+	buf_init(&mc->mc_in);
+	buf_init(&mc->mc_out);
+	if (strchr(cfg->broker_host, ':') != NULL)
+		snprintf(mc->mc_addr, sizeof(mc->mc_addr), "[%s]:%u", cfg->broker_host,
+		         cfg->broker_port);
+	else
+		snprintf(mc->mc_addr, sizeof(mc->mc_addr), "%s:%u", cfg->broker_host,
+		         cfg->broker_port);
+	return mc;
+}
+
+static void mc_timer_clear(struct mqtt_client *mc)
+{
+	if (mc->mc_timer != 0)
+		loop_timer_del(mc->mc_loop, mc->mc_timer);
+	mc->mc_timer = 0;
+}
+
+static void mc_close_fd(struct mqtt_client *mc)
+{
+	if (mc->mc_fd < 0)
+		return;
+	loop_unwatch(mc->mc_loop, mc->mc_fd, LOOP_READ | LOOP_WRITE);
+	close(mc->mc_fd);
+	mc->mc_fd = -1;
+	mc->mc_writing = false;
+}
+
+/*
+ * After a connection ends: QoS 0 messages not completely written go back
+ * to the head of the queue if they may wait, else they are counted and
+ * logged. QoS 1/2 messages stay in flight for the next connection.
+ */
+static void mc_reclaim_unwritten(struct mqtt_client *mc)
+{
+	struct mc_list back = {0};
+	struct mc_msg *m;
+	uint64_t lost = 0;
+
+	while ((m = mc_list_pop(&mc->mc_unwritten)) != NULL) {
+		if (m->m_end <= mc->mc_out_written) {
+			mc_msg_free(m);
+		} else if (m->m_queueable) {
+			mc_list_push(&back, m);
+			mc->mc_queue_bytes += mc_msg_size(m);
+		} else {
+			lost++;
+			mc_msg_free(m);
+		}
+	}
+	mc_list_prepend(&mc->mc_queue, &back);
+	if (lost > 0) {
+		mc->mc_st.dropped += lost;
+		log_warnx("broker %s: %llu QoS 0 message(s) not sent before the connection "
+		          "closed, dropped (not queueable)",
+		          mc->mc_addr, (unsigned long long)lost);
+	}
+	buf_reset(&mc->mc_out);
+	buf_reset(&mc->mc_in);
+	mc->mc_out_total = mc->mc_out_written = 0;
+}
+
+static int64_t mc_backoff_fire(struct loop *loop, uint64_t id, void *arg)
+{
+	struct mqtt_client *mc = arg;
+
+	mc->mc_timer = 0;
+	mc_connect(mc);
+	return LOOP_TIMER_STOP;
+}
+
+static void mc_schedule_reconnect(struct mqtt_client *mc, const char *what)
+{
+	uint64_t ms = mqtt_backoff_ms(mc->mc_cfg->broker_reconnect_min,
+	                              mc->mc_cfg->broker_reconnect_max, mc->mc_attempt,
+	                              (uint32_t)rand_r(&mc->mc_rand));
+
+	mc->mc_attempt++;
+	mc->mc_state = MC_BACKOFF;
+	mc_timer_clear(mc);
+	mc->mc_timer = loop_timer_add(mc->mc_loop, (int64_t)ms, mc_backoff_fire, mc);
+	log_warnx("broker %s: %s; retrying in %llu.%llu s", mc->mc_addr, what,
+	          (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
+}
+
+/* The connection is gone (or never came up): clean up and plan the next try. */
+static void mc_lost(struct mqtt_client *mc, const char *why)
+{
+	bool was_connected = mc->mc_state == MC_CONNECTED;
+
+	mc_close_fd(mc);
+	mc_timer_clear(mc);
+	mc->mc_st.connected = false;
+	mc_reclaim_unwritten(mc);
+	if (mc->mc_state == MC_STOPPING || mc->mc_state == MC_STOPPED) {
+		mc->mc_state = MC_STOPPED;
+		return;
+	}
+	if (was_connected)
+		mc->mc_attempt = 0;
+	mc_schedule_reconnect(mc, why);
+}
+
+static void mc_want_write(struct mqtt_client *mc)
+{
+	if (mc->mc_fd < 0 || mc->mc_writing || buf_len(&mc->mc_out) == 0)
+		return;
+	if (loop_watch(mc->mc_loop, mc->mc_fd, LOOP_WRITE, mc_io, mc) == 0)
+		mc->mc_writing = true;
+}
+
+/* Bytes were written: QoS 0 messages now fully on the wire are done. */
+static void mc_written(struct mqtt_client *mc, size_t n)
+{
+	struct mc_msg *m;
+
+	mc->mc_out_written += n;
+	mc->mc_last_sent = loop_now(mc->mc_loop);
+	while ((m = mc->mc_unwritten.l_head) != NULL && m->m_end <= mc->mc_out_written) {
+		mc_list_pop(&mc->mc_unwritten);
+		mc_msg_free(m);
+	}
+}
+
+static void mc_flush(struct mqtt_client *mc)
+{
+	while (buf_len(&mc->mc_out) > 0) {
+		ssize_t n = write(mc->mc_fd, buf_data(&mc->mc_out), buf_len(&mc->mc_out));
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			mc_lost(mc, strerror(errno));
+			return;
+		}
+		buf_consume(&mc->mc_out, (size_t)n);
+		mc_written(mc, (size_t)n);
+	}
+	if (buf_len(&mc->mc_out) == 0) {
+		if (mc->mc_writing)
+			loop_unwatch(mc->mc_loop, mc->mc_fd, LOOP_WRITE);
+		mc->mc_writing = false;
+		if (mc->mc_state == MC_STOPPING) {
+			mc_close_fd(mc);
+			mc_timer_clear(mc);
+			mc->mc_st.connected = false;
+			mc->mc_state = MC_STOPPED;
+			log_info("disconnected from broker %s", mc->mc_addr);
+		}
+	} else {
+		mc_want_write(mc);
+	}
+}
+
+static uint16_t mc_new_id(struct mqtt_client *mc)
+{
+	for (;;) {
+		uint16_t id = mc->mc_next_id;
+		struct mc_msg *m;
+
+		mc->mc_next_id = mc->mc_next_id == 65535 ? 1 : mc->mc_next_id + 1;
+		for (m = mc->mc_inflight.l_head; m != NULL; m = m->m_next) {
+			if (m->m_id == id)
+				break;
+		}
+		/* The window is far below 65535, so a free id is always found. */
+		if (m == NULL)
+			return id;
+	}
+}
+
+/* Encode one message onto the connection. */
+static void mc_send(struct mqtt_client *mc, struct mc_msg *m, bool dup)
+{
+	if (m->m_qos > 0 && m->m_pubrec) {
+		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREL, m->m_id);
+	} else {
+		mqtt_encode_publish(&mc->mc_out, m->m_topic, m->m_topic_len, m->m_payload,
+		                    m->m_payload_len, m->m_qos, m->m_retain, dup, m->m_id);
+	}
+	mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
+	mc->mc_st.published++;
+	if (m->m_qos == 0) {
+		m->m_end = mc->mc_out_total;
+		mc_list_push(&mc->mc_unwritten, m);
+	}
+	mc_want_write(mc);
+}
+
+/* Move queued messages onto the connection while the window allows. */
+static void mc_drain_queue(struct mqtt_client *mc)
+{
+	struct mc_msg *m;
+
+	while (mc->mc_state == MC_CONNECTED && (m = mc->mc_queue.l_head) != NULL) {
+		if (m->m_qos > 0 && mc->mc_inflight.l_count >= MC_WINDOW)
+			break;
+		mc_list_pop(&mc->mc_queue);
+		mc->mc_queue_bytes -= mc_msg_size(m);
+		if (m->m_qos > 0) {
+			m->m_id = mc_new_id(mc);
+			mc_list_push(&mc->mc_inflight, m);
+		}
+		mc_send(mc, m, false);
+	}
+}
+
+static void mc_send_connect(struct mqtt_client *mc)
+{
+	const struct cfg *cfg = mc->mc_cfg;
+	struct mqtt_connect c;
+
+	memset(&c, 0, sizeof(c));
+	c.protocol = cfg->broker_protocol;
+	c.client_id = cfg->broker_client_id;
+	c.clean_session = cfg->broker_clean_session;
+	c.keepalive = (uint16_t)cfg->broker_keepalive;
+	c.username = cfg->broker_username;
+	c.password = cfg->broker_username != NULL ? cfg->broker_password : NULL;
+	mqtt_encode_connect(&mc->mc_out, &c);
+	mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
+	mc->mc_state = MC_WAIT_CONNACK;
+	mc_want_write(mc);
+}
+
+static int64_t mc_keepalive_fire(struct loop *loop, uint64_t id, void *arg)
+{
+	struct mqtt_client *mc = arg;
+	uint64_t now = loop_clock_ms(), ka = (uint64_t)mc->mc_cfg->broker_keepalive * 1000;
+	uint64_t dead = mc->mc_last_recv + ka + ka / 2, ping = mc->mc_last_sent + ka, next;
+
+	if (now >= dead) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "no answer for %llu s, reconnecting",
+		         (unsigned long long)((now - mc->mc_last_recv) / 1000));
+		mc->mc_timer = 0;
+		mc_lost(mc, why);
+		return LOOP_TIMER_STOP;
+	}
+	if (now >= ping) {
+		mqtt_encode_empty(&mc->mc_out, MQTT_PINGREQ);
+		mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
+		/* Counts as sent now, so the next PINGREQ waits a whole keepalive. */
+		mc->mc_last_sent = now;
+		ping = now + ka;
+		mc_want_write(mc);
+	}
+	next = ping < dead ? ping : dead;
+	return (int64_t)(next - now);
+}
+
+static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
+{
+	struct mc_msg *m;
+
+	if (pkt->return_code != 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "refused the connection: %s (%u)",
+		         mqtt_connack_str(pkt->return_code), pkt->return_code);
+		mc_lost(mc, why);
+		return;
+	}
+	mc_timer_clear(mc);
+	mc->mc_state = MC_CONNECTED;
+	mc->mc_attempt = 0;
+	mc->mc_st.connected = true;
+	mc->mc_st.connects++;
+	mc->mc_ever_connected = true;
+	log_info("connected to broker %s%s", mc->mc_addr,
+	         pkt->session_present ? " (session resumed)" : "");
+	/* QoS 1/2 messages of the last connection go first, in their order
+	 * (§4.4): with DUP if the broker kept the session, else as new. */
+	for (m = mc->mc_inflight.l_head; m != NULL; m = m->m_next) {
+		if (!pkt->session_present)
+			m->m_pubrec = false;
+		mc_send(mc, m, pkt->session_present);
+	}
+	if (mc->mc_queue.l_count > 0)
+		log_info("broker %s: sending %zu queued message(s)", mc->mc_addr,
+		         mc->mc_queue.l_count);
+	mc_drain_queue(mc);
+	if (mc->mc_cfg->broker_keepalive > 0)
+		mc->mc_timer = loop_timer_add(mc->mc_loop,
+		                              (int64_t)mc->mc_cfg->broker_keepalive * 1000,
+		                              mc_keepalive_fire, mc);
+}
+
+static struct mc_msg *mc_inflight_find(struct mqtt_client *mc, uint16_t id, struct mc_msg ***link)
+{
+	struct mc_msg **pp, *m;
+
+	for (pp = &mc->mc_inflight.l_head; (m = *pp) != NULL; pp = &m->m_next) {
+		if (m->m_id == id) {
+			*link = pp;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+static void mc_inflight_remove(struct mqtt_client *mc, struct mc_msg **link, struct mc_msg *m)
+{
+	struct mc_msg *prev = NULL, *p;
+
+	*link = m->m_next;
+	if (mc->mc_inflight.l_tail == m) {
+		for (p = mc->mc_inflight.l_head; p != NULL; p = p->m_next)
+			prev = p;
+		mc->mc_inflight.l_tail = prev;
+	}
+	mc->mc_inflight.l_count--;
+	mc_msg_free(m);
+}
+
+static void mc_ack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
+{
+	struct mc_msg **link, *m = mc_inflight_find(mc, pkt->packet_id, &link);
+
+	if (m == NULL) {
+		log_debug("broker %s: %s for unknown packet id %u ignored", mc->mc_addr,
+		          mqtt_type_name(pkt->type), pkt->packet_id);
+		return;
+	}
+	if (pkt->type == MQTT_PUBACK && m->m_qos == 1) {
+		mc_inflight_remove(mc, link, m);
+	} else if (pkt->type == MQTT_PUBREC && m->m_qos == 2) {
+		m->m_pubrec = true;
+		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREL, m->m_id);
+		mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
+		mc_want_write(mc);
+	} else if (pkt->type == MQTT_PUBCOMP && m->m_qos == 2 && m->m_pubrec) {
+		mc_inflight_remove(mc, link, m);
+	} else {
+		log_debug("broker %s: unexpected %s for packet id %u ignored", mc->mc_addr,
+		          mqtt_type_name(pkt->type), pkt->packet_id);
+		return;
+	}
+	mc_drain_queue(mc);
+}
+
+static bool mc_qos2_seen(struct mqtt_client *mc, uint16_t id, bool remove)
+{
+	size_t i;
+
+	for (i = 0; i < mc->mc_qos2_n; i++) {
+		if (mc->mc_qos2_ids[i] == id) {
+			if (remove)
+				mc->mc_qos2_ids[i] = mc->mc_qos2_ids[--mc->mc_qos2_n];
+			return true;
+		}
+	}
+	return false;
+}
+
+static void mc_inbound_publish(struct mqtt_client *mc, const struct mqtt_packet *pkt)
+{
+	log_debug("broker %s: message on '%.*s' (%zu bytes, QoS %d) ignored: no subscriptions",
+	          mc->mc_addr, (int)pkt->topic_len, pkt->topic, pkt->payload_len, pkt->qos);
+	if (pkt->qos == 1) {
+		mqtt_encode_ack(&mc->mc_out, MQTT_PUBACK, pkt->packet_id);
+	} else if (pkt->qos == 2) {
+		if (!mc_qos2_seen(mc, pkt->packet_id, false) && mc->mc_qos2_n < MC_QOS2_IDS)
+			mc->mc_qos2_ids[mc->mc_qos2_n++] = pkt->packet_id;
+		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREC, pkt->packet_id);
+	}
+	mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
+	mc_want_write(mc);
+}
+
+/* One packet from the broker. */
+static void mc_handle(struct mqtt_client *mc, const struct mqtt_packet *pkt)
+{
+	if (mc->mc_state == MC_WAIT_CONNACK) {
+		if (pkt->type != MQTT_CONNACK) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "sent %s before CONNACK",
+			         mqtt_type_name(pkt->type));
+			mc_lost(mc, why);
+			return;
+		}
+		mc_connack(mc, pkt);
+		return;
+	}
+	switch (pkt->type) {
+	case MQTT_PUBACK:
+	case MQTT_PUBREC:
+	case MQTT_PUBCOMP:
+		mc_ack(mc, pkt);
+		break;
+	case MQTT_PUBLISH:
+		mc_inbound_publish(mc, pkt);
+		break;
+	case MQTT_PUBREL:
+		mc_qos2_seen(mc, pkt->packet_id, true);
+		mqtt_encode_ack(&mc->mc_out, MQTT_PUBCOMP, pkt->packet_id);
+		mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
+		mc_want_write(mc);
+		break;
+	case MQTT_PINGRESP:
+	case MQTT_SUBACK:
+	case MQTT_UNSUBACK:
+		break;
+	default: {
+		char why[96];
+
+		snprintf(why, sizeof(why), "sent an unexpected %s", mqtt_type_name(pkt->type));
+		mc_lost(mc, why);
+		break;
+	}
+	}
+}
+
+static void mc_read(struct mqtt_client *mc)
+{
+	ssize_t n;
+
+	buf_reserve(&mc->mc_in, MC_READ_CHUNK);
+	n = read(mc->mc_fd, buf_tail(&mc->mc_in), buf_avail(&mc->mc_in));
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			mc_lost(mc, strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		mc_lost(mc, "connection closed by the broker");
+		return;
+	}
+	buf_produced(&mc->mc_in, (size_t)n);
+	mc->mc_last_recv = loop_now(mc->mc_loop);
+	for (;;) {
+		struct mqtt_packet pkt;
+		size_t used = 0;
+		enum mqtt_rc rc;
+		enum mc_state before = mc->mc_state;
+
+		rc = mqtt_decode((const uint8_t *)buf_data(&mc->mc_in), buf_len(&mc->mc_in),
+		                 mc->mc_cfg->broker_max_packet, &pkt, &used);
+		if (rc == MQTT_NEED_MORE)
+			break;
+		if (rc == MQTT_MALFORMED) {
+			mc_lost(mc, "malformed packet from the broker, connection dropped");
+			return;
+		}
+		if (rc == MQTT_TOO_LARGE) {
+			char why[128];
+
+			snprintf(why, sizeof(why),
+			         "packet larger than broker.max_packet (%zu bytes), connection "
+			         "dropped",
+			         mc->mc_cfg->broker_max_packet);
+			mc_lost(mc, why);
+			return;
+		}
+		mc_handle(mc, &pkt);
+		/* The handler may have closed the connection (buffers reset). */
+		if (mc->mc_fd < 0 || (before == MC_WAIT_CONNACK && mc->mc_state != MC_CONNECTED))
+			return;
+		buf_consume(&mc->mc_in, used);
+	}
+}
+
+static void mc_io(struct loop *loop, int fd, int mask, void *arg)
+{
+	struct mqtt_client *mc = arg;
+	char err[NET_ERR_LEN];
+
+	if (mc->mc_state == MC_CONNECTING) {
+		if (net_connect_result(fd, err, sizeof(err)) != 0) {
+			mc_lost(mc, err);
+			return;
+		}
+		log_debug("broker %s: TCP connected, sending CONNECT", mc->mc_addr);
+		loop_unwatch(loop, fd, LOOP_WRITE);
+		mc->mc_writing = false;
+		if (loop_watch(loop, fd, LOOP_READ, mc_io, mc) != 0) {
+			mc_lost(mc, "descriptor out of range");
+			return;
+		}
+		mc->mc_last_recv = mc->mc_last_sent = loop_now(loop);
+		mc_send_connect(mc);
+		return;
+	}
+	if (mask & LOOP_READ)
+		mc_read(mc);
+	else if (mask & LOOP_WRITE)
+		mc_flush(mc);
+}
+
+static int64_t mc_connect_timeout(struct loop *loop, uint64_t id, void *arg)
+{
+	struct mqtt_client *mc = arg;
+
+	mc->mc_timer = 0;
+	mc_lost(mc, mc->mc_state == MC_CONNECTING ? "connect timed out"
+	                                          : "no CONNACK within 10 s");
+	return LOOP_TIMER_STOP;
+}
+
+static void mc_connect(struct mqtt_client *mc)
+{
+	char err[NET_ERR_LEN];
+	int fd;
+
+	if (mc->mc_ever_connected || mc->mc_attempt > 0)
+		mc->mc_st.reconnects++;
+	log_debug("connecting to broker %s", mc->mc_addr);
+	fd = net_connect(mc->mc_cfg->broker_host, mc->mc_cfg->broker_port, err, sizeof(err));
+	if (fd < 0) {
+		mc_schedule_reconnect(mc, err);
+		return;
+	}
+	mc->mc_fd = fd;
+	mc->mc_state = MC_CONNECTING;
+	/* mc_io is the callback for both directions; loop_watch keeps one per fd. */
+	if (loop_watch(mc->mc_loop, fd, LOOP_WRITE, mc_io, mc) != 0) {
+		mc_lost(mc, "descriptor out of range");
+		return;
+	}
+	mc->mc_writing = true;
+	mc->mc_timer = loop_timer_add(mc->mc_loop, MC_CONNECT_TIMEOUT_MS, mc_connect_timeout, mc);
+}
+
+void mqtt_client_start(struct mqtt_client *mc)
+{
+	if (mc->mc_state != MC_IDLE)
+		return;
+	mc_connect(mc);
+}
+
+enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *topic,
+                                         size_t topic_len, const void *payload, size_t payload_len,
+                                         int qos, bool retain, bool allow_queue)
+{
+	const struct cfg *cfg = mc->mc_cfg;
+	bool connected = mc->mc_state == MC_CONNECTED;
+	struct mc_msg *m;
+
+	if (mc->mc_state == MC_STOPPING || mc->mc_state == MC_STOPPED ||
+	    (!connected && !allow_queue)) {
+		mc->mc_st.refused++;
+		return MQTT_PUB_NOT_CONNECTED;
+	}
+	/* Bounds: the queue by count and bytes; a connected but slow broker by
+	 * the bytes waiting in the output buffer. */
+	if (mc->mc_queue.l_count >= cfg->queue_max_messages ||
+	    mc->mc_queue_bytes + topic_len + payload_len > cfg->queue_max_bytes ||
+	    (connected && buf_len(&mc->mc_out) > cfg->queue_max_bytes)) {
+		mc->mc_st.refused++;
+		return MQTT_PUB_QUEUE_FULL;
+	}
+	m = xmalloc(sizeof(*m) + topic_len + payload_len);
+	memset(m, 0, sizeof(*m));
+	m->m_topic = (char *)(m + 1);
+	m->m_payload = m->m_topic + topic_len;
+	memcpy(m->m_topic, topic, topic_len);
+	if (payload_len > 0)
+		memcpy(m->m_payload, payload, payload_len);
+	m->m_topic_len = topic_len;
+	m->m_payload_len = payload_len;
+	m->m_qos = qos;
+	m->m_retain = retain;
+	m->m_queueable = allow_queue;
+	if (connected && mc->mc_queue.l_count == 0 &&
+	    (qos == 0 || mc->mc_inflight.l_count < MC_WINDOW)) {
+		if (qos > 0) {
+			m->m_id = mc_new_id(mc);
+			mc_list_push(&mc->mc_inflight, m);
+		}
+		mc_send(mc, m, false);
+		return MQTT_PUB_SENT;
+	}
+	mc_list_push(&mc->mc_queue, m);
+	mc->mc_queue_bytes += topic_len + payload_len;
+	if (connected)
+		return MQTT_PUB_SENT; /* waits only for window room */
+	mc->mc_st.queued++;
+	return MQTT_PUB_QUEUED;
+}
+
+bool mqtt_client_connected(const struct mqtt_client *mc)
+{
+	return mc->mc_state == MC_CONNECTED;
+}
+
+void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *st)
+{
+	*st = mc->mc_st;
+	st->connected = mc->mc_state == MC_CONNECTED;
+	st->queue_messages = mc->mc_queue.l_count;
+	st->queue_bytes = mc->mc_queue_bytes;
+}
+
+/* Messages still held at the end are counted and logged, never silent. */
+static void mc_drop_all(struct mqtt_client *mc)
+{
+	struct mc_msg *m;
+	uint64_t n = 0;
+
+	mc_reclaim_unwritten(mc);
+	while ((m = mc_list_pop(&mc->mc_queue)) != NULL) {
+		mc_msg_free(m);
+		n++;
+	}
+	while ((m = mc_list_pop(&mc->mc_inflight)) != NULL) {
+		mc_msg_free(m);
+		n++;
+	}
+	mc->mc_queue_bytes = 0;
+	if (n > 0) {
+		mc->mc_st.dropped += n;
+		log_warnx("broker %s: %llu message(s) not delivered at shutdown", mc->mc_addr,
+		          (unsigned long long)n);
+	}
+}
+
+void mqtt_client_stop(struct mqtt_client *mc)
+{
+	if (mc->mc_state == MC_STOPPING || mc->mc_state == MC_STOPPED)
+		return;
+	mc_timer_clear(mc);
+	if (mc->mc_state != MC_CONNECTED) {
+		mc_close_fd(mc);
+		mc->mc_state = MC_STOPPED;
+		return;
+	}
+	mqtt_encode_empty(&mc->mc_out, MQTT_DISCONNECT);
+	mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
+	mc->mc_state = MC_STOPPING;
+	mc_want_write(mc);
+}
+
+bool mqtt_client_stopped(const struct mqtt_client *mc)
+{
+	return mc->mc_state == MC_STOPPED;
+}
+
+void mqtt_client_free(struct mqtt_client *mc)
+{
+	if (mc == NULL)
+		return;
+	mc_timer_clear(mc);
+	mc_close_fd(mc);
+	mc_drop_all(mc);
+	buf_free(&mc->mc_in);
+	buf_free(&mc->mc_out);
+	free(mc);
+}

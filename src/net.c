@@ -1,0 +1,272 @@
+/*
+ * net: non-blocking TCP sockets and host:port parsing (see net.h).
+ * Errors are written into the caller's buffer; nothing here logs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "compat.h"
+#include "net.h"
+
+static int net_err(char *err, size_t errlen, const char *fmt, ...) ATTR_PRINTF(3, 4);
+
+static int net_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* Strict port: 1..65535, digits only. */
+static int net_parse_port(const char *s, size_t len, uint16_t *port)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (len == 0 || len > 5)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int net_split_hostport(const char *in, char *host, size_t hostlen, uint16_t *port,
+                       uint16_t default_port, char *err, size_t errlen)
+{
+	const char *h, *p = NULL, *colon;
+	size_t hlen;
+
+	if (in[0] == '\0')
+		return net_err(err, errlen, "empty address");
+	if (in[0] == '[') {
+		const char *close = strchr(in, ']');
+		struct in6_addr a6;
+		char tmp[INET6_ADDRSTRLEN + 1];
+
+		if (close == NULL)
+			return net_err(err, errlen, "'%s': missing ']' after IPv6 address", in);
+		h = in + 1;
+		hlen = (size_t)(close - h);
+		if (hlen == 0 || hlen >= sizeof(tmp))
+			return net_err(err, errlen, "'%s': bad IPv6 address", in);
+		memcpy(tmp, h, hlen);
+		tmp[hlen] = '\0';
+		if (inet_pton(AF_INET6, tmp, &a6) != 1)
+			return net_err(err, errlen, "'%s': bad IPv6 address", in);
+		if (close[1] == ':')
+			p = close + 2;
+		else if (close[1] != '\0')
+			return net_err(err, errlen, "'%s': expected ':port' after ']'", in);
+	} else {
+		h = in;
+		colon = strchr(in, ':');
+		if (colon != NULL && strchr(colon + 1, ':') != NULL)
+			return net_err(err, errlen,
+			               "'%s': an IPv6 address must be written in brackets, as [%s]",
+			               in, in);
+		hlen = colon != NULL ? (size_t)(colon - in) : strlen(in);
+		if (colon != NULL)
+			p = colon + 1;
+		if (hlen == 0)
+			return net_err(err, errlen, "'%s': missing host", in);
+		for (size_t i = 0; i < hlen; i++) {
+			char c = h[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
+				return net_err(err, errlen, "'%s': bad character in host name",
+				               in);
+		}
+	}
+	if (hlen >= hostlen)
+		return net_err(err, errlen, "'%s': host name too long", in);
+	if (p != NULL) {
+		if (net_parse_port(p, strlen(p), port) != 0)
+			return net_err(err, errlen, "'%s': port must be a number from 1 to 65535",
+			               in);
+	} else if (default_port == 0) {
+		return net_err(err, errlen, "'%s': missing ':port'", in);
+	} else {
+		*port = default_port;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	return 0;
+}
+
+int net_set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return 0;
+}
+
+int net_set_nodelay(int fd)
+{
+	int on = 1;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+static void net_addr_text(const char *host, uint16_t port, char *out, size_t outlen)
+{
+	if (strchr(host, ':') != NULL)
+		snprintf(out, outlen, "[%s]:%u", host, port);
+	else
+		snprintf(out, outlen, "%s:%u", host, port);
+}
+
+static int net_resolve(const char *host, uint16_t port, int flags, struct addrinfo **res,
+                       const char *what, char *err, size_t errlen)
+{
+	struct addrinfo hints;
+	char portstr[8], addr[NET_HOST_LEN + 16];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = flags | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	rc = getaddrinfo(host, portstr, &hints, res);
+	if (rc != 0) {
+		net_addr_text(host, port, addr, sizeof(addr));
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s %s: %s", what, addr,
+			         rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int net_listen(const char *host, uint16_t port, int backlog, char *err, size_t errlen)
+{
+	struct addrinfo *res, *ai;
+	char addr[NET_HOST_LEN + 16];
+	int fd = -1, on = 1, saved = 0;
+
+	if (net_resolve(host, port, AI_PASSIVE, &res, "listen", err, errlen) != 0)
+		return -1;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		            ai->ai_protocol);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		net_addr_text(host, port, addr, sizeof(addr));
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "listen %s: %s", addr, strerror(saved));
+	}
+	return fd;
+}
+
+int net_accept(int lfd, char *peer, size_t peerlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN];
+	int fd;
+
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (peer != NULL && peerlen > 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+			snprintf(peer, peerlen, "[%s]:%u", ip, ntohs(s6->sin6_port));
+		} else if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+			snprintf(peer, peerlen, "%s:%u", ip, ntohs(s4->sin_port));
+		} else {
+			snprintf(peer, peerlen, "unknown");
+		}
+	}
+	return fd;
+}
+
+int net_connect(const char *host, uint16_t port, char *err, size_t errlen)
+{
+	struct addrinfo *res, *ai;
+	char addr[NET_HOST_LEN + 16];
+	int fd = -1, saved = 0;
+
+	if (net_resolve(host, port, 0, &res, "connect", err, errlen) != 0)
+		return -1;
+	/* The first address whose connect() does not fail at once is used. */
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		            ai->ai_protocol);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+			net_set_nodelay(fd);
+			break;
+		}
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		net_addr_text(host, port, addr, sizeof(addr));
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "connect %s: %s", addr, strerror(saved));
+	}
+	return fd;
+}
+
+int net_connect_result(int fd, char *err, size_t errlen)
+{
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+		soerr = errno;
+	if (soerr == 0)
+		return 0;
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", strerror(soerr));
+	return -1;
+}

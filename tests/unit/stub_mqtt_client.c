@@ -1,0 +1,97 @@
+/*
+ * stub_mqtt_client: the functions of src/mqtt_client.h as a recorder (see
+ * stub_mqtt_client.h). Linked instead of mqtt_client.c by tests that only
+ * need to see what would have been published.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "stub_mqtt_client.h"
+
+struct mqtt_client {
+	const struct cfg *sm_cfg;
+	bool sm_stopped;
+};
+
+struct stub_mqtt stub_mqtt = {.connected = true, .next_result = MQTT_PUB_SENT};
+
+void stub_mqtt_reset(void)
+{
+	free(stub_mqtt.topic);
+	free(stub_mqtt.payload);
+	memset(&stub_mqtt, 0, sizeof(stub_mqtt));
+	stub_mqtt.connected = true;
+	stub_mqtt.next_result = MQTT_PUB_SENT;
+}
+
+struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg)
+{
+	struct mqtt_client *mc = xcalloc(1, sizeof(*mc));
+
+	(void)loop;
+	mc->sm_cfg = cfg;
+	return mc;
+}
+
+void mqtt_client_start(struct mqtt_client *mc)
+{
+	(void)mc;
+}
+
+static char *stub_copy(const void *p, size_t len)
+{
+	char *s = xmalloc(len + 1);
+
+	if (len > 0)
+		memcpy(s, p, len);
+	s[len] = '\0';
+	return s;
+}
+
+enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *topic,
+                                         size_t topic_len, const void *payload, size_t payload_len,
+                                         int qos, bool retain, bool allow_queue)
+{
+	(void)mc;
+	free(stub_mqtt.topic);
+	free(stub_mqtt.payload);
+	stub_mqtt.calls++;
+	stub_mqtt.topic = stub_copy(topic, topic_len);
+	stub_mqtt.topic_len = topic_len;
+	stub_mqtt.payload = stub_copy(payload, payload_len);
+	stub_mqtt.payload_len = payload_len;
+	stub_mqtt.qos = qos;
+	stub_mqtt.retain = retain;
+	stub_mqtt.allow_queue = allow_queue;
+	return stub_mqtt.next_result;
+}
+
+bool mqtt_client_connected(const struct mqtt_client *mc)
+{
+	(void)mc;
+	return stub_mqtt.connected;
+}
+
+void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *st)
+{
+	(void)mc;
+	memset(st, 0, sizeof(*st));
+	st->connected = stub_mqtt.connected;
+	st->published = stub_mqtt.calls;
+}
+
+void mqtt_client_stop(struct mqtt_client *mc)
+{
+	mc->sm_stopped = true;
+}
+
+bool mqtt_client_stopped(const struct mqtt_client *mc)
+{
+	return mc->sm_stopped;
+}
+
+void mqtt_client_free(struct mqtt_client *mc)
+{
+	free(mc);
+}

@@ -1,0 +1,33 @@
+/*
+ * stub_mqtt_client: a recording stand-in for src/mqtt_client.c, for unit
+ * tests of modules that publish (api). mqtt_client_publish() copies what
+ * it was given into stub_mqtt and returns stub_mqtt.next_result; nothing
+ * touches the network or the loop.
+ */
+#ifndef OCTO_STUB_MQTT_CLIENT_H
+#define OCTO_STUB_MQTT_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mqtt_client.h"
+
+struct stub_mqtt {
+	unsigned calls; /* mqtt_client_publish() calls since the reset */
+	char *topic;    /* last topic, NUL-terminated copy */
+	size_t topic_len;
+	char *payload; /* last payload, NUL-terminated copy */
+	size_t payload_len;
+	int qos;
+	bool retain;
+	bool allow_queue;
+	bool connected;                   /* what mqtt_client_connected() says */
+	enum mqtt_pub_result next_result; /* what mqtt_client_publish() returns */
+};
+
+extern struct stub_mqtt stub_mqtt;
+
+/* Forget everything recorded; next_result MQTT_PUB_SENT, connected true. */
+void stub_mqtt_reset(void);
+
+#endif

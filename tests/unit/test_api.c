@@ -1,0 +1,475 @@
+/*
+ * test_api: the routes of DESIGN §5 against a recording mqtt_client
+ * (stub_mqtt_client.c). Requests are built by hand (and once through
+ * http_parser); each test checks the status, the exact JSON answer and
+ * what would have been published.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "cfg.h"
+#include "http_parser.h"
+#include "http_server.h"
+#include "stub_mqtt_client.h"
+#include "check_compat.h"
+
+#define NOW     1700000000
+#define NOW_STR "1700000000"
+
+static char *exclude_none[] = {NULL};
+static char *exclude_some[] = {"Shutdown", "PositionUpdate", NULL};
+
+static struct cfg cfg;
+static struct mqtt_client *mc;
+static struct api *api;
+static struct http_response resp;
+static char *body; /* resp.body as a string, after call() */
+
+static time_t fixed_now(void)
+{
+	return NOW;
+}
+
+static void setup(void)
+{
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.pub_base_topic = "octoprint/";
+	cfg.pub_event_topic = "event/{event}";
+	cfg.pub_event_active = true;
+	cfg.pub_events_exclude = exclude_none;
+	cfg.pub_qos = 0;
+	cfg.pub_retain = false;
+	cfg.pub_timestamp = true;
+	cfg.pub_queue_events = true;
+	stub_mqtt_reset();
+	mc = mqtt_client_new(NULL, &cfg);
+	api = api_new(&cfg, mc, fixed_now);
+	memset(&resp, 0, sizeof(resp));
+	buf_init(&resp.body);
+	body = NULL;
+}
+
+static void teardown(void)
+{
+	api_free(api);
+	mqtt_client_free(mc);
+	buf_free(&resp.body);
+	free(body);
+	stub_mqtt_reset();
+}
+
+/* Run one request through api_handle() with a fresh response. */
+static void call_len(enum http_method method, const char *path, const char *in, size_t inlen)
+{
+	struct http_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.method_str = method == HTTP_POST ? "POST" : method == HTTP_GET ? "GET" : "X";
+	req.method_len = strlen(req.method_str);
+	req.path = path;
+	req.path_len = strlen(path);
+	req.version_minor = 1;
+	req.keep_alive = true;
+	req.body = in;
+	req.body_len = inlen;
+	buf_reset(&resp.body);
+	resp.status = 200;
+	resp.allow = NULL;
+	api_handle(api, &req, &resp);
+	free(body);
+	body = strndup(buf_len(&resp.body) > 0 ? buf_data(&resp.body) : "", buf_len(&resp.body));
+}
+
+static void call(enum http_method method, const char *path, const char *in)
+{
+	call_len(method, path, in, in != NULL ? strlen(in) : 0);
+}
+
+START_TEST(test_event_published)
+{
+	call(HTTP_POST, "/events/PrintStarted", "{\"name\": \"benchy.gcode\", \"size\": 1234567}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_str_eq(body, "{\"accepted\":true,\"topic\":\"octoprint/event/PrintStarted\"}");
+	ck_assert_ptr_null(resp.allow);
+	ck_assert_uint_eq(stub_mqtt.calls, 1);
+	ck_assert_str_eq(stub_mqtt.topic, "octoprint/event/PrintStarted");
+	ck_assert_uint_eq(stub_mqtt.topic_len, strlen("octoprint/event/PrintStarted"));
+	ck_assert_str_eq(stub_mqtt.payload,
+	                 "{\"name\":\"benchy.gcode\",\"size\":1234567,"
+	                 "\"_event\":\"PrintStarted\",\"_timestamp\":" NOW_STR "}");
+	ck_assert_int_eq(stub_mqtt.qos, 0);
+	ck_assert(!stub_mqtt.retain);
+	ck_assert(stub_mqtt.allow_queue);
+}
+END_TEST
+
+START_TEST(test_event_replaces_members)
+{
+	call(HTTP_POST, "/events/ZChange",
+	     "{\"_timestamp\": 1, \"new\": 0.2, \"_event\": \"Old\", \"old\": null}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_str_eq(stub_mqtt.payload, "{\"_timestamp\":" NOW_STR ",\"new\":0.2,"
+	                                    "\"_event\":\"ZChange\",\"old\":null}");
+}
+END_TEST
+
+START_TEST(test_event_empty_bodies)
+{
+	static const char *const bodies[] = {"", "null", " \r\n", "{}", " { } "};
+	size_t i;
+
+	call_len(HTTP_POST, "/events/Startup", NULL, 0);
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_str_eq(stub_mqtt.payload, "{\"_event\":\"Startup\",\"_timestamp\":" NOW_STR "}");
+	for (i = 0; i < nitems(bodies); i++) {
+		free(stub_mqtt.payload);
+		stub_mqtt.payload = NULL;
+		call(HTTP_POST, "/events/Startup", bodies[i]);
+		ck_assert_int_eq(resp.status, 202);
+		ck_assert_str_eq(stub_mqtt.payload,
+		                 "{\"_event\":\"Startup\",\"_timestamp\":" NOW_STR "}");
+	}
+	ck_assert_uint_eq(stub_mqtt.calls, 1 + nitems(bodies));
+}
+END_TEST
+
+START_TEST(test_event_options_passed)
+{
+	cfg.pub_qos = 2;
+	cfg.pub_retain = true;
+	cfg.pub_queue_events = false;
+	cfg.pub_timestamp = false;
+	call(HTTP_POST, "/events/Home", "{\"_timestamp\":5}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_int_eq(stub_mqtt.qos, 2);
+	ck_assert(stub_mqtt.retain);
+	ck_assert(!stub_mqtt.allow_queue);
+	/* Without publish.timestamp an existing _timestamp is an ordinary member. */
+	ck_assert_str_eq(stub_mqtt.payload, "{\"_timestamp\":5,\"_event\":\"Home\"}");
+}
+END_TEST
+
+/* now == NULL: the clock is time(NULL). */
+START_TEST(test_event_real_clock)
+{
+	struct api *a = api_new(&cfg, mc, NULL);
+	struct http_request req;
+	time_t before = time(NULL), after;
+	long long ts;
+	char *p;
+
+	memset(&req, 0, sizeof(req));
+	req.method = HTTP_POST;
+	req.path = "/events/Dwell";
+	req.path_len = strlen(req.path);
+	api_handle(a, &req, &resp);
+	after = time(NULL);
+	ck_assert_int_eq(resp.status, 202);
+	p = strstr(stub_mqtt.payload, "\"_timestamp\":");
+	ck_assert_ptr_nonnull(p);
+	ts = strtoll(p + strlen("\"_timestamp\":"), NULL, 10);
+	ck_assert(ts >= (long long)before && ts <= (long long)after);
+	api_free(a);
+}
+END_TEST
+
+static const struct topic_case {
+	const char *base, *tmpl, *want;
+} topic_cases[] = {
+        {"octoprint/", "event/{event}", "octoprint/event/E.v-1_x"},
+        {"", "{event}", "E.v-1_x"},
+        {"home/printer/", "{event}/x/{event}", "home/printer/E.v-1_x/x/E.v-1_x"},
+        {"base/", "events", "base/events"},
+        {"b/", "{event}{event}", "b/E.v-1_xE.v-1_x"},
+        {"b/", "{eve}/{event", "b/{eve}/{event"},
+        {"b/", "{{event}}", "b/{E.v-1_x}"},
+        {"{event}/", "x", "{event}/x"},
+};
+
+START_TEST(test_topic_template)
+{
+	const struct topic_case *c = &topic_cases[_i];
+	char want_body[256];
+
+	cfg.pub_base_topic = (char *)c->base;
+	cfg.pub_event_topic = (char *)c->tmpl;
+	call(HTTP_POST, "/events/E.v-1_x", "{}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_str_eq(stub_mqtt.topic, c->want);
+	snprintf(want_body, sizeof(want_body), "{\"accepted\":true,\"topic\":\"%s\"}", c->want);
+	ck_assert_str_eq(body, want_body);
+}
+END_TEST
+
+START_TEST(test_event_inactive)
+{
+	cfg.pub_event_active = false;
+	call(HTTP_POST, "/events/PrintDone", "{\"a\":1}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_str_eq(body, "{\"accepted\":true,\"topic\":\"octoprint/event/PrintDone\"}");
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+	/* The body is still checked. */
+	call(HTTP_POST, "/events/PrintDone", "{\"a\":");
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_str_eq(
+	        body, "{\"error\":\"invalid_json\",\"message\":\"invalid JSON: unexpected end\"}");
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+}
+END_TEST
+
+START_TEST(test_event_excluded)
+{
+	cfg.pub_events_exclude = exclude_some;
+	call(HTTP_POST, "/events/PositionUpdate", "{\"x\":1}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_str_eq(body, "{\"accepted\":true,\"topic\":\"octoprint/event/PositionUpdate\"}");
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+	call(HTTP_POST, "/events/Shutdown", NULL);
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+	/* Names are compared whole. */
+	call(HTTP_POST, "/events/Position", NULL);
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_uint_eq(stub_mqtt.calls, 1);
+	ck_assert_str_eq(stub_mqtt.topic, "octoprint/event/Position");
+}
+END_TEST
+
+#define NAME_128                                                                                   \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"                        \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+static const char *const bad_names[] = {
+        "/events/",          "/events/a/b", "/events/a/",      "/events//a",
+        "/events/a%20b",     "/events/%41", "/events/a b",     "/events/a:b",
+        "/events/a+b",       "/events/#",   "/events/a\"b",    "/events/j\xc3\xbcrgen",
+        "/events/tab\there", "/events/a,b", "/events/{event}", "/events/" NAME_128 "x",
+};
+
+START_TEST(test_bad_name)
+{
+	call(HTTP_POST, bad_names[_i], "{}");
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_str_eq(body, "{\"error\":\"invalid_name\",\"message\":\"event name must be "
+	                       "1-128 characters of A-Z a-z 0-9 _ . -\"}");
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+}
+END_TEST
+
+static const char *const good_names[] = {
+        "/events/" NAME_128, "/events/a", "/events/.", "/events/-", "/events/_", "/events/..",
+};
+
+START_TEST(test_good_name)
+{
+	call(HTTP_POST, good_names[_i], "{}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_uint_eq(stub_mqtt.calls, 1);
+	ck_assert_str_eq(stub_mqtt.topic + strlen("octoprint/event/"),
+	                 good_names[_i] + strlen("/events/"));
+}
+END_TEST
+
+static const struct json_case {
+	const char *in, *why;
+} bad_json[] = {
+        {"{\"a\":", "invalid JSON: unexpected end"},
+        {"{\"a\":01}", "invalid JSON: bad number"},
+        {"{\"a\":1,}", "invalid JSON: expected ',' between values"},
+        {"{\"a\":\"\t\"}", "invalid JSON: control character in string"},
+        {"{} {}", "invalid JSON: more than one value or trailing characters"},
+        {"{\"a\":\"\xc0\xaf\"}", "invalid JSON: invalid UTF-8 in string"},
+        {"[1]", "body must be a JSON object"},
+        {"\"text\"", "body must be a JSON object"},
+        {"42", "body must be a JSON object"},
+        {"true", "body must be a JSON object"},
+        {"name=value", "invalid JSON: bad literal (true, false, null)"},
+        {"<event/>", "invalid JSON: unexpected character"},
+};
+
+START_TEST(test_bad_json)
+{
+	char want[256];
+
+	call(HTTP_POST, "/events/Upload", bad_json[_i].in);
+	ck_assert_int_eq(resp.status, 400);
+	snprintf(want, sizeof(want), "{\"error\":\"invalid_json\",\"message\":\"%s\"}",
+	         bad_json[_i].why);
+	ck_assert_str_eq(body, want);
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+}
+END_TEST
+
+START_TEST(test_bad_json_nul)
+{
+	call_len(HTTP_POST, "/events/Upload", "{}\0", 3);
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_str_eq(body,
+	                 "{\"error\":\"invalid_json\",\"message\":\"invalid JSON: NUL byte\"}");
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+}
+END_TEST
+
+static const struct route_case {
+	enum http_method method;
+	const char *path, *want;
+} not_found[] = {
+        {HTTP_GET, "/x", "{\"error\":\"not_found\",\"message\":\"no such route: /x\"}"},
+        {HTTP_POST, "/", "{\"error\":\"not_found\",\"message\":\"no such route: /\"}"},
+        {HTTP_POST, "/events", "{\"error\":\"not_found\",\"message\":\"no such route: /events\"}"},
+        {HTTP_POST, "/eventsX/a",
+         "{\"error\":\"not_found\",\"message\":\"no such route: /eventsX/a\"}"},
+        {HTTP_POST, "/Events/a",
+         "{\"error\":\"not_found\",\"message\":\"no such route: /Events/a\"}"},
+        {HTTP_POST, "/events%2Fa",
+         "{\"error\":\"not_found\",\"message\":\"no such route: /events%2Fa\"}"},
+        {HTTP_GET, "/status", "{\"error\":\"not_found\",\"message\":\"no such route: /status\"}"},
+        {HTTP_POST, "/a\"b\\",
+         "{\"error\":\"not_found\",\"message\":\"no such route: /a\\\"b\\\\\"}"},
+        {HTTP_POST, "", "{\"error\":\"not_found\",\"message\":\"no such route: \"}"},
+};
+
+START_TEST(test_not_found)
+{
+	call(not_found[_i].method, not_found[_i].path, "{}");
+	ck_assert_int_eq(resp.status, 404);
+	ck_assert_str_eq(body, not_found[_i].want);
+	ck_assert_ptr_null(resp.allow);
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+}
+END_TEST
+
+static const struct route_case wrong_method[] = {
+        {HTTP_GET, "/events/Home", NULL},   {HTTP_HEAD, "/events/Home", NULL},
+        {HTTP_PUT, "/events/Home", NULL},   {HTTP_DELETE, "/events/Home", NULL},
+        {HTTP_OTHER, "/events/Home", NULL}, {HTTP_GET, "/events/", NULL},
+        {HTTP_GET, "/events/a/b", NULL},
+};
+
+START_TEST(test_wrong_method)
+{
+	call(wrong_method[_i].method, wrong_method[_i].path, "{}");
+	ck_assert_int_eq(resp.status, 405);
+	ck_assert_ptr_nonnull(resp.allow);
+	ck_assert_str_eq(resp.allow, "POST");
+	ck_assert_str_eq(body, "{\"error\":\"method_not_allowed\",\"message\":\"only POST is "
+	                       "allowed on /events/{name}\"}");
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+}
+END_TEST
+
+START_TEST(test_not_connected)
+{
+	stub_mqtt.next_result = MQTT_PUB_NOT_CONNECTED;
+	call(HTTP_POST, "/events/Connected", "{}");
+	ck_assert_int_eq(resp.status, 503);
+	ck_assert_str_eq(body, "{\"accepted\":false,\"error\":\"not_connected\","
+	                       "\"message\":\"not connected to the broker\"}");
+	ck_assert_uint_eq(stub_mqtt.calls, 1);
+}
+END_TEST
+
+START_TEST(test_queue_full)
+{
+	stub_mqtt.next_result = MQTT_PUB_QUEUE_FULL;
+	call(HTTP_POST, "/events/Connected", "{}");
+	ck_assert_int_eq(resp.status, 503);
+	ck_assert_str_eq(body, "{\"accepted\":false,\"error\":\"queue_full\",\"message\":"
+	                       "\"offline queue is full (queue.max_messages / queue.max_bytes)\"}");
+	ck_assert_uint_eq(stub_mqtt.calls, 1);
+}
+END_TEST
+
+START_TEST(test_queued)
+{
+	stub_mqtt.next_result = MQTT_PUB_QUEUED;
+	call(HTTP_POST, "/events/Connected", "{}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_str_eq(body, "{\"accepted\":true,\"topic\":\"octoprint/event/Connected\"}");
+	ck_assert_uint_eq(stub_mqtt.calls, 1);
+}
+END_TEST
+
+/* A large payload, then small ones: the reused buffers give correct answers. */
+START_TEST(test_large_then_small)
+{
+	struct buf in = BUF_INITIALIZER;
+	int i;
+
+	buf_putc(&in, '{');
+	for (i = 0; i < 20000; i++)
+		buf_appendf(&in, "%s\"k%d\":[%d,\"v\"]", i ? "," : "", i, i);
+	buf_putc(&in, '}');
+	call_len(HTTP_POST, "/events/Big", buf_data(&in), buf_len(&in));
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_uint_eq(stub_mqtt.payload_len,
+	                  buf_len(&in) + strlen(",\"_event\":\"Big\",\"_timestamp\":" NOW_STR));
+	for (i = 0; i < 3; i++) {
+		call(HTTP_POST, "/events/Small", "{\"a\":1}");
+		ck_assert_int_eq(resp.status, 202);
+		ck_assert_str_eq(stub_mqtt.payload,
+		                 "{\"a\":1,\"_event\":\"Small\",\"_timestamp\":" NOW_STR "}");
+	}
+	buf_free(&in);
+}
+END_TEST
+
+/* A request as http_parser delivers it: the query is not part of the name. */
+START_TEST(test_through_parser)
+{
+	static const char raw[] = "POST /events/FileAdded?x=1 HTTP/1.1\r\n"
+	                          "Host: 127.0.0.1\r\n"
+	                          "Content-Type: text/plain\r\n"
+	                          "Content-Length: 21\r\n"
+	                          "\r\n"
+	                          "{\"path\": \"a b.gcode\"}";
+	struct http_limits lim = {.max_header = 8192, .max_body = 1048576};
+	struct http_parser p;
+	struct http_request req;
+
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_request(&p, raw, sizeof(raw) - 1, &req), HTTP_PARSE_OK);
+	api_handle(api, &req, &resp);
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_str_eq(stub_mqtt.topic, "octoprint/event/FileAdded");
+	ck_assert_str_eq(stub_mqtt.payload, "{\"path\":\"a b.gcode\",\"_event\":\"FileAdded\","
+	                                    "\"_timestamp\":" NOW_STR "}");
+}
+END_TEST
+
+static Suite *api_suite(void)
+{
+	Suite *s = suite_create("api");
+	TCase *tc = tcase_create("events");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_event_published);
+	tcase_add_test(tc, test_event_replaces_members);
+	tcase_add_test(tc, test_event_empty_bodies);
+	tcase_add_test(tc, test_event_options_passed);
+	tcase_add_test(tc, test_event_real_clock);
+	tcase_add_loop_test(tc, test_topic_template, 0, (int)nitems(topic_cases));
+	tcase_add_test(tc, test_event_inactive);
+	tcase_add_test(tc, test_event_excluded);
+	tcase_add_loop_test(tc, test_bad_name, 0, (int)nitems(bad_names));
+	tcase_add_loop_test(tc, test_good_name, 0, (int)nitems(good_names));
+	tcase_add_loop_test(tc, test_bad_json, 0, (int)nitems(bad_json));
+	tcase_add_test(tc, test_bad_json_nul);
+	tcase_add_test(tc, test_not_connected);
+	tcase_add_test(tc, test_queue_full);
+	tcase_add_test(tc, test_queued);
+	tcase_add_test(tc, test_large_then_small);
+	tcase_add_test(tc, test_through_parser);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("routes");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_not_found, 0, (int)nitems(not_found));
+	tcase_add_loop_test(tc, test_wrong_method, 0, (int)nitems(wrong_method));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(api_suite)
