@@ -55,23 +55,6 @@ void api_free(struct api *api)
 	free(api);
 }
 
-static void api_error(struct http_response *resp, int status, const char *code, const char *msg,
-                      size_t msglen)
-{
-	resp->status = status;
-	buf_reset(&resp->body);
-	buf_append_str(&resp->body, "{\"error\":");
-	json_append_string(&resp->body, code, strlen(code));
-	buf_append_str(&resp->body, ",\"message\":");
-	json_append_string(&resp->body, msg, msglen);
-	buf_putc(&resp->body, '}');
-}
-
-static void api_error_str(struct http_response *resp, int status, const char *code, const char *msg)
-{
-	api_error(resp, status, code, msg, strlen(msg));
-}
-
 /* {"accepted":true|false,...}: the answer to a publish. */
 static void api_accepted(struct api *api, struct http_response *resp, int status, bool accepted,
                          const char *code, const char *msg)
@@ -133,7 +116,7 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 	long long ts = 0;
 
 	if (!api_event_name_ok(name, len)) {
-		api_error_str(resp, 400, "invalid_name",
+		http_response_error(resp, 400, "invalid_name",
 		              "event name must be 1-128 characters of A-Z a-z 0-9 _ . -");
 		return;
 	}
@@ -143,7 +126,7 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 	if (json_event_payload(req->body, req->body_len, name, len,
 	                       cfg->pub_timestamp ? API_TS_FIELD : NULL, ts, &api->a_payload,
 	                       &why) < 0) {
-		api_error_str(resp, 400, "invalid_json", why);
+		http_response_error(resp, 400, "invalid_json", why);
 		return;
 	}
 	api_event_topic(api, name, len);
@@ -171,7 +154,7 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 		break;
 	default:
 		log_warnx("event %.*s: unexpected publish result %d", (int)len, name, (int)res);
-		api_error_str(resp, 500, "internal_error", "unexpected publish result");
+		http_response_error(resp, 500, "internal_error", "unexpected publish result");
 		break;
 	}
 done:
@@ -187,7 +170,7 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
 	if (req->path_len >= plen && memcmp(req->path, API_EVENTS_PREFIX, plen) == 0) {
 		if (req->method != HTTP_POST) {
 			resp->allow = "POST";
-			api_error_str(resp, 405, "method_not_allowed",
+			http_response_error(resp, 405, "method_not_allowed",
 			              "only POST is allowed on /events/{name}");
 			return;
 		}
@@ -195,10 +178,9 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
 		return;
 	}
 	buf_reset(&api->a_payload);
-	buf_append_str(&api->a_payload, "no such route: ");
-	if (req->path_len > 0)
-		buf_append(&api->a_payload, req->path, req->path_len);
-	api_error(resp, 404, "not_found", buf_data(&api->a_payload), buf_len(&api->a_payload));
+	buf_appendf(&api->a_payload, "no such route: %.*s", (int)req->path_len, req->path);
+	buf_putc(&api->a_payload, '\0');
+	http_response_error(resp, 404, "not_found", buf_data(&api->a_payload));
 	buf_reset(&api->a_payload);
 	buf_shrink(&api->a_payload, API_BUF_KEEP);
 }

@@ -44,6 +44,8 @@ struct loop {
 	loop_hook_fn *l_before_sleep;
 	void *l_before_sleep_arg;
 	uint64_t l_now;
+	uint64_t l_firing;      /* id of the timer whose callback runs, 0 if none */
+	bool l_firing_deleted; /* that timer deleted itself */
 	bool l_stop;
 };
 
@@ -172,6 +174,10 @@ void loop_timer_del(struct loop *loop, uint64_t id)
 {
 	struct loop_timer **pp, *t;
 
+	if (id != 0 && id == loop->l_firing) {
+		loop->l_firing_deleted = true;
+		return;
+	}
 	for (pp = &loop->l_timers; (t = *pp) != NULL; pp = &t->lt_next) {
 		if (t->lt_id == id) {
 			*pp = t->lt_next;
@@ -204,7 +210,8 @@ uint64_t loop_now(const struct loop *loop)
 
 /*
  * Fire the timers due now. A timer is unlinked before its callback runs, so
- * the callback may delete itself (a no-op), delete others, or add timers;
+ * the callback may delete itself (then its return value is ignored),
+ * delete others, or add timers;
  * timers added now with a zero delay wait for the next iteration, because
  * only ids that existed when the pass started are fired.
  */
@@ -219,8 +226,11 @@ static void loop_fire_timers(struct loop *loop)
 		if (t->lt_id >= last_id)
 			break;
 		loop->l_timers = t->lt_next;
+		loop->l_firing = t->lt_id;
+		loop->l_firing_deleted = false;
 		next = t->lt_fn(loop, t->lt_id, t->lt_arg);
-		if (next == LOOP_TIMER_STOP || next < 0) {
+		loop->l_firing = 0;
+		if (next == LOOP_TIMER_STOP || next < 0 || loop->l_firing_deleted) {
 			free(t);
 		} else {
 			t->lt_when = now + (uint64_t)next;

@@ -1,0 +1,210 @@
+/*
+ * test_net: host:port parsing (good and bad inputs), listen / connect /
+ * accept on loopback, a refused connect reported, IPv6 loopback if present.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "net.h"
+#include "check_compat.h"
+
+static const struct {
+	const char *in;
+	uint16_t def;
+	const char *host;
+	uint16_t port;
+} good[] = {
+	{"localhost", 1883, "localhost", 1883},
+	{"broker.lan:1884", 1883, "broker.lan", 1884},
+	{"127.0.0.1:5883", 0, "127.0.0.1", 5883},
+	{"10.0.0.1", 1, "10.0.0.1", 1},
+	{"[::1]:8883", 0, "::1", 8883},
+	{"[fe80::1]", 1883, "fe80::1", 1883},
+	{"h:65535", 0, "h", 65535},
+	{"my_host-1.example", 80, "my_host-1.example", 80},
+};
+
+static const struct {
+	const char *in;
+	uint16_t def;
+	const char *why;
+} bad[] = {
+	{"", 1883, "empty"},
+	{"host:", 1883, "port"},
+	{":80", 1883, "missing host"},
+	{"host:0", 1883, "port"},
+	{"host:65536", 1883, "port"},
+	{"host:12a", 1883, "port"},
+	{"host:+80", 1883, "port"},
+	{"host:-1", 1883, "port"},
+	{"host: 80", 1883, "port"},
+	{"host:000080", 1883, "port"},
+	{"host", 0, "missing ':port'"},
+	{"::1", 1883, "brackets"},
+	{"[::1", 1883, "']'"},
+	{"[::1]x", 1883, "':port'"},
+	{"[]:80", 1883, "IPv6"},
+	{"[zz::1]:80", 1883, "IPv6"},
+	{"ho st:80", 1883, "bad character"},
+	{"host/x", 1883, "bad character"},
+};
+
+START_TEST(split_good)
+{
+	char host[NET_HOST_LEN], err[NET_ERR_LEN];
+	uint16_t port = 0;
+
+	ck_assert_int_eq(net_split_hostport(good[_i].in, host, sizeof(host), &port, good[_i].def,
+	                                    err, sizeof(err)),
+	                 0);
+	ck_assert_str_eq(host, good[_i].host);
+	ck_assert_uint_eq(port, good[_i].port);
+}
+END_TEST
+
+START_TEST(split_bad)
+{
+	char host[NET_HOST_LEN], err[NET_ERR_LEN] = "";
+	uint16_t port = 0;
+
+	ck_assert_int_eq(net_split_hostport(bad[_i].in, host, sizeof(host), &port, bad[_i].def,
+	                                    err, sizeof(err)),
+	                 -1);
+	ck_assert_msg(strstr(err, bad[_i].why) != NULL, "'%s': message '%s' lacks '%s'",
+	              bad[_i].in, err, bad[_i].why);
+}
+END_TEST
+
+START_TEST(split_host_too_long)
+{
+	char host[8], err[NET_ERR_LEN] = "";
+	uint16_t port;
+
+	ck_assert_int_eq(net_split_hostport("abcdefgh:1", host, sizeof(host), &port, 0, err,
+	                                    sizeof(err)),
+	                 -1);
+	ck_assert_ptr_nonnull(strstr(err, "too long"));
+}
+END_TEST
+
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int wait_fd(int fd, short events)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+
+	return poll(&pfd, 1, 5000);
+}
+
+static void listen_connect_accept(const char *host, const char *peer_prefix)
+{
+	char err[NET_ERR_LEN], peer[64];
+	int lfd, cfd, afd = -1, i;
+	uint16_t port;
+
+	lfd = net_listen(host, 0, 16, err, sizeof(err));
+	ck_assert_msg(lfd >= 0, "%s", err);
+	port = bound_port(lfd);
+	ck_assert_uint_gt(port, 0);
+	cfd = net_connect(host, port, err, sizeof(err));
+	ck_assert_msg(cfd >= 0, "%s", err);
+	ck_assert_int_eq(wait_fd(cfd, POLLOUT), 1);
+	ck_assert_int_eq(net_connect_result(cfd, err, sizeof(err)), 0);
+	for (i = 0; i < 100 && afd < 0; i++) {
+		wait_fd(lfd, POLLIN);
+		afd = net_accept(lfd, peer, sizeof(peer));
+	}
+	ck_assert_int_ge(afd, 0);
+	ck_assert_msg(strncmp(peer, peer_prefix, strlen(peer_prefix)) == 0, "peer %s", peer);
+	/* Nothing more to accept: -1 with EAGAIN, never blocks. */
+	ck_assert_int_eq(net_accept(lfd, peer, sizeof(peer)), -1);
+	ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+	ck_assert_int_eq(write(cfd, "ping", 4), 4);
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+
+START_TEST(loopback_v4)
+{
+	listen_connect_accept("127.0.0.1", "127.0.0.1:");
+}
+END_TEST
+
+START_TEST(loopback_v6)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	int ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		return; /* no IPv6 loopback on this machine */
+	listen_connect_accept("::1", "[::1]:");
+}
+END_TEST
+
+START_TEST(connect_refused)
+{
+	char err[NET_ERR_LEN] = "";
+	uint16_t port;
+	int lfd, fd;
+
+	/* A port that was just free: bind, note it, close. */
+	lfd = net_listen("127.0.0.1", 0, 1, err, sizeof(err));
+	ck_assert_int_ge(lfd, 0);
+	port = bound_port(lfd);
+	close(lfd);
+	fd = net_connect("127.0.0.1", port, err, sizeof(err));
+	if (fd < 0) {
+		ck_assert_ptr_nonnull(strstr(err, "refused"));
+		return;
+	}
+	ck_assert_int_eq(wait_fd(fd, POLLOUT), 1);
+	ck_assert_int_eq(net_connect_result(fd, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "refused"));
+	close(fd);
+}
+END_TEST
+
+START_TEST(listen_bad_address)
+{
+	char err[NET_ERR_LEN] = "";
+
+	ck_assert_int_eq(net_listen("256.1.1.1", 80, 1, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "256.1.1.1:80"));
+}
+END_TEST
+
+static Suite *net_suite(void)
+{
+	Suite *s = suite_create("net");
+	TCase *tc = tcase_create("net");
+
+	tcase_add_loop_test(tc, split_good, 0, (int)nitems(good));
+	tcase_add_loop_test(tc, split_bad, 0, (int)nitems(bad));
+	tcase_add_test(tc, split_host_too_long);
+	tcase_add_test(tc, loopback_v4);
+	tcase_add_test(tc, loopback_v6);
+	tcase_add_test(tc, connect_refused);
+	tcase_add_test(tc, listen_bad_address);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(net_suite)
