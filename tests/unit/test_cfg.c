@@ -1,0 +1,373 @@
+/*
+ * test_cfg: the config format and every class of error, each checked for
+ * its exact "NAME:LINE: message" text; defaults; cfg_load's file errors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "check_compat.h"
+
+#define URL "broker.url = 127.0.0.1\n"
+
+static int parse(struct cfg *cfg, const char *text, char *err)
+{
+	cfg_defaults(cfg);
+	err[0] = '\0';
+	return cfg_parse(cfg, "t.conf", text, strlen(text), "pi", err, CFG_ERR_LEN);
+}
+
+START_TEST(defaults)
+{
+	struct cfg cfg;
+	char err[CFG_ERR_LEN];
+
+	ck_assert_int_eq(parse(&cfg, URL, err), 0);
+	ck_assert_str_eq(cfg.broker_host, "127.0.0.1");
+	ck_assert_uint_eq(cfg.broker_port, 1883);
+	ck_assert_ptr_null(cfg.broker_username);
+	ck_assert_ptr_null(cfg.broker_password);
+	ck_assert_uint_eq(cfg.broker_keepalive, 60);
+	ck_assert_str_eq(cfg.broker_client_id, "octomqttd-pi");
+	ck_assert_uint_eq(cfg.broker_max_packet, 1048576);
+	ck_assert(cfg.broker_clean_session);
+	ck_assert_int_eq(cfg.broker_protocol, MQTT_PROTO_V311);
+	ck_assert_uint_eq(cfg.broker_reconnect_min, 1);
+	ck_assert_uint_eq(cfg.broker_reconnect_max, 60);
+	ck_assert_str_eq(cfg.pub_base_topic, "octoprint/");
+	ck_assert_str_eq(cfg.pub_event_topic, "event/{event}");
+	ck_assert(cfg.pub_event_active);
+	ck_assert_ptr_null(cfg.pub_events_exclude[0]);
+	ck_assert_int_eq(cfg.pub_qos, 0);
+	ck_assert(!cfg.pub_retain);
+	ck_assert(cfg.pub_timestamp);
+	ck_assert(cfg.pub_queue_events);
+	ck_assert_uint_eq(cfg.queue_max_messages, 10000);
+	ck_assert_uint_eq(cfg.queue_max_bytes, 16777216);
+	ck_assert_str_eq(cfg.http_listen_host, "127.0.0.1");
+	ck_assert_uint_eq(cfg.http_listen_port, 5883);
+	ck_assert_uint_eq(cfg.http_max_body, 1048576);
+	ck_assert_uint_eq(cfg.http_max_header, 8192);
+	ck_assert_uint_eq(cfg.http_max_connections, 256);
+	ck_assert_uint_eq(cfg.http_timeout, 30);
+	ck_assert_uint_eq(cfg.shutdown_grace, 5);
+	ck_assert_int_eq(cfg.log_level, LOGL_INFO);
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(every_key)
+{
+	static const char text[] =
+		"# comment line\n"
+		"\n"
+		"   # indented comment\n"
+		"broker.url = mqtt://[::1]:1884\r\n"
+		"broker.username = \"user name\"   # trailing comment\n"
+		"broker.password = \"p\\\"w\\\\d#x\"\n"
+		"broker.keepalive = 0\n"
+		"broker.client_id = printer-1\n"
+		"broker.max_packet = 64\n"
+		"broker.clean_session = false\n"
+		"broker.protocol = MQTTv31\n"
+		"broker.reconnect_min = 2\n"
+		"broker.reconnect_max = 2\n"
+		"publish.baseTopic =\n"
+		"publish.eventTopic = printers/p1/{event} # unquoted: a comment\n"
+		"publish.eventActive = false\n"
+		"publish.events_exclude = ZChange , ClientOpened,Upload\n"
+		"publish.qos = 2\n"
+		"publish.retain = true\n"
+		"publish.timestamp = false\n"
+		"publish.queue_events = false\n"
+		"queue.max_messages = 5\n"
+		"queue.max_bytes = 1024\n"
+		"http.listen = [::1]:8080\n"
+		"http.max_body = 100\n"
+		"http.max_header = 256\n"
+		"http.max_connections = 3\n"
+		"http.timeout = 7\n"
+		"shutdown.grace = 0\n"
+		"log.level = debug\n";
+	struct cfg cfg;
+	char err[CFG_ERR_LEN];
+
+	ck_assert_msg(parse(&cfg, text, err) == 0, "%s", err);
+	ck_assert_str_eq(cfg.broker_host, "::1");
+	ck_assert_uint_eq(cfg.broker_port, 1884);
+	ck_assert_str_eq(cfg.broker_username, "user name");
+	ck_assert_str_eq(cfg.broker_password, "p\"w\\d#x");
+	ck_assert_uint_eq(cfg.broker_keepalive, 0);
+	ck_assert_str_eq(cfg.broker_client_id, "printer-1");
+	ck_assert_uint_eq(cfg.broker_max_packet, 64);
+	ck_assert(!cfg.broker_clean_session);
+	ck_assert_int_eq(cfg.broker_protocol, MQTT_PROTO_V31);
+	ck_assert_uint_eq(cfg.broker_reconnect_min, 2);
+	ck_assert_str_eq(cfg.pub_base_topic, "");
+	ck_assert_str_eq(cfg.pub_event_topic, "printers/p1/{event}");
+	ck_assert(!cfg.pub_event_active);
+	ck_assert_str_eq(cfg.pub_events_exclude[0], "ZChange");
+	ck_assert_str_eq(cfg.pub_events_exclude[1], "ClientOpened");
+	ck_assert_str_eq(cfg.pub_events_exclude[2], "Upload");
+	ck_assert_ptr_null(cfg.pub_events_exclude[3]);
+	ck_assert(cfg_event_excluded(&cfg, "Upload", 6));
+	ck_assert(!cfg_event_excluded(&cfg, "upload", 6));
+	ck_assert(!cfg_event_excluded(&cfg, "Uploa", 5));
+	ck_assert_int_eq(cfg.pub_qos, 2);
+	ck_assert(cfg.pub_retain);
+	ck_assert(!cfg.pub_timestamp);
+	ck_assert(!cfg.pub_queue_events);
+	ck_assert_uint_eq(cfg.queue_max_messages, 5);
+	ck_assert_uint_eq(cfg.queue_max_bytes, 1024);
+	ck_assert_str_eq(cfg.http_listen_host, "::1");
+	ck_assert_uint_eq(cfg.http_listen_port, 8080);
+	ck_assert_uint_eq(cfg.http_max_body, 100);
+	ck_assert_uint_eq(cfg.http_max_header, 256);
+	ck_assert_uint_eq(cfg.http_max_connections, 3);
+	ck_assert_uint_eq(cfg.http_timeout, 7);
+	ck_assert_uint_eq(cfg.shutdown_grace, 0);
+	ck_assert_int_eq(cfg.log_level, LOGL_DEBUG);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* Each bad text and the exact error it must produce. */
+static const struct {
+	const char *text;
+	const char *err;
+} bad[] = {
+	/* syntax */
+	{URL "broker.port\n", "t.conf:2: expected '=' after 'broker.port'"},
+	{URL "= 5\n", "t.conf:2: expected a key before '='"},
+	{URL "broker.port! = 5\n", "t.conf:2: bad character '!' in key"},
+	{URL "broker.username = \"abc\n", "t.conf:2: unterminated quoted value"},
+	{URL "broker.username = \"a\\nb\"\n",
+	 "t.conf:2: bad escape in quoted value (only \\\" and \\\\)"},
+	{URL "broker.username = \"ab\" cd\n", "t.conf:2: unexpected text after the closing quote"},
+	/* keys */
+	{URL "broker.urll = x\n", "t.conf:2: unknown key 'broker.urll'"},
+	{URL "Broker.port = 1\n", "t.conf:2: unknown key 'Broker.port'"},
+	{URL "broker.port = 1\n\nbroker.port = 2\n",
+	 "t.conf:4: duplicate key 'broker.port' (first set on line 2)"},
+	/* numbers */
+	{URL "broker.keepalive = 6O\n",
+	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '6O'"},
+	{URL "broker.keepalive = -1\n",
+	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '-1'"},
+	{URL "broker.keepalive = +5\n",
+	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '+5'"},
+	{URL "broker.keepalive = 65536\n",
+	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '65536'"},
+	{URL "broker.keepalive = 99999999999999999999999\n",
+	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got "
+	 "'99999999999999999999999'"},
+	{URL "broker.keepalive =\n",
+	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got ''"},
+	{URL "broker.keepalive = 1 0\n",
+	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '1 0'"},
+	{URL "broker.keepalive = 0x10\n",
+	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '0x10'"},
+	{URL "publish.qos = 3\n", "t.conf:2: publish.qos: expected an integer from 0 to 2, got '3'"},
+	{URL "http.max_header = 255\n",
+	 "t.conf:2: http.max_header: expected an integer from 256 to 1048576, got '255'"},
+	{URL "broker.max_packet = 63\n",
+	 "t.conf:2: broker.max_packet: expected an integer from 64 to 268435460, got '63'"},
+	{URL "broker.port = 0\n",
+	 "t.conf:2: broker.port: expected an integer from 1 to 65535, got '0'"},
+	/* booleans and enums */
+	{URL "publish.retain = yes\n", "t.conf:2: publish.retain: expected true or false, got 'yes'"},
+	{URL "publish.retain = True\n",
+	 "t.conf:2: publish.retain: expected true or false, got 'True'"},
+	{URL "broker.protocol = MQTTv5\n",
+	 "t.conf:2: broker.protocol: expected MQTTv311 or MQTTv31, got 'MQTTv5'"},
+	{URL "log.level = verbose\n",
+	 "t.conf:2: log.level: expected error, warn, info or debug, got 'verbose'"},
+	/* addresses */
+	{"broker.url = mqtts://h\n", "t.conf:1: broker.url: TLS is not supported yet; use mqtt://"},
+	{"broker.url = http://h\n",
+	 "t.conf:1: broker.url: unknown scheme in 'http://h' (expected mqtt://)"},
+	{"broker.url = h:99999\n",
+	 "t.conf:1: broker.url: 'h:99999': port must be a number from 1 to 65535"},
+	{"broker.url = ::1\n",
+	 "t.conf:1: broker.url: '::1': an IPv6 address must be written in brackets, as [::1]"},
+	{URL "http.listen = 127.0.0.1\n", "t.conf:2: http.listen: '127.0.0.1': missing ':port'"},
+	{URL "http.listen = :80\n", "t.conf:2: http.listen: ':80': missing host"},
+	{"broker.url = h:1884\nbroker.port = 1885\n",
+	 "t.conf:2: broker.port: the port is already set in broker.url"},
+	/* topics and event names */
+	{URL "publish.baseTopic = a/+/\n",
+	 "t.conf:2: publish.baseTopic: topic contains a wildcard ('+' or '#')"},
+	{URL "publish.eventTopic = \"e/+\"\n",
+	 "t.conf:2: publish.eventTopic: topic contains a wildcard ('+' or '#')"},
+	{URL "publish.baseTopic = \"a/\xc0\xaf\"\n",
+	 "t.conf:2: publish.baseTopic: topic is not valid UTF-8"},
+	{URL "publish.baseTopic =\npublish.eventTopic =\n",
+	 "t.conf:3: publish.baseTopic + publish.eventTopic: topic is empty"},
+	{URL "publish.events_exclude = A,,B\n",
+	 "t.conf:2: publish.events_exclude: '' is not an event name (1-128 characters of "
+	 "A-Z a-z 0-9 _ . -)"},
+	{URL "publish.events_exclude = A B\n",
+	 "t.conf:2: publish.events_exclude: 'A B' is not an event name (1-128 characters of "
+	 "A-Z a-z 0-9 _ . -)"},
+	{URL "publish.events_exclude = A,\n", "t.conf:2: publish.events_exclude: empty name after ','"},
+	/* rules across keys */
+	{"broker.port = 1883\n", "t.conf: broker.url is required"},
+	{"", "t.conf: broker.url is required"},
+	{URL "broker.password = a\nbroker.password_file = /p\n",
+	 "t.conf:3: broker.password_file: broker.password is set too; use one"},
+	{URL "broker.reconnect_min = 10\nbroker.reconnect_max = 5\n",
+	 "t.conf:2: broker.reconnect_min (10) is larger than broker.reconnect_max (5)"},
+	{URL "broker.protocol = MQTTv31\nbroker.client_id = abcdefghijklmnopqrstuvwx\n",
+	 "t.conf:3: broker.client_id: MQTTv31 allows at most 23 bytes, got 24"},
+	{URL "broker.client_id =\n", "t.conf:2: broker.client_id: expected 1 to 65535 bytes, got 0"},
+};
+
+START_TEST(errors)
+{
+	struct cfg cfg;
+	char err[CFG_ERR_LEN];
+
+	ck_assert_int_eq(parse(&cfg, bad[_i].text, err), -1);
+	ck_assert_str_eq(err, bad[_i].err);
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(nul_byte)
+{
+	static const char text[] = URL "broker.username = a\0b\n";
+	struct cfg cfg;
+	char err[CFG_ERR_LEN];
+
+	cfg_defaults(&cfg);
+	ck_assert_int_eq(cfg_parse(&cfg, "t.conf", text, sizeof(text) - 1, "pi", err, sizeof(err)),
+	                 -1);
+	ck_assert_str_eq(err, "t.conf:2: NUL byte in the file");
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(client_id_default_cut_for_v31)
+{
+	struct cfg cfg;
+	char err[CFG_ERR_LEN];
+
+	cfg_defaults(&cfg);
+	static const char text[] = URL "broker.protocol = MQTTv31\n";
+	ck_assert_int_eq(cfg_parse(&cfg, "t.conf", text, sizeof(text) - 1,
+	                           "a-very-long-host-name.example.org", err, sizeof(err)),
+	                 0);
+	ck_assert_str_eq(cfg.broker_client_id, "octomqttd-a-very-long-h");
+	ck_assert_uint_eq(strlen(cfg.broker_client_id), 23);
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(url_forms)
+{
+	static const struct {
+		const char *url;
+		const char *host;
+		unsigned port;
+	} cases[] = {
+		{"broker.url = broker.lan\n", "broker.lan", 1883},
+		{"broker.url = mqtt://broker.lan\n", "broker.lan", 1883},
+		{"broker.url = mqtt://broker.lan:1999\n", "broker.lan", 1999},
+		{"broker.url = [fe80::2]\n", "fe80::2", 1883},
+		{"broker.url = 10.1.2.3\nbroker.port = 1900\n", "10.1.2.3", 1900},
+	};
+	struct cfg cfg;
+	char err[CFG_ERR_LEN];
+	size_t i;
+
+	for (i = 0; i < nitems(cases); i++) {
+		ck_assert_msg(parse(&cfg, cases[i].url, err) == 0, "%s", err);
+		ck_assert_str_eq(cfg.broker_host, cases[i].host);
+		ck_assert_uint_eq(cfg.broker_port, cases[i].port);
+		cfg_free(&cfg);
+	}
+}
+END_TEST
+
+START_TEST(parse_u64)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(cfg_parse_u64("0", 0, 10, &v), 0);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_int_eq(cfg_parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0);
+	ck_assert_uint_eq(v, UINT64_MAX);
+	ck_assert_int_eq(cfg_parse_u64("18446744073709551616", 0, UINT64_MAX, &v), -1);
+	ck_assert_int_eq(cfg_parse_u64("", 0, 10, &v), -1);
+	ck_assert_int_eq(cfg_parse_u64(" 1", 0, 10, &v), -1);
+	ck_assert_int_eq(cfg_parse_u64("11", 0, 10, &v), -1);
+	ck_assert_int_eq(cfg_parse_u64("4", 5, 10, &v), -1);
+}
+END_TEST
+
+static char tmpdir[64];
+
+static char *write_file(const char *name, const char *text)
+{
+	static char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+START_TEST(load_files)
+{
+	struct cfg cfg;
+	char err[CFG_ERR_LEN], text[256], *path;
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_cfg.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	write_file("pw", "s3cret\nsecond line\n");
+	snprintf(text, sizeof(text), URL "broker.username = u\nbroker.password_file = %s/pw\n",
+	         tmpdir);
+	path = write_file("ok.conf", text);
+	ck_assert_msg(cfg_load(&cfg, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(cfg.broker_password, "s3cret");
+	cfg_free(&cfg);
+
+	snprintf(text, sizeof(text), URL "broker.password_file = %s/missing\n", tmpdir);
+	path = write_file("nopw.conf", text);
+	ck_assert_int_eq(cfg_load(&cfg, path, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "/missing: cannot read: No such file or directory") != NULL,
+	              "%s", err);
+	cfg_free(&cfg);
+
+	ck_assert_int_eq(cfg_load(&cfg, "/nonexistent/octomqttd.conf", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "/nonexistent/octomqttd.conf: cannot read: No such file or directory");
+	cfg_free(&cfg);
+
+	snprintf(text, sizeof(text), "rm -rf %s", tmpdir);
+	ck_assert_int_eq(system(text), 0);
+}
+END_TEST
+
+static Suite *cfg_suite(void)
+{
+	Suite *s = suite_create("cfg");
+	TCase *tc = tcase_create("cfg");
+
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, every_key);
+	tcase_add_loop_test(tc, errors, 0, (int)nitems(bad));
+	tcase_add_test(tc, nul_byte);
+	tcase_add_test(tc, client_id_default_cut_for_v31);
+	tcase_add_test(tc, url_forms);
+	tcase_add_test(tc, parse_u64);
+	tcase_add_test(tc, load_files);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(cfg_suite)
