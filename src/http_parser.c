@@ -1,13 +1,15 @@
 /*
  * http_parser: incremental HTTP/1.1 request parser (see http_parser.h).
  *
- * Two phases. Until the blank line that ends the head is seen, each call
+ * Two phases. Until the empty line that ends the head is seen, each call
  * scans only the bytes it has not seen before (p->scanned), so the total
- * work is linear however the request is split. Once the head is complete
- * it is parsed and checked (request line, headers, framing); the body is
- * then just a byte count. Because the caller's buffer may move between
- * calls, the head is parsed once more when the request completes, to point
- * the request's fields into the current buffer.
+ * work is linear however the request is split; nothing is judged before
+ * the head is complete, which is what makes every split give the same
+ * answer. Then the head is parsed and checked (request line, headers,
+ * framing) and the body is just a byte count. Because the caller's buffer
+ * may move between calls, the head is parsed once more when the request
+ * completes, to point the request's fields into the current buffer: twice
+ * the head is still linear.
  */
 #include <string.h>
 
@@ -74,8 +76,8 @@ static const struct {
 	const char *name;
 	enum http_method method;
 } hp_methods[] = {
-	{"GET", HTTP_GET}, {"HEAD", HTTP_HEAD}, {"POST", HTTP_POST},
-	{"PUT", HTTP_PUT}, {"DELETE", HTTP_DELETE},
+        {"GET", HTTP_GET}, {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},
+        {"PUT", HTTP_PUT}, {"DELETE", HTTP_DELETE},
 };
 
 static int hp_request_line(struct http_parser *p, const char *s, const char *e,
@@ -118,11 +120,11 @@ static int hp_request_line(struct http_parser *p, const char *s, const char *e,
 		req->query_len = 0;
 	}
 	s = sp2 + 1;
-	if (e - s != 8 || memcmp(s, "HTTP/", 5) != 0 || s[6] != '.' || s[5] < '0' ||
-	    s[5] > '9' || s[7] < '0' || s[7] > '9')
+	if (e - s != 8 || memcmp(s, "HTTP/", 5) != 0 || s[6] != '.' || s[5] < '0' || s[5] > '9' ||
+	    s[7] < '0' || s[7] > '9')
 		return hp_error(p, 400, "malformed HTTP version");
-	if (s[5] != '1')
-		return hp_error(p, 505, "only HTTP/1.x is supported");
+	if (s[5] != '1' || s[7] > '1')
+		return hp_error(p, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
 	req->version_minor = s[7] - '0';
 	req->keep_alive = req->version_minor >= 1;
 	return 0;
@@ -171,7 +173,7 @@ static void hp_connection(const char *v, size_t n, struct http_request *req)
 /* Parse the complete head buf[0 .. p->header_end) into req. */
 static int hp_head(struct http_parser *p, const char *buf, struct http_request *req)
 {
-	const char *s = buf, *end = buf + p->header_end, *e, *next;
+	const char *s = buf + p->head_start, *end = buf + p->header_end, *e, *next;
 	bool have_cl = false, have_te = false;
 	size_t cl = 0;
 
@@ -187,6 +189,8 @@ static int hp_head(struct http_parser *p, const char *buf, struct http_request *
 			return hp_error(p, 400, "folded header lines are not allowed");
 		while (colon < e && hp_tchar((unsigned char)*colon))
 			colon++;
+		if (colon < e && colon > s && (*colon == ' ' || *colon == '\t'))
+			return hp_error(p, 400, "whitespace between a header name and ':'");
 		if (colon == s || colon == e || *colon != ':')
 			return hp_error(p, 400, "malformed header line");
 		for (v = colon + 1; v < e && (*v == ' ' || *v == '\t'); v++)
@@ -219,6 +223,10 @@ static int hp_head(struct http_parser *p, const char *buf, struct http_request *
 			have_te = true;
 		} else if (hp_ieq(h->name, h->name_len, "connection")) {
 			hp_connection(v, h->value_len, req);
+		} else if (hp_ieq(h->name, h->name_len, "expect")) {
+			/* Other expectations are ignored: the body comes anyway. */
+			p->expect_continue =
+			        req->version_minor >= 1 && hp_ieq(v, h->value_len, "100-continue");
 		}
 	}
 	if (have_te && have_cl)
@@ -233,7 +241,11 @@ static int hp_head(struct http_parser *p, const char *buf, struct http_request *
 	return 0;
 }
 
-/* Look for the blank line ending the head in bytes not scanned before. */
+/*
+ * Look for the empty line ending the head in the bytes not scanned before.
+ * Empty lines before the request line are skipped (RFC 9112 §2.2: some
+ * clients send a CRLF after a POST body).
+ */
 static bool hp_find_head_end(struct http_parser *p, const char *buf, size_t len)
 {
 	size_t i;
@@ -241,8 +253,12 @@ static bool hp_find_head_end(struct http_parser *p, const char *buf, size_t len)
 	for (i = p->scanned; i < len; i++) {
 		if (buf[i] != '\n')
 			continue;
-		/* An empty line: "\n" or "\r\n" right after the previous line. */
 		if (i == p->line_start || (i == p->line_start + 1 && buf[p->line_start] == '\r')) {
+			if (p->line_start == p->head_start) {
+				p->head_start = i + 1;
+				p->line_start = i + 1;
+				continue;
+			}
 			p->header_end = i + 1;
 			p->scanned = i + 1;
 			return true;
@@ -260,8 +276,10 @@ enum http_parse_rc http_parse_request(struct http_parser *p, const char *buf, si
 		return HTTP_PARSE_ERROR;
 	if (p->state == HP_HEAD) {
 		if (!hp_find_head_end(p, buf, len)) {
-			if (len > p->lim.max_header)
-				return hp_error(p, 431, "request head is larger than http.max_header");
+			/* max_header bytes without the end: the head cannot fit. */
+			if (len >= p->lim.max_header)
+				return hp_error(p, 431,
+				                "request head is larger than http.max_header");
 			return HTTP_PARSE_NEED_MORE;
 		}
 		if (p->header_end > p->lim.max_header)
@@ -295,23 +313,41 @@ const struct http_header *http_request_header(const struct http_request *req, co
 const char *http_status_text(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 503:
+		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
 	}
 }

@@ -65,12 +65,14 @@ struct http_parser {
 	struct http_limits lim;
 	int state;
 	size_t scanned;    /* bytes already examined */
+	size_t head_start; /* offset of the request line (empty lines before it are skipped) */
 	size_t line_start; /* offset of the head line being scanned */
 	size_t header_end; /* offset of the first body byte, 0 until known */
 	size_t content_length;
-	size_t consumed;   /* total request size on HTTP_PARSE_OK */
-	int status;        /* on HTTP_PARSE_ERROR: the answer to send */
-	const char *error; /* on HTTP_PARSE_ERROR: what is wrong (static text) */
+	size_t consumed;      /* total request size on HTTP_PARSE_OK */
+	bool expect_continue; /* "Expect: 100-continue" seen (set once the head is parsed) */
+	int status;           /* on HTTP_PARSE_ERROR: the answer to send */
+	const char *error;    /* on HTTP_PARSE_ERROR: what is wrong (static text) */
 };
 
 void http_parser_init(struct http_parser *p, const struct http_limits *lim);

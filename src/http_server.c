@@ -2,17 +2,32 @@
  * http_server: the listening socket and client connections (see
  * http_server.h).
  *
- * Each connection reads into c_in, parses requests with http_parser, and
- * appends each answer to c_out in request order (pipelining). Output is
- * written at once when possible; the rest waits for the write watcher.
- * A connection is freed only through loop_defer(), never inside its own
- * callback. One sweep timer per second closes connections idle or slow for
- * longer than http.timeout, so activity costs nothing but a timestamp.
+ * A connection alternates between two modes. While it has no answer
+ * waiting, it reads into c_in and parses; each complete request is handed
+ * to the handler and its answer appended to c_out. While an answer is
+ * waiting, reading and parsing stop (so a client that pipelines without
+ * reading cannot make us buffer without bound, and answers go out in
+ * request order); the answer is written at once when possible, the rest
+ * when the loop reports writability. An answer that closes the connection
+ * is followed by a lingering close: shut down our side, then read and
+ * discard until the client closes or a short deadline passes. Closing at
+ * once with unread bytes in the socket makes the kernel send a reset,
+ * which can destroy the answer before the client reads it (413 with a
+ * body in flight is the usual case).
+ *
+ * Each connection has one timer. Activity only stores a timestamp; when
+ * the timer fires it closes the connection if it has been quiet for
+ * http.timeout, else re-arms itself for the remaining time. Connections
+ * are freed only through loop_defer(), never inside their own callbacks.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/select.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -24,22 +39,32 @@
 #include "net.h"
 
 #define HS_READ_CHUNK 16384
-/* Stop reading a client while this much output waits for it. */
-#define HS_OUT_HIGH 262144
-#define HS_SWEEP_MS 1000
-#define HS_PEER_LEN 64
+#define HS_PEER_LEN   64
+/* Longest wait for the client to close after our final answer. */
+#define HS_LINGER_MS 2000
+/* Refused connections lingering at once; beyond it they are cut at once. */
+#define HS_MAX_REFUSED 64
+
+enum hs_state {
+	HS_ACTIVE,  /* reading and answering requests */
+	HS_CLOSING, /* the last answer is in c_out; close once it is written */
+	HS_LINGER,  /* our side shut down; discarding input until EOF */
+};
 
 struct http_conn {
 	struct http_server *c_srv;
 	struct http_conn *c_prev, *c_next;
 	int c_fd;
+	int c_mask; /* LOOP_READ / LOOP_WRITE currently watched */
 	char c_peer[HS_PEER_LEN];
 	struct buf c_in, c_out;
 	struct http_parser c_parser;
-	uint64_t c_last;   /* last activity, loop ms */
-	bool c_close_after; /* close once c_out is written */
-	bool c_closed;      /* fd closed, free pending */
-	bool c_writing;
+	enum hs_state c_state;
+	uint64_t c_timer;
+	uint64_t c_last;  /* last progress, loop ms */
+	bool c_continued; /* "100 Continue" sent for the current request */
+	bool c_refused;   /* over http.max_connections: only the 503 is sent */
+	bool c_closed;    /* fd closed, free pending */
 };
 
 struct http_server {
@@ -48,14 +73,15 @@ struct http_server {
 	http_handler_fn *s_handler;
 	void *s_ctx;
 	int s_fd;
-	uint64_t s_sweep;
 	struct http_conn *s_conns;
-	size_t s_nconns;
+	size_t s_nconns;   /* counted against http.max_connections */
+	size_t s_nrefused; /* refused, still sending their 503 */
 	struct http_limits s_lim;
 	struct http_response s_resp; /* reused for every request */
 };
 
 static void hs_conn_io(struct loop *loop, int fd, int mask, void *arg);
+static int64_t hs_conn_timer(struct loop *loop, uint64_t id, void *arg);
 
 void http_response_error(struct http_response *resp, int status, const char *code,
                          const char *message)
@@ -73,14 +99,28 @@ void http_response_error(struct http_response *resp, int status, const char *cod
 static const char *hs_error_code(int status)
 {
 	switch (status) {
-	case 400: return "bad_request";
-	case 411: return "length_required";
-	case 413: return "body_too_large";
-	case 431: return "headers_too_large";
-	case 501: return "not_implemented";
-	case 505: return "http_version_not_supported";
-	default: return "bad_request";
+	case 411:
+		return "length_required";
+	case 413:
+		return "body_too_large";
+	case 431:
+		return "headers_too_large";
+	case 501:
+		return "not_implemented";
+	case 505:
+		return "http_version_not_supported";
+	default:
+		return "bad_request";
 	}
+}
+
+static uint64_t hs_timeout_ms(const struct http_conn *c)
+{
+	uint64_t t = (uint64_t)c->c_srv->s_cfg->http_timeout * 1000;
+
+	if (c->c_state == HS_LINGER && t > HS_LINGER_MS)
+		return HS_LINGER_MS;
+	return t;
 }
 
 static void hs_conn_free(void *arg)
@@ -99,16 +139,36 @@ static void hs_conn_close(struct http_conn *c)
 	if (c->c_closed)
 		return;
 	c->c_closed = true;
-	loop_unwatch(srv->s_loop, c->c_fd, LOOP_READ | LOOP_WRITE);
+	if (c->c_mask != 0)
+		loop_unwatch(srv->s_loop, c->c_fd, c->c_mask);
+	c->c_mask = 0;
 	close(c->c_fd);
+	if (c->c_timer != 0)
+		loop_timer_del(srv->s_loop, c->c_timer);
+	c->c_timer = 0;
 	if (c->c_prev != NULL)
 		c->c_prev->c_next = c->c_next;
 	else
 		srv->s_conns = c->c_next;
 	if (c->c_next != NULL)
 		c->c_next->c_prev = c->c_prev;
-	srv->s_nconns--;
+	if (c->c_refused)
+		srv->s_nrefused--;
+	else
+		srv->s_nconns--;
 	loop_defer(srv->s_loop, hs_conn_free, c);
+}
+
+/* Watch exactly the events in mask. */
+static void hs_want(struct http_conn *c, int mask)
+{
+	struct loop *loop = c->c_srv->s_loop;
+
+	if (c->c_mask & ~mask)
+		loop_unwatch(loop, c->c_fd, c->c_mask & ~mask);
+	if (mask & ~c->c_mask)
+		loop_watch(loop, c->c_fd, mask & ~c->c_mask, hs_conn_io, c);
+	c->c_mask = mask;
 }
 
 static void hs_serialize(struct buf *out, const struct http_request *req,
@@ -124,39 +184,54 @@ static void hs_serialize(struct buf *out, const struct http_request *req,
 		buf_appendf(out, "Allow: %s\r\n", resp->allow);
 	if (resp->close)
 		buf_append_str(out, "Connection: close\r\n");
+	else if (req != NULL && req->version_minor == 0)
+		/* An HTTP/1.0 client closes unless told the connection stays. */
+		buf_append_str(out, "Connection: keep-alive\r\n");
 	buf_append_str(out, "\r\n");
 	if (!head)
 		buf_append(out, buf_data(&resp->body), buf_len(&resp->body));
 }
 
-/* Write what can be written now; watch for writability if bytes remain. */
-static void hs_flush(struct http_conn *c)
+/* Write what the socket takes now. 0, or -1 if the connection was closed. */
+static int hs_write(struct http_conn *c)
 {
-	struct http_server *srv = c->c_srv;
-
 	while (buf_len(&c->c_out) > 0) {
-		ssize_t n = write(c->c_fd, buf_data(&c->c_out), buf_len(&c->c_out));
+		/* send(MSG_NOSIGNAL): a client gone away must not raise SIGPIPE. */
+		ssize_t n = send(c->c_fd, buf_data(&c->c_out), buf_len(&c->c_out), MSG_NOSIGNAL);
 
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return 0;
 			log_debug("http %s: write: %s", c->c_peer, strerror(errno));
 			hs_conn_close(c);
-			return;
+			return -1;
 		}
 		buf_consume(&c->c_out, (size_t)n);
-		c->c_last = loop_now(srv->s_loop);
+		c->c_last = loop_now(c->c_srv->s_loop);
 	}
-	if (buf_len(&c->c_out) == 0) {
-		if (c->c_writing)
-			loop_unwatch(srv->s_loop, c->c_fd, LOOP_WRITE);
-		c->c_writing = false;
-		if (c->c_close_after)
-			hs_conn_close(c);
-		return;
-	}
-	if (!c->c_writing && loop_watch(srv->s_loop, c->c_fd, LOOP_WRITE, hs_conn_io, c) == 0)
-		c->c_writing = true;
+	return 0;
+}
+
+/* (Re)start the connection's timer for its current state. */
+static void hs_arm_timer(struct http_conn *c)
+{
+	struct loop *loop = c->c_srv->s_loop;
+
+	if (c->c_timer != 0)
+		loop_timer_del(loop, c->c_timer);
+	c->c_last = loop_now(loop);
+	c->c_timer = loop_timer_add(loop, (int64_t)hs_timeout_ms(c), hs_conn_timer, c);
+}
+
+/* Our last answer is out: half-close and wait for the client's EOF. */
+static void hs_linger(struct http_conn *c)
+{
+	c->c_state = HS_LINGER;
+	shutdown(c->c_fd, SHUT_WR);
+	buf_free(&c->c_in);
+	buf_free(&c->c_out);
+	hs_want(c, LOOP_READ);
+	hs_arm_timer(c);
 }
 
 static void hs_reset_response(struct http_response *resp)
@@ -168,45 +243,78 @@ static void hs_reset_response(struct http_response *resp)
 	buf_reset(&resp->body);
 }
 
-/* Answer every complete request in c_in, in order. */
-static void hs_process(struct http_conn *c)
+/* Answer the parser's outcome rc (OK or ERROR) into c_out. */
+static void hs_answer(struct http_conn *c, enum http_parse_rc rc, const struct http_request *req)
 {
 	struct http_server *srv = c->c_srv;
 	struct http_response *resp = &srv->s_resp;
 
-	while (!c->c_close_after && buf_len(&c->c_out) < HS_OUT_HIGH) {
+	hs_reset_response(resp);
+	if (rc == HTTP_PARSE_ERROR) {
+		/* The framing can no longer be trusted: answer and close. */
+		http_response_error(resp, c->c_parser.status, hs_error_code(c->c_parser.status),
+		                    c->c_parser.error);
+		resp->close = true;
+		log_debug("%s - - -> %d (%s)", c->c_peer, resp->status, c->c_parser.error);
+		hs_serialize(&c->c_out, NULL, resp);
+	} else {
+		srv->s_handler(srv->s_ctx, req, resp);
+		if (!req->keep_alive)
+			resp->close = true;
+		log_debug("%s %.*s %.*s -> %d", c->c_peer, (int)req->method_len, req->method_str,
+		          (int)req->path_len, req->path, resp->status);
+		hs_serialize(&c->c_out, req, resp);
+		buf_consume(&c->c_in, c->c_parser.consumed);
+		http_parser_init(&c->c_parser, &srv->s_lim);
+		c->c_continued = false;
+	}
+	if (resp->close)
+		c->c_state = HS_CLOSING;
+	/* Keep one large body from pinning memory between requests. */
+	buf_shrink(&resp->body, HS_READ_CHUNK);
+}
+
+/*
+ * Drive the connection as far as it goes without waiting: write pending
+ * output, then answer buffered requests one at a time, then wait for
+ * whichever event is needed next.
+ */
+static void hs_run(struct http_conn *c)
+{
+	for (;;) {
 		struct http_request req;
 		enum http_parse_rc rc;
 
-		rc = http_parse_request(&c->c_parser, buf_data(&c->c_in), buf_len(&c->c_in), &req);
-		if (rc == HTTP_PARSE_NEED_MORE)
-			break;
-		hs_reset_response(resp);
-		if (rc == HTTP_PARSE_ERROR) {
-			/* The framing can no longer be trusted: answer and close. */
-			http_response_error(resp, c->c_parser.status,
-			                    hs_error_code(c->c_parser.status), c->c_parser.error);
-			resp->close = true;
-			c->c_close_after = true;
-			log_debug("http %s: bad request -> %d (%s)", c->c_peer, resp->status,
-			          c->c_parser.error);
-			hs_serialize(&c->c_out, NULL, resp);
-			break;
+		if (buf_len(&c->c_out) > 0) {
+			if (hs_write(c) != 0)
+				return;
+			if (buf_len(&c->c_out) > 0) {
+				hs_want(c, LOOP_WRITE);
+				return;
+			}
 		}
-		srv->s_handler(srv->s_ctx, &req, resp);
-		if (!req.keep_alive)
-			resp->close = true;
-		if (resp->close)
-			c->c_close_after = true;
-		log_debug("http %s: %.*s %.*s -> %d", c->c_peer, (int)req.method_len,
-		          req.method_str, (int)req.path_len, req.path, resp->status);
-		hs_serialize(&c->c_out, &req, resp);
-		buf_consume(&c->c_in, c->c_parser.consumed);
-		http_parser_init(&c->c_parser, &srv->s_lim);
+		if (c->c_state == HS_CLOSING) {
+			hs_linger(c);
+			return;
+		}
+		rc = http_parse_request(&c->c_parser, buf_data(&c->c_in), buf_len(&c->c_in), &req);
+		if (rc == HTTP_PARSE_NEED_MORE && c->c_parser.expect_continue && !c->c_continued) {
+			/*
+			 * The head passed every check (a body over http.max_body
+			 * was refused already): invite the body. curl waits a
+			 * second for this before sending a body on its own.
+			 */
+			c->c_continued = true;
+			buf_append_str(&c->c_out, "HTTP/1.1 100 Continue\r\n\r\n");
+			continue;
+		}
+		if (rc == HTTP_PARSE_NEED_MORE) {
+			buf_shrink(&c->c_in, HS_READ_CHUNK);
+			hs_want(c, LOOP_READ);
+			return;
+		}
+		hs_answer(c, rc, &req);
 	}
-	/* Keep a large body's buffer from pinning memory between requests. */
-	buf_shrink(&resp->body, HS_READ_CHUNK);
-	hs_flush(c);
 }
 
 static void hs_read(struct http_conn *c)
@@ -216,61 +324,85 @@ static void hs_read(struct http_conn *c)
 	buf_reserve(&c->c_in, HS_READ_CHUNK);
 	n = read(c->c_fd, buf_tail(&c->c_in), buf_avail(&c->c_in));
 	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR) {
-			log_debug("http %s: read: %s", c->c_peer, strerror(errno));
-			hs_conn_close(c);
-		}
-		return;
-	}
-	if (n == 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		log_debug("http %s: read: %s", c->c_peer, strerror(errno));
 		hs_conn_close(c);
 		return;
 	}
-	buf_produced(&c->c_in, (size_t)n);
+	if (n == 0) {
+		if (c->c_state == HS_ACTIVE && buf_len(&c->c_in) > 0)
+			log_debug("http %s: closed in the middle of a request", c->c_peer);
+		hs_conn_close(c);
+		return;
+	}
+	if (c->c_state == HS_LINGER) {
+		/* Not progress: the linger deadline stays where it is. */
+		buf_reset(&c->c_in);
+		return;
+	}
 	c->c_last = loop_now(c->c_srv->s_loop);
-	if (c->c_close_after)
-		return; /* an answer that closes is on its way; ignore the rest */
-	hs_process(c);
+	buf_produced(&c->c_in, (size_t)n);
+	hs_run(c);
 }
 
 static void hs_conn_io(struct loop *loop, int fd, int mask, void *arg)
 {
 	struct http_conn *c = arg;
 
+	(void)loop;
+	(void)fd;
 	if (c->c_closed)
 		return;
-	if (mask & LOOP_READ) {
+	if (mask & LOOP_READ)
 		hs_read(c);
-		return;
-	}
-	hs_flush(c);
-	/* Output drained below the mark: requests held back can go on. */
-	if (!c->c_closed && !c->c_close_after && buf_len(&c->c_out) == 0 &&
-	    buf_len(&c->c_in) > 0)
-		hs_process(c);
+	else
+		hs_run(c);
 }
 
-/* Over http.max_connections: one 503 answer, best effort, and close. */
-static void hs_refuse(struct http_server *srv, int fd, const char *peer)
+static int64_t hs_conn_timer(struct loop *loop, uint64_t id, void *arg)
 {
-	struct http_response resp;
-	struct buf out;
-	ssize_t n;
+	struct http_conn *c = arg;
+	uint64_t now = loop_now(loop), limit = hs_timeout_ms(c), quiet;
 
-	buf_init(&out);
-	buf_init(&resp.body);
-	resp.allow = NULL;
-	http_response_error(&resp, 503, "too_many_connections",
-	                    "too many connections (http.max_connections)");
-	resp.close = true;
-	hs_serialize(&out, NULL, &resp);
-	n = write(fd, buf_data(&out), buf_len(&out));
-	(void)n;
-	close(fd);
-	log_warnx("http %s: refused: %zu connections open (http.max_connections)", peer,
-	          srv->s_nconns);
-	buf_free(&out);
-	buf_free(&resp.body);
+	(void)id;
+	quiet = now > c->c_last ? now - c->c_last : 0;
+	if (quiet < limit)
+		return (int64_t)(limit - quiet);
+	if (c->c_state == HS_LINGER)
+		log_debug("http %s: closed, no EOF after the last answer", c->c_peer);
+	else
+		log_debug("http %s: closed after %u s without progress", c->c_peer,
+		          c->c_srv->s_cfg->http_timeout);
+	/* This timer is being fired: it is gone once we return STOP. */
+	c->c_timer = 0;
+	hs_conn_close(c);
+	return LOOP_TIMER_STOP;
+}
+
+static struct http_conn *hs_conn_new(struct http_server *srv, int fd, const char *peer,
+                                     bool refused)
+{
+	struct http_conn *c = xcalloc(1, sizeof(*c));
+
+	c->c_srv = srv;
+	c->c_fd = fd;
+	c->c_refused = refused;
+	snprintf(c->c_peer, sizeof(c->c_peer), "%s", peer);
+	buf_init(&c->c_in);
+	buf_init(&c->c_out);
+	http_parser_init(&c->c_parser, &srv->s_lim);
+	c->c_state = HS_ACTIVE;
+	c->c_next = srv->s_conns;
+	if (srv->s_conns != NULL)
+		srv->s_conns->c_prev = c;
+	srv->s_conns = c;
+	if (refused)
+		srv->s_nrefused++;
+	else
+		srv->s_nconns++;
+	hs_arm_timer(c);
+	return c;
 }
 
 static void hs_accept(struct loop *loop, int lfd, int mask, void *arg)
@@ -279,52 +411,42 @@ static void hs_accept(struct loop *loop, int lfd, int mask, void *arg)
 	char peer[HS_PEER_LEN];
 	int fd;
 
+	(void)mask;
 	while ((fd = net_accept(lfd, peer, sizeof(peer))) >= 0) {
 		struct http_conn *c;
+		bool refuse = srv->s_nconns >= srv->s_cfg->http_max_connections;
 
-		if (srv->s_nconns >= srv->s_cfg->http_max_connections) {
-			hs_refuse(srv, fd, peer);
+		if (fd >= FD_SETSIZE) {
+			log_warnx("http %s: dropped: descriptor %d is beyond select()'s range",
+			          peer, fd);
+			close(fd);
 			continue;
 		}
-		c = xcalloc(1, sizeof(*c));
-		c->c_srv = srv;
-		c->c_fd = fd;
-		snprintf(c->c_peer, sizeof(c->c_peer), "%s", peer);
-		buf_init(&c->c_in);
-		buf_init(&c->c_out);
-		http_parser_init(&c->c_parser, &srv->s_lim);
-		c->c_last = loop_now(loop);
-		if (loop_watch(loop, fd, LOOP_READ, hs_conn_io, c) != 0) {
+		if (refuse && srv->s_nrefused >= HS_MAX_REFUSED) {
+			log_warnx("http %s: dropped: %zu connections open, %zu being refused", peer,
+			          srv->s_nconns, srv->s_nrefused);
 			close(fd);
-			free(c);
 			continue;
 		}
 		net_set_nodelay(fd);
-		c->c_next = srv->s_conns;
-		if (srv->s_conns != NULL)
-			srv->s_conns->c_prev = c;
-		srv->s_conns = c;
-		srv->s_nconns++;
+		c = hs_conn_new(srv, fd, peer, refuse);
+		if (refuse) {
+			struct http_response *resp = &srv->s_resp;
+
+			log_warnx("http %s: refused: %zu connections open (http.max_connections)",
+			          peer, srv->s_nconns);
+			hs_reset_response(resp);
+			http_response_error(resp, 503, "too_many_connections",
+			                    "too many connections (http.max_connections)");
+			resp->close = true;
+			hs_serialize(&c->c_out, NULL, resp);
+			c->c_state = HS_CLOSING;
+		}
+		hs_run(c);
 	}
 	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 		log_warn("http: accept");
-}
-
-static int64_t hs_sweep(struct loop *loop, uint64_t id, void *arg)
-{
-	struct http_server *srv = arg;
-	uint64_t now = loop_now(loop), limit = (uint64_t)srv->s_cfg->http_timeout * 1000;
-	struct http_conn *c, *next;
-
-	for (c = srv->s_conns; c != NULL; c = next) {
-		next = c->c_next;
-		if (now - c->c_last >= limit) {
-			log_debug("http %s: closed after %u s without progress", c->c_peer,
-			          srv->s_cfg->http_timeout);
-			hs_conn_close(c);
-		}
-	}
-	return HS_SWEEP_MS;
+	(void)loop;
 }
 
 struct http_server *http_server_new(struct loop *loop, const struct cfg *cfg,
@@ -346,12 +468,11 @@ struct http_server *http_server_new(struct loop *loop, const struct cfg *cfg,
 	srv->s_lim.max_body = cfg->http_max_body;
 	buf_init(&srv->s_resp.body);
 	if (loop_watch(loop, fd, LOOP_READ, hs_accept, srv) != 0) {
-		snprintf(err, errlen, "listen: descriptor %d out of range", fd);
+		snprintf(err, errlen, "listen: descriptor %d out of select()'s range", fd);
 		close(fd);
 		free(srv);
 		return NULL;
 	}
-	srv->s_sweep = loop_timer_add(loop, HS_SWEEP_MS, hs_sweep, srv);
 	return srv;
 }
 
@@ -369,6 +490,20 @@ size_t http_server_connections(const struct http_server *srv)
 	return srv->s_nconns;
 }
 
+uint16_t http_server_port(const struct http_server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (srv->s_fd < 0 || getsockname(srv->s_fd, (struct sockaddr *)&ss, &sl) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
 void http_server_free(struct http_server *srv)
 {
 	if (srv == NULL)
@@ -376,7 +511,6 @@ void http_server_free(struct http_server *srv)
 	http_server_stop_accepting(srv);
 	while (srv->s_conns != NULL)
 		hs_conn_close(srv->s_conns);
-	loop_timer_del(srv->s_loop, srv->s_sweep);
 	buf_free(&srv->s_resp.body);
 	free(srv);
 }

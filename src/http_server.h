@@ -7,13 +7,17 @@
  * the connection alive unless the request or response says close.
  * Pipelined requests are answered in order. Limits: http.max_header (431),
  * http.max_body (413), http.max_connections (503 and close), http.timeout
- * (idle or slow clients closed).
+ * (idle or slow clients closed). "Expect: 100-continue" is answered with
+ * "100 Continue" once the head passed its checks. After an answer that
+ * closes, the server shuts down its side and discards input until the
+ * client closes (at most 2 s), so the answer is not lost to a reset.
  */
 #ifndef OCTO_HTTP_SERVER_H
 #define OCTO_HTTP_SERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "http_parser.h"
@@ -42,7 +46,10 @@ struct http_server *http_server_new(struct loop *loop, const struct cfg *cfg,
                                     http_handler_fn *handler, void *ctx, char *err, size_t errlen);
 /* Stop accepting new connections (shutdown); existing ones finish. */
 void http_server_stop_accepting(struct http_server *srv);
+/* Open client connections (refused ones not counted). */
 size_t http_server_connections(const struct http_server *srv);
+/* The port listened on (what the kernel chose for port 0); 0 once stopped. */
+uint16_t http_server_port(const struct http_server *srv);
 void http_server_free(struct http_server *srv);
 
 #endif

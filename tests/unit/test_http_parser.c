@@ -1,0 +1,608 @@
+/*
+ * test_http_parser: the incremental request parser against a table of good
+ * and bad requests. Every request is parsed in one piece, one byte at a
+ * time and in every 2-way split, each step in a freshly allocated buffer of
+ * exactly the bytes so far (so the buffer moves, and ASan sees any read
+ * past the end); all must give the same outcome.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_compat.h"
+#include "http_parser.h"
+
+#define NOQ    "\x01" /* expected query: none (NULL) */
+#define WHOLE  ((size_t)-1)
+#define ANYHDR (-1)
+
+struct tcase {
+	const char *name;
+	const char *in;
+	size_t len; /* 0: strlen(in) */
+	size_t max_header, max_body;
+	int rc, status;
+	enum http_method method;
+	const char *path, *query, *body;
+	int keep_alive;
+	size_t consumed; /* WHOLE: all of in */
+	int nheaders;    /* ANYHDR: not checked */
+	const char *error;
+};
+
+#define GOOD(n, in, m, path, q, ka, body, nh)                                                      \
+	{                                                                                          \
+		n, in, 0, 8192, 1024, HTTP_PARSE_OK, 0, m, path, q, body, ka, WHOLE, nh, NULL      \
+	}
+#define BAD(n, in, st, err)                                                                        \
+	{                                                                                          \
+		n, in, 0, 8192, 1024, HTTP_PARSE_ERROR, st, 0, NULL, NULL, NULL, 0, 0, ANYHDR, err \
+	}
+/* With NUL bytes: the length comes from the literal. */
+#define BADN(n, lit, st)                                                                           \
+	{                                                                                          \
+		n, lit, sizeof(lit) - 1, 8192, 1024, HTTP_PARSE_ERROR, st, 0, NULL, NULL, NULL, 0, \
+		        0, ANYHDR, NULL                                                            \
+	}
+#define MORE(n, in)                                                                                \
+	{                                                                                          \
+		n, in, 0, 8192, 1024, HTTP_PARSE_NEED_MORE, 0, 0, NULL, NULL, NULL, 0, 0, ANYHDR,  \
+		        NULL                                                                       \
+	}
+
+static const struct tcase cases[] = {
+        GOOD("simple get", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_GET, "/", NOQ, 1, "", 1),
+        GOOD("no headers", "GET /status HTTP/1.1\r\n\r\n", HTTP_GET, "/status", NOQ, 1, "", 0),
+        GOOD("query", "GET /subscriptions?url=x&topic=a%2Fb HTTP/1.1\r\n\r\n", HTTP_GET,
+             "/subscriptions", "url=x&topic=a%2Fb", 1, "", 0),
+        GOOD("empty query", "GET /a? HTTP/1.1\r\n\r\n", HTTP_GET, "/a", "", 1, "", 0),
+        GOOD("bare LF", "GET /x HTTP/1.1\nHost: a\nAccept: */*\n\n", HTTP_GET, "/x", NOQ, 1, "", 2),
+        GOOD("mixed line ends", "GET /x HTTP/1.1\r\nHost: a\n\r\n", HTTP_GET, "/x", NOQ, 1, "", 1),
+        GOOD("http/1.0 closes", "GET / HTTP/1.0\r\n\r\n", HTTP_GET, "/", NOQ, 0, "", 0),
+        GOOD("http/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", HTTP_GET,
+             "/", NOQ, 1, "", 1),
+        GOOD("connection close", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", HTTP_GET, "/", NOQ,
+             0, "", 1),
+        GOOD("connection list", "GET / HTTP/1.1\r\nConnection: upgrade ,  CLOSE\r\n\r\n", HTTP_GET,
+             "/", NOQ, 0, "", 1),
+        GOOD("connection not a token match", "GET / HTTP/1.1\r\nConnection: closed, xclose\r\n\r\n",
+             HTTP_GET, "/", NOQ, 1, "", 1),
+        GOOD("post with body",
+             "POST /events/PrintStarted HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\n\r\n"
+             "{\"a\": [1,2]}\n",
+             HTTP_POST, "/events/PrintStarted", NOQ, 1, "{\"a\": [1,2]}\n", 2),
+        GOOD("post empty body", "POST /p HTTP/1.1\r\nContent-Length: 0\r\n\r\n", HTTP_POST, "/p",
+             NOQ, 1, "", 1),
+        GOOD("put", "PUT /p HTTP/1.1\r\ncontent-length: 2\r\n\r\nab", HTTP_PUT, "/p", NOQ, 1, "ab",
+             1),
+        GOOD("delete", "DELETE /subscriptions/4 HTTP/1.1\r\n\r\n", HTTP_DELETE, "/subscriptions/4",
+             NOQ, 1, "", 0),
+        GOOD("head", "HEAD /health HTTP/1.1\r\n\r\n", HTTP_HEAD, "/health", NOQ, 1, "", 0),
+        GOOD("other method", "PATCH /p HTTP/1.1\r\n\r\n", HTTP_OTHER, "/p", NOQ, 1, "", 0),
+        GOOD("methods are case-sensitive", "get / HTTP/1.1\r\n\r\n", HTTP_OTHER, "/", NOQ, 1, "",
+             0),
+        GOOD("token method", "M-SEARCH! / HTTP/1.1\r\n\r\n", HTTP_OTHER, "/", NOQ, 1, "", 0),
+        GOOD("get with body", "GET / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", HTTP_GET, "/", NOQ,
+             1, "hi", 1),
+        GOOD("identical content-lengths",
+             "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 003\r\n\r\nabc", HTTP_POST,
+             "/", NOQ, 1, "abc", 2),
+        GOOD("leading empty lines", "\r\n\nGET /a HTTP/1.1\r\n\r\n", HTTP_GET, "/a", NOQ, 1, "", 0),
+        GOOD("value trimmed, inner space kept", "GET / HTTP/1.1\r\nX-A: \t v  v \t\r\nX-B:\r\n\r\n",
+             HTTP_GET, "/", NOQ, 1, "", 2),
+        GOOD("obs-text value", "GET / HTTP/1.1\r\nX-Name: caf\xc3\xa9\r\n\r\n", HTTP_GET, "/", NOQ,
+             1, "", 1),
+        GOOD("percent and utf-8 in target", "GET /events/a%20b\xc3\xa9 HTTP/1.1\r\n\r\n", HTTP_GET,
+             "/events/a%20b\xc3\xa9", NOQ, 1, "", 0),
+
+        BAD("double space", "GET  / HTTP/1.1\r\n\r\n", 400, NULL),
+        BAD("leading space", " GET / HTTP/1.1\r\n\r\n", 400, NULL),
+        BAD("trailing space", "GET / HTTP/1.1 \r\n\r\n", 400, NULL),
+        BAD("no version", "GET /\r\n\r\n", 400, NULL),
+        BAD("only a method", "GET\r\n\r\n", 400, NULL),
+        BAD("absolute form", "GET http://h/ HTTP/1.1\r\n\r\n", 400,
+            "request target must start with '/'"),
+        BAD("asterisk form", "OPTIONS * HTTP/1.1\r\n\r\n", 400, NULL),
+        BAD("method not a token", "G(T / HTTP/1.1\r\n\r\n", 400, NULL),
+        BAD("control char in target", "GET /a\x01z HTTP/1.1\r\n\r\n", 400,
+            "control character in the request target"),
+        BAD("DEL in target", "GET /a\x7fz HTTP/1.1\r\n\r\n", 400, NULL),
+        BAD("tab in target", "GET /a\tz HTTP/1.1\r\n\r\n", 400, NULL),
+        BAD("CR in request line", "GET / HTTP/1.1\r\r\n\r\n", 400, NULL),
+        BAD("http/2", "GET / HTTP/2.0\r\n\r\n", 505, NULL),
+        BAD("http/1.2", "GET / HTTP/1.2\r\n\r\n", 505, NULL),
+        BAD("http/0.9", "GET / HTTP/0.9\r\n\r\n", 505, NULL),
+        BAD("version garbage", "GET / HTTP/1.x\r\n\r\n", 400, "malformed HTTP version"),
+        BAD("version short", "GET / HTTP/3\r\n\r\n", 400, NULL),
+        BAD("version long", "GET / HTTP/11.1\r\n\r\n", 400, NULL),
+        BAD("version lowercase", "GET / http/1.1\r\n\r\n", 400, NULL),
+        BAD("version scheme", "GET / HTTPS/1.1\r\n\r\n", 400, NULL),
+        BAD("header without colon", "GET / HTTP/1.1\r\nHost a\r\n\r\n", 400, NULL),
+        BAD("space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400,
+            "whitespace between a header name and ':'"),
+        BAD("empty header name", "GET / HTTP/1.1\r\n: a\r\n\r\n", 400, NULL),
+        BAD("header name not a token", "GET / HTTP/1.1\r\nHo(st: a\r\n\r\n", 400, NULL),
+        BAD("obs-fold", "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 400,
+            "folded header lines are not allowed"),
+        BAD("obs-fold tab", "GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n", 400, NULL),
+        BAD("fold on first header", "GET / HTTP/1.1\r\n X: a\r\n\r\n", 400, NULL),
+        BAD("control char in value", "GET / HTTP/1.1\r\nX: a\x01z\r\n\r\n", 400, NULL),
+        BAD("CR in value", "GET / HTTP/1.1\r\nX: a\rz\r\n\r\n", 400, NULL),
+        BADN("NUL in value", "GET / HTTP/1.1\r\nX: a\0z\r\n\r\n", 400),
+        BADN("NUL in target", "GET /a\0 HTTP/1.1\r\n\r\n", 400),
+        BADN("NUL in method", "G\0T / HTTP/1.1\r\n\r\n", 400),
+        BAD("content-length letters", "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400,
+            "Content-Length is not a number"),
+        BAD("content-length negative", "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400,
+            "Content-Length is not a number"),
+        BAD("content-length plus", "POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\n", 400, NULL),
+        BAD("content-length empty", "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", 400, NULL),
+        BAD("content-length inner space", "POST / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n", 400,
+            NULL),
+        BAD("content-length hex", "POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", 400, NULL),
+        BAD("content-length list", "POST / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\n", 400, NULL),
+        BAD("content-length overflow",
+            "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 413, NULL),
+        BAD("content-length conflict",
+            "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400,
+            "conflicting Content-Length headers"),
+        BAD("transfer-encoding", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501,
+            "chunked request bodies are not supported yet"),
+        BAD("transfer-encoding and length",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400,
+            NULL),
+        BAD("post without length", "POST /events/x HTTP/1.1\r\nHost: a\r\n\r\n", 411,
+            "Content-Length is required"),
+        BAD("put without length", "PUT /x HTTP/1.1\r\n\r\n", 411, NULL),
+        BAD("body too large", "POST / HTTP/1.1\r\nContent-Length: 1025\r\n\r\n", 413,
+            "request body is larger than http.max_body"),
+
+        MORE("empty", ""),
+        MORE("only empty lines", "\r\n\r\n\n"),
+        MORE("partial request line", "GET /sta"),
+        MORE("head not finished", "GET / HTTP/1.1\r\nHost: a\r\n"),
+        MORE("head missing last LF", "GET / HTTP/1.1\r\nHost: a\r\n\r"),
+        MORE("body not finished", "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc"),
+        MORE("garbage without line end", "\x01\x02\x03 junk"),
+
+        /* Pipelining: parsing stops at the first request's end. */
+        {"pipelined gets", "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 0, 8192, 1024,
+         HTTP_PARSE_OK, 0, HTTP_GET, "/a", NOQ, "", 1, 19, 0, NULL},
+        {"pipelined post then get", "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyzGET /b", 0,
+         8192, 1024, HTTP_PARSE_OK, 0, HTTP_POST, "/a", NOQ, "xyz", 1, 42, 1, NULL},
+        {"bad request after a good one", "GET /a HTTP/1.1\r\n\r\n\x01\x02\r\n\r\n", 0, 8192, 1024,
+         HTTP_PARSE_OK, 0, HTTP_GET, "/a", NOQ, "", 1, 19, 0, NULL},
+};
+
+/* The outcome of one parse, with the request's fields copied out. */
+struct outcome {
+	int rc, status;
+	char text[4096];
+};
+
+static void outcome_fill(struct outcome *o, int rc, const struct http_parser *p,
+                         const struct http_request *r)
+{
+	size_t n = 0, i;
+
+	o->rc = rc;
+	o->status = rc == HTTP_PARSE_ERROR ? p->status : 0;
+	o->text[0] = '\0';
+	if (rc == HTTP_PARSE_ERROR) {
+		snprintf(o->text, sizeof(o->text), "error %d %s", p->status, p->error);
+		return;
+	}
+	if (rc != HTTP_PARSE_OK)
+		return;
+	n += (size_t)snprintf(o->text + n, sizeof(o->text) - n,
+	                      "m=%d %.*s path=%.*s q=%s%.*s v=%d ka=%d consumed=%zu body=%.*s h=",
+	                      (int)r->method, (int)r->method_len, r->method_str, (int)r->path_len,
+	                      r->path, r->query ? "" : "(none)", (int)r->query_len,
+	                      r->query ? r->query : "", r->version_minor, (int)r->keep_alive,
+	                      p->consumed, (int)r->body_len, r->body ? r->body : "");
+	for (i = 0; i < r->nheaders && n < sizeof(o->text); i++)
+		n += (size_t)snprintf(o->text + n, sizeof(o->text) - n, "[%.*s=%.*s]",
+		                      (int)r->headers[i].name_len, r->headers[i].name,
+		                      (int)r->headers[i].value_len, r->headers[i].value);
+}
+
+/*
+ * Feed in[0..len) as the prefixes cuts[0] < cuts[1] < ... <= len (the last
+ * one is len), each in a fresh exact-size copy; stop at the first answer
+ * that is not NEED_MORE.
+ */
+static void feed(const char *in, size_t len, const size_t *cuts, size_t ncuts,
+                 const struct http_limits *lim, struct outcome *o)
+{
+	struct http_parser p;
+	struct http_request req;
+	size_t i;
+	int rc = HTTP_PARSE_NEED_MORE;
+
+	http_parser_init(&p, lim);
+	memset(&req, 0, sizeof(req));
+	for (i = 0; i < ncuts; i++) {
+		char *copy = malloc(cuts[i] > 0 ? cuts[i] : 1);
+
+		ck_assert_ptr_nonnull(copy);
+		memcpy(copy, in, cuts[i]);
+		rc = http_parse_request(&p, copy, cuts[i], &req);
+		if (rc != HTTP_PARSE_NEED_MORE || i + 1 == ncuts) {
+			outcome_fill(o, rc, &p, &req);
+			free(copy);
+			return;
+		}
+		free(copy);
+	}
+	outcome_fill(o, rc, &p, &req);
+}
+
+static void check_case(const struct tcase *t)
+{
+	struct http_limits lim = {t->max_header, t->max_body};
+	size_t len = t->len ? t->len : strlen(t->in);
+	size_t *cuts = calloc(len + 1, sizeof(*cuts));
+	struct outcome whole, other;
+	struct http_parser p;
+	struct http_request req;
+	size_t i;
+	int rc;
+
+	ck_assert_ptr_nonnull(cuts);
+	cuts[0] = len;
+	feed(t->in, len, cuts, 1, &lim, &whole);
+	ck_assert_msg(whole.rc == t->rc, "%s: rc %d, want %d (%s)", t->name, whole.rc, t->rc,
+	              whole.text);
+	if (t->rc == HTTP_PARSE_ERROR) {
+		ck_assert_msg(whole.status == t->status, "%s: status %d, want %d (%s)", t->name,
+		              whole.status, t->status, whole.text);
+	}
+
+	/* The request's fields, checked once on a parse in one piece. */
+	http_parser_init(&p, &lim);
+	rc = http_parse_request(&p, t->in, len, &req);
+	ck_assert_int_eq(rc, t->rc);
+	if (rc == HTTP_PARSE_ERROR) {
+		ck_assert_ptr_nonnull(p.error);
+		ck_assert_msg(strlen(p.error) > 5, "%s: error text too short", t->name);
+		if (t->error != NULL)
+			ck_assert_str_eq(p.error, t->error);
+	}
+	if (rc == HTTP_PARSE_OK) {
+		ck_assert_msg(req.method == t->method, "%s: method %d", t->name, (int)req.method);
+		ck_assert_msg(req.path_len == strlen(t->path) &&
+		                      memcmp(req.path, t->path, req.path_len) == 0,
+		              "%s: path %.*s", t->name, (int)req.path_len, req.path);
+		if (strcmp(t->query, NOQ) == 0) {
+			ck_assert_ptr_null(req.query);
+		} else {
+			ck_assert_ptr_nonnull(req.query);
+			ck_assert_uint_eq(req.query_len, strlen(t->query));
+			ck_assert(memcmp(req.query, t->query, req.query_len) == 0);
+		}
+		ck_assert_msg(req.keep_alive == (t->keep_alive != 0), "%s: keep_alive", t->name);
+		ck_assert_uint_eq(req.body_len, strlen(t->body));
+		ck_assert(req.body_len == 0 || memcmp(req.body, t->body, req.body_len) == 0);
+		ck_assert_uint_eq(p.consumed, t->consumed == WHOLE ? len : t->consumed);
+		if (t->nheaders != ANYHDR)
+			ck_assert_uint_eq(req.nheaders, (size_t)t->nheaders);
+	}
+
+	/* One byte at a time. */
+	for (i = 0; i < len; i++)
+		cuts[i] = i + 1;
+	if (len > 0) {
+		feed(t->in, len, cuts, len, &lim, &other);
+		ck_assert_msg(other.rc == whole.rc && strcmp(other.text, whole.text) == 0,
+		              "%s: byte by byte gives %d '%s', in one piece %d '%s'", t->name,
+		              other.rc, other.text, whole.rc, whole.text);
+	}
+	/* Every 2-way split. */
+	for (i = 0; i <= len; i++) {
+		size_t two[2] = {i, len};
+
+		feed(t->in, len, two, 2, &lim, &other);
+		ck_assert_msg(other.rc == whole.rc && strcmp(other.text, whole.text) == 0,
+		              "%s: split at %zu gives %d '%s', in one piece %d '%s'", t->name, i,
+		              other.rc, other.text, whole.rc, whole.text);
+	}
+	free(cuts);
+}
+
+START_TEST(test_table)
+{
+	check_case(&cases[_i]);
+}
+END_TEST
+
+START_TEST(test_header_values)
+{
+	static const char in[] = "GET / HTTP/1.1\r\nX-A: \t v  v \t\r\nX-B:\r\nhOsT: h:1\r\n\r\n";
+	struct http_limits lim = {8192, 1024};
+	struct http_parser p;
+	struct http_request req;
+	const struct http_header *h;
+
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_request(&p, in, sizeof(in) - 1, &req), HTTP_PARSE_OK);
+	ck_assert_uint_eq(req.nheaders, 3);
+	h = http_request_header(&req, "x-a");
+	ck_assert_ptr_nonnull(h);
+	ck_assert_uint_eq(h->value_len, 4);
+	ck_assert(memcmp(h->value, "v  v", 4) == 0);
+	h = http_request_header(&req, "X-B");
+	ck_assert_ptr_nonnull(h);
+	ck_assert_uint_eq(h->value_len, 0);
+	h = http_request_header(&req, "Host");
+	ck_assert_ptr_nonnull(h);
+	ck_assert_uint_eq(h->name_len, 4);
+	ck_assert(memcmp(h->value, "h:1", 3) == 0 && h->value_len == 3);
+	ck_assert_ptr_null(http_request_header(&req, "X-C"));
+	ck_assert_ptr_null(http_request_header(&req, "X-"));
+	ck_assert_ptr_null(http_request_header(&req, "X-AA"));
+}
+END_TEST
+
+/* A request with n headers "H<i>: v". */
+static char *with_headers(int n)
+{
+	size_t cap = 64 + (size_t)n * 16, len;
+	char *s = malloc(cap);
+	int i;
+
+	ck_assert_ptr_nonnull(s);
+	len = (size_t)snprintf(s, cap, "GET / HTTP/1.1\r\n");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(s + len, cap - len, "H%d: v\r\n", i);
+	snprintf(s + len, cap - len, "\r\n");
+	return s;
+}
+
+START_TEST(test_max_headers)
+{
+	struct tcase t = GOOD("max headers", NULL, HTTP_GET, "/", NOQ, 1, "", HTTP_MAX_HEADERS);
+	char *in = with_headers(HTTP_MAX_HEADERS);
+
+	t.in = in;
+	check_case(&t);
+	free(in);
+	in = with_headers(HTTP_MAX_HEADERS + 1);
+	t = (struct tcase)BAD("too many headers", in, 431, "too many header fields");
+	check_case(&t);
+	free(in);
+}
+END_TEST
+
+/* "GET /aaa... HTTP/1.1\r\n\r\n" of exactly `size` bytes. */
+static char *head_of(size_t size)
+{
+	char *s = malloc(size + 1);
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_ge(size, 20);
+	memcpy(s, "GET /", 5);
+	memset(s + 5, 'a', size - 18);
+	memcpy(s + size - 13, " HTTP/1.1\r\n\r\n", 13);
+	s[size] = '\0';
+	return s;
+}
+
+START_TEST(test_header_limit)
+{
+	struct tcase t = GOOD("head at the limit", NULL, HTTP_GET, NULL, NOQ, 1, "", 0);
+	char *in = head_of(64), *path;
+
+	t.max_header = 64;
+	t.in = in;
+	path = strndup(in + 4, 64 - 17);
+	t.path = path;
+	check_case(&t);
+	free(in);
+	free(path);
+
+	in = head_of(65);
+	t = (struct tcase)BAD("head one over", in, 431,
+	                      "request head is larger than http.max_header");
+	t.max_header = 64;
+	check_case(&t);
+
+	/* Incomplete: 63 bytes may still end in time, 64 cannot. */
+	t = (struct tcase)MORE("63 bytes, no end", in);
+	t.max_header = 64;
+	t.len = 63;
+	check_case(&t);
+	t = (struct tcase)BAD("64 bytes, no end", in, 431, NULL);
+	t.max_header = 64;
+	t.len = 64;
+	check_case(&t);
+	free(in);
+
+	/* An endless request target is 431, not a wait for ever. */
+	in = malloc(1000);
+	ck_assert_ptr_nonnull(in);
+	memcpy(in, "GET /", 5);
+	memset(in + 5, 'b', 994);
+	in[999] = '\0';
+	t = (struct tcase)BAD("endless target", in, 431, NULL);
+	t.max_header = 128;
+	check_case(&t);
+	free(in);
+}
+END_TEST
+
+START_TEST(test_body_limit)
+{
+	static const char at[] = "POST /x HTTP/1.1\r\nContent-Length: 16\r\n\r\n0123456789abcdef";
+	static const char over[] = "POST /x HTTP/1.1\r\nContent-Length: 17\r\n\r\n";
+	struct tcase t =
+	        GOOD("body at the limit", at, HTTP_POST, "/x", NOQ, 1, "0123456789abcdef", 1);
+
+	t.max_body = 16;
+	check_case(&t);
+	/* 413 as soon as the head is in, before any body byte. */
+	t = (struct tcase)BAD("body one over", over, 413, NULL);
+	t.max_body = 16;
+	check_case(&t);
+}
+END_TEST
+
+START_TEST(test_pipelined_sequence)
+{
+	static const char in[] = "GET /a HTTP/1.1\r\n\r\n"
+	                         "POST /b?c HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"
+	                         "\r\nDELETE /d HTTP/1.0\r\n\r\n";
+	static const char *const paths[] = {"/a", "/b", "/d"};
+	struct http_limits lim = {8192, 1024};
+	struct http_parser p;
+	struct http_request req;
+	size_t off = 0, len = sizeof(in) - 1;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		http_parser_init(&p, &lim);
+		ck_assert_int_eq(http_parse_request(&p, in + off, len - off, &req), HTTP_PARSE_OK);
+		ck_assert_uint_eq(req.path_len, strlen(paths[i]));
+		ck_assert(memcmp(req.path, paths[i], req.path_len) == 0);
+		off += p.consumed;
+	}
+	ck_assert_int_eq(req.method, HTTP_DELETE);
+	ck_assert(!req.keep_alive);
+	ck_assert_uint_eq(off, len);
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_request(&p, in + off, 0, &req), HTTP_PARSE_NEED_MORE);
+}
+END_TEST
+
+START_TEST(test_error_is_sticky)
+{
+	static const char in[] = "GET / HTTP/9.9\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+	struct http_limits lim = {8192, 1024};
+	struct http_parser p;
+	struct http_request req;
+
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_request(&p, in, sizeof(in) - 1, &req), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(p.status, 505);
+	ck_assert_int_eq(http_parse_request(&p, in, sizeof(in) - 1, &req), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(p.status, 505);
+}
+END_TEST
+
+START_TEST(test_expect_continue)
+{
+	static const char in[] =
+	        "POST /e HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n";
+	static const char in10[] =
+	        "POST /e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+	static const char other[] = "POST /e HTTP/1.1\r\nExpect: x\r\nContent-Length: 2\r\n\r\n";
+	struct http_limits lim = {8192, 1024};
+	struct http_parser p;
+	struct http_request req;
+
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_request(&p, in, sizeof(in) - 2, &req), HTTP_PARSE_NEED_MORE);
+	ck_assert(!p.expect_continue);
+	ck_assert_int_eq(http_parse_request(&p, in, sizeof(in) - 1, &req), HTTP_PARSE_NEED_MORE);
+	ck_assert(p.expect_continue);
+	ck_assert_uint_eq(p.header_end, sizeof(in) - 1);
+	/* Not for HTTP/1.0 clients, nor other expectations. */
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_request(&p, in10, sizeof(in10) - 1, &req),
+	                 HTTP_PARSE_NEED_MORE);
+	ck_assert(!p.expect_continue);
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_request(&p, other, sizeof(other) - 1, &req),
+	                 HTTP_PARSE_NEED_MORE);
+	ck_assert(!p.expect_continue);
+}
+END_TEST
+
+/*
+ * Linear work: a 1 MB head and a 4 MB body fed one byte at a time (in one
+ * buffer, growing len). Rescanning from the start each call would take
+ * billions of steps and hit the test timeout.
+ */
+START_TEST(test_linear)
+{
+	size_t head = 1u << 20, body = 4u << 20, total, len;
+	struct http_limits lim = {head, body};
+	struct http_parser p;
+	struct http_request req;
+	char *in;
+	int rc = HTTP_PARSE_NEED_MORE, n;
+
+	in = malloc(head + body + 100);
+	ck_assert_ptr_nonnull(in);
+	n = snprintf(in, 100, "POST /x HTTP/1.1\r\nContent-Length: %zu\r\nX: ", body);
+	memset(in + n, 'v', head - (size_t)n - 4);
+	memcpy(in + head - 4, "\r\n\r\n", 4);
+	memset(in + head, 'b', body);
+	total = head + body;
+	http_parser_init(&p, &lim);
+	for (len = 1; len <= total && rc == HTTP_PARSE_NEED_MORE; len++)
+		rc = http_parse_request(&p, in, len, &req);
+	ck_assert_int_eq(rc, HTTP_PARSE_OK);
+	ck_assert_uint_eq(len - 1, total);
+	ck_assert_uint_eq(p.consumed, total);
+	ck_assert_uint_eq(req.body_len, body);
+	free(in);
+}
+END_TEST
+
+START_TEST(test_status_text)
+{
+	static const struct {
+		int status;
+		const char *text;
+	} st[] = {
+	        {200, "OK"},
+	        {202, "Accepted"},
+	        {400, "Bad Request"},
+	        {401, "Unauthorized"},
+	        {403, "Forbidden"},
+	        {404, "Not Found"},
+	        {405, "Method Not Allowed"},
+	        {408, "Request Timeout"},
+	        {411, "Length Required"},
+	        {413, "Content Too Large"},
+	        {429, "Too Many Requests"},
+	        {431, "Request Header Fields Too Large"},
+	        {500, "Internal Server Error"},
+	        {501, "Not Implemented"},
+	        {503, "Service Unavailable"},
+	        {505, "HTTP Version Not Supported"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++)
+		ck_assert_str_eq(http_status_text(st[i].status), st[i].text);
+	ck_assert_ptr_nonnull(http_status_text(299));
+	ck_assert_ptr_nonnull(http_status_text(-1));
+}
+END_TEST
+
+static Suite *http_parser_suite(void)
+{
+	Suite *s = suite_create("http_parser");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+	tcase_add_test(tc, test_header_values);
+	tcase_add_test(tc, test_max_headers);
+	tcase_add_test(tc, test_header_limit);
+	tcase_add_test(tc, test_body_limit);
+	tcase_add_test(tc, test_pipelined_sequence);
+	tcase_add_test(tc, test_error_is_sticky);
+	tcase_add_test(tc, test_expect_continue);
+	tcase_add_test(tc, test_status_text);
+	suite_add_tcase(s, tc);
+	/* Own case and timeout: a parser with quadratic work fails by timing out. */
+	tc = tcase_create("linear");
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_linear);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(http_parser_suite)
