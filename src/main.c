@@ -27,6 +27,10 @@
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/octomqttd.conf"
 
+/* Brackets around an IPv6 address in "host:port" log text. */
+#define V6_OPEN(h)  (strchr((h), ':') != NULL ? "[" : "")
+#define V6_CLOSE(h) (strchr((h), ':') != NULL ? "]" : "")
+
 static volatile sig_atomic_t got_stop;
 static volatile sig_atomic_t got_hup;
 
@@ -128,10 +132,10 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 1;
 	}
-	log_info("octomqttd %s: listening on %s%s%s:%u, broker %s:%u", PACKAGE_VERSION,
-	         strchr(cfg.http_listen_host, ':') ? "[" : "", cfg.http_listen_host,
-	         strchr(cfg.http_listen_host, ':') ? "]" : "", cfg.http_listen_port,
-	         cfg.broker_host, cfg.broker_port);
+	log_info("octomqttd %s: listening on %s%s%s:%u, broker %s%s%s:%u", PACKAGE_VERSION,
+	         V6_OPEN(cfg.http_listen_host), cfg.http_listen_host,
+	         V6_CLOSE(cfg.http_listen_host), cfg.http_listen_port, V6_OPEN(cfg.broker_host),
+	         cfg.broker_host, V6_CLOSE(cfg.broker_host), cfg.broker_port);
 	mqtt_client_start(mc);
 
 	/* select() returns early on a signal (EINTR), so flags are seen at once. */

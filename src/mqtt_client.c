@@ -641,7 +641,10 @@ static void mc_io(struct loop *loop, int fd, int mask, void *arg)
 
 	if (mc->mc_state == MC_CONNECTING) {
 		if (net_connect_result(fd, err, sizeof(err)) != 0) {
-			mc_lost(mc, err);
+			char why[NET_ERR_LEN + 32];
+
+			snprintf(why, sizeof(why), "connect failed: %s", err);
+			mc_lost(mc, why);
 			return;
 		}
 		log_debug("broker %s: TCP connected, sending CONNECT", mc->mc_addr);

@@ -1,63 +1,195 @@
 #!/bin/sh
-# cli.sh: the command line of DESIGN §3: -V, -h, bad options (64), -t on a
-# good and a bad file (0 / 1 with FILE:LINE), a bad config at start-up (78),
-# a missing file. No broker is needed.
-. "$TESTS_SRCDIR/integration/lib.sh"
+# cli.sh: the command line of DESIGN §3 and octomqttd(8): -V, -h, bad
+# options, -t on good and bad files, config errors at start-up (exit 78),
+# a missing file; then a running daemon: a second one on its port exits 1
+# naming the address, SIGHUP is logged and ignored, SIGTERM exits 0. No
+# broker is needed (the daemon retries 127.0.0.1:1 meanwhile).
+# Environment: OCTOMQTTD, the built binary; FREEPORT (tests/tools/freeport)
+# for the running part, skipped without it. Exit 0 pass, 1 fail, 77 skip.
 
-out=$("$OCTOMQTTD" -V) || fail "-V exited $?"
-[ "$out" = "octomqttd 0.1.0" ] || fail "-V printed '$out'"
+set -u
 
-"$OCTOMQTTD" -h >"$T/help" 2>"$T/err" || fail "-h exited $?"
-grep -q -- '-c FILE' "$T/help" || fail "-h does not mention -c FILE"
-[ ! -s "$T/err" ] || fail "-h wrote to stderr"
+: "${OCTOMQTTD:?set OCTOMQTTD to the octomqttd binary}"
+[ -x "$OCTOMQTTD" ] || {
+	echo "SKIP: $OCTOMQTTD not built"
+	exit 77
+}
 
-"$OCTOMQTTD" -x >"$T/out" 2>"$T/err"
-rc=$?
-[ "$rc" -eq 64 ] || fail "bad option exited $rc, not 64"
-grep -q '^usage: octomqttd' "$T/err" || fail "bad option: no usage on stderr"
-"$OCTOMQTTD" extra-arg >/dev/null 2>&1
-[ $? -eq 64 ] || fail "a stray argument must exit 64"
+T=$(mktemp -d "${TMPDIR:-/tmp}/octomqttd-cli.XXXXXX") || exit 99
+DAEMON=""
+cleanup() {
+	if [ -n "$DAEMON" ]; then
+		kill "$DAEMON" 2>/dev/null
+		wait "$DAEMON" 2>/dev/null
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
-printf 'broker.url = 127.0.0.1\n' >"$T/good.conf"
-out=$("$OCTOMQTTD" -t -c "$T/good.conf") || fail "-t on a good file exited $?"
-[ "$out" = "$T/good.conf: configuration OK" ] || fail "-t printed '$out'"
+FAILED=0
 
+fail() {
+	echo "FAIL: $*"
+	FAILED=1
+}
+
+# run ARGS...: run the daemon with stdin closed; sets RC, OUT and ERR
+# (file contents). A timeout guards against a start-up that does not exit.
+run() {
+	if command -v timeout >/dev/null 2>&1; then
+		timeout 10 "$OCTOMQTTD" "$@" <&- >"$T/out" 2>"$T/err"
+	else
+		"$OCTOMQTTD" "$@" <&- >"$T/out" 2>"$T/err"
+	fi
+	RC=$?
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+}
+
+expect_rc() {
+	[ "$RC" -eq "$1" ] || fail "$2: exit $RC, expected $1 (stdout: $OUT; stderr: $ERR)"
+}
+
+# -V: exactly the version line.
+run -V
+expect_rc 0 "-V"
+[ "$OUT" = "octomqttd 0.1.0" ] || fail "-V printed '$OUT'"
+
+# -h: usage on stdout, exit 0, mentions -c.
+run -h
+expect_rc 0 "-h"
+case $OUT in
+*usage:*-c*) ;;
+*) fail "-h output lacks usage / -c: '$OUT'" ;;
+esac
+[ -z "$ERR" ] || fail "-h wrote to stderr: '$ERR'"
+
+# A bad option and a stray argument: usage on stderr, exit 64.
+run -x
+expect_rc 64 "bad option"
+case $ERR in
+*usage:*) ;;
+*) fail "bad option: no usage on stderr: '$ERR'" ;;
+esac
+[ -z "$OUT" ] || fail "bad option wrote to stdout: '$OUT'"
+run -c
+expect_rc 64 "-c without a file"
+run -t stray
+expect_rc 64 "stray argument"
+
+# Quoting keeps '#' in a value; the topic rules then refuse it.
+cat >"$T/hash.conf" <<'EOF'
+broker.url = 127.0.0.1
+publish.baseTopic = "printers/p#1/"
+EOF
+run -t -c "$T/hash.conf"
+expect_rc 1 "-t with '#' in baseTopic"
+case $ERR in
+"$T/hash.conf:2: publish.baseTopic: "*) ;;
+*) fail "-t baseTopic with '#': '$ERR'" ;;
+esac
+
+# -t on a good file: "FILE: configuration OK" on stdout, exit 0. -t
+# neither connects nor listens, so these addresses are never used.
+cat >"$T/ok.conf" <<'EOF'
+# a comment
+broker.url = mqtt://127.0.0.1:1
+http.listen = 127.0.0.1:1   # never bound by -t
+publish.baseTopic = "printers/p 1/"
+EOF
+run -t -c "$T/ok.conf"
+expect_rc 0 "-t ok"
+[ "$OUT" = "$T/ok.conf: configuration OK" ] || fail "-t ok printed '$OUT'"
+[ -z "$ERR" ] || fail "-t ok wrote to stderr: '$ERR'"
+
+# -t on a bad file: FILE:LINE: message on stderr, exit 1.
 printf 'broker.url = 127.0.0.1\n\nbroker.keepalive = 6O\n' >"$T/bad.conf"
-"$OCTOMQTTD" -t -c "$T/bad.conf" >"$T/out" 2>"$T/err"
-rc=$?
-[ "$rc" -eq 1 ] || fail "-t on a bad file exited $rc, not 1"
-[ "$(cat "$T/err")" = "$T/bad.conf:3: broker.keepalive: expected an integer from 0 to 65535, got '6O'" ] ||
-	fail "-t message: $(cat "$T/err")"
+run -t -c "$T/bad.conf"
+expect_rc 1 "-t bad"
+[ "$ERR" = "$T/bad.conf:3: broker.keepalive: expected an integer from 0 to 65535, got '6O'" ] ||
+	fail "-t bad printed '$ERR'"
+[ -z "$OUT" ] || fail "-t bad wrote to stdout: '$OUT'"
 
-# The same file at start-up: EX_CONFIG, the same message, nothing started.
-"$OCTOMQTTD" -c "$T/bad.conf" >"$T/out" 2>"$T/err"
-rc=$?
-[ "$rc" -eq 78 ] || fail "bad config at start-up exited $rc, not 78"
-grep -q "^$T/bad.conf:3: broker.keepalive" "$T/err" || fail "start-up message: $(cat "$T/err")"
+printf 'broker.url = 127.0.0.1\nbroker.port = 1\nbroker.port = 2\n' >"$T/dup.conf"
+run -t -c "$T/dup.conf"
+expect_rc 1 "-t duplicate"
+[ "$ERR" = "$T/dup.conf:3: duplicate key 'broker.port' (first set on line 2)" ] ||
+	fail "-t duplicate printed '$ERR'"
 
-"$OCTOMQTTD" -c "$T/missing.conf" >"$T/out" 2>"$T/err"
-rc=$?
-[ "$rc" -eq 78 ] || fail "missing config exited $rc, not 78"
-[ "$(cat "$T/err")" = "$T/missing.conf: cannot read: No such file or directory" ] ||
-	fail "missing config message: $(cat "$T/err")"
+# Start-up with a bad config: the same message, exit 78 (EX_CONFIG).
+printf 'broker.urll = 127.0.0.1\n' >"$T/unknown.conf"
+run -c "$T/unknown.conf"
+expect_rc 78 "start-up with a bad config"
+[ "$ERR" = "$T/unknown.conf:1: unknown key 'broker.urll'" ] ||
+	fail "start-up with a bad config printed '$ERR'"
 
-printf 'broker.urll = x\n' >"$T/unknown.conf"
-"$OCTOMQTTD" -t -c "$T/unknown.conf" 2>"$T/err"
-[ "$(cat "$T/err")" = "$T/unknown.conf:1: unknown key 'broker.urll'" ] ||
-	fail "unknown key message: $(cat "$T/err")"
+printf 'log.level = debug\n' >"$T/nourl.conf"
+run -c "$T/nourl.conf"
+expect_rc 78 "start-up without broker.url"
+[ "$ERR" = "$T/nourl.conf: broker.url is required" ] || fail "missing url printed '$ERR'"
 
-# Cannot listen (the port is taken): exit 1 naming the address.
-HOLD=$("$FREEPORT")
-/usr/bin/python3 -c '
-import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
-sys.stdout.write("ready\n"); sys.stdout.flush(); time.sleep(60)
-' "$HOLD" >"$T/hold" &
-PIDS="$PIDS $!"
-wait_for "the port holder" 10 grep -q ready "$T/hold"
-printf 'broker.url = 127.0.0.1\nhttp.listen = 127.0.0.1:%s\n' "$HOLD" >"$T/busy.conf"
-"$OCTOMQTTD" -c "$T/busy.conf" >"$T/out" 2>"$T/err"
-rc=$?
-[ "$rc" -eq 1 ] || fail "busy port exited $rc, not 1"
-grep -q "listen 127.0.0.1:$HOLD: Address already in use" "$T/err" || fail "busy port: $(cat "$T/err")"
+# A missing file: named, with the reason; 78 at start-up, 1 with -t.
+run -c "$T/missing.conf"
+expect_rc 78 "missing file"
+[ "$ERR" = "$T/missing.conf: cannot read: No such file or directory" ] ||
+	fail "missing file printed '$ERR'"
+run -t -c "$T/missing.conf"
+expect_rc 1 "-t missing file"
+
+# A running daemon. Every wait below polls until a deadline.
+if [ -n "${FREEPORT:-}" ] && [ -x "$FREEPORT" ]; then
+	PORT=$("$FREEPORT") || fail "freeport failed"
+	printf 'broker.url = 127.0.0.1:1\nhttp.listen = 127.0.0.1:%s\nshutdown.grace = 1\n' \
+		"$PORT" >"$T/run.conf"
+	"$OCTOMQTTD" -c "$T/run.conf" <&- >"$T/daemon.out" 2>"$T/daemon.log" &
+	DAEMON=$!
+	"$FREEPORT" -w "$PORT" 10 || fail "the daemon does not listen on $PORT: $(cat "$T/daemon.log")"
+	grep -q "listening on 127.0.0.1:$PORT, broker 127.0.0.1:1" "$T/daemon.log" ||
+		fail "no 'listening on' line: $(cat "$T/daemon.log")"
+
+	run -c "$T/run.conf"
+	expect_rc 1 "second daemon on a busy port"
+	case $ERR in
+	*"127.0.0.1:$PORT: Address already in use"*) ;;
+	*) fail "busy port message: '$ERR'" ;;
+	esac
+
+	# wait_log TEXT: poll the daemon's log for TEXT for up to 10 s.
+	wait_log() {
+		_n=0
+		while ! grep -q "$1" "$T/daemon.log"; do
+			_n=$((_n + 1))
+			[ "$_n" -le 100 ] || return 1
+			sleep 0.1
+		done
+	}
+	kill -HUP "$DAEMON"
+	wait_log "SIGHUP ignored; restart octomqttd to reload its configuration" ||
+		fail "SIGHUP not logged: $(cat "$T/daemon.log")"
+	kill -0 "$DAEMON" 2>/dev/null || fail "the daemon died of SIGHUP"
+
+	kill -TERM "$DAEMON"
+	_n=0
+	while kill -0 "$DAEMON" 2>/dev/null; do
+		_n=$((_n + 1))
+		[ "$_n" -le 100 ] || break
+		sleep 0.1
+	done
+	if kill -0 "$DAEMON" 2>/dev/null; then
+		fail "the daemon still runs 10 s after SIGTERM"
+	else
+		wait "$DAEMON"
+		RC=$?
+		DAEMON=""
+		[ "$RC" -eq 0 ] || fail "SIGTERM: exit $RC, expected 0: $(cat "$T/daemon.log")"
+	fi
+else
+	echo "note: FREEPORT not set; the running-daemon checks are skipped"
+fi
+
+if [ "$FAILED" -ne 0 ]; then
+	exit 1
+fi
+echo "PASS: cli"
 exit 0

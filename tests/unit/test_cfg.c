@@ -61,36 +61,36 @@ END_TEST
 START_TEST(every_key)
 {
 	static const char text[] =
-		"# comment line\n"
-		"\n"
-		"   # indented comment\n"
-		"broker.url = mqtt://[::1]:1884\r\n"
-		"broker.username = \"user name\"   # trailing comment\n"
-		"broker.password = \"p\\\"w\\\\d#x\"\n"
-		"broker.keepalive = 0\n"
-		"broker.client_id = printer-1\n"
-		"broker.max_packet = 64\n"
-		"broker.clean_session = false\n"
-		"broker.protocol = MQTTv31\n"
-		"broker.reconnect_min = 2\n"
-		"broker.reconnect_max = 2\n"
-		"publish.baseTopic =\n"
-		"publish.eventTopic = printers/p1/{event} # unquoted: a comment\n"
-		"publish.eventActive = false\n"
-		"publish.events_exclude = ZChange , ClientOpened,Upload\n"
-		"publish.qos = 2\n"
-		"publish.retain = true\n"
-		"publish.timestamp = false\n"
-		"publish.queue_events = false\n"
-		"queue.max_messages = 5\n"
-		"queue.max_bytes = 1024\n"
-		"http.listen = [::1]:8080\n"
-		"http.max_body = 100\n"
-		"http.max_header = 256\n"
-		"http.max_connections = 3\n"
-		"http.timeout = 7\n"
-		"shutdown.grace = 0\n"
-		"log.level = debug\n";
+	        "# comment line\n"
+	        "\n"
+	        "   # indented comment\n"
+	        "broker.url = mqtt://[::1]:1884\r\n"
+	        "broker.username = \"user name\"   # trailing comment\n"
+	        "broker.password = \"p\\\"w\\\\d#x\"\n"
+	        "broker.keepalive = 0\n"
+	        "broker.client_id = printer-1\n"
+	        "broker.max_packet = 64\n"
+	        "broker.clean_session = false\n"
+	        "broker.protocol = MQTTv31\n"
+	        "broker.reconnect_min = 2\n"
+	        "broker.reconnect_max = 2\n"
+	        "publish.baseTopic =\n"
+	        "publish.eventTopic = printers/p1/{event} # unquoted: a comment\n"
+	        "publish.eventActive = false\n"
+	        "publish.events_exclude = ZChange , ClientOpened,Upload\n"
+	        "publish.qos = 2\n"
+	        "publish.retain = true\n"
+	        "publish.timestamp = false\n"
+	        "publish.queue_events = false\n"
+	        "queue.max_messages = 5\n"
+	        "queue.max_bytes = 1024\n"
+	        "http.listen = [::1]:8080\n"
+	        "http.max_body = 100\n"
+	        "http.max_header = 256\n"
+	        "http.max_connections = 3\n"
+	        "http.timeout = 7\n"
+	        "shutdown.grace = 0\n"
+	        "log.level = debug\n";
 	struct cfg cfg;
 	char err[CFG_ERR_LEN];
 
@@ -138,90 +138,97 @@ static const struct {
 	const char *text;
 	const char *err;
 } bad[] = {
-	/* syntax */
-	{URL "broker.port\n", "t.conf:2: expected '=' after 'broker.port'"},
-	{URL "= 5\n", "t.conf:2: expected a key before '='"},
-	{URL "broker.port! = 5\n", "t.conf:2: bad character '!' in key"},
-	{URL "broker.username = \"abc\n", "t.conf:2: unterminated quoted value"},
-	{URL "broker.username = \"a\\nb\"\n",
-	 "t.conf:2: bad escape in quoted value (only \\\" and \\\\)"},
-	{URL "broker.username = \"ab\" cd\n", "t.conf:2: unexpected text after the closing quote"},
-	/* keys */
-	{URL "broker.urll = x\n", "t.conf:2: unknown key 'broker.urll'"},
-	{URL "Broker.port = 1\n", "t.conf:2: unknown key 'Broker.port'"},
-	{URL "broker.port = 1\n\nbroker.port = 2\n",
-	 "t.conf:4: duplicate key 'broker.port' (first set on line 2)"},
-	/* numbers */
-	{URL "broker.keepalive = 6O\n",
-	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '6O'"},
-	{URL "broker.keepalive = -1\n",
-	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '-1'"},
-	{URL "broker.keepalive = +5\n",
-	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '+5'"},
-	{URL "broker.keepalive = 65536\n",
-	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '65536'"},
-	{URL "broker.keepalive = 99999999999999999999999\n",
-	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got "
-	 "'99999999999999999999999'"},
-	{URL "broker.keepalive =\n",
-	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got ''"},
-	{URL "broker.keepalive = 1 0\n",
-	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '1 0'"},
-	{URL "broker.keepalive = 0x10\n",
-	 "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '0x10'"},
-	{URL "publish.qos = 3\n", "t.conf:2: publish.qos: expected an integer from 0 to 2, got '3'"},
-	{URL "http.max_header = 255\n",
-	 "t.conf:2: http.max_header: expected an integer from 256 to 1048576, got '255'"},
-	{URL "broker.max_packet = 63\n",
-	 "t.conf:2: broker.max_packet: expected an integer from 64 to 268435460, got '63'"},
-	{URL "broker.port = 0\n",
-	 "t.conf:2: broker.port: expected an integer from 1 to 65535, got '0'"},
-	/* booleans and enums */
-	{URL "publish.retain = yes\n", "t.conf:2: publish.retain: expected true or false, got 'yes'"},
-	{URL "publish.retain = True\n",
-	 "t.conf:2: publish.retain: expected true or false, got 'True'"},
-	{URL "broker.protocol = MQTTv5\n",
-	 "t.conf:2: broker.protocol: expected MQTTv311 or MQTTv31, got 'MQTTv5'"},
-	{URL "log.level = verbose\n",
-	 "t.conf:2: log.level: expected error, warn, info or debug, got 'verbose'"},
-	/* addresses */
-	{"broker.url = mqtts://h\n", "t.conf:1: broker.url: TLS is not supported yet; use mqtt://"},
-	{"broker.url = http://h\n",
-	 "t.conf:1: broker.url: unknown scheme in 'http://h' (expected mqtt://)"},
-	{"broker.url = h:99999\n",
-	 "t.conf:1: broker.url: 'h:99999': port must be a number from 1 to 65535"},
-	{"broker.url = ::1\n",
-	 "t.conf:1: broker.url: '::1': an IPv6 address must be written in brackets, as [::1]"},
-	{URL "http.listen = 127.0.0.1\n", "t.conf:2: http.listen: '127.0.0.1': missing ':port'"},
-	{URL "http.listen = :80\n", "t.conf:2: http.listen: ':80': missing host"},
-	{"broker.url = h:1884\nbroker.port = 1885\n",
-	 "t.conf:2: broker.port: the port is already set in broker.url"},
-	/* topics and event names */
-	{URL "publish.baseTopic = a/+/\n",
-	 "t.conf:2: publish.baseTopic: topic contains a wildcard ('+' or '#')"},
-	{URL "publish.eventTopic = \"e/+\"\n",
-	 "t.conf:2: publish.eventTopic: topic contains a wildcard ('+' or '#')"},
-	{URL "publish.baseTopic = \"a/\xc0\xaf\"\n",
-	 "t.conf:2: publish.baseTopic: topic is not valid UTF-8"},
-	{URL "publish.baseTopic =\npublish.eventTopic =\n",
-	 "t.conf:3: publish.baseTopic + publish.eventTopic: topic is empty"},
-	{URL "publish.events_exclude = A,,B\n",
-	 "t.conf:2: publish.events_exclude: '' is not an event name (1-128 characters of "
-	 "A-Z a-z 0-9 _ . -)"},
-	{URL "publish.events_exclude = A B\n",
-	 "t.conf:2: publish.events_exclude: 'A B' is not an event name (1-128 characters of "
-	 "A-Z a-z 0-9 _ . -)"},
-	{URL "publish.events_exclude = A,\n", "t.conf:2: publish.events_exclude: empty name after ','"},
-	/* rules across keys */
-	{"broker.port = 1883\n", "t.conf: broker.url is required"},
-	{"", "t.conf: broker.url is required"},
-	{URL "broker.password = a\nbroker.password_file = /p\n",
-	 "t.conf:3: broker.password_file: broker.password is set too; use one"},
-	{URL "broker.reconnect_min = 10\nbroker.reconnect_max = 5\n",
-	 "t.conf:2: broker.reconnect_min (10) is larger than broker.reconnect_max (5)"},
-	{URL "broker.protocol = MQTTv31\nbroker.client_id = abcdefghijklmnopqrstuvwx\n",
-	 "t.conf:3: broker.client_id: MQTTv31 allows at most 23 bytes, got 24"},
-	{URL "broker.client_id =\n", "t.conf:2: broker.client_id: expected 1 to 65535 bytes, got 0"},
+        /* syntax */
+        {URL "broker.port\n", "t.conf:2: expected '=' after 'broker.port'"},
+        {URL "= 5\n", "t.conf:2: expected a key before '='"},
+        {URL "broker.port! = 5\n", "t.conf:2: bad character '!' in key"},
+        {URL "broker.username = \"abc\n", "t.conf:2: unterminated quoted value"},
+        {URL "broker.username = \"a\\nb\"\n",
+         "t.conf:2: bad escape in quoted value (only \\\" and \\\\)"},
+        {URL "broker.username = \"ab\" cd\n", "t.conf:2: unexpected text after the closing quote"},
+        {URL "broker.username = \"ab\"\"\n", "t.conf:2: unexpected text after the closing quote"},
+        {"broker.url = h\r\n\r\nbroker.keepalive = x\r\n",
+         "t.conf:3: broker.keepalive: expected an integer from 0 to 65535, got 'x'"},
+        /* keys */
+        {URL "broker.urll = x\n", "t.conf:2: unknown key 'broker.urll'"},
+        {URL "Broker.port = 1\n", "t.conf:2: unknown key 'Broker.port'"},
+        {URL "broker.port = 1\n\nbroker.port = 2\n",
+         "t.conf:4: duplicate key 'broker.port' (first set on line 2)"},
+        /* numbers */
+        {URL "broker.keepalive = 6O\n",
+         "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '6O'"},
+        {URL "broker.keepalive = -1\n",
+         "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '-1'"},
+        {URL "broker.keepalive = +5\n",
+         "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '+5'"},
+        {URL "broker.keepalive = 65536\n",
+         "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '65536'"},
+        {URL "broker.keepalive = 99999999999999999999999\n",
+         "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got "
+         "'99999999999999999999999'"},
+        {URL "broker.keepalive =\n",
+         "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got ''"},
+        {URL "broker.keepalive = 1 0\n",
+         "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '1 0'"},
+        {URL "broker.keepalive = 0x10\n",
+         "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '0x10'"},
+        {URL "publish.qos = 3\n",
+         "t.conf:2: publish.qos: expected an integer from 0 to 2, got '3'"},
+        {URL "http.max_header = 255\n",
+         "t.conf:2: http.max_header: expected an integer from 256 to 1048576, got '255'"},
+        {URL "broker.max_packet = 63\n",
+         "t.conf:2: broker.max_packet: expected an integer from 64 to 268435460, got '63'"},
+        {URL "broker.port = 0\n",
+         "t.conf:2: broker.port: expected an integer from 1 to 65535, got '0'"},
+        /* booleans and enums */
+        {URL "publish.retain = yes\n",
+         "t.conf:2: publish.retain: expected true or false, got 'yes'"},
+        {URL "publish.retain = True\n",
+         "t.conf:2: publish.retain: expected true or false, got 'True'"},
+        {URL "broker.protocol = MQTTv5\n",
+         "t.conf:2: broker.protocol: expected MQTTv311 or MQTTv31, got 'MQTTv5'"},
+        {URL "log.level = verbose\n",
+         "t.conf:2: log.level: expected error, warn, info or debug, got 'verbose'"},
+        /* addresses */
+        {"broker.url = mqtts://h\n", "t.conf:1: broker.url: TLS is not supported yet; use mqtt://"},
+        {"broker.url = http://h\n",
+         "t.conf:1: broker.url: unknown scheme in 'http://h' (expected mqtt://)"},
+        {"broker.url = h:99999\n",
+         "t.conf:1: broker.url: 'h:99999': port must be a number from 1 to 65535"},
+        {"broker.url = ::1\n",
+         "t.conf:1: broker.url: '::1': an IPv6 address must be written in brackets, as [::1]"},
+        {URL "http.listen = 127.0.0.1\n", "t.conf:2: http.listen: '127.0.0.1': missing ':port'"},
+        {URL "http.listen = :80\n", "t.conf:2: http.listen: ':80': missing host"},
+        {"broker.url = h:1884\nbroker.port = 1885\n",
+         "t.conf:2: broker.port: the port is already set in broker.url"},
+        /* topics and event names */
+        {URL "publish.baseTopic = a/+/\n",
+         "t.conf:2: publish.baseTopic: topic contains a wildcard ('+' or '#')"},
+        {URL "publish.eventTopic = \"e/+\"\n",
+         "t.conf:2: publish.eventTopic: topic contains a wildcard ('+' or '#')"},
+        {URL "publish.baseTopic = \"a/\xc0\xaf\"\n",
+         "t.conf:2: publish.baseTopic: topic is not valid UTF-8"},
+        {URL "publish.baseTopic =\npublish.eventTopic =\n",
+         "t.conf:3: publish.baseTopic + publish.eventTopic: topic is empty"},
+        {URL "publish.events_exclude = A,,B\n",
+         "t.conf:2: publish.events_exclude: '' is not an event name (1-128 characters of "
+         "A-Z a-z 0-9 _ . -)"},
+        {URL "publish.events_exclude = A B\n",
+         "t.conf:2: publish.events_exclude: 'A B' is not an event name (1-128 characters of "
+         "A-Z a-z 0-9 _ . -)"},
+        {URL "publish.events_exclude = A,\n",
+         "t.conf:2: publish.events_exclude: empty name after ','"},
+        /* rules across keys */
+        {"broker.port = 1883\n", "t.conf: broker.url is required"},
+        {"", "t.conf: broker.url is required"},
+        {URL "broker.password = a\nbroker.password_file = /p\n",
+         "t.conf:3: broker.password_file: broker.password is set too; use one"},
+        {URL "broker.reconnect_min = 10\nbroker.reconnect_max = 5\n",
+         "t.conf:2: broker.reconnect_min (10) is larger than broker.reconnect_max (5)"},
+        {URL "broker.protocol = MQTTv31\nbroker.client_id = abcdefghijklmnopqrstuvwx\n",
+         "t.conf:3: broker.client_id: MQTTv31 allows at most 23 bytes, got 24"},
+        {URL "broker.client_id =\n",
+         "t.conf:2: broker.client_id: expected 1 to 65535 bytes, got 0"},
 };
 
 START_TEST(errors)
@@ -249,6 +256,31 @@ START_TEST(nul_byte)
 }
 END_TEST
 
+/* CR LF endings and comments never leak into values. */
+START_TEST(crlf_and_comments)
+{
+	static const char text[] = "broker.url = h # the broker\r\n"
+	                           "# comment\r\n"
+	                           "\r\n"
+	                           "broker.username = \"a # b\"  # comment\r\n"
+	                           "broker.password = p#q\r\n"
+	                           "broker.keepalive = 5\r\n"
+	                           "broker.client_id = id\t\r\n"
+	                           "publish.baseTopic = \"\"";
+	struct cfg cfg;
+	char err[CFG_ERR_LEN];
+
+	ck_assert_msg(parse(&cfg, text, err) == 0, "%s", err);
+	ck_assert_str_eq(cfg.broker_host, "h");
+	ck_assert_str_eq(cfg.broker_username, "a # b");
+	ck_assert_str_eq(cfg.broker_password, "p");
+	ck_assert_uint_eq(cfg.broker_keepalive, 5);
+	ck_assert_str_eq(cfg.broker_client_id, "id");
+	ck_assert_str_eq(cfg.pub_base_topic, "");
+	cfg_free(&cfg);
+}
+END_TEST
+
 START_TEST(client_id_default_cut_for_v31)
 {
 	struct cfg cfg;
@@ -272,11 +304,11 @@ START_TEST(url_forms)
 		const char *host;
 		unsigned port;
 	} cases[] = {
-		{"broker.url = broker.lan\n", "broker.lan", 1883},
-		{"broker.url = mqtt://broker.lan\n", "broker.lan", 1883},
-		{"broker.url = mqtt://broker.lan:1999\n", "broker.lan", 1999},
-		{"broker.url = [fe80::2]\n", "fe80::2", 1883},
-		{"broker.url = 10.1.2.3\nbroker.port = 1900\n", "10.1.2.3", 1900},
+	        {"broker.url = broker.lan\n", "broker.lan", 1883},
+	        {"broker.url = mqtt://broker.lan\n", "broker.lan", 1883},
+	        {"broker.url = mqtt://broker.lan:1999\n", "broker.lan", 1999},
+	        {"broker.url = [fe80::2]\n", "fe80::2", 1883},
+	        {"broker.url = 10.1.2.3\nbroker.port = 1900\n", "10.1.2.3", 1900},
 	};
 	struct cfg cfg;
 	char err[CFG_ERR_LEN];
@@ -340,12 +372,13 @@ START_TEST(load_files)
 	snprintf(text, sizeof(text), URL "broker.password_file = %s/missing\n", tmpdir);
 	path = write_file("nopw.conf", text);
 	ck_assert_int_eq(cfg_load(&cfg, path, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "/missing: cannot read: No such file or directory") != NULL,
-	              "%s", err);
+	ck_assert_msg(strstr(err, "/missing: cannot read: No such file or directory") != NULL, "%s",
+	              err);
 	cfg_free(&cfg);
 
 	ck_assert_int_eq(cfg_load(&cfg, "/nonexistent/octomqttd.conf", err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "/nonexistent/octomqttd.conf: cannot read: No such file or directory");
+	ck_assert_str_eq(err,
+	                 "/nonexistent/octomqttd.conf: cannot read: No such file or directory");
 	cfg_free(&cfg);
 
 	snprintf(text, sizeof(text), "rm -rf %s", tmpdir);
@@ -362,6 +395,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, every_key);
 	tcase_add_loop_test(tc, errors, 0, (int)nitems(bad));
 	tcase_add_test(tc, nul_byte);
+	tcase_add_test(tc, crlf_and_comments);
 	tcase_add_test(tc, client_id_default_cut_for_v31);
 	tcase_add_test(tc, url_forms);
 	tcase_add_test(tc, parse_u64);

@@ -12,38 +12,41 @@ struct bytes {
 	const char *s;
 	size_t len;
 };
-#define B(lit) {lit, sizeof(lit) - 1}
+#define B(lit)                                                                                     \
+	{                                                                                          \
+		lit, sizeof(lit) - 1                                                               \
+	}
 
 static const struct bytes utf8_good[] = {
-	B(""),
-	B("plain ascii"),
-	B("j\xc3\xbcrgen"),            /* ü, 2 bytes */
-	B("\xe2\x82\xac"),             /* €, 3 bytes */
-	B("\xf0\x9f\x96\xa8"),         /* 🖨, 4 bytes */
-	B("\xc2\x80"),                 /* U+0080, smallest 2-byte */
-	B("\xe0\xa0\x80"),             /* U+0800, smallest 3-byte */
-	B("\xf0\x90\x80\x80"),         /* U+10000, smallest 4-byte */
-	B("\xf4\x8f\xbf\xbf"),         /* U+10FFFF, the largest */
-	B("\xed\x9f\xbf"),             /* U+D7FF, just below the surrogates */
-	B("\xee\x80\x80"),             /* U+E000, just above */
+        B(""),
+        B("plain ascii"),
+        B("j\xc3\xbcrgen"),    /* ü, 2 bytes */
+        B("\xe2\x82\xac"),     /* €, 3 bytes */
+        B("\xf0\x9f\x96\xa8"), /* 🖨, 4 bytes */
+        B("\xc2\x80"),         /* U+0080, smallest 2-byte */
+        B("\xe0\xa0\x80"),     /* U+0800, smallest 3-byte */
+        B("\xf0\x90\x80\x80"), /* U+10000, smallest 4-byte */
+        B("\xf4\x8f\xbf\xbf"), /* U+10FFFF, the largest */
+        B("\xed\x9f\xbf"),     /* U+D7FF, just below the surrogates */
+        B("\xee\x80\x80"),     /* U+E000, just above */
 };
 
 static const struct bytes utf8_bad[] = {
-	B("\x80"),                     /* lone continuation */
-	B("\xbf"),
-	B("\xc0\xaf"),                 /* overlong '/' */
-	B("\xc1\xbf"),                 /* overlong */
-	B("\xe0\x80\xaf"),             /* overlong 3-byte */
-	B("\xf0\x80\x80\xaf"),         /* overlong 4-byte */
-	B("\xed\xa0\x80"),             /* U+D800 surrogate */
-	B("\xed\xbf\xbf"),             /* U+DFFF surrogate */
-	B("\xf4\x90\x80\x80"),         /* U+110000 */
-	B("\xf5\x80\x80\x80"),         /* lead byte beyond range */
-	B("\xff"),
-	B("\xc3"),                     /* truncated 2-byte */
-	B("\xe2\x82"),                 /* truncated 3-byte */
-	B("\xf0\x9f\x96"),             /* truncated 4-byte */
-	B("ab\xc3(cd"),                /* bad continuation */
+        B("\x80"), /* lone continuation */
+        B("\xbf"),
+        B("\xc0\xaf"),         /* overlong '/' */
+        B("\xc1\xbf"),         /* overlong */
+        B("\xe0\x80\xaf"),     /* overlong 3-byte */
+        B("\xf0\x80\x80\xaf"), /* overlong 4-byte */
+        B("\xed\xa0\x80"),     /* U+D800 surrogate */
+        B("\xed\xbf\xbf"),     /* U+DFFF surrogate */
+        B("\xf4\x90\x80\x80"), /* U+110000 */
+        B("\xf5\x80\x80\x80"), /* lead byte beyond range */
+        B("\xff"),
+        B("\xc3"),         /* truncated 2-byte */
+        B("\xe2\x82"),     /* truncated 3-byte */
+        B("\xf0\x9f\x96"), /* truncated 4-byte */
+        B("ab\xc3(cd"),    /* bad continuation */
 };
 
 START_TEST(utf8_accepts)
@@ -62,19 +65,19 @@ static const struct {
 	struct bytes t;
 	const char *why; /* NULL: valid */
 } topics[] = {
-	{B("octoprint/event/PrintStarted"), NULL},
-	{B("/"), NULL},
-	{B("a//b"), NULL},
-	{B(" space ok "), NULL},
-	{B("$SYS/x"), NULL},
-	{B("j\xc3\xbcrgen/\xf0\x9f\x96\xa8"), NULL},
-	{B(""), "empty"},
-	{B("a/+/b"), "wildcard"},
-	{B("a/#"), "wildcard"},
-	{B("a+b"), "wildcard"},
-	{B("a\0b"), "NUL"},
-	{B("a/\xc0\xaf"), "UTF-8"},
-	{B("\xed\xa0\x80"), "UTF-8"},
+        {B("octoprint/event/PrintStarted"), NULL},
+        {B("/"), NULL},
+        {B("a//b"), NULL},
+        {B(" space ok "), NULL},
+        {B("$SYS/x"), NULL},
+        {B("j\xc3\xbcrgen/\xf0\x9f\x96\xa8"), NULL},
+        {B(""), "empty"},
+        {B("a/+/b"), "wildcard"},
+        {B("a/#"), "wildcard"},
+        {B("a+b"), "wildcard"},
+        {B("a\0b"), "NUL"},
+        {B("a/\xc0\xaf"), "UTF-8"},
+        {B("\xed\xa0\x80"), "UTF-8"},
 };
 
 START_TEST(topic_names)
