@@ -117,7 +117,7 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 
 	if (!api_event_name_ok(name, len)) {
 		http_response_error(resp, 400, "invalid_name",
-		              "event name must be 1-128 characters of A-Z a-z 0-9 _ . -");
+		                    "event name must be 1-128 characters of A-Z a-z 0-9 _ . -");
 		return;
 	}
 	if (cfg->pub_timestamp)
@@ -171,7 +171,7 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
 		if (req->method != HTTP_POST) {
 			resp->allow = "POST";
 			http_response_error(resp, 405, "method_not_allowed",
-			              "only POST is allowed on /events/{name}");
+			                    "only POST is allowed on /events/{name}");
 			return;
 		}
 		api_post_event(api, req, req->path + plen, req->path_len - plen, resp);

@@ -3,16 +3,19 @@
  *
  * One line per message. Control characters in the formatted text become
  * '?', so bytes from the network can never forge a log line. On stderr a
- * local ISO-8601 timestamp is prefixed unless JOURNAL_STREAM says stderr
- * is the systemd journal, which stamps lines itself.
+ * local ISO-8601 timestamp is prefixed unless stderr is the systemd
+ * journal, which stamps lines itself.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -24,11 +27,47 @@ static bool log_stamp = true;
 
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 
+/* Digits only, no sign or blanks; *end gets the first byte after them. */
+static bool log_parse_ull(const char *s, const char **end, unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (ULLONG_MAX - (unsigned)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	*end = s;
+	*out = v;
+	return true;
+}
+
+/*
+ * systemd sets JOURNAL_STREAM to "<dev>:<ino>" of the journal socket it
+ * connected to our stdout/stderr. It is inherited by children whose stderr
+ * may point elsewhere, so it only counts when it matches stderr itself.
+ */
+static bool log_stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM"), *p;
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || !log_parse_ull(js, &p, &dev) || *p != ':' ||
+	    !log_parse_ull(p + 1, &p, &ino) || *p != '\0')
+		return false;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(enum log_level level, bool use_syslog)
 {
 	log_level_cur = level;
 	log_to_syslog = use_syslog;
-	log_stamp = getenv("JOURNAL_STREAM") == NULL;
+	log_stamp = !log_stderr_is_journal();
 	if (use_syslog)
 		openlog("octomqttd", LOG_PID, LOG_DAEMON);
 }
@@ -64,7 +103,7 @@ const char *log_level_name(enum log_level level)
 }
 
 static void log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
-	ATTR_PRINTF(3, 0);
+        ATTR_PRINTF(3, 0);
 
 static void log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 {

@@ -5,6 +5,7 @@
  * FIFO of deferred work drained after every iteration's callbacks.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct loop_fd {
 struct loop_timer {
 	uint64_t lt_id;
 	uint64_t lt_when; /* monotonic ms */
+	uint64_t lt_pass; /* last firing pass that ran it */
 	loop_timer_fn *lt_fn;
 	void *lt_arg;
 	struct loop_timer *lt_next;
@@ -36,15 +38,16 @@ struct loop_deferred {
 
 struct loop {
 	struct loop_fd l_fds[FD_SETSIZE];
-	fd_set l_rset, l_wset; /* master sets */
-	int l_maxfd;           /* highest watched fd, -1 if none */
+	fd_set l_rset, l_wset;       /* master sets */
+	int l_maxfd;                 /* highest watched fd, -1 if none */
 	struct loop_timer *l_timers; /* sorted by lt_when, then id */
 	uint64_t l_next_id;
+	uint64_t l_pass; /* timer firing passes so far */
 	struct loop_deferred *l_defer_head, **l_defer_tail;
 	loop_hook_fn *l_before_sleep;
 	void *l_before_sleep_arg;
 	uint64_t l_now;
-	uint64_t l_firing;      /* id of the timer whose callback runs, 0 if none */
+	uint64_t l_firing;     /* id of the timer whose callback runs, 0 if none */
 	bool l_firing_deleted; /* that timer deleted itself */
 	bool l_stop;
 };
@@ -104,8 +107,9 @@ int loop_watch(struct loop *loop, int fd, int mask, loop_io_fn *fn, void *arg)
 	struct loop_fd *lf;
 
 	if (fd < 0 || fd >= FD_SETSIZE) {
-		log_errorx("descriptor %d cannot be watched: select() handles only 0..%d", fd,
-		           FD_SETSIZE - 1);
+		log_errorx("descriptor %d cannot be watched: select() takes only descriptors below "
+		           "FD_SETSIZE (%d)",
+		           fd, FD_SETSIZE);
 		return -1;
 	}
 	lf = &loop->l_fds[fd];
@@ -211,20 +215,22 @@ uint64_t loop_now(const struct loop *loop)
 /*
  * Fire the timers due now. A timer is unlinked before its callback runs, so
  * the callback may delete itself (then its return value is ignored),
- * delete others, or add timers;
- * timers added now with a zero delay wait for the next iteration, because
- * only ids that existed when the pass started are fired.
+ * delete others, or add timers. Each timer runs at most once per pass:
+ * timers added now, and repeating ones rescheduled with interval 0, wait
+ * for the next iteration. Both are inserted behind every timer that was
+ * already due, so meeting one at the head ends the pass.
  */
 static void loop_fire_timers(struct loop *loop)
 {
-	uint64_t last_id = loop->l_next_id, now = loop_clock_ms();
+	uint64_t last_id = loop->l_next_id, now = loop_clock_ms(), pass = ++loop->l_pass;
 	struct loop_timer *t;
 
 	while ((t = loop->l_timers) != NULL && t->lt_when <= now) {
 		int64_t next;
 
-		if (t->lt_id >= last_id)
+		if (t->lt_id >= last_id || t->lt_pass == pass)
 			break;
+		t->lt_pass = pass;
 		loop->l_timers = t->lt_next;
 		loop->l_firing = t->lt_id;
 		loop->l_firing_deleted = false;
@@ -239,12 +245,29 @@ static void loop_fire_timers(struct loop *loop)
 	}
 }
 
+/*
+ * select() said EBADF: a descriptor was closed while still watched (a bug
+ * in the caller). Forget such descriptors, loudly, instead of failing
+ * every later select() in a busy loop.
+ */
+static void loop_drop_closed(struct loop *loop)
+{
+	int fd;
+
+	for (fd = 0; fd <= loop->l_maxfd; fd++) {
+		if (loop->l_fds[fd].lf_mask == 0 || fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		log_errorx("descriptor %d was closed while watched; no longer watched", fd);
+		loop_unwatch(loop, fd, LOOP_READ | LOOP_WRITE);
+	}
+}
+
 int loop_run_once(struct loop *loop, int64_t timeout_ms)
 {
 	fd_set rset, wset;
 	struct timeval tv, *tvp = NULL;
 	int64_t wait = timeout_ms;
-	int n, fd, maxfd;
+	int n, fd, maxfd, ret;
 
 	loop->l_now = loop_clock_ms();
 	if (loop->l_before_sleep != NULL)
@@ -253,8 +276,9 @@ int loop_run_once(struct loop *loop, int64_t timeout_ms)
 	loop_run_deferred(loop);
 	if (loop->l_timers != NULL) {
 		uint64_t now = loop_clock_ms();
-		int64_t due = loop->l_timers->lt_when > now ? (int64_t)(loop->l_timers->lt_when - now)
-		                                              : 0;
+		int64_t due = loop->l_timers->lt_when > now
+		                      ? (int64_t)(loop->l_timers->lt_when - now)
+		                      : 0;
 
 		if (wait < 0 || due < wait)
 			wait = due;
@@ -269,9 +293,15 @@ int loop_run_once(struct loop *loop, int64_t timeout_ms)
 	maxfd = loop->l_maxfd;
 	n = select(maxfd + 1, &rset, &wset, NULL, tvp);
 	loop->l_now = loop_clock_ms();
+	ret = n;
 	if (n < 0) {
-		if (errno != EINTR)
+		if (errno == EINTR) {
+			ret = 0;
+		} else {
 			log_error("select");
+			if (errno == EBADF)
+				loop_drop_closed(loop);
+		}
 		n = 0;
 	}
 	for (fd = 0; n > 0 && fd <= maxfd; fd++) {
@@ -280,7 +310,7 @@ int loop_run_once(struct loop *loop, int64_t timeout_ms)
 
 		if (!r && !w)
 			continue;
-		n--;
+		n -= (int)r + (int)w;
 		/* Re-check the mask before each call: an earlier callback may have
 		 * removed this watcher. */
 		if (r && (lf->lf_mask & LOOP_READ))
@@ -290,7 +320,7 @@ int loop_run_once(struct loop *loop, int64_t timeout_ms)
 	}
 	loop_fire_timers(loop);
 	loop_run_deferred(loop);
-	return 0;
+	return ret;
 }
 
 void loop_run(struct loop *loop)

@@ -42,7 +42,12 @@ int loop_watch(struct loop *loop, int fd, int mask, loop_io_fn *fn, void *arg);
 /* Stop watching the events in mask; the fd is forgotten when none remain. */
 void loop_unwatch(struct loop *loop, int fd, int mask);
 
-/* Fire fn after ms milliseconds; returns an id > 0. */
+/*
+ * Fire fn after ms milliseconds (negative counts as 0) from the clock now;
+ * returns an id > 0, increasing from 1. fn's return value reschedules it
+ * that many ms after the time it fired. A timer runs at most once per
+ * iteration; one added by a timer callback runs in a later iteration.
+ */
 uint64_t loop_timer_add(struct loop *loop, int64_t ms, loop_timer_fn *fn, void *arg);
 /* Cancel a timer; unknown or fired ids are ignored. */
 void loop_timer_del(struct loop *loop, uint64_t id);
@@ -52,12 +57,22 @@ void loop_set_before_sleep(struct loop *loop, loop_hook_fn *fn, void *arg);
 /* Run fn(arg) after the current iteration's callbacks (deferred close). */
 void loop_defer(struct loop *loop, loop_defer_fn *fn, void *arg);
 
-/* Monotonic milliseconds, sampled at the start of each iteration. */
+/*
+ * Monotonic milliseconds, sampled when an iteration starts and again when
+ * select() returns: constant during the iteration's callbacks.
+ */
 uint64_t loop_now(const struct loop *loop);
 /* Monotonic milliseconds, read from the clock now. */
 uint64_t loop_clock_ms(void);
 
-/* One iteration; waits at most timeout_ms (-1: until an event or timer). */
+/*
+ * One iteration: before-sleep hook, select() for at most timeout_ms (-1:
+ * until an event; the nearest timer shortens the wait), fd callbacks (read
+ * before write), due timers, deferred work. Returns select()'s count of
+ * ready events (0 on timeout or EINTR, so signal flags can be looked at),
+ * or -1 if select() failed otherwise (logged; a watched descriptor that was
+ * closed is dropped, so the loop does not spin).
+ */
 int loop_run_once(struct loop *loop, int64_t timeout_ms);
 /* Iterate until loop_stop(). */
 void loop_run(struct loop *loop);

@@ -14,9 +14,11 @@
  * blocks the loop while it runs; see doc/CHOICES.md.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,10 +30,14 @@
 #include "mqtt_codec.h"
 #include "net.h"
 
-/* TCP connect plus CONNACK must complete within this time. */
+/*
+ * TCP connect plus CONNACK must complete within this time. A fixed bound
+ * rather than one derived from the keepalive: keepalive may be 0 (no bound
+ * at all) or 65535 s, neither a sensible wait for a handshake.
+ */
 #define MC_CONNECT_TIMEOUT_MS 10000
 /* QoS 1/2 messages in flight at once (MQTT "receive maximum" of sorts). */
-#define MC_WINDOW 64
+#define MC_WINDOW     64
 #define MC_READ_CHUNK 16384
 /* Inbound QoS 2 packet ids awaiting PUBREL that we remember. */
 #define MC_QOS2_IDS 64
@@ -41,8 +47,8 @@ enum mc_state {
 	MC_CONNECTING,   /* TCP connect in progress */
 	MC_WAIT_CONNACK, /* CONNECT sent */
 	MC_CONNECTED,
-	MC_BACKOFF, /* waiting to reconnect */
-	MC_STOPPING,    /* DISCONNECT queued, flushing */
+	MC_BACKOFF,  /* waiting to reconnect */
+	MC_STOPPING, /* DISCONNECT queued, flushing */
 	MC_STOPPED,
 };
 
@@ -55,7 +61,8 @@ struct mc_msg {
 	int m_qos;
 	bool m_retain;
 	bool m_queueable;
-	bool m_pubrec; /* QoS 2: PUBREC received, PUBREL sent */
+	bool m_pubrec;  /* QoS 2: PUBREC received, PUBREL sent */
+	bool m_counted; /* QoS 1/2: counted in `published` (resends are not) */
 	uint16_t m_id;
 	uint64_t m_end; /* QoS 0: mc_out_total after encoding */
 };
@@ -89,7 +96,7 @@ struct mqtt_client {
 };
 
 static void mc_connect(struct mqtt_client *mc);
-static void mc_lost(struct mqtt_client *mc, const char *why);
+static void mc_lost(struct mqtt_client *mc, const char *fmt, ...) ATTR_PRINTF(2, 3);
 static void mc_drain_queue(struct mqtt_client *mc);
 static void mc_io(struct loop *loop, int fd, int mask, void *arg);
 
@@ -212,6 +219,7 @@ static void mc_reclaim_unwritten(struct mqtt_client *mc)
 	while ((m = mc_list_pop(&mc->mc_unwritten)) != NULL) {
 		if (m->m_end <= mc->mc_out_written) {
 			mc_msg_free(m);
+			mc->mc_st.published++;
 		} else if (m->m_queueable) {
 			mc_list_push(&back, m);
 			mc->mc_queue_bytes += mc_msg_size(m);
@@ -243,22 +251,32 @@ static int64_t mc_backoff_fire(struct loop *loop, uint64_t id, void *arg)
 
 static void mc_schedule_reconnect(struct mqtt_client *mc, const char *what)
 {
-	uint64_t ms = mqtt_backoff_ms(mc->mc_cfg->broker_reconnect_min,
-	                              mc->mc_cfg->broker_reconnect_max, mc->mc_attempt,
-	                              (uint32_t)rand_r(&mc->mc_rand));
+	uint64_t ms =
+	        mqtt_backoff_ms(mc->mc_cfg->broker_reconnect_min, mc->mc_cfg->broker_reconnect_max,
+	                        mc->mc_attempt, (uint32_t)rand_r(&mc->mc_rand));
 
 	mc->mc_attempt++;
 	mc->mc_state = MC_BACKOFF;
 	mc_timer_clear(mc);
 	mc->mc_timer = loop_timer_add(mc->mc_loop, (int64_t)ms, mc_backoff_fire, mc);
-	log_warnx("broker %s: %s; retrying in %llu.%llu s", mc->mc_addr, what,
+	log_warnx("broker %s%s; retrying in %llu.%llu s", mc->mc_addr, what,
 	          (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
 }
 
-/* The connection is gone (or never came up): clean up and plan the next try. */
-static void mc_lost(struct mqtt_client *mc, const char *why)
+/*
+ * The connection is gone (or never came up): clean up and plan the next
+ * try. fmt continues "broker HOST:PORT" in the one log line, so it starts
+ * with ": " or a space.
+ */
+static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
 {
 	bool was_connected = mc->mc_state == MC_CONNECTED;
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
 
 	mc_close_fd(mc);
 	mc_timer_clear(mc);
@@ -288,21 +306,25 @@ static void mc_written(struct mqtt_client *mc, size_t n)
 
 	mc->mc_out_written += n;
 	mc->mc_last_sent = loop_now(mc->mc_loop);
+	/* QoS 0 counts as published once all of its bytes are written. */
 	while ((m = mc->mc_unwritten.l_head) != NULL && m->m_end <= mc->mc_out_written) {
 		mc_list_pop(&mc->mc_unwritten);
 		mc_msg_free(m);
+		mc->mc_st.published++;
 	}
 }
 
 static void mc_flush(struct mqtt_client *mc)
 {
 	while (buf_len(&mc->mc_out) > 0) {
-		ssize_t n = write(mc->mc_fd, buf_data(&mc->mc_out), buf_len(&mc->mc_out));
+		/* send(MSG_NOSIGNAL): a broker gone away must not raise SIGPIPE. */
+		ssize_t n =
+		        send(mc->mc_fd, buf_data(&mc->mc_out), buf_len(&mc->mc_out), MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
-			mc_lost(mc, strerror(errno));
+			mc_lost(mc, ": write failed: %s", strerror(errno));
 			return;
 		}
 		buf_consume(&mc->mc_out, (size_t)n);
@@ -351,7 +373,10 @@ static void mc_send(struct mqtt_client *mc, struct mc_msg *m, bool dup)
 		                    m->m_payload_len, m->m_qos, m->m_retain, dup, m->m_id);
 	}
 	mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
-	mc->mc_st.published++;
+	if (m->m_qos > 0 && !m->m_counted) {
+		m->m_counted = true;
+		mc->mc_st.published++;
+	}
 	if (m->m_qos == 0) {
 		m->m_end = mc->mc_out_total;
 		mc_list_push(&mc->mc_unwritten, m);
@@ -402,12 +427,9 @@ static int64_t mc_keepalive_fire(struct loop *loop, uint64_t id, void *arg)
 	uint64_t dead = mc->mc_last_recv + ka + ka / 2, ping = mc->mc_last_sent + ka, next;
 
 	if (now >= dead) {
-		char why[64];
-
-		snprintf(why, sizeof(why), "no answer for %llu s, reconnecting",
-		         (unsigned long long)((now - mc->mc_last_recv) / 1000));
 		mc->mc_timer = 0;
-		mc_lost(mc, why);
+		mc_lost(mc, ": no answer for %llu s, reconnecting",
+		        (unsigned long long)((now - mc->mc_last_recv) / 1000));
 		return LOOP_TIMER_STOP;
 	}
 	if (now >= ping) {
@@ -427,11 +449,8 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	struct mc_msg *m;
 
 	if (pkt->return_code != 0) {
-		char why[128];
-
-		snprintf(why, sizeof(why), "refused the connection: %s (%u)",
-		         mqtt_connack_str(pkt->return_code), pkt->return_code);
-		mc_lost(mc, why);
+		mc_lost(mc, " refused the connection: %s (%u)", mqtt_connack_str(pkt->return_code),
+		        pkt->return_code);
 		return;
 	}
 	mc_timer_clear(mc);
@@ -454,9 +473,9 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 		         mc->mc_queue.l_count);
 	mc_drain_queue(mc);
 	if (mc->mc_cfg->broker_keepalive > 0)
-		mc->mc_timer = loop_timer_add(mc->mc_loop,
-		                              (int64_t)mc->mc_cfg->broker_keepalive * 1000,
-		                              mc_keepalive_fire, mc);
+		mc->mc_timer =
+		        loop_timer_add(mc->mc_loop, (int64_t)mc->mc_cfg->broker_keepalive * 1000,
+		                       mc_keepalive_fire, mc);
 }
 
 static struct mc_msg *mc_inflight_find(struct mqtt_client *mc, uint16_t id, struct mc_msg ***link)
@@ -546,11 +565,8 @@ static void mc_handle(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 {
 	if (mc->mc_state == MC_WAIT_CONNACK) {
 		if (pkt->type != MQTT_CONNACK) {
-			char why[96];
-
-			snprintf(why, sizeof(why), "sent %s before CONNACK",
-			         mqtt_type_name(pkt->type));
-			mc_lost(mc, why);
+			mc_lost(mc, " sent %s before CONNACK, connection dropped",
+			        mqtt_type_name(pkt->type));
 			return;
 		}
 		mc_connack(mc, pkt);
@@ -575,14 +591,17 @@ static void mc_handle(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	case MQTT_SUBACK:
 	case MQTT_UNSUBACK:
 		break;
-	default: {
-		char why[96];
-
-		snprintf(why, sizeof(why), "sent an unexpected %s", mqtt_type_name(pkt->type));
-		mc_lost(mc, why);
+	default:
+		mc_lost(mc, " sent an unexpected %s, connection dropped",
+		        mqtt_type_name(pkt->type));
 		break;
 	}
-	}
+}
+
+/* Name of the packet type at the head of the input, for log lines. */
+static const char *mc_in_type(const struct mqtt_client *mc)
+{
+	return mqtt_type_name((enum mqtt_type)((uint8_t)buf_data(&mc->mc_in)[0] >> 4));
 }
 
 static void mc_read(struct mqtt_client *mc)
@@ -593,11 +612,11 @@ static void mc_read(struct mqtt_client *mc)
 	n = read(mc->mc_fd, buf_tail(&mc->mc_in), buf_avail(&mc->mc_in));
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			mc_lost(mc, strerror(errno));
+			mc_lost(mc, ": read failed: %s", strerror(errno));
 		return;
 	}
 	if (n == 0) {
-		mc_lost(mc, "connection closed by the broker");
+		mc_lost(mc, " closed the connection");
 		return;
 	}
 	buf_produced(&mc->mc_in, (size_t)n);
@@ -613,17 +632,15 @@ static void mc_read(struct mqtt_client *mc)
 		if (rc == MQTT_NEED_MORE)
 			break;
 		if (rc == MQTT_MALFORMED) {
-			mc_lost(mc, "malformed packet from the broker, connection dropped");
+			mc_lost(mc, " sent a malformed %s packet, connection dropped",
+			        mc_in_type(mc));
 			return;
 		}
 		if (rc == MQTT_TOO_LARGE) {
-			char why[128];
-
-			snprintf(why, sizeof(why),
-			         "packet larger than broker.max_packet (%zu bytes), connection "
-			         "dropped",
-			         mc->mc_cfg->broker_max_packet);
-			mc_lost(mc, why);
+			mc_lost(mc,
+			        " sent a %s packet larger than broker.max_packet (%zu bytes), "
+			        "connection dropped",
+			        mc_in_type(mc), mc->mc_cfg->broker_max_packet);
 			return;
 		}
 		mc_handle(mc, &pkt);
@@ -641,17 +658,14 @@ static void mc_io(struct loop *loop, int fd, int mask, void *arg)
 
 	if (mc->mc_state == MC_CONNECTING) {
 		if (net_connect_result(fd, err, sizeof(err)) != 0) {
-			char why[NET_ERR_LEN + 32];
-
-			snprintf(why, sizeof(why), "connect failed: %s", err);
-			mc_lost(mc, why);
+			mc_lost(mc, ": connect failed: %s", err);
 			return;
 		}
 		log_debug("broker %s: TCP connected, sending CONNECT", mc->mc_addr);
 		loop_unwatch(loop, fd, LOOP_WRITE);
 		mc->mc_writing = false;
 		if (loop_watch(loop, fd, LOOP_READ, mc_io, mc) != 0) {
-			mc_lost(mc, "descriptor out of range");
+			mc_lost(mc, ": descriptor out of range");
 			return;
 		}
 		mc->mc_last_recv = mc->mc_last_sent = loop_now(loop);
@@ -660,7 +674,8 @@ static void mc_io(struct loop *loop, int fd, int mask, void *arg)
 	}
 	if (mask & LOOP_READ)
 		mc_read(mc);
-	else if (mask & LOOP_WRITE)
+	/* The read may have dropped the connection. */
+	if ((mask & LOOP_WRITE) && mc->mc_fd == fd)
 		mc_flush(mc);
 }
 
@@ -669,8 +684,10 @@ static int64_t mc_connect_timeout(struct loop *loop, uint64_t id, void *arg)
 	struct mqtt_client *mc = arg;
 
 	mc->mc_timer = 0;
-	mc_lost(mc, mc->mc_state == MC_CONNECTING ? "connect timed out"
-	                                          : "no CONNACK within 10 s");
+	if (mc->mc_state == MC_CONNECTING)
+		mc_lost(mc, ": connect timed out after %d s", MC_CONNECT_TIMEOUT_MS / 1000);
+	else
+		mc_lost(mc, ": no CONNACK within %d s", MC_CONNECT_TIMEOUT_MS / 1000);
 	return LOOP_TIMER_STOP;
 }
 
@@ -684,14 +701,17 @@ static void mc_connect(struct mqtt_client *mc)
 	log_debug("connecting to broker %s", mc->mc_addr);
 	fd = net_connect(mc->mc_cfg->broker_host, mc->mc_cfg->broker_port, err, sizeof(err));
 	if (fd < 0) {
-		mc_schedule_reconnect(mc, err);
+		char why[NET_ERR_LEN + 32];
+
+		snprintf(why, sizeof(why), ": connect failed: %s", err);
+		mc_schedule_reconnect(mc, why);
 		return;
 	}
 	mc->mc_fd = fd;
 	mc->mc_state = MC_CONNECTING;
 	/* mc_io is the callback for both directions; loop_watch keeps one per fd. */
 	if (loop_watch(mc->mc_loop, fd, LOOP_WRITE, mc_io, mc) != 0) {
-		mc_lost(mc, "descriptor out of range");
+		mc_lost(mc, ": descriptor out of range");
 		return;
 	}
 	mc->mc_writing = true;
@@ -766,6 +786,7 @@ void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *s
 	st->connected = mc->mc_state == MC_CONNECTED;
 	st->queue_messages = mc->mc_queue.l_count;
 	st->queue_bytes = mc->mc_queue_bytes;
+	st->inflight = mc->mc_inflight.l_count;
 }
 
 /* Messages still held at the end are counted and logged, never silent. */

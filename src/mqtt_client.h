@@ -37,6 +37,7 @@ struct mqtt_client_stats {
 	uint64_t dropped;      /* messages lost (each also logged) */
 	size_t queue_messages; /* now in the offline queue */
 	size_t queue_bytes;
+	size_t inflight; /* QoS 1/2 messages sent and not yet acknowledged */
 };
 
 /* cfg must outlive the client. Does not connect until mqtt_client_start(). */

@@ -145,8 +145,8 @@ static enum mqtt_rc mqtt_decode_body(const uint8_t *p, const uint8_t *end, struc
 		}
 		pkt->topic = (const char *)s;
 		pkt->topic_len = slen;
-		if (pkt->qos > 0 && (mqtt_read_u16(&p, end, &pkt->packet_id) != 0 ||
-		                     pkt->packet_id == 0))
+		if (pkt->qos > 0 &&
+		    (mqtt_read_u16(&p, end, &pkt->packet_id) != 0 || pkt->packet_id == 0))
 			return MQTT_MALFORMED;
 		pkt->payload = p;
 		pkt->payload_len = (size_t)(end - p);
@@ -156,13 +156,11 @@ static enum mqtt_rc mqtt_decode_body(const uint8_t *p, const uint8_t *end, struc
 	case MQTT_PUBREL:
 	case MQTT_PUBCOMP:
 	case MQTT_UNSUBACK:
-		if (rem != 2 || mqtt_read_u16(&p, end, &pkt->packet_id) != 0 ||
-		    pkt->packet_id == 0)
+		if (rem != 2 || mqtt_read_u16(&p, end, &pkt->packet_id) != 0 || pkt->packet_id == 0)
 			return MQTT_MALFORMED;
 		return MQTT_OK;
 	case MQTT_SUBACK:
-		if (rem < 3 || mqtt_read_u16(&p, end, &pkt->packet_id) != 0 ||
-		    pkt->packet_id == 0)
+		if (rem < 3 || mqtt_read_u16(&p, end, &pkt->packet_id) != 0 || pkt->packet_id == 0)
 			return MQTT_MALFORMED;
 		for (s = p; s < end; s++) {
 			if (*s > 2 && *s != 0x80)
@@ -341,12 +339,8 @@ void mqtt_encode_connack(struct buf *out, bool session_present, uint8_t return_c
 const char *mqtt_connack_str(uint8_t return_code)
 {
 	static const char *const names[] = {
-		"connection accepted",
-		"unacceptable protocol version",
-		"identifier rejected",
-		"server unavailable",
-		"bad user name or password",
-		"not authorized",
+	        "connection accepted", "unacceptable protocol version", "identifier rejected",
+	        "server unavailable",  "bad user name or password",     "not authorized",
 	};
 
 	if (return_code < nitems(names))
@@ -357,8 +351,9 @@ const char *mqtt_connack_str(uint8_t return_code)
 const char *mqtt_type_name(enum mqtt_type type)
 {
 	static const char *const names[] = {
-		"reserved", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
-		"SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT",
+	        "reserved",    "CONNECT",  "CONNACK", "PUBLISH",   "PUBACK",
+	        "PUBREC",      "PUBREL",   "PUBCOMP", "SUBSCRIBE", "SUBACK",
+	        "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP",  "DISCONNECT",
 	};
 
 	if ((unsigned)type < nitems(names))

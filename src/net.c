@@ -33,21 +33,25 @@ static int net_err(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* Strict port: 1..65535, digits only. */
-static int net_parse_port(const char *s, size_t len, uint16_t *port)
+/* Strict port: 1..65535, digits only; the message says what is wrong. */
+static int net_parse_port(const char *in, const char *s, uint16_t *port, char *err, size_t errlen)
 {
 	unsigned long v = 0;
-	size_t i;
+	size_t i, len = strlen(s);
 
-	if (len == 0 || len > 5)
-		return -1;
+	if (len == 0)
+		return net_err(err, errlen, "'%s': missing port after ':'", in);
 	for (i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (unsigned long)(s[i] - '0');
+			return net_err(err, errlen, "'%s': port '%s' is not a number", in, s);
 	}
+	/* More than five digits: too large, or padded with zeros. */
+	if (len > 5)
+		return net_err(err, errlen, "'%s': port must be a number from 1 to 65535", in);
+	for (i = 0; i < len; i++)
+		v = v * 10 + (unsigned long)(s[i] - '0');
 	if (v < 1 || v > 65535)
-		return -1;
+		return net_err(err, errlen, "'%s': port must be a number from 1 to 65535", in);
 	*port = (uint16_t)v;
 	return 0;
 }
@@ -96,16 +100,14 @@ int net_split_hostport(const char *in, char *host, size_t hostlen, uint16_t *por
 
 			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
-				return net_err(err, errlen, "'%s': bad character in host name",
-				               in);
+				return net_err(err, errlen, "'%s': bad character in host name", in);
 		}
 	}
 	if (hlen >= hostlen)
 		return net_err(err, errlen, "'%s': host name too long", in);
 	if (p != NULL) {
-		if (net_parse_port(p, strlen(p), port) != 0)
-			return net_err(err, errlen, "'%s': port must be a number from 1 to 65535",
-			               in);
+		if (net_parse_port(in, p, port, err, errlen) != 0)
+			return -1;
 	} else if (default_port == 0) {
 		return net_err(err, errlen, "'%s': missing ':port'", in);
 	} else {

@@ -22,19 +22,26 @@
 int net_split_hostport(const char *in, char *host, size_t hostlen, uint16_t *port,
                        uint16_t default_port, char *err, size_t errlen);
 
-/* Listening socket on host:port (SO_REUSEADDR, non-blocking). */
+/*
+ * Listening socket on host:port (numeric or name; port 0 picks a free one):
+ * SO_REUSEADDR, IPV6_V6ONLY for IPv6, non-blocking, CLOEXEC. The first
+ * address that binds is used.
+ */
 int net_listen(const char *host, uint16_t port, int backlog, char *err, size_t errlen);
 /* Accept one connection, non-blocking, CLOEXEC; -1 with errno EAGAIN when none. */
 int net_accept(int lfd, char *peer, size_t peerlen);
 /*
- * Start a non-blocking connect to host:port (tries each address of the
- * name in turn is NOT done here: the first address is used). Returns the
- * fd; completion is signalled by writability, then call net_connect_result.
+ * Start a non-blocking connect to host:port (TCP_NODELAY, CLOEXEC). The
+ * addresses of the name are tried in order until one connect() does not
+ * fail at once; EINPROGRESS counts as started. Returns the fd; completion
+ * is signalled by writability, then call net_connect_result. Names are
+ * resolved with getaddrinfo(), which may block.
  */
 int net_connect(const char *host, uint16_t port, char *err, size_t errlen);
-/* 0 if the connect on fd succeeded, else -1 with the reason in err. */
+/* 0 if the connect on fd succeeded, else -1 with strerror(SO_ERROR) in err. */
 int net_connect_result(int fd, char *err, size_t errlen);
 
+/* 0 or -1 with errno set. */
 int net_set_nonblock(int fd);
 int net_set_nodelay(int fd);
 

@@ -1,11 +1,12 @@
 /*
  * freeport: loopback port helper for the integration tests.
  *
- *   freeport                  print a TCP port free on 127.0.0.1
+ *   freeport                  print a TCP port that is free on 127.0.0.1
  *   freeport -w PORT SECONDS  wait until 127.0.0.1:PORT accepts connections
  *   freeport -c PORT SECONDS  wait until 127.0.0.1:PORT refuses connections
  *
- * Exit 0 on success, 1 when the deadline passes, 2 on bad usage.
+ * PORT is 1-65535, SECONDS 0-3600 (0: one try). Exit 0 on success, 1 when
+ * the deadline passes, 2 on bad usage or a system error.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,32 +15,52 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-static void usage(void)
+#define FP_MAX_SECONDS 3600
+/* Pause between two connect attempts. */
+#define FP_POLL_NS (20 * 1000 * 1000)
+
+/* Print the usage (to stderr after an error, with why) and exit. */
+static void fp_usage(const char *why)
 {
-	fprintf(stderr, "usage: freeport [-w PORT SECONDS | -c PORT SECONDS]\n");
-	exit(2);
+	FILE *out = why != NULL ? stderr : stdout;
+
+	if (why != NULL)
+		fprintf(stderr, "freeport: %s\n", why);
+	fprintf(out,
+	        "usage: freeport                  print a free TCP port on 127.0.0.1\n"
+	        "       freeport -w PORT SECONDS  wait until 127.0.0.1:PORT accepts\n"
+	        "       freeport -c PORT SECONDS  wait until 127.0.0.1:PORT refuses\n"
+	        "PORT is 1-65535, SECONDS 0-%d\n",
+	        FP_MAX_SECONDS);
+	exit(why != NULL ? 2 : 0);
 }
 
-static unsigned long number(const char *s, unsigned long max)
+/* A decimal number in [min, max]: digits only, no sign, no spaces. */
+static unsigned long fp_number(const char *s, unsigned long min, unsigned long max,
+                               const char *what)
 {
 	unsigned long v = 0;
+	const char *p;
 
 	if (*s == '\0')
-		usage();
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9' || v > max / 10)
-			usage();
-		v = v * 10 + (unsigned long)(*s - '0');
+		fp_usage(what);
+	for (p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			fp_usage(what);
+		if (v > (max - (unsigned long)(*p - '0')) / 10)
+			fp_usage(what);
+		v = v * 10 + (unsigned long)(*p - '0');
 	}
-	if (v > max)
-		usage();
+	if (v < min)
+		fp_usage(what);
 	return v;
 }
 
-static double now(void)
+static double fp_now(void)
 {
 	struct timespec ts;
 
@@ -47,62 +68,95 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* 1 if a connect succeeds, 0 if refused (or any other failure). */
-static int try_connect(unsigned port)
+static void fp_loopback(struct sockaddr_in *sa, unsigned port)
 {
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-
-	if (fd < 0) {
-		perror("freeport: socket");
-		exit(2);
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 }
 
-int main(int argc, char **argv)
+/*
+ * 1 if a connect succeeds, 0 if it is refused (nothing listens), -1 if
+ * neither is known (a listener with a full backlog drops the SYN and the
+ * connect times out): that answer satisfies neither -w nor -c.
+ */
+static int fp_try_connect(unsigned port)
+{
+	struct timeval tv = {1, 0};
+	struct sockaddr_in sa;
+	int fd, rc;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0) {
+		fprintf(stderr, "freeport: socket: %s\n", strerror(errno));
+		exit(2);
+	}
+	/* Bounds a connect to a listener that does not answer. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	fp_loopback(&sa, port);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		rc = 1;
+	else
+		rc = errno == ECONNREFUSED ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+static int fp_wait(int want_open, const char *port_arg, const char *secs_arg)
+{
+	unsigned port = (unsigned)fp_number(port_arg, 1, 65535, "PORT must be 1-65535");
+	unsigned long secs = fp_number(secs_arg, 0, FP_MAX_SECONDS, "SECONDS must be 0-3600");
+	double end = fp_now() + (double)secs;
+	struct timespec pause = {0, FP_POLL_NS};
+
+	while (fp_try_connect(port) != want_open) {
+		if (fp_now() >= end) {
+			fprintf(stderr,
+			        "freeport: 127.0.0.1:%u did not %s connections within %lu s\n",
+			        port, want_open ? "accept" : "refuse", secs);
+			return 1;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}
+
+static int fp_free_port(void)
 {
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
 	int fd;
 
-	if (argc == 4 && (strcmp(argv[1], "-w") == 0 || strcmp(argv[1], "-c") == 0)) {
-		unsigned port = (unsigned)number(argv[2], 65535);
-		double end = now() + (double)number(argv[3], 3600);
-		int want = argv[1][1] == 'w';
-		struct timespec pause = {0, 20 * 1000 * 1000};
-
-		if (port == 0)
-			usage();
-		while (try_connect(port) != want) {
-			if (now() > end) {
-				fprintf(stderr, "freeport: 127.0.0.1:%u still %s after %s s\n", port,
-				        want ? "refuses connections" : "accepts connections",
-				        argv[3]);
-				return 1;
-			}
-			nanosleep(&pause, NULL);
-		}
-		return 0;
-	}
-	if (argc != 1)
-		usage();
 	fd = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	if (fd < 0) {
+		fprintf(stderr, "freeport: socket: %s\n", strerror(errno));
+		return 2;
+	}
+	fp_loopback(&sa, 0);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
-		perror("freeport");
+		fprintf(stderr, "freeport: bind 127.0.0.1:0: %s\n", strerror(errno));
+		close(fd);
 		return 2;
 	}
 	printf("%u\n", ntohs(sa.sin_port));
 	close(fd);
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 1)
+		return fp_free_port();
+	if (argc == 4 && strcmp(argv[1], "-w") == 0)
+		return fp_wait(1, argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "-c") == 0)
+		return fp_wait(0, argv[2], argv[3]);
+	if (argc == 2 && strcmp(argv[1], "-h") == 0)
+		fp_usage(NULL);
+	fp_usage(argc >= 2 && (strcmp(argv[1], "-w") == 0 || strcmp(argv[1], "-c") == 0)
+	                 ? "-w and -c take PORT and SECONDS"
+	                 : "unknown arguments");
+	return 2;
 }

@@ -1,10 +1,19 @@
 /*
  * test_buf: append, consume, compaction, growth, formatted append, direct
- * writes after reserve, shrinking.
+ * writes after reserve, shrinking, misuse that must be fatal. Also the log
+ * module, which this binary links too: line format, control characters,
+ * errno text, level filter, the journal check, fatal exit status.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "buf.h"
+#include "log.h"
 #include "check_compat.h"
 
 START_TEST(append_consume)
@@ -143,6 +152,313 @@ START_TEST(reset_and_shrink)
 }
 END_TEST
 
+START_TEST(appendf_exact_fit)
+{
+	struct buf b = BUF_INITIALIZER;
+	size_t avail;
+	char *s;
+
+	/* Output exactly as long as the free space: vsnprintf needs one more
+	 * byte for its NUL, so the second pass must grow the buffer. */
+	buf_reserve(&b, 64);
+	avail = buf_avail(&b);
+	s = malloc(avail + 1);
+	memset(s, 'k', avail);
+	s[avail] = '\0';
+	buf_appendf(&b, "%s", s);
+	ck_assert_uint_eq(buf_len(&b), avail);
+	ck_assert_int_eq(memcmp(buf_data(&b), s, avail), 0);
+	buf_appendf(&b, "%s", "");
+	ck_assert_uint_eq(buf_len(&b), avail);
+	free(s);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(appendf_after_consume)
+{
+	struct buf b = BUF_INITIALIZER;
+	int i;
+
+	/* Interleaved produce/consume keeps the live bytes in order. */
+	for (i = 0; i < 2000; i++) {
+		buf_appendf(&b, "%04d", i);
+		if (i % 3 == 2)
+			buf_consume(&b, 8);
+	}
+	ck_assert_uint_eq(buf_len(&b), (size_t)(2000 * 4 - 666 * 8 * 1));
+	ck_assert_int_eq(memcmp(buf_data(&b), "1332", 4), 0);
+	ck_assert_int_eq(memcmp(buf_data(&b) + buf_len(&b) - 4, "1999", 4), 0);
+	buf_free(&b);
+}
+END_TEST
+
+/* Run fn in a child with stderr on a file; return its exit status and output. */
+static int run_child(void (*fn)(void), char *out, size_t outlen)
+{
+	FILE *f = tmpfile();
+	pid_t pid;
+	int status = -1;
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	fflush(stderr);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fileno(f), STDERR_FILENO);
+		fn();
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	rewind(f);
+	n = fread(out, 1, outlen - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void over_consume(void)
+{
+	struct buf b = BUF_INITIALIZER;
+
+	log_init(LOGL_ERROR, false);
+	buf_append(&b, "abc", 3);
+	buf_consume(&b, 4);
+}
+
+static void over_produce(void)
+{
+	struct buf b = BUF_INITIALIZER;
+
+	log_init(LOGL_ERROR, false);
+	buf_reserve(&b, 8);
+	buf_produced(&b, buf_avail(&b) + 1);
+}
+
+START_TEST(misuse_is_fatal)
+{
+	char out[1024];
+
+	ck_assert_int_eq(run_child(over_consume, out, sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "octomqttd: error: buf_consume: 4 bytes asked, 3 held"));
+	ck_assert_int_eq(run_child(over_produce, out, sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "buf_produced"));
+}
+END_TEST
+
+/* stderr redirected to a temporary file for the duration of one check. */
+struct capture {
+	FILE *cap_f;
+	int cap_saved;
+};
+
+static void capture_start(struct capture *c)
+{
+	fflush(stderr);
+	c->cap_f = tmpfile();
+	ck_assert_ptr_nonnull(c->cap_f);
+	c->cap_saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(c->cap_saved, 0);
+	ck_assert_int_eq(dup2(fileno(c->cap_f), STDERR_FILENO), STDERR_FILENO);
+}
+
+static void capture_end(struct capture *c, char *out, size_t outlen)
+{
+	size_t n;
+
+	fflush(stderr);
+	dup2(c->cap_saved, STDERR_FILENO);
+	close(c->cap_saved);
+	rewind(c->cap_f);
+	n = fread(out, 1, outlen - 1, c->cap_f);
+	out[n] = '\0';
+	fclose(c->cap_f);
+}
+
+/* "2026-11-25T07:01:02 " */
+static int has_stamp(const char *s)
+{
+	const char *pat = "dddd-dd-ddTdd:dd:dd ";
+	size_t i;
+
+	for (i = 0; pat[i] != '\0'; i++) {
+		if (s[i] == '\0')
+			return 0;
+		if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i])
+			return 0;
+	}
+	return 1;
+}
+
+START_TEST(log_line_format)
+{
+	struct capture c;
+	char out[2048];
+
+	unsetenv("JOURNAL_STREAM");
+	log_init(LOGL_INFO, false);
+	capture_start(&c);
+	log_info("hello %d", 7);
+	capture_end(&c, out, sizeof(out));
+	ck_assert_msg(has_stamp(out), "no timestamp: '%s'", out);
+	ck_assert_str_eq(out + 20, "octomqttd: info: hello 7\n");
+}
+END_TEST
+
+START_TEST(log_control_chars)
+{
+	struct capture c;
+	char out[2048];
+
+	unsetenv("JOURNAL_STREAM");
+	log_init(LOGL_DEBUG, false);
+	capture_start(&c);
+	/* A forged second line, a terminal escape, DEL, CR and a tab. */
+	log_debug("topic %s", "a\nocto: error: fake\x1b[31m\x7f\r\tz");
+	capture_end(&c, out, sizeof(out));
+	ck_assert_str_eq(out + 20, "octomqttd: debug: topic a?octo: error: fake?[31m???z\n");
+	/* Bytes >= 0x80 (UTF-8) are kept. */
+	capture_start(&c);
+	log_info("caf\xc3\xa9");
+	capture_end(&c, out, sizeof(out));
+	ck_assert_str_eq(out + 20, "octomqttd: info: caf\xc3\xa9\n");
+}
+END_TEST
+
+START_TEST(log_errno_and_levels)
+{
+	struct capture c;
+	char out[2048];
+
+	unsetenv("JOURNAL_STREAM");
+	log_init(LOGL_WARN, false);
+	capture_start(&c);
+	errno = ENOENT;
+	log_warn("open %s", "/x");
+	/* Logging leaves errno alone. */
+	ck_assert_int_eq(errno, ENOENT);
+	log_warnx("plain");
+	errno = EACCES;
+	log_error("bind");
+	log_errorx("no errno");
+	log_info("filtered out");
+	log_debug("filtered out");
+	capture_end(&c, out, sizeof(out));
+	ck_assert_ptr_nonnull(strstr(out, "octomqttd: warn: open /x: No such file or directory\n"));
+	ck_assert_ptr_nonnull(strstr(out, "octomqttd: warn: plain\n"));
+	ck_assert_ptr_nonnull(strstr(out, "octomqttd: error: bind: Permission denied\n"));
+	ck_assert_ptr_nonnull(strstr(out, "octomqttd: error: no errno\n"));
+	ck_assert_ptr_null(strstr(out, "filtered"));
+	ck_assert_int_eq(log_get_level(), LOGL_WARN);
+	log_set_level(LOGL_DEBUG);
+	ck_assert_int_eq(log_get_level(), LOGL_DEBUG);
+}
+END_TEST
+
+START_TEST(log_long_message_is_one_line)
+{
+	struct capture c;
+	char out[8192], *big = malloc(5000);
+
+	memset(big, 'w', 4999);
+	big[4999] = '\0';
+	unsetenv("JOURNAL_STREAM");
+	log_init(LOGL_INFO, false);
+	capture_start(&c);
+	errno = EPIPE;
+	log_error("%s", big);
+	capture_end(&c, out, sizeof(out));
+	/* Truncated, but still a single terminated line. */
+	ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);
+	free(big);
+}
+END_TEST
+
+START_TEST(log_journal_stream)
+{
+	struct capture c;
+	struct stat st;
+	char out[2048], js[64];
+
+	capture_start(&c);
+	/* stderr is the journal: systemd stamps, we do not. */
+	ck_assert_int_eq(fstat(STDERR_FILENO, &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+	         (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	log_init(LOGL_INFO, false);
+	log_info("one");
+	/* Inherited from a parent but not our stderr: stamp. */
+	setenv("JOURNAL_STREAM", "1:2", 1);
+	log_init(LOGL_INFO, false);
+	log_info("two");
+	/* Malformed values never match. */
+	snprintf(js, sizeof(js), "%llu:%llu x", (unsigned long long)st.st_dev,
+	         (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	log_init(LOGL_INFO, false);
+	log_info("three");
+	capture_end(&c, out, sizeof(out));
+	unsetenv("JOURNAL_STREAM");
+	ck_assert_msg(strncmp(out, "octomqttd: info: one\n", 21) == 0, "'%s'", out);
+	ck_assert_msg(has_stamp(out + 21), "'%s'", out);
+	ck_assert_int_eq(strncmp(out + 21 + 20, "octomqttd: info: two\n", 21), 0);
+	ck_assert_msg(has_stamp(out + 21 + 20 + 21), "'%s'", out);
+	ck_assert_str_eq(out + 21 + 20 + 21 + 20, "octomqttd: info: three\n");
+}
+END_TEST
+
+START_TEST(log_level_names)
+{
+	enum log_level l = LOGL_INFO;
+
+	ck_assert_int_eq(log_level_parse("error", &l), 0);
+	ck_assert_int_eq(l, LOGL_ERROR);
+	ck_assert_int_eq(log_level_parse("debug", &l), 0);
+	ck_assert_int_eq(l, LOGL_DEBUG);
+	ck_assert_int_eq(log_level_parse("warn", &l), 0);
+	ck_assert_int_eq(l, LOGL_WARN);
+	ck_assert_int_eq(log_level_parse("info", &l), 0);
+	ck_assert_int_eq(l, LOGL_INFO);
+	/* Exact names only; *out untouched on failure. */
+	ck_assert_int_eq(log_level_parse("INFO", &l), -1);
+	ck_assert_int_eq(log_level_parse("warning", &l), -1);
+	ck_assert_int_eq(log_level_parse("", &l), -1);
+	ck_assert_int_eq(log_level_parse("info ", &l), -1);
+	ck_assert_int_eq(l, LOGL_INFO);
+	ck_assert_str_eq(log_level_name(LOGL_WARN), "warn");
+	ck_assert_str_eq(log_level_name((enum log_level)9), "unknown");
+}
+END_TEST
+
+static void call_fatalx(void)
+{
+	unsetenv("JOURNAL_STREAM");
+	log_init(LOGL_ERROR, false);
+	fatalx("broken %s", "invariant");
+}
+
+static void call_fatal(void)
+{
+	unsetenv("JOURNAL_STREAM");
+	/* Logged at error even when the level hides everything else. */
+	log_init(LOGL_ERROR, false);
+	errno = EBADF;
+	fatal("close");
+}
+
+START_TEST(fatal_exits_1)
+{
+	char out[1024];
+
+	ck_assert_int_eq(run_child(call_fatalx, out, sizeof(out)), 1);
+	ck_assert_str_eq(out + 20, "octomqttd: error: broken invariant\n");
+	ck_assert_int_eq(run_child(call_fatal, out, sizeof(out)), 1);
+	ck_assert_str_eq(out + 20, "octomqttd: error: close: Bad file descriptor\n");
+}
+END_TEST
+
 static Suite *buf_suite(void)
 {
 	Suite *s = suite_create("buf");
@@ -155,6 +471,18 @@ static Suite *buf_suite(void)
 	tcase_add_test(tc, appendf_small_and_large);
 	tcase_add_test(tc, reserve_produced);
 	tcase_add_test(tc, reset_and_shrink);
+	tcase_add_test(tc, appendf_exact_fit);
+	tcase_add_test(tc, appendf_after_consume);
+	tcase_add_test(tc, misuse_is_fatal);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("log");
+	tcase_add_test(tc, log_line_format);
+	tcase_add_test(tc, log_control_chars);
+	tcase_add_test(tc, log_errno_and_levels);
+	tcase_add_test(tc, log_long_message_is_one_line);
+	tcase_add_test(tc, log_journal_stream);
+	tcase_add_test(tc, log_level_names);
+	tcase_add_test(tc, fatal_exits_1);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,11 +1,16 @@
 /*
  * test_loop: fd watchers with their user pointer, removal during an
- * iteration, one-shot and repeating timers, deferred work, the FD_SETSIZE
- * guard, loop_stop. Timing checks use generous bounds only.
+ * iteration, read before write, one-shot and repeating timers, timers
+ * bounding the select() timeout, EINTR, the before-sleep hook, deferred
+ * work, the FD_SETSIZE guard, a closed descriptor, loop_stop. Timing checks
+ * use generous bounds only.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -85,6 +90,64 @@ START_TEST(read_and_write_watchers)
 }
 END_TEST
 
+/* Records each call as 'R' or 'W' and drops WRITE when asked to. */
+struct rw {
+	char seen[8];
+	int n;
+	bool read_drops_write;
+	uint64_t now_in_cb[8];
+};
+
+static void on_rw(struct loop *loop, int fd, int mask, void *arg)
+{
+	struct rw *x = arg;
+	char c;
+
+	if (x->n < 8) {
+		x->now_in_cb[x->n] = loop_now(loop);
+		x->seen[x->n++] = mask == LOOP_READ ? 'R' : mask == LOOP_WRITE ? 'W' : '?';
+	}
+	if (mask & LOOP_READ) {
+		ck_assert_int_eq(read(fd, &c, 1), 1);
+		if (x->read_drops_write)
+			loop_unwatch(loop, fd, LOOP_WRITE);
+	}
+}
+
+START_TEST(read_before_write)
+{
+	struct loop *loop = loop_new();
+	struct rw x = {.n = 0};
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(write(sv[1], "ab", 2), 2);
+	/* Two calls add up to one watcher with both events. */
+	ck_assert_int_eq(loop_watch(loop, sv[0], LOOP_READ, on_rw, &x), 0);
+	ck_assert_int_eq(loop_watch(loop, sv[0], LOOP_WRITE, on_rw, &x), 0);
+	ck_assert_int_eq(loop_run_once(loop, 1000), 2);
+	ck_assert_int_eq(x.n, 2);
+	ck_assert_int_eq(x.seen[0], 'R');
+	ck_assert_int_eq(x.seen[1], 'W');
+	/* loop_now does not move between callbacks of one iteration. */
+	ck_assert_uint_eq(x.now_in_cb[0], x.now_in_cb[1]);
+	/* Now the read callback drops WRITE: the pending write event is not
+	 * delivered although select() reported it. */
+	x.n = 0;
+	x.read_drops_write = true;
+	ck_assert_int_eq(loop_run_once(loop, 1000), 2);
+	ck_assert_int_eq(x.n, 1);
+	ck_assert_int_eq(x.seen[0], 'R');
+	/* Only READ is left and there is nothing to read. */
+	ck_assert_int_eq(loop_run_once(loop, 10), 0);
+	ck_assert_int_eq(x.n, 1);
+	loop_unwatch(loop, sv[0], LOOP_READ);
+	close(sv[0]);
+	close(sv[1]);
+	loop_free(loop);
+}
+END_TEST
+
 /* Two readable sockets; whichever callback runs first removes the other. */
 struct pair {
 	int fds[2];
@@ -157,6 +220,11 @@ static int64_t on_timer(struct loop *loop, uint64_t id, void *arg)
 	if (t->done != NULL)
 		*t->done = 1;
 	return LOOP_TIMER_STOP;
+}
+
+static void never_io(struct loop *loop, int fd, int mask, void *arg)
+{
+	ck_abort_msg("callback for descriptor %d that must not be called", fd);
 }
 
 START_TEST(timers_fire_in_order)
@@ -330,11 +398,6 @@ START_TEST(loop_free_runs_deferred)
 }
 END_TEST
 
-static void never(struct loop *loop, int fd, int mask, void *arg)
-{
-	ck_abort_msg("callback for a refused descriptor");
-}
-
 START_TEST(fd_setsize_refused)
 {
 	struct loop *loop = loop_new();
@@ -342,9 +405,9 @@ START_TEST(fd_setsize_refused)
 	int fd;
 
 	log_init(LOGL_ERROR, false);
-	ck_assert_int_eq(loop_watch(loop, -1, LOOP_READ, never, NULL), -1);
-	ck_assert_int_eq(loop_watch(loop, FD_SETSIZE, LOOP_READ, never, NULL), -1);
-	ck_assert_int_eq(loop_watch(loop, FD_SETSIZE + 100, LOOP_WRITE, never, NULL), -1);
+	ck_assert_int_eq(loop_watch(loop, -1, LOOP_READ, never_io, NULL), -1);
+	ck_assert_int_eq(loop_watch(loop, FD_SETSIZE, LOOP_READ, never_io, NULL), -1);
+	ck_assert_int_eq(loop_watch(loop, FD_SETSIZE + 100, LOOP_WRITE, never_io, NULL), -1);
 	/* A real open descriptor at FD_SETSIZE, when the limit allows one. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max > FD_SETSIZE) {
 		if (rl.rlim_cur <= FD_SETSIZE) {
@@ -353,14 +416,200 @@ START_TEST(fd_setsize_refused)
 		}
 		fd = dup2(STDERR_FILENO, FD_SETSIZE);
 		if (fd == FD_SETSIZE) {
-			ck_assert_int_eq(loop_watch(loop, fd, LOOP_READ | LOOP_WRITE, never, NULL),
-			                 -1);
+			ck_assert_int_eq(
+			        loop_watch(loop, fd, LOOP_READ | LOOP_WRITE, never_io, NULL), -1);
 			/* Nothing was registered: an iteration runs without calling it. */
 			loop_run_once(loop, 10);
 			close(fd);
 		}
 	}
 	loop_unwatch(loop, FD_SETSIZE, LOOP_READ);
+	loop_free(loop);
+}
+END_TEST
+
+struct spawner {
+	struct loop *loop;
+	int parent_runs;
+	int child_runs;
+	int zero_runs;
+};
+
+static int64_t on_child(struct loop *loop, uint64_t id, void *arg)
+{
+	struct spawner *sp = arg;
+
+	sp->child_runs++;
+	return LOOP_TIMER_STOP;
+}
+
+static int64_t on_parent(struct loop *loop, uint64_t id, void *arg)
+{
+	struct spawner *sp = arg;
+	uint64_t child;
+
+	sp->parent_runs++;
+	child = loop_timer_add(loop, 0, on_child, sp);
+	/* Ids only grow. */
+	ck_assert_uint_gt(child, id);
+	return LOOP_TIMER_STOP;
+}
+
+static int64_t on_zero_interval(struct loop *loop, uint64_t id, void *arg)
+{
+	struct spawner *sp = arg;
+
+	sp->zero_runs++;
+	return sp->zero_runs < 100 ? 0 : LOOP_TIMER_STOP;
+}
+
+START_TEST(timer_adds_timer)
+{
+	struct loop *loop = loop_new();
+	struct spawner sp = {.loop = loop};
+
+	ck_assert_uint_eq(loop_timer_add(loop, 0, on_parent, &sp), 1);
+	ck_assert_uint_eq(loop_timer_add(loop, -5, on_zero_interval, &sp), 2);
+	loop_run_once(loop, 1000);
+	/* The child is due at once but waits for the next iteration, and a
+	 * repeating timer with interval 0 runs once per iteration, not in a
+	 * busy loop inside one. */
+	ck_assert_int_eq(sp.parent_runs, 1);
+	ck_assert_int_eq(sp.child_runs, 0);
+	ck_assert_int_eq(sp.zero_runs, 1);
+	loop_run_once(loop, 1000);
+	ck_assert_int_eq(sp.child_runs, 1);
+	ck_assert_int_eq(sp.zero_runs, 2);
+	loop_free(loop);
+}
+END_TEST
+
+static int64_t set_flag(struct loop *loop, uint64_t id, void *arg)
+{
+	*(int *)arg = 1;
+	return LOOP_TIMER_STOP;
+}
+
+START_TEST(timer_bounds_select)
+{
+	struct loop *loop = loop_new();
+	uint64_t start, took;
+	int fired = 0, sv[2];
+
+	/* A watched socket that never becomes readable: only the timer can
+	 * end an unbounded wait. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(loop_watch(loop, sv[0], LOOP_READ, never_io, NULL), 0);
+	loop_timer_add(loop, 30, set_flag, &fired);
+	start = loop_clock_ms();
+	ck_assert_int_eq(loop_run_once(loop, -1), 0);
+	took = loop_clock_ms() - start;
+	ck_assert_int_eq(fired, 1);
+	ck_assert_uint_ge(took, 30);
+	ck_assert_uint_lt(took, DEADLINE_MS);
+	/* The nearer of the caller's timeout and the timer wins. */
+	fired = 0;
+	loop_timer_add(loop, 20, set_flag, &fired);
+	start = loop_clock_ms();
+	loop_run_once(loop, 60000);
+	ck_assert_int_eq(fired, 1);
+	ck_assert_uint_lt(loop_clock_ms() - start, DEADLINE_MS);
+	/* Without timers the caller's timeout ends the wait. */
+	start = loop_clock_ms();
+	ck_assert_int_eq(loop_run_once(loop, 30), 0);
+	took = loop_clock_ms() - start;
+	ck_assert_uint_ge(took, 25);
+	ck_assert_uint_lt(took, DEADLINE_MS);
+	loop_unwatch(loop, sv[0], LOOP_READ);
+	close(sv[0]);
+	close(sv[1]);
+	loop_free(loop);
+}
+END_TEST
+
+static volatile sig_atomic_t got_alarm;
+
+static void on_alarm(int sig)
+{
+	got_alarm = 1;
+}
+
+START_TEST(eintr_returns)
+{
+	struct loop *loop = loop_new();
+	struct sigaction sa, old;
+	struct itimerval it = {.it_value = {.tv_usec = 50000}};
+	uint64_t start;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm; /* no SA_RESTART: select() sees EINTR */
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, &old), 0);
+	got_alarm = 0;
+	start = loop_clock_ms();
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	/* The only way out before 20 s is the signal. */
+	ck_assert_int_eq(loop_run_once(loop, 20000), 0);
+	ck_assert_int_eq(got_alarm, 1);
+	ck_assert_uint_lt(loop_clock_ms() - start, 10000);
+	sigaction(SIGALRM, &old, NULL);
+	loop_free(loop);
+}
+END_TEST
+
+struct hook {
+	int runs;
+	int deferred_seen;
+	struct loop *loop;
+};
+
+static void hook_defer(void *arg)
+{
+	struct hook *h = arg;
+
+	h->deferred_seen++;
+}
+
+static void before_sleep(struct loop *loop, void *arg)
+{
+	struct hook *h = arg;
+
+	h->runs++;
+	/* Work queued here is done before select() sleeps. */
+	loop_defer(loop, hook_defer, h);
+}
+
+START_TEST(before_sleep_hook)
+{
+	struct loop *loop = loop_new();
+	struct hook h = {.loop = loop};
+
+	loop_set_before_sleep(loop, before_sleep, &h);
+	loop_run_once(loop, 0);
+	loop_run_once(loop, 0);
+	ck_assert_int_eq(h.runs, 2);
+	ck_assert_int_eq(h.deferred_seen, 2);
+	loop_set_before_sleep(loop, NULL, NULL);
+	loop_run_once(loop, 0);
+	ck_assert_int_eq(h.runs, 2);
+	loop_free(loop);
+}
+END_TEST
+
+START_TEST(closed_fd_dropped)
+{
+	struct loop *loop = loop_new();
+	int p[2];
+
+	log_init(LOGL_ERROR, false);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(loop_watch(loop, p[0], LOOP_READ, never_io, NULL), 0);
+	/* A caller bug: closed while still watched. select() fails once, the
+	 * descriptor is forgotten, and later iterations work again. */
+	close(p[0]);
+	ck_assert_int_eq(loop_run_once(loop, 0), -1);
+	ck_assert_int_eq(loop_run_once(loop, 0), 0);
+	close(p[1]);
 	loop_free(loop);
 }
 END_TEST
@@ -391,6 +640,7 @@ static Suite *loop_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, read_and_write_watchers);
+	tcase_add_test(tc, read_before_write);
 	tcase_add_test(tc, removed_watcher_not_called);
 	tcase_add_test(tc, timers_fire_in_order);
 	tcase_add_test(tc, repeating_timer);
@@ -399,6 +649,11 @@ static Suite *loop_suite(void)
 	tcase_add_test(tc, deferred_after_callbacks);
 	tcase_add_test(tc, loop_free_runs_deferred);
 	tcase_add_test(tc, fd_setsize_refused);
+	tcase_add_test(tc, timer_adds_timer);
+	tcase_add_test(tc, timer_bounds_select);
+	tcase_add_test(tc, eintr_returns);
+	tcase_add_test(tc, before_sleep_hook);
+	tcase_add_test(tc, closed_fd_dropped);
 	tcase_add_test(tc, run_until_stop);
 	suite_add_tcase(s, tc);
 	return s;

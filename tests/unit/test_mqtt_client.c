@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,19 +29,34 @@ struct fake {
 	int lfd, fd;
 	uint16_t port;
 	struct buf in;
-	int connects;     /* CONNECT packets seen */
-	int disconnects;  /* DISCONNECT packets seen */
+	int connects;    /* CONNECT packets seen */
+	int disconnects; /* DISCONNECT packets seen */
 	int pingreqs;
-	int closed;       /* client connections that ended */
+	int closed; /* client connections that ended */
 	uint8_t connack_rc;
 	bool answer_connack;
 	bool answer_ping;
+	bool session_present; /* in the CONNACKs it sends */
+	bool ack_qos;         /* answer QoS 1/2 PUBLISH and PUBREL */
+	bool paused;          /* do not read new connections */
 	struct mqtt_packet last_connect;
 	char connect_raw[512];
 	size_t connect_raw_len;
 	char pubs[64][64]; /* "topic payload" of each PUBLISH seen */
 	int npubs;
 	uint8_t pub_first_byte[64];
+	uint16_t pub_id[64];
+	uint8_t pub_raw[64];
+	size_t pub_raw_len;
+	int pubrels;
+	uint16_t pubrel_id;
+	/* Acknowledgements the client sent for our PUBLISHes. */
+	int acks[16]; /* count per type */
+	uint16_t ack_id;
+	/* PUBLISH on topic "seq": payloads "<n> ..." must arrive as n, n+1, ... */
+	long seq_first, seq_last;
+	int seq_n;
+	bool seq_gap;
 };
 
 static void fake_close_client(struct fake *f)
@@ -71,23 +87,48 @@ static void fake_packet(struct fake *f, const struct mqtt_packet *p, const char 
 		memcpy(f->connect_raw, raw, len);
 		f->connect_raw_len = len;
 		if (f->answer_connack)
-			mqtt_encode_connack(&out, false, f->connack_rc);
+			mqtt_encode_connack(&out, f->session_present, f->connack_rc);
 		break;
 	case MQTT_PUBLISH:
+		if (p->topic_len == 3 && memcmp(p->topic, "seq", 3) == 0) {
+			long n = strtol((const char *)p->payload, NULL, 10);
+
+			if (f->seq_n == 0)
+				f->seq_first = n;
+			else if (n != f->seq_last + 1)
+				f->seq_gap = true;
+			f->seq_last = n;
+			f->seq_n++;
+			break;
+		}
 		if (f->npubs < 64) {
 			snprintf(f->pubs[f->npubs], sizeof(f->pubs[0]), "%.*s %.*s",
 			         (int)p->topic_len, p->topic, (int)p->payload_len,
 			         (const char *)p->payload);
 			f->pub_first_byte[f->npubs] = (uint8_t)raw[0];
+			f->pub_id[f->npubs] = p->packet_id;
+		}
+		if (len <= sizeof(f->pub_raw)) {
+			memcpy(f->pub_raw, raw, len);
+			f->pub_raw_len = len;
 		}
 		f->npubs++;
-		if (p->qos == 1)
+		if (p->qos == 1 && f->ack_qos)
 			mqtt_encode_ack(&out, MQTT_PUBACK, p->packet_id);
-		else if (p->qos == 2)
+		else if (p->qos == 2 && f->ack_qos)
 			mqtt_encode_ack(&out, MQTT_PUBREC, p->packet_id);
 		break;
 	case MQTT_PUBREL:
-		mqtt_encode_ack(&out, MQTT_PUBCOMP, p->packet_id);
+		f->pubrels++;
+		f->pubrel_id = p->packet_id;
+		if (f->ack_qos)
+			mqtt_encode_ack(&out, MQTT_PUBCOMP, p->packet_id);
+		break;
+	case MQTT_PUBACK:
+	case MQTT_PUBREC:
+	case MQTT_PUBCOMP:
+		f->acks[p->type]++;
+		f->ack_id = p->packet_id;
 		break;
 	case MQTT_PINGREQ:
 		f->pingreqs++;
@@ -145,7 +186,8 @@ static void fake_accept(struct loop *loop, int lfd, int mask, void *arg)
 	if (f->closed < 0)
 		f->closed = 0;
 	f->fd = fd;
-	ck_assert_int_eq(loop_watch(loop, fd, LOOP_READ, fake_read, f), 0);
+	if (!f->paused)
+		ck_assert_int_eq(loop_watch(loop, fd, LOOP_READ, fake_read, f), 0);
 }
 
 static void fake_start(struct fake *f, struct loop *loop)
@@ -159,6 +201,7 @@ static void fake_start(struct fake *f, struct loop *loop)
 	f->fd = -1;
 	f->answer_connack = true;
 	f->answer_ping = true;
+	f->ack_qos = true;
 	buf_init(&f->in);
 	f->lfd = net_listen("127.0.0.1", 0, 8, err, sizeof(err));
 	ck_assert_msg(f->lfd >= 0, "%s", err);
@@ -221,6 +264,43 @@ static void start_client(void)
 	mqtt_client_start(mc);
 }
 
+/* Log lines go to stderr: send them to a temporary file while `saved` >= 0. */
+static int capture_saved = -1;
+static FILE *capture_file;
+
+static void capture_start(void)
+{
+	fflush(stderr);
+	capture_file = tmpfile();
+	ck_assert_ptr_nonnull(capture_file);
+	capture_saved = dup(2);
+	ck_assert_int_ge(capture_saved, 0);
+	ck_assert_int_ge(dup2(fileno(capture_file), 2), 0);
+	log_set_level(LOGL_WARN);
+}
+
+static void capture_end(char *out, size_t outlen)
+{
+	size_t n;
+
+	log_set_level(LOGL_ERROR);
+	fflush(stderr);
+	ck_assert_int_ge(dup2(capture_saved, 2), 0);
+	close(capture_saved);
+	capture_saved = -1;
+	rewind(capture_file);
+	n = fread(out, 1, outlen - 1, capture_file);
+	out[n] = '\0';
+	fclose(capture_file);
+}
+
+/* Send a raw packet from the fake broker (encoded by the codec). */
+static void fake_send_buf(struct buf *b)
+{
+	fake_send(&fk, buf_data(b), buf_len(b));
+	buf_reset(b);
+}
+
 START_TEST(connect_fields_v311)
 {
 	cfg.broker_username = strdup("user");
@@ -263,10 +343,19 @@ END_TEST
 
 START_TEST(connack_refused_then_retry)
 {
+	char log[4096], want[160];
+
 	fk.connack_rc = (uint8_t)_i; /* 1..5 */
+	capture_start();
 	start_client();
 	ck_assert(RUN_UNTIL(fk.connects >= 1 && fk.fd < 0));
+	capture_end(log, sizeof(log));
 	ck_assert(!mqtt_client_connected(mc));
+	/* One warning naming the broker, the reason and the wait (min = max = 1 s). */
+	snprintf(want, sizeof(want),
+	         "warn: broker 127.0.0.1:%u refused the connection: %s (%d); retrying in 1.0 s\n",
+	         fk.port, mqtt_connack_str((uint8_t)_i), _i);
+	ck_assert_msg(strstr(log, want) != NULL, "log was: %s", log);
 	/* Refused: the client backs off (1 s) and tries again. */
 	fk.connack_rc = 0;
 	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
@@ -285,11 +374,23 @@ START_TEST(publish_qos0_bytes)
 {
 	start_client();
 	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
-	ck_assert_int_eq(mqtt_client_publish(mc, "a/b", 3, "{}", 2, 0, true, false),
-	                 MQTT_PUB_SENT);
+	ck_assert_int_eq(mqtt_client_publish(mc, "a/b", 3, "{}", 2, 0, true, false), MQTT_PUB_SENT);
 	ck_assert(RUN_UNTIL(fk.npubs == 1));
 	ck_assert_str_eq(fk.pubs[0], "a/b {}");
-	ck_assert_uint_eq(fk.pub_first_byte[0], 0x31); /* PUBLISH, QoS 0, retain */
+	/* PUBLISH, QoS 0, retain; remaining 7; topic "a/b"; no packet id; "{}". */
+	ck_assert_uint_eq(fk.pub_raw_len, 9);
+	ck_assert_int_eq(memcmp(fk.pub_raw,
+	                        "\x31\x07\x00\x03"
+	                        "a/b{}",
+	                        9),
+	                 0);
+	{
+		struct mqtt_client_stats st;
+
+		mqtt_client_stats(mc, &st);
+		ck_assert_uint_eq(st.published, 1);
+		ck_assert_uint_eq(st.inflight, 0);
+	}
 }
 END_TEST
 
@@ -304,6 +405,157 @@ START_TEST(publish_qos1_and_qos2)
 	ck_assert_str_eq(fk.pubs[1], "q 2");
 	ck_assert_uint_eq(fk.pub_first_byte[0], 0x32);
 	ck_assert_uint_eq(fk.pub_first_byte[1], 0x34);
+	ck_assert_uint_eq(fk.pub_id[0], 1);
+	ck_assert_uint_eq(fk.pub_id[1], 2);
+	/* PUBACK ends the first; PUBREC -> PUBREL -> PUBCOMP the second. */
+	ck_assert(RUN_UNTIL(fk.pubrels == 1));
+	ck_assert_uint_eq(fk.pubrel_id, 2);
+	{
+		struct mqtt_client_stats st;
+
+		ck_assert(RUN_UNTIL((mqtt_client_stats(mc, &st), st.inflight == 0)));
+		ck_assert_uint_eq(st.published, 2);
+	}
+}
+END_TEST
+
+/* Unacknowledged QoS 1 is re-sent after a reconnect: DUP when the session was kept. */
+START_TEST(qos1_resent_after_reconnect)
+{
+	bool resumed = _i == 1;
+	struct mqtt_client_stats st;
+
+	fk.ack_qos = false;
+	fk.session_present = resumed;
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	ck_assert_int_eq(mqtt_client_publish(mc, "q", 1, "x", 1, 1, false, false), MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL(fk.npubs == 1));
+	ck_assert_uint_eq(fk.pub_first_byte[0], 0x32);
+	fk.ack_qos = true;
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(fk.npubs == 2));
+	ck_assert_uint_eq(fk.pub_first_byte[1], (resumed ? 0x3a : 0x32));
+	ck_assert_uint_eq(fk.pub_id[1], fk.pub_id[0]);
+	ck_assert_str_eq(fk.pubs[1], "q x");
+	ck_assert(RUN_UNTIL((mqtt_client_stats(mc, &st), st.inflight == 0)));
+	ck_assert_uint_eq(st.published, 1); /* a re-send is not a new message */
+	ck_assert_uint_eq(st.dropped, 0);
+}
+END_TEST
+
+/* QoS 2 that got PUBREC: on a resumed session the PUBREL is what is re-sent. */
+START_TEST(qos2_pubrel_resent_after_reconnect)
+{
+	struct mqtt_client_stats st;
+	struct buf b = BUF_INITIALIZER;
+
+	fk.ack_qos = false;
+	fk.session_present = true;
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	ck_assert_int_eq(mqtt_client_publish(mc, "q", 1, "y", 1, 2, false, false), MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL(fk.npubs == 1));
+	mqtt_encode_ack(&b, MQTT_PUBREC, fk.pub_id[0]);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.pubrels == 1));
+	fk.ack_qos = true;
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(fk.pubrels == 2));
+	ck_assert_uint_eq(fk.pubrel_id, fk.pub_id[0]);
+	ck_assert_int_eq(fk.npubs, 1); /* the PUBLISH itself is not repeated */
+	ck_assert(RUN_UNTIL((mqtt_client_stats(mc, &st), st.inflight == 0)));
+	buf_free(&b);
+}
+END_TEST
+
+/* Messages from the broker: QoS 1 -> PUBACK; QoS 2 -> PUBREC, PUBREL -> PUBCOMP. */
+START_TEST(inbound_publish_acknowledged)
+{
+	struct buf b = BUF_INITIALIZER;
+
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	mqtt_encode_publish(&b, "in/a", 4, "p", 1, 0, false, false, 0);
+	mqtt_encode_publish(&b, "in/b", 4, "p", 1, 1, false, false, 7);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBACK] == 1));
+	ck_assert_uint_eq(fk.ack_id, 7);
+	mqtt_encode_publish(&b, "in/c", 4, "p", 1, 2, false, false, 9);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBREC] == 1));
+	ck_assert_uint_eq(fk.ack_id, 9);
+	mqtt_encode_ack(&b, MQTT_PUBREL, 9);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBCOMP] == 1));
+	ck_assert_uint_eq(fk.ack_id, 9);
+	ck_assert(mqtt_client_connected(mc));
+	buf_free(&b);
+}
+END_TEST
+
+/*
+ * The broker stops reading, the client's output buffer fills, the broker
+ * goes away. Queueable messages whose bytes were not all written go back
+ * to the front of the queue and arrive after the reconnect in order, with
+ * no gap; non-queueable ones are counted as dropped. Either way every
+ * message is published or dropped, none vanishes.
+ */
+START_TEST(unwritten_messages_survive_a_drop)
+{
+	enum { N = 512, SIZE = 16384 };
+	bool queueable = _i == 1;
+	struct mqtt_client_stats st;
+	static char payload[SIZE];
+	uint64_t end;
+	int i;
+
+	cfg.queue_max_bytes = (size_t)N * (SIZE + 16);
+	cfg.queue_max_messages = N;
+	fk.paused = true;
+	start_client();
+	/* Paused: the fake does not read the CONNECT, so answer it blind. */
+	ck_assert(RUN_UNTIL(fk.fd >= 0));
+	{
+		struct buf b = BUF_INITIALIZER;
+
+		mqtt_encode_connack(&b, false, 0);
+		fake_send_buf(&b);
+		buf_free(&b);
+	}
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	memset(payload, '.', sizeof(payload));
+	for (i = 0; i < N; i++) {
+		int n = snprintf(payload, sizeof(payload), "%d", i);
+
+		payload[n] = ' ';
+		ck_assert_int_eq(mqtt_client_publish(mc, "seq", 3, payload, sizeof(payload), 0,
+		                                     false, queueable),
+		                 MQTT_PUB_SENT);
+	}
+	/* Let the client write until the socket buffers are full. */
+	end = loop_clock_ms() + 300;
+	while (loop_clock_ms() < end)
+		loop_run_once(loop, 20);
+	mqtt_client_stats(mc, &st);
+	ck_assert_msg(st.published < N, "socket buffers took all %d messages", N);
+	fk.paused = false;
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(!mqtt_client_connected(mc)));
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.published + st.dropped + st.queue_messages, N);
+	if (queueable) {
+		ck_assert_uint_eq(st.dropped, 0);
+		ck_assert_uint_gt(st.queue_messages, 0);
+		ck_assert(RUN_UNTIL(fk.seq_n > 0 && fk.seq_last == N - 1));
+		ck_assert(!fk.seq_gap);
+		ck_assert_int_eq(fk.seq_first + fk.seq_n, N);
+		mqtt_client_stats(mc, &st);
+		ck_assert_uint_eq(st.published, N);
+	} else {
+		ck_assert_uint_gt(st.dropped, 0);
+		ck_assert_uint_eq(st.queue_messages, 0);
+	}
 }
 END_TEST
 
@@ -403,10 +655,10 @@ static const struct {
 	const char *bytes;
 	size_t len;
 } bad_from_broker[] = {
-	{"\xd0\x01\x00", 3},                 /* PINGRESP with a body */
-	{"\x30\xff\xff\xff\xff\x01", 6},     /* remaining length of 5 bytes */
-	{"\x30\xff\xff\x7f", 4},             /* 2 MiB packet > broker.max_packet */
-	{"\x20\x02\x00\x00", 4},             /* a second CONNACK */
+        {"\xd0\x01\x00", 3},             /* PINGRESP with a body */
+        {"\x30\xff\xff\xff\xff\x01", 6}, /* remaining length of 5 bytes */
+        {"\x30\xff\xff\x7f", 4},         /* 2 MiB packet > broker.max_packet */
+        {"\x20\x02\x00\x00", 4},         /* a second CONNACK */
 };
 
 START_TEST(bad_packet_drops_connection)
@@ -487,13 +739,24 @@ START_TEST(backoff_bounds)
 	ck_assert_uint_eq(mqtt_backoff_ms(1, 60, 30, 30000), 60000);
 	ck_assert_uint_eq(mqtt_backoff_ms(5, 5, 10, 12345), 5000);
 	for (a = 0; a < 40; a++) {
-		for (r = 0; r < 100000; r += 7919) {
+		uint64_t nominal = a < 6 ? 1000ull << a : 60000;
+		uint64_t lo = 60000, hi = 0;
+
+		for (r = 0; r < 200000; r += 7919) {
 			uint64_t d = mqtt_backoff_ms(1, 60, a, r);
 
 			ck_assert_uint_ge(d, 1000);
-			ck_assert_uint_le(d, 60000);
+			ck_assert_uint_ge(d, nominal / 2);
+			ck_assert_uint_le(d, nominal);
+			lo = d < lo ? d : lo;
+			hi = d > hi ? d : hi;
 		}
+		/* The jitter really spreads the delays (once there is room). */
+		if (nominal >= 4000)
+			ck_assert_uint_lt(lo + 1000, hi);
 	}
+	/* min = max and huge attempts do not overflow. */
+	ck_assert_uint_eq(mqtt_backoff_ms(3600, 3600, 1000, 0xffffffffu), 3600000);
 }
 END_TEST
 
@@ -509,6 +772,10 @@ static Suite *client_suite(void)
 	tcase_add_loop_test(tc, connack_refused_then_retry, 1, 6);
 	tcase_add_test(tc, publish_qos0_bytes);
 	tcase_add_test(tc, publish_qos1_and_qos2);
+	tcase_add_loop_test(tc, qos1_resent_after_reconnect, 0, 2);
+	tcase_add_test(tc, qos2_pubrel_resent_after_reconnect);
+	tcase_add_test(tc, inbound_publish_acknowledged);
+	tcase_add_loop_test(tc, unwritten_messages_survive_a_drop, 0, 2);
 	tcase_add_test(tc, queue_while_down_in_order);
 	tcase_add_test(tc, queue_bytes_bound);
 	tcase_add_test(tc, dead_link_reconnects);

@@ -14,7 +14,10 @@ struct bytes {
 	const char *s;
 	size_t len;
 };
-#define B(lit) {lit, sizeof(lit) - 1}
+#define B(lit)                                                                                     \
+	{                                                                                          \
+		lit, sizeof(lit) - 1                                                               \
+	}
 
 static void expect_bytes(const struct buf *b, const char *want, size_t len)
 {
@@ -35,14 +38,14 @@ START_TEST(remaining_length_edges)
 		size_t n;
 		const char *enc;
 	} cases[] = {
-		{0, 1, "\x00"},
-		{127, 1, "\x7f"},
-		{128, 2, "\x80\x01"},
-		{16383, 2, "\xff\x7f"},
-		{16384, 3, "\x80\x80\x01"},
-		{2097151, 3, "\xff\xff\x7f"},
-		{2097152, 4, "\x80\x80\x80\x01"},
-		{268435455, 4, "\xff\xff\xff\x7f"},
+	        {0, 1, "\x00"},
+	        {127, 1, "\x7f"},
+	        {128, 2, "\x80\x01"},
+	        {16383, 2, "\xff\x7f"},
+	        {16384, 3, "\x80\x80\x01"},
+	        {2097151, 3, "\xff\xff\x7f"},
+	        {2097152, 4, "\x80\x80\x80\x01"},
+	        {268435455, 4, "\xff\xff\xff\x7f"},
 	};
 	size_t i;
 
@@ -81,12 +84,12 @@ START_TEST(encode_connect_v311)
 {
 	struct buf b = BUF_INITIALIZER;
 	struct mqtt_connect c = {
-		.protocol = MQTT_PROTO_V311,
-		.client_id = "id",
-		.clean_session = true,
-		.keepalive = 60,
-		.username = "u",
-		.password = "pw",
+	        .protocol = MQTT_PROTO_V311,
+	        .client_id = "id",
+	        .clean_session = true,
+	        .keepalive = 60,
+	        .username = "u",
+	        .password = "pw",
 	};
 
 	mqtt_encode_connect(&b, &c);
@@ -100,16 +103,16 @@ START_TEST(encode_connect_v31_will_no_user)
 {
 	struct buf b = BUF_INITIALIZER;
 	struct mqtt_connect c = {
-		.protocol = MQTT_PROTO_V31,
-		.client_id = "c",
-		.clean_session = false,
-		.keepalive = 0,
-		.password = "ignored without a user name",
-		.will_topic = "w",
-		.will_payload = "bye",
-		.will_payload_len = 3,
-		.will_qos = 1,
-		.will_retain = true,
+	        .protocol = MQTT_PROTO_V31,
+	        .client_id = "c",
+	        .clean_session = false,
+	        .keepalive = 0,
+	        .password = "ignored without a user name",
+	        .will_topic = "w",
+	        .will_payload = "bye",
+	        .will_payload_len = 3,
+	        .will_qos = 1,
+	        .will_retain = true,
 	};
 
 	mqtt_encode_connect(&b, &c);
@@ -124,8 +127,10 @@ END_TEST
 START_TEST(connect_round_trip)
 {
 	struct buf b = BUF_INITIALIZER;
-	struct mqtt_connect c = {.protocol = MQTT_PROTO_V311, .client_id = "octomqttd-pi",
-	                         .clean_session = true, .keepalive = 30};
+	struct mqtt_connect c = {.protocol = MQTT_PROTO_V311,
+	                         .client_id = "octomqttd-pi",
+	                         .clean_session = true,
+	                         .keepalive = 30};
 	struct mqtt_packet p;
 	size_t used;
 
@@ -235,7 +240,7 @@ START_TEST(stream_of_packets)
 	                             "\x90\x04\x00\x07\x01\x80"
 	                             "\xb0\x02\x00\x08";
 	static const enum mqtt_type types[] = {MQTT_CONNACK, MQTT_PUBLISH, MQTT_PINGRESP,
-	                                       MQTT_PUBACK, MQTT_SUBACK, MQTT_UNSUBACK};
+	                                       MQTT_PUBACK,  MQTT_SUBACK,  MQTT_UNSUBACK};
 	const uint8_t *p = (const uint8_t *)stream;
 	size_t left = sizeof(stream) - 1, used, i;
 	struct mqtt_packet pkt;
@@ -252,21 +257,23 @@ END_TEST
 
 /* Every valid packet: each strict prefix is NEED_MORE. */
 static const struct bytes valid[] = {
-	B("\x20\x02\x00\x00"),
-	B("\x20\x02\x01\x05"),
-	B("\x30\x05\x00\x01tab"),
-	B("\x32\x07\x00\x01t\x00\x01xy"),
-	B("\x34\x05\x00\x01t\x00\x02"),
-	B("\x40\x02\x00\x01"),
-	B("\x50\x02\x00\x01"),
-	B("\x62\x02\x00\x01"),
-	B("\x70\x02\x00\x01"),
-	B("\x90\x03\x00\x01\x00"),
-	B("\xb0\x02\x00\x01"),
-	B("\xc0\x00"),
-	B("\xd0\x00"),
-	B("\xe0\x00"),
-	B("\x10\x0e\x00\x04MQTT\x04\x02\x00\x3c\x00\x02id"),
+        B("\x20\x02\x00\x00"),
+        B("\x20\x02\x01\x05"),
+        B("\x30\x05\x00\x01tab"),
+        B("\x32\x07\x00\x01t\x00\x01xy"),
+        B("\x34\x05\x00\x01t\x00\x02"),
+        B("\x40\x02\x00\x01"),
+        B("\x50\x02\x00\x01"),
+        B("\x62\x02\x00\x01"),
+        B("\x70\x02\x00\x01"),
+        B("\x90\x03\x00\x01\x00"),
+        B("\xb0\x02\x00\x01"),
+        B("\xc0\x00"),
+        B("\xd0\x00"),
+        B("\xe0\x00"),
+        B("\x10\x0e\x00\x04MQTT\x04\x02\x00\x3c\x00\x02id"),
+        B("\x82\x06\x00\x01\x00\x01#\x01"),
+        B("\xa2\x05\x00\x01\x00\x01#"),
 };
 
 START_TEST(truncations_need_more)
@@ -288,36 +295,51 @@ static const struct {
 	struct bytes in;
 	const char *what;
 } malformed[] = {
-	{B("\x00\x00"), "type 0"},
-	{B("\xf0\x00"), "type 15"},
-	{B("\x21\x02\x00\x00"), "CONNACK flags"},
-	{B("\x20\x03\x00\x00\x00"), "CONNACK length 3"},
-	{B("\x20\x01\x00"), "CONNACK length 1"},
-	{B("\x20\x02\x02\x00"), "CONNACK reserved bits"},
-	{B("\x36\x05\x00\x01t\x00\x01"), "PUBLISH QoS 3"},
-	{B("\x38\x03\x00\x01t"), "PUBLISH QoS 0 with DUP"},
-	{B("\x30\x02\x00\x00"), "PUBLISH empty topic"},
-	{B("\x30\x03\x00\x05t"), "PUBLISH topic longer than packet"},
-	{B("\x30\x01\x00"), "PUBLISH topic length cut"},
-	{B("\x30\x04\x00\x02+a"), "PUBLISH topic with +"},
-	{B("\x30\x04\x00\x02#a"), "PUBLISH topic with #"},
-	{B("\x30\x04\x00\x02\x00" "a"), "PUBLISH topic with NUL"},
-	{B("\x32\x05\x00\x01t\x00\x00"), "PUBLISH QoS 1 packet id 0"},
-	{B("\x32\x04\x00\x01t\x00"), "PUBLISH QoS 1 packet id cut"},
-	{B("\x40\x02\x00\x00"), "PUBACK id 0"},
-	{B("\x40\x03\x00\x01\x00"), "PUBACK length 3"},
-	{B("\x41\x02\x00\x01"), "PUBACK flags"},
-	{B("\x60\x02\x00\x01"), "PUBREL without flag 0x2"},
-	{B("\x90\x02\x00\x01"), "SUBACK without codes"},
-	{B("\x90\x03\x00\x01\x03"), "SUBACK code 3"},
-	{B("\x90\x03\x00\x01\x81"), "SUBACK code 0x81"},
-	{B("\xc0\x01\x00"), "PINGREQ with a body"},
-	{B("\xd1\x00"), "PINGRESP flags"},
-	{B("\xe0\x01\x00"), "DISCONNECT with a body"},
-	{B("\x80\x06\x00\x01\x00\x01#\x00"), "SUBSCRIBE without flag 0x2"},
-	{B("\x10\x0c\x00\x04MQTT\x05\x02\x00\x3c\x00\x00"), "CONNECT level 5"},
-	{B("\x10\x0c\x00\x04MQTX\x04\x02\x00\x3c\x00\x00"), "CONNECT protocol name"},
-	{B("\x10\x0c\x00\x04MQTT\x04\x03\x00\x3c\x00\x00"), "CONNECT reserved flag"},
+        {B("\x00\x00"), "type 0"},
+        {B("\xf0\x00"), "type 15"},
+        {B("\x21\x02\x00\x00"), "CONNACK flags"},
+        {B("\x20\x03\x00\x00\x00"), "CONNACK length 3"},
+        {B("\x20\x01\x00"), "CONNACK length 1"},
+        {B("\x20\x02\x02\x00"), "CONNACK reserved bits"},
+        {B("\x36\x05\x00\x01t\x00\x01"), "PUBLISH QoS 3"},
+        {B("\x38\x03\x00\x01t"), "PUBLISH QoS 0 with DUP"},
+        {B("\x30\x02\x00\x00"), "PUBLISH empty topic"},
+        {B("\x30\x03\x00\x05t"), "PUBLISH topic longer than packet"},
+        {B("\x30\x01\x00"), "PUBLISH topic length cut"},
+        {B("\x30\x04\x00\x02+a"), "PUBLISH topic with +"},
+        {B("\x30\x04\x00\x02#a"), "PUBLISH topic with #"},
+        {B("\x30\x04\x00\x02\x00"
+           "a"),
+         "PUBLISH topic with NUL"},
+        {B("\x32\x05\x00\x01t\x00\x00"), "PUBLISH QoS 1 packet id 0"},
+        {B("\x32\x04\x00\x01t\x00"), "PUBLISH QoS 1 packet id cut"},
+        {B("\x40\x02\x00\x00"), "PUBACK id 0"},
+        {B("\x40\x03\x00\x01\x00"), "PUBACK length 3"},
+        {B("\x41\x02\x00\x01"), "PUBACK flags"},
+        {B("\x60\x02\x00\x01"), "PUBREL without flag 0x2"},
+        {B("\x62\x02\x00\x00"), "PUBREL id 0"},
+        {B("\x51\x02\x00\x01"), "PUBREC flags"},
+        {B("\x50\x01\x00"), "PUBREC length 1"},
+        {B("\x72\x02\x00\x01"), "PUBCOMP flags"},
+        {B("\x70\x02\x00\x00"), "PUBCOMP id 0"},
+        {B("\xb0\x03\x00\x01\x00"), "UNSUBACK length 3"},
+        {B("\xb0\x02\x00\x00"), "UNSUBACK id 0"},
+        {B("\x90\x03\x00\x00\x00"), "SUBACK id 0"},
+        {B("\xa0\x05\x00\x01\x00\x01#"), "UNSUBSCRIBE without flag 0x2"},
+        {B("\x82\x02\x00\x01"), "SUBSCRIBE without filters"},
+        {B("\x82\x06\x00\x00\x00\x01#\x01"), "SUBSCRIBE id 0"},
+        {B("\x20\x02\x80\x00"), "CONNACK high reserved bit"},
+        {B("\x10\x0a\x00\x04MQTT\x04\x02\x00\x3c"), "CONNECT without client id"},
+        {B("\x90\x02\x00\x01"), "SUBACK without codes"},
+        {B("\x90\x03\x00\x01\x03"), "SUBACK code 3"},
+        {B("\x90\x03\x00\x01\x81"), "SUBACK code 0x81"},
+        {B("\xc0\x01\x00"), "PINGREQ with a body"},
+        {B("\xd1\x00"), "PINGRESP flags"},
+        {B("\xe0\x01\x00"), "DISCONNECT with a body"},
+        {B("\x80\x06\x00\x01\x00\x01#\x00"), "SUBSCRIBE without flag 0x2"},
+        {B("\x10\x0c\x00\x04MQTT\x05\x02\x00\x3c\x00\x00"), "CONNECT level 5"},
+        {B("\x10\x0c\x00\x04MQTX\x04\x02\x00\x3c\x00\x00"), "CONNECT protocol name"},
+        {B("\x10\x0c\x00\x04MQTT\x04\x03\x00\x3c\x00\x00"), "CONNECT reserved flag"},
 };
 
 START_TEST(malformed_packets)

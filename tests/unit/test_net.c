@@ -3,8 +3,11 @@
  * accept on loopback, a refused connect reported, IPv6 loopback if present.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,14 +22,17 @@ static const struct {
 	const char *host;
 	uint16_t port;
 } good[] = {
-	{"localhost", 1883, "localhost", 1883},
-	{"broker.lan:1884", 1883, "broker.lan", 1884},
-	{"127.0.0.1:5883", 0, "127.0.0.1", 5883},
-	{"10.0.0.1", 1, "10.0.0.1", 1},
-	{"[::1]:8883", 0, "::1", 8883},
-	{"[fe80::1]", 1883, "fe80::1", 1883},
-	{"h:65535", 0, "h", 65535},
-	{"my_host-1.example", 80, "my_host-1.example", 80},
+        {"localhost", 1883, "localhost", 1883},
+        {"broker.lan:1884", 1883, "broker.lan", 1884},
+        {"127.0.0.1:5883", 0, "127.0.0.1", 5883},
+        {"10.0.0.1", 1, "10.0.0.1", 1},
+        {"[::1]:8883", 0, "::1", 8883},
+        {"[fe80::1]", 1883, "fe80::1", 1883},
+        {"h:65535", 0, "h", 65535},
+        {"my_host-1.example", 80, "my_host-1.example", 80},
+        {"h:00080", 0, "h", 80},
+        {"[::ffff:10.0.0.1]:1", 0, "::ffff:10.0.0.1", 1},
+        {"[2001:db8::42]:65535", 1883, "2001:db8::42", 65535},
 };
 
 static const struct {
@@ -34,24 +40,32 @@ static const struct {
 	uint16_t def;
 	const char *why;
 } bad[] = {
-	{"", 1883, "empty"},
-	{"host:", 1883, "port"},
-	{":80", 1883, "missing host"},
-	{"host:0", 1883, "port"},
-	{"host:65536", 1883, "port"},
-	{"host:12a", 1883, "port"},
-	{"host:+80", 1883, "port"},
-	{"host:-1", 1883, "port"},
-	{"host: 80", 1883, "port"},
-	{"host:000080", 1883, "port"},
-	{"host", 0, "missing ':port'"},
-	{"::1", 1883, "brackets"},
-	{"[::1", 1883, "']'"},
-	{"[::1]x", 1883, "':port'"},
-	{"[]:80", 1883, "IPv6"},
-	{"[zz::1]:80", 1883, "IPv6"},
-	{"ho st:80", 1883, "bad character"},
-	{"host/x", 1883, "bad character"},
+        {"", 1883, "empty"},
+        {"host:", 1883, "missing port after ':'"},
+        {"[::1]:", 1883, "missing port after ':'"},
+        {":80", 1883, "missing host"},
+        {":", 1883, "missing host"},
+        {"host:0", 1883, "from 1 to 65535"},
+        {"host:00000", 1883, "from 1 to 65535"},
+        {"host:65536", 1883, "from 1 to 65535"},
+        {"host:99999999999999999999999", 1883, "from 1 to 65535"},
+        {"host:12a", 1883, "port '12a' is not a number"},
+        {"host:+80", 1883, "not a number"},
+        {"host:-1", 1883, "not a number"},
+        {"host: 80", 1883, "not a number"},
+        {"host:80 ", 1883, "not a number"},
+        {"host:0x50", 1883, "not a number"},
+        {"host:000080", 1883, "from 1 to 65535"},
+        {"host", 0, "missing ':port'"},
+        {"[::1]", 0, "missing ':port'"},
+        {"1.2.3.4:80:90", 1883, "brackets"},
+        {"::1", 1883, "brackets"},
+        {"[::1", 1883, "']'"},
+        {"[::1]x", 1883, "':port'"},
+        {"[]:80", 1883, "IPv6"},
+        {"[zz::1]:80", 1883, "IPv6"},
+        {"ho st:80", 1883, "bad character"},
+        {"host/x", 1883, "bad character"},
 };
 
 START_TEST(split_good)
@@ -72,11 +86,11 @@ START_TEST(split_bad)
 	char host[NET_HOST_LEN], err[NET_ERR_LEN] = "";
 	uint16_t port = 0;
 
-	ck_assert_int_eq(net_split_hostport(bad[_i].in, host, sizeof(host), &port, bad[_i].def,
-	                                    err, sizeof(err)),
+	ck_assert_int_eq(net_split_hostport(bad[_i].in, host, sizeof(host), &port, bad[_i].def, err,
+	                                    sizeof(err)),
 	                 -1);
-	ck_assert_msg(strstr(err, bad[_i].why) != NULL, "'%s': message '%s' lacks '%s'",
-	              bad[_i].in, err, bad[_i].why);
+	ck_assert_msg(strstr(err, bad[_i].why) != NULL, "'%s': message '%s' lacks '%s'", bad[_i].in,
+	              err, bad[_i].why);
 }
 END_TEST
 
@@ -85,9 +99,9 @@ START_TEST(split_host_too_long)
 	char host[8], err[NET_ERR_LEN] = "";
 	uint16_t port;
 
-	ck_assert_int_eq(net_split_hostport("abcdefgh:1", host, sizeof(host), &port, 0, err,
-	                                    sizeof(err)),
-	                 -1);
+	ck_assert_int_eq(
+	        net_split_hostport("abcdefgh:1", host, sizeof(host), &port, 0, err, sizeof(err)),
+	        -1);
 	ck_assert_ptr_nonnull(strstr(err, "too long"));
 }
 END_TEST
@@ -110,10 +124,18 @@ static int wait_fd(int fd, short events)
 	return poll(&pfd, 1, 5000);
 }
 
+/* Every socket handed out is non-blocking and close-on-exec. */
+static void assert_fd_flags(int fd)
+{
+	ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+}
+
 static void listen_connect_accept(const char *host, const char *peer_prefix)
 {
 	char err[NET_ERR_LEN], peer[64];
-	int lfd, cfd, afd = -1, i;
+	int lfd, cfd, afd = -1, i, on = 0;
+	socklen_t sl = sizeof(on);
 	uint16_t port;
 
 	lfd = net_listen(host, 0, 16, err, sizeof(err));
@@ -129,11 +151,20 @@ static void listen_connect_accept(const char *host, const char *peer_prefix)
 		afd = net_accept(lfd, peer, sizeof(peer));
 	}
 	ck_assert_int_ge(afd, 0);
+	assert_fd_flags(lfd);
+	assert_fd_flags(cfd);
+	assert_fd_flags(afd);
+	ck_assert_int_eq(getsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, &sl), 0);
+	ck_assert_int_ne(on, 0);
 	ck_assert_msg(strncmp(peer, peer_prefix, strlen(peer_prefix)) == 0, "peer %s", peer);
 	/* Nothing more to accept: -1 with EAGAIN, never blocks. */
 	ck_assert_int_eq(net_accept(lfd, peer, sizeof(peer)), -1);
 	ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+	/* The two ends are really connected. */
 	ck_assert_int_eq(write(cfd, "ping", 4), 4);
+	ck_assert_int_eq(wait_fd(afd, POLLIN), 1);
+	ck_assert_int_eq(read(afd, peer, sizeof(peer)), 4);
+	ck_assert_int_eq(memcmp(peer, "ping", 4), 0);
 	close(afd);
 	close(cfd);
 	close(lfd);
@@ -161,7 +192,7 @@ END_TEST
 
 START_TEST(connect_refused)
 {
-	char err[NET_ERR_LEN] = "";
+	char err[NET_ERR_LEN] = "", want[64];
 	uint16_t port;
 	int lfd, fd;
 
@@ -172,12 +203,13 @@ START_TEST(connect_refused)
 	close(lfd);
 	fd = net_connect("127.0.0.1", port, err, sizeof(err));
 	if (fd < 0) {
-		ck_assert_ptr_nonnull(strstr(err, "refused"));
+		snprintf(want, sizeof(want), "connect 127.0.0.1:%u: Connection refused", port);
+		ck_assert_str_eq(err, want);
 		return;
 	}
 	ck_assert_int_eq(wait_fd(fd, POLLOUT), 1);
 	ck_assert_int_eq(net_connect_result(fd, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "refused"));
+	ck_assert_str_eq(err, "Connection refused");
 	close(fd);
 }
 END_TEST
@@ -188,6 +220,22 @@ START_TEST(listen_bad_address)
 
 	ck_assert_int_eq(net_listen("256.1.1.1", 80, 1, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "256.1.1.1:80"));
+}
+END_TEST
+
+START_TEST(listen_port_in_use)
+{
+	char err[NET_ERR_LEN] = "", want[64];
+	int lfd;
+	uint16_t port;
+
+	lfd = net_listen("127.0.0.1", 0, 1, err, sizeof(err));
+	ck_assert_msg(lfd >= 0, "%s", err);
+	port = bound_port(lfd);
+	ck_assert_int_eq(net_listen("127.0.0.1", port, 1, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "listen 127.0.0.1:%u: Address already in use", port);
+	ck_assert_str_eq(err, want);
+	close(lfd);
 }
 END_TEST
 
@@ -203,6 +251,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, loopback_v6);
 	tcase_add_test(tc, connect_refused);
 	tcase_add_test(tc, listen_bad_address);
+	tcase_add_test(tc, listen_port_in_use);
 	suite_add_tcase(s, tc);
 	return s;
 }
