@@ -4,12 +4,19 @@
  * resp->body.
  *
  *   POST /events/{name}   publish the event payload (202 / 400 / 503)
- *   other methods there   405 with Allow: POST
+ *   GET /status           state and counters as JSON
+ *   GET /health           200 when connected to the broker, else 503
+ *   GET /metrics          the same figures in Prometheus text format
+ *   other methods there   405 with Allow
  *   any other path        404
  *
  * The topic and payload are built in buffers owned by struct api and
  * reused, so a request allocates nothing once they have grown.
  */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +37,13 @@ struct api {
 	const struct cfg *a_cfg;
 	struct mqtt_client *a_mc;
 	time_t (*a_now)(void);
-	struct buf a_topic;   /* topic of the current event */
-	struct buf a_payload; /* rewritten payload, or scratch for a message */
+	struct buf a_topic;              /* topic of the current event */
+	struct buf a_payload;            /* rewritten payload, or scratch for a message */
+	const struct http_server *a_srv; /* for request counters; may be NULL */
+	time_t a_started;
+	/* POST /events: answered 202 and published or queued / answered 202
+	 * and dropped by configuration / answered 503. */
+	uint64_t a_events, a_events_filtered, a_events_refused;
 };
 
 struct api *api_new(const struct cfg *cfg, struct mqtt_client *mc, time_t (*now)(void))
@@ -43,7 +55,13 @@ struct api *api_new(const struct cfg *cfg, struct mqtt_client *mc, time_t (*now)
 	api->a_now = now;
 	buf_init(&api->a_topic);
 	buf_init(&api->a_payload);
+	api->a_started = now != NULL ? now() : time(NULL);
 	return api;
+}
+
+void api_set_server(struct api *api, const struct http_server *srv)
+{
+	api->a_srv = srv;
 }
 
 void api_free(struct api *api)
@@ -134,6 +152,7 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 	if (!cfg->pub_event_active || cfg_event_excluded(cfg, name, len)) {
 		log_debug("event %.*s dropped: %s", (int)len, name,
 		          cfg->pub_event_active ? "excluded" : "eventActive is false");
+		api->a_events_filtered++;
 		api_accepted(api, resp, 202, true, NULL, NULL);
 		goto done;
 	}
@@ -143,12 +162,15 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 	switch (res) {
 	case MQTT_PUB_SENT:
 	case MQTT_PUB_QUEUED:
+		api->a_events++;
 		api_accepted(api, resp, 202, true, NULL, NULL);
 		break;
 	case MQTT_PUB_NOT_CONNECTED:
+		api->a_events_refused++;
 		api_accepted(api, resp, 503, false, "not_connected", "not connected to the broker");
 		break;
 	case MQTT_PUB_QUEUE_FULL:
+		api->a_events_refused++;
 		api_accepted(api, resp, 503, false, "queue_full",
 		             "offline queue is full (queue.max_messages / queue.max_bytes)");
 		break;
@@ -162,10 +184,185 @@ done:
 	buf_shrink(&api->a_payload, API_BUF_KEEP);
 }
 
+/* Everything /status and /metrics report, read at one moment. */
+struct api_figures {
+	struct mqtt_client_stats mq;
+	struct http_server_stats http;
+	uint64_t uptime;
+};
+
+static void api_figures(struct api *api, struct api_figures *f)
+{
+	time_t now = api->a_now != NULL ? api->a_now() : time(NULL);
+
+	memset(f, 0, sizeof(*f));
+	mqtt_client_stats(api->a_mc, &f->mq);
+	if (api->a_srv != NULL)
+		http_server_stats(api->a_srv, &f->http);
+	f->uptime = now > api->a_started ? (uint64_t)(now - api->a_started) : 0;
+}
+
+static void api_broker(struct api *api, struct buf *out)
+{
+	const struct cfg *cfg = api->a_cfg;
+	bool v6 = strchr(cfg->broker_host, ':') != NULL;
+
+	buf_appendf(out, "%s%s%s:%u", v6 ? "[" : "", cfg->broker_host, v6 ? "]" : "",
+	            cfg->broker_port);
+}
+
+/*
+ * One table drives both /status "counters" and /metrics, so the two can
+ * never disagree. Offsets point into struct api_figures or struct api.
+ */
+enum api_src { API_MQ, API_API };
+static const struct api_counter {
+	const char *name; /* JSON member; metric octomqttd_<name>_total */
+	enum api_src src;
+	size_t off;
+	const char *help;
+} api_counters[] = {
+        {"events", API_API, offsetof(struct api, a_events),
+         "Events accepted and published or queued."},
+        {"events_filtered", API_API, offsetof(struct api, a_events_filtered),
+         "Events accepted and not published (eventActive false or events_exclude)."},
+        {"events_refused", API_API, offsetof(struct api, a_events_refused),
+         "Events answered 503 (not connected, or the queue full)."},
+        {"published", API_MQ, offsetof(struct mqtt_client_stats, published),
+         "Messages written to the broker connection."},
+        {"queued", API_MQ, offsetof(struct mqtt_client_stats, queued),
+         "Messages that waited in the offline queue."},
+        {"refused", API_MQ, offsetof(struct mqtt_client_stats, refused),
+         "Publishes refused (not connected, or the queue full)."},
+        {"dropped", API_MQ, offsetof(struct mqtt_client_stats, dropped),
+         "Accepted messages lost (each one also logged)."},
+        {"connects", API_MQ, offsetof(struct mqtt_client_stats, connects),
+         "Connections accepted by the broker."},
+        {"reconnects", API_MQ, offsetof(struct mqtt_client_stats, reconnects),
+         "Connection attempts after the first."},
+};
+
+static uint64_t api_counter_value(const struct api *api, const struct api_figures *f,
+                                  const struct api_counter *c)
+{
+	const char *base = c->src == API_MQ ? (const char *)&f->mq : (const char *)api;
+	uint64_t v;
+
+	memcpy(&v, base + c->off, sizeof(v));
+	return v;
+}
+
+static void api_status(struct api *api, struct http_response *resp)
+{
+	struct api_figures f;
+	struct buf *b = &resp->body;
+	size_t i;
+
+	api_figures(api, &f);
+	buf_reset(b);
+	buf_append_str(b, "{\"version\":");
+	json_append_string(b, PACKAGE_VERSION, strlen(PACKAGE_VERSION));
+	buf_appendf(b, ",\"connected\":%s,\"broker\":\"", f.mq.connected ? "true" : "false");
+	buf_reset(&api->a_topic);
+	api_broker(api, &api->a_topic);
+	buf_append(b, buf_data(&api->a_topic), buf_len(&api->a_topic));
+	buf_appendf(b,
+	            "\",\"uptime\":%" PRIu64 ",\"queue\":{\"messages\":%zu,\"bytes\":%zu},"
+	            "\"inflight\":%zu,\"subscriptions\":0,\"counters\":{",
+	            f.uptime, f.mq.queue_messages, f.mq.queue_bytes, f.mq.inflight);
+	for (i = 0; i < nitems(api_counters); i++)
+		buf_appendf(b, "\"%s\":%" PRIu64 ",", api_counters[i].name,
+		            api_counter_value(api, &f, &api_counters[i]));
+	buf_appendf(b,
+	            "\"http_1xx\":%" PRIu64 ",\"http_2xx\":%" PRIu64 ",\"http_3xx\":%" PRIu64
+	            ",\"http_4xx\":%" PRIu64 ",\"http_5xx\":%" PRIu64 "}}",
+	            f.http.responses[1], f.http.responses[2], f.http.responses[3],
+	            f.http.responses[4], f.http.responses[5]);
+	resp->status = 200;
+}
+
+static void api_health(struct api *api, struct http_response *resp)
+{
+	if (mqtt_client_connected(api->a_mc)) {
+		resp->status = 200;
+		buf_reset(&resp->body);
+		buf_append_str(&resp->body, "{\"status\":\"ok\"}");
+		return;
+	}
+	http_response_error(resp, 503, "not_connected", "not connected to the broker");
+}
+
+static void api_metrics(struct api *api, struct http_response *resp)
+{
+	static const char *const classes[] = {NULL, "1xx", "2xx", "3xx", "4xx", "5xx"};
+	struct api_figures f;
+	struct buf *b = &resp->body;
+	size_t i;
+
+	api_figures(api, &f);
+	buf_reset(b);
+	for (i = 0; i < nitems(api_counters); i++)
+		buf_appendf(b,
+		            "# HELP octomqttd_%s_total %s\n# TYPE octomqttd_%s_total counter\n"
+		            "octomqttd_%s_total %" PRIu64 "\n",
+		            api_counters[i].name, api_counters[i].help, api_counters[i].name,
+		            api_counters[i].name, api_counter_value(api, &f, &api_counters[i]));
+	buf_append_str(b, "# HELP octomqttd_http_responses_total HTTP responses sent, by status "
+	                  "class.\n# TYPE octomqttd_http_responses_total counter\n");
+	for (i = 1; i < nitems(classes); i++)
+		buf_appendf(b, "octomqttd_http_responses_total{class=\"%s\"} %" PRIu64 "\n",
+		            classes[i], f.http.responses[i]);
+	buf_appendf(b,
+	            "# HELP octomqttd_connected 1 when connected to the broker.\n"
+	            "# TYPE octomqttd_connected gauge\noctomqttd_connected %d\n"
+	            "# HELP octomqttd_queue_messages Messages in the offline queue.\n"
+	            "# TYPE octomqttd_queue_messages gauge\noctomqttd_queue_messages %zu\n"
+	            "# HELP octomqttd_queue_bytes Bytes in the offline queue.\n"
+	            "# TYPE octomqttd_queue_bytes gauge\noctomqttd_queue_bytes %zu\n"
+	            "# HELP octomqttd_inflight QoS 1/2 messages not yet acknowledged.\n"
+	            "# TYPE octomqttd_inflight gauge\noctomqttd_inflight %zu\n"
+	            "# HELP octomqttd_http_connections Open HTTP connections.\n"
+	            "# TYPE octomqttd_http_connections gauge\noctomqttd_http_connections %zu\n"
+	            "# HELP octomqttd_uptime_seconds Seconds since start.\n"
+	            "# TYPE octomqttd_uptime_seconds gauge\noctomqttd_uptime_seconds %" PRIu64 "\n",
+	            f.mq.connected ? 1 : 0, f.mq.queue_messages, f.mq.queue_bytes, f.mq.inflight,
+	            f.http.connections, f.uptime);
+	resp->status = 200;
+	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static bool api_path_is(const struct http_request *req, const char *path)
+{
+	return req->path_len == strlen(path) && memcmp(req->path, path, req->path_len) == 0;
+}
+
+static const struct {
+	const char *path;
+	void (*fn)(struct api *, struct http_response *);
+} api_get_routes[] = {
+        {"/status", api_status},
+        {"/health", api_health},
+        {"/metrics", api_metrics},
+};
+
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct api *api = ctx;
 	const size_t plen = sizeof(API_EVENTS_PREFIX) - 1;
+	size_t i;
+
+	for (i = 0; i < nitems(api_get_routes); i++) {
+		if (!api_path_is(req, api_get_routes[i].path))
+			continue;
+		if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+			resp->allow = "GET, HEAD";
+			http_response_error(resp, 405, "method_not_allowed",
+			                    "only GET and HEAD are allowed here");
+			return;
+		}
+		api_get_routes[i].fn(api, resp);
+		return;
+	}
 
 	if (req->path_len >= plen && memcmp(req->path, API_EVENTS_PREFIX, plen) == 0) {
 		if (req->method != HTTP_POST) {

@@ -16,12 +16,15 @@ struct api;
 /* cfg and mc must outlive the api. now() may be NULL (then time(NULL)). */
 struct api *api_new(const struct cfg *cfg, struct mqtt_client *mc, time_t (*now)(void));
 void api_free(struct api *api);
+/* The server whose response counters /status and /metrics report (main
+ * sets it once both exist; without it they report zeros). */
+void api_set_server(struct api *api, const struct http_server *srv);
 /*
  * An http_handler_fn: ctx is the struct api. Serves POST /events/{name}
  * (202 accepted, published or dropped by publish.eventActive /
  * events_exclude; 400 invalid_name / invalid_json; 503 not_connected /
- * queue_full); other methods on /events/... get 405 with Allow: POST,
- * other paths 404. The body is replaced by a compact JSON answer.
+ * queue_full); GET /status, /health, /metrics; other methods on a
+ * known path get 405 with Allow, other paths 404. The body is replaced by a compact JSON answer.
  */
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp);
 

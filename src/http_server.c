@@ -78,6 +78,7 @@ struct http_server {
 	size_t s_nrefused; /* refused, still sending their 503 */
 	struct http_limits s_lim;
 	struct http_response s_resp; /* reused for every request */
+	uint64_t s_responses[6];     /* by status class */
 };
 
 static void hs_conn_io(struct loop *loop, int fd, int mask, void *arg);
@@ -171,10 +172,13 @@ static void hs_want(struct http_conn *c, int mask)
 	c->c_mask = mask;
 }
 
-static void hs_serialize(struct buf *out, const struct http_request *req,
+static void hs_serialize(struct http_server *srv, struct buf *out, const struct http_request *req,
                          const struct http_response *resp)
 {
 	bool head = req != NULL && req->method == HTTP_HEAD;
+
+	if (resp->status >= 100 && resp->status < 600)
+		srv->s_responses[resp->status / 100]++;
 
 	buf_appendf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
 	            resp->status, http_status_text(resp->status),
@@ -256,14 +260,14 @@ static void hs_answer(struct http_conn *c, enum http_parse_rc rc, const struct h
 		                    c->c_parser.error);
 		resp->close = true;
 		log_debug("%s - - -> %d (%s)", c->c_peer, resp->status, c->c_parser.error);
-		hs_serialize(&c->c_out, NULL, resp);
+		hs_serialize(c->c_srv, &c->c_out, NULL, resp);
 	} else {
 		srv->s_handler(srv->s_ctx, req, resp);
 		if (!req->keep_alive)
 			resp->close = true;
 		log_debug("%s %.*s %.*s -> %d", c->c_peer, (int)req->method_len, req->method_str,
 		          (int)req->path_len, req->path, resp->status);
-		hs_serialize(&c->c_out, req, resp);
+		hs_serialize(c->c_srv, &c->c_out, req, resp);
 		buf_consume(&c->c_in, c->c_parser.consumed);
 		http_parser_init(&c->c_parser, &srv->s_lim);
 		c->c_continued = false;
@@ -439,7 +443,7 @@ static void hs_accept(struct loop *loop, int lfd, int mask, void *arg)
 			http_response_error(resp, 503, "too_many_connections",
 			                    "too many connections (http.max_connections)");
 			resp->close = true;
-			hs_serialize(&c->c_out, NULL, resp);
+			hs_serialize(c->c_srv, &c->c_out, NULL, resp);
 			c->c_state = HS_CLOSING;
 		}
 		hs_run(c);
@@ -488,6 +492,12 @@ void http_server_stop_accepting(struct http_server *srv)
 size_t http_server_connections(const struct http_server *srv)
 {
 	return srv->s_nconns;
+}
+
+void http_server_stats(const struct http_server *srv, struct http_server_stats *st)
+{
+	memcpy(st->responses, srv->s_responses, sizeof(st->responses));
+	st->connections = srv->s_nconns;
 }
 
 uint16_t http_server_port(const struct http_server *srv)

@@ -48,6 +48,12 @@ struct http_server *http_server_new(struct loop *loop, const struct cfg *cfg,
 void http_server_stop_accepting(struct http_server *srv);
 /* Open client connections (refused ones not counted). */
 size_t http_server_connections(const struct http_server *srv);
+/* Responses sent, by status class (index 1..5 for 1xx..5xx). */
+struct http_server_stats {
+	uint64_t responses[6];
+	size_t connections;
+};
+void http_server_stats(const struct http_server *srv, struct http_server_stats *st);
 /* The port listened on (what the kernel chose for port 0); 0 once stopped. */
 uint16_t http_server_port(const struct http_server *srv);
 void http_server_free(struct http_server *srv);

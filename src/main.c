@@ -132,6 +132,7 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 1;
 	}
+	api_set_server(api, srv);
 	log_info("octomqttd %s: listening on %s%s%s:%u, broker %s%s%s:%u", PACKAGE_VERSION,
 	         V6_OPEN(cfg.http_listen_host), cfg.http_listen_host,
 	         V6_CLOSE(cfg.http_listen_host), cfg.http_listen_port, V6_OPEN(cfg.broker_host),

@@ -3,7 +3,7 @@
 # the daemon notices, says so, reconnects on its own, and events flow
 # again. With publish.queue_events = false an event is only accepted (202)
 # while connected, so "202 and the message arrives" is the signal that the
-# daemon is connected (there is no GET /status yet).
+# daemon is connected.
 # shellcheck source=tests/integration/lib.sh
 . "$TESTS_SRCDIR/integration/lib.sh"
 

@@ -4,6 +4,7 @@
  * http_parser); each test checks the status, the exact JSON answer and
  * what would have been published.
  */
+#include "config.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,8 @@ static time_t fixed_now(void)
 static void setup(void)
 {
 	memset(&cfg, 0, sizeof(cfg));
+	cfg.broker_host = "::1";
+	cfg.broker_port = 1884;
 	cfg.pub_base_topic = "octoprint/";
 	cfg.pub_event_topic = "event/{event}";
 	cfg.pub_event_active = true;
@@ -77,6 +80,7 @@ static void call_len(enum http_method method, const char *path, const char *in, 
 	buf_reset(&resp.body);
 	resp.status = 200;
 	resp.allow = NULL;
+	resp.content_type = NULL;
 	api_handle(api, &req, &resp);
 	free(body);
 	body = strndup(buf_len(&resp.body) > 0 ? buf_data(&resp.body) : "", buf_len(&resp.body));
@@ -325,7 +329,7 @@ static const struct route_case {
          "{\"error\":\"not_found\",\"message\":\"no such route: /Events/a\"}"},
         {HTTP_POST, "/events%2Fa",
          "{\"error\":\"not_found\",\"message\":\"no such route: /events%2Fa\"}"},
-        {HTTP_GET, "/status", "{\"error\":\"not_found\",\"message\":\"no such route: /status\"}"},
+        {HTTP_GET, "/status/", "{\"error\":\"not_found\",\"message\":\"no such route: /status/\"}"},
         {HTTP_POST, "/a\"b\\",
          "{\"error\":\"not_found\",\"message\":\"no such route: /a\\\"b\\\\\"}"},
         {HTTP_POST, "", "{\"error\":\"not_found\",\"message\":\"no such route: \"}"},
@@ -439,6 +443,80 @@ START_TEST(test_through_parser)
 }
 END_TEST
 
+START_TEST(test_status)
+{
+	call(HTTP_POST, "/events/A", "{}");
+	ck_assert_int_eq(resp.status, 202);
+	stub_mqtt.next_result = MQTT_PUB_NOT_CONNECTED;
+	call(HTTP_POST, "/events/B", "{}");
+	ck_assert_int_eq(resp.status, 503);
+	cfg.pub_event_active = false;
+	call(HTTP_POST, "/events/C", "{}");
+	ck_assert_int_eq(resp.status, 202);
+	call(HTTP_GET, "/status", NULL);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_ptr_null(resp.content_type);
+	/* Without a server the HTTP counters are zero; the stub reports
+	 * published = its publish calls (2: A sent, B refused by the stub). */
+	ck_assert_str_eq(body, "{\"version\":\"" PACKAGE_VERSION "\",\"connected\":true,"
+	                       "\"broker\":\"[::1]:1884\",\"uptime\":0,"
+	                       "\"queue\":{\"messages\":0,\"bytes\":0},\"inflight\":0,"
+	                       "\"subscriptions\":0,\"counters\":{\"events\":1,"
+	                       "\"events_filtered\":1,\"events_refused\":1,\"published\":2,"
+	                       "\"queued\":0,\"refused\":0,\"dropped\":0,\"connects\":0,"
+	                       "\"reconnects\":0,\"http_1xx\":0,\"http_2xx\":0,\"http_3xx\":0,"
+	                       "\"http_4xx\":0,\"http_5xx\":0}}");
+}
+END_TEST
+
+START_TEST(test_health)
+{
+	call(HTTP_GET, "/health", NULL);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_str_eq(body, "{\"status\":\"ok\"}");
+	stub_mqtt.connected = false;
+	call(HTTP_HEAD, "/health", NULL);
+	ck_assert_int_eq(resp.status, 503);
+	ck_assert_str_eq(
+	        body, "{\"error\":\"not_connected\",\"message\":\"not connected to the broker\"}");
+}
+END_TEST
+
+START_TEST(test_metrics)
+{
+	call(HTTP_POST, "/events/A", "{}");
+	call(HTTP_GET, "/metrics", NULL);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_str_eq(resp.content_type, "text/plain; version=0.0.4; charset=utf-8");
+	ck_assert_ptr_nonnull(strstr(body, "# HELP octomqttd_events_total "));
+	ck_assert_ptr_nonnull(strstr(body, "# TYPE octomqttd_events_total counter\n"
+	                                   "octomqttd_events_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(body, "octomqttd_published_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(body, "octomqttd_http_responses_total{class=\"4xx\"} 0\n"));
+	ck_assert_ptr_nonnull(
+	        strstr(body, "# TYPE octomqttd_connected gauge\noctomqttd_connected 1\n"));
+	ck_assert_ptr_nonnull(strstr(body, "octomqttd_queue_messages 0\n"));
+	/* Every sample line follows its own HELP and TYPE lines. */
+	ck_assert_ptr_null(strstr(body, "\n\n"));
+	ck_assert_int_eq(body[strlen(body) - 1], '\n');
+}
+END_TEST
+
+START_TEST(test_get_routes_wrong_method)
+{
+	static const char *const paths[] = {"/status", "/health", "/metrics"};
+	size_t i;
+
+	for (i = 0; i < nitems(paths); i++) {
+		call(HTTP_POST, paths[i], "{}");
+		ck_assert_int_eq(resp.status, 405);
+		ck_assert_str_eq(resp.allow, "GET, HEAD");
+		ck_assert_str_eq(body, "{\"error\":\"method_not_allowed\",\"message\":\"only GET "
+		                       "and HEAD are allowed here\"}");
+	}
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -446,6 +524,10 @@ static Suite *api_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_event_published);
+	tcase_add_test(tc, test_status);
+	tcase_add_test(tc, test_health);
+	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_get_routes_wrong_method);
 	tcase_add_test(tc, test_event_replaces_members);
 	tcase_add_test(tc, test_event_empty_bodies);
 	tcase_add_test(tc, test_event_options_passed);
