@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "cfg.h"
@@ -345,11 +346,43 @@ static const struct {
         {"/metrics", api_metrics},
 };
 
+/*
+ * http.token: "Authorization: Bearer <token>" (scheme case-insensitive,
+ * RFC 6750). The comparison takes the same time wherever the first
+ * difference is, so the token cannot be guessed byte by byte from timing.
+ */
+static bool api_authorized(const struct api *api, const struct http_request *req)
+{
+	const char *token = api->a_cfg->http_token;
+	const struct http_header *h;
+	size_t tlen, vlen, i;
+	unsigned char diff;
+
+	if (token == NULL)
+		return true;
+	h = http_request_header(req, "Authorization");
+	if (h == NULL || h->value_len < 7 || strncasecmp(h->value, "Bearer ", 7) != 0)
+		return false;
+	tlen = strlen(token);
+	vlen = h->value_len - 7;
+	diff = vlen != tlen;
+	for (i = 0; i < tlen; i++)
+		diff |= (unsigned char)token[i] ^ (unsigned char)(i < vlen ? h->value[7 + i] : 0);
+	return diff == 0;
+}
+
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct api *api = ctx;
 	const size_t plen = sizeof(API_EVENTS_PREFIX) - 1;
 	size_t i;
+
+	if (!api_authorized(api, req)) {
+		resp->www_authenticate = "Bearer realm=\"octomqttd\"";
+		http_response_error(resp, 401, "unauthorized",
+		                    "missing or wrong bearer token (http.token)");
+		return;
+	}
 
 	for (i = 0; i < nitems(api_get_routes); i++) {
 		if (!api_path_is(req, api_get_routes[i].path))

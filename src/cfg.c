@@ -37,6 +37,7 @@ enum cfg_type {
 	CT_LOGLEVEL, /* log.level */
 	CT_EVLIST,   /* comma-separated event names */
 	CT_PORT,     /* uint16_t 1..65535 */
+	CT_TOKEN,    /* char *, visible ASCII only (an HTTP bearer token) */
 };
 
 struct cfg_key {
@@ -76,6 +77,7 @@ static const struct cfg_key cfg_keys[] = {
         {"http.max_header", CT_SIZE, F(http_max_header), 256, 1024 * 1024},
         {"http.max_connections", CT_UINT, F(http_max_connections), 1, 100000},
         {"http.timeout", CT_UINT, F(http_timeout), 1, 86400},
+        {"http.token", CT_TOKEN, F(http_token), 1, 4096},
         {"shutdown.grace", CT_UINT, F(shutdown_grace), 0, 3600},
         {"log.level", CT_LOGLEVEL, F(log_level), 0, 0},
 };
@@ -164,6 +166,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->pub_event_topic);
 	cfg_free_list(cfg->pub_events_exclude);
 	free(cfg->http_listen_host);
+	free(cfg->http_token);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -300,6 +303,15 @@ static int cfg_set_value(struct cfg_parse *cp, const struct cfg_key *k, const ch
 	uint16_t port;
 
 	switch (k->k_type) {
+	case CT_TOKEN:
+		for (const char *c = v; *c != '\0'; c++) {
+			if (*c < 0x21 || *c > 0x7e)
+				return cfg_fail(cp, cp->cp_line,
+				                "%s: only visible ASCII characters are allowed "
+				                "(no spaces)",
+				                k->k_name);
+		}
+		/* fall through */
 	case CT_STRING:
 		if (strlen(v) < k->k_min || (k->k_max > 0 && strlen(v) > k->k_max))
 			return cfg_fail(cp, cp->cp_line,

@@ -59,6 +59,7 @@ struct cfg {
 	size_t http_max_header;
 	unsigned http_max_connections;
 	unsigned http_timeout; /* seconds */
+	char *http_token;      /* NULL: no authentication */
 
 	/* shutdown.*, log.* */
 	unsigned shutdown_grace; /* seconds */

@@ -186,6 +186,8 @@ static void hs_serialize(struct http_server *srv, struct buf *out, const struct 
 	            buf_len(&resp->body));
 	if (resp->allow != NULL)
 		buf_appendf(out, "Allow: %s\r\n", resp->allow);
+	if (resp->www_authenticate != NULL)
+		buf_appendf(out, "WWW-Authenticate: %s\r\n", resp->www_authenticate);
 	if (resp->close)
 		buf_append_str(out, "Connection: close\r\n");
 	else if (req != NULL && req->version_minor == 0)
@@ -243,6 +245,7 @@ static void hs_reset_response(struct http_response *resp)
 	resp->status = 200;
 	resp->content_type = NULL;
 	resp->allow = NULL;
+	resp->www_authenticate = NULL;
 	resp->close = false;
 	buf_reset(&resp->body);
 }

@@ -28,9 +28,10 @@ struct http_server;
 
 struct http_response {
 	int status;
-	const char *content_type; /* default "application/json" */
-	const char *allow;        /* Allow: header for 405, or NULL */
-	bool close;               /* close the connection after this response */
+	const char *content_type;     /* default "application/json" */
+	const char *allow;            /* Allow: header for 405, or NULL */
+	const char *www_authenticate; /* WWW-Authenticate: header for 401, or NULL */
+	bool close;                   /* close the connection after this response */
 	struct buf body;
 };
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # status.sh: GET /health, /status and /metrics against a real broker:
 # health follows the connection, /status and /metrics report the same
-# counters, and the HTTP responses are counted by status class.
+# counters, and the HTTP responses are counted by status class; then
+# http.token (401 with WWW-Authenticate without the right bearer token).
 # shellcheck source=tests/integration/lib.sh
 . "$TESTS_SRCDIR/integration/lib.sh"
 [ -x /usr/bin/python3 ] || skip "/usr/bin/python3 not found"
@@ -74,5 +75,24 @@ wait_for "GET /health 503 with the broker gone" 10 sh -c \
 	"[ \$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' http://127.0.0.1:$HTTP_PORT/health) = 503 ]"
 get /status
 grep -q '"connected":false' "$T/body" || fail "/status still says connected"
+stop_daemon
+
+# http.token: every route needs "Authorization: Bearer <token>".
+daemon_conf "$T/token.conf" false <<EOF2
+http.token = s3cret-token
+EOF2
+start_daemon "$T/token.conf" "$T/daemon-token.log"
+CODE=$(hcurl -o "$T/body" -D "$T/headers" -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/status") ||
+	fail "curl failed"
+[ "$CODE" = 401 ] || fail "no token: $CODE"
+grep -q -i '^WWW-Authenticate: Bearer' "$T/headers" || fail "401 without WWW-Authenticate"
+[ "$(cat "$T/body")" = '{"error":"unauthorized","message":"missing or wrong bearer token (http.token)"}' ] ||
+	fail "401 body: $(cat "$T/body")"
+CODE=$(hcurl -o "$T/body" -w '%{http_code}' -H 'Authorization: Bearer wrong' \
+	-X POST -d '{}' "http://127.0.0.1:$HTTP_PORT/events/A") || fail "curl failed"
+[ "$CODE" = 401 ] || fail "wrong token: $CODE"
+CODE=$(hcurl -o "$T/body" -w '%{http_code}' -H 'Authorization: Bearer s3cret-token' \
+	"http://127.0.0.1:$HTTP_PORT/status") || fail "curl failed"
+[ "$CODE" = 200 ] || fail "right token: $CODE"
 stop_daemon
 exit 0

@@ -62,6 +62,9 @@ static void teardown(void)
 	stub_mqtt_reset();
 }
 
+/* When set, the next request carries this Authorization header. */
+static const char *auth_value;
+
 /* Run one request through api_handle() with a fresh response. */
 static void call_len(enum http_method method, const char *path, const char *in, size_t inlen)
 {
@@ -77,10 +80,18 @@ static void call_len(enum http_method method, const char *path, const char *in, 
 	req.keep_alive = true;
 	req.body = in;
 	req.body_len = inlen;
+	if (auth_value != NULL) {
+		req.headers[0].name = "authorization";
+		req.headers[0].name_len = 13;
+		req.headers[0].value = auth_value;
+		req.headers[0].value_len = strlen(auth_value);
+		req.nheaders = 1;
+	}
 	buf_reset(&resp.body);
 	resp.status = 200;
 	resp.allow = NULL;
 	resp.content_type = NULL;
+	resp.www_authenticate = NULL;
 	api_handle(api, &req, &resp);
 	free(body);
 	body = strndup(buf_len(&resp.body) > 0 ? buf_data(&resp.body) : "", buf_len(&resp.body));
@@ -517,6 +528,58 @@ START_TEST(test_get_routes_wrong_method)
 }
 END_TEST
 
+/* A GET /health carrying Authorization: value (NULL: no header). */
+static void call_auth(const char *value)
+{
+	auth_value = value;
+	call(HTTP_GET, "/health", NULL);
+	auth_value = NULL;
+}
+
+static const char *const bad_auth[] = {
+        NULL,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Bearer s3cre",
+        "Bearer s3cret!",
+        "Bearer S3CRET",
+        "Basic czNjcmV0",
+        "Bearers3cret",
+        "Bearer  s3cret",
+};
+
+START_TEST(test_token_refused)
+{
+	cfg.http_token = "s3cret";
+	call_auth(bad_auth[_i]);
+	ck_assert_int_eq(resp.status, 401);
+	ck_assert_str_eq(resp.www_authenticate, "Bearer realm=\"octomqttd\"");
+	ck_assert_str_eq(body, "{\"error\":\"unauthorized\",\"message\":\"missing or wrong bearer "
+	                       "token (http.token)\"}");
+	/* Every route is protected, publishing ones too. */
+	call(HTTP_POST, "/events/A", "{}");
+	ck_assert_int_eq(resp.status, 401);
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+	cfg.http_token = NULL;
+}
+END_TEST
+
+START_TEST(test_token_accepted)
+{
+	cfg.http_token = "s3cret";
+	call_auth("Bearer s3cret");
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_ptr_null(resp.www_authenticate);
+	call_auth("bearer s3cret"); /* the scheme is case-insensitive */
+	ck_assert_int_eq(resp.status, 200);
+	cfg.http_token = NULL;
+	/* Without http.token no header is needed. */
+	call_auth(NULL);
+	ck_assert_int_eq(resp.status, 200);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -525,6 +588,8 @@ static Suite *api_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_event_published);
 	tcase_add_test(tc, test_status);
+	tcase_add_loop_test(tc, test_token_refused, 0, (int)nitems(bad_auth));
+	tcase_add_test(tc, test_token_accepted);
 	tcase_add_test(tc, test_health);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_get_routes_wrong_method);

@@ -52,6 +52,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(cfg.http_max_header, 8192);
 	ck_assert_uint_eq(cfg.http_max_connections, 256);
 	ck_assert_uint_eq(cfg.http_timeout, 30);
+	ck_assert_ptr_null(cfg.http_token);
 	ck_assert_uint_eq(cfg.shutdown_grace, 5);
 	ck_assert_int_eq(cfg.log_level, LOGL_INFO);
 	cfg_free(&cfg);
@@ -89,6 +90,7 @@ START_TEST(every_key)
 	        "http.max_header = 256\n"
 	        "http.max_connections = 3\n"
 	        "http.timeout = 7\n"
+	        "http.token = \"abc-DEF_123.~+/=\"\n"
 	        "shutdown.grace = 0\n"
 	        "log.level = debug\n";
 	struct cfg cfg;
@@ -127,6 +129,7 @@ START_TEST(every_key)
 	ck_assert_uint_eq(cfg.http_max_header, 256);
 	ck_assert_uint_eq(cfg.http_max_connections, 3);
 	ck_assert_uint_eq(cfg.http_timeout, 7);
+	ck_assert_str_eq(cfg.http_token, "abc-DEF_123.~+/=");
 	ck_assert_uint_eq(cfg.shutdown_grace, 0);
 	ck_assert_int_eq(cfg.log_level, LOGL_DEBUG);
 	cfg_free(&cfg);
@@ -151,6 +154,9 @@ static const struct {
          "t.conf:3: broker.keepalive: expected an integer from 0 to 65535, got 'x'"},
         /* keys */
         {URL "broker.urll = x\n", "t.conf:2: unknown key 'broker.urll'"},
+        {URL "http.token = \"a b\"\n",
+         "t.conf:2: http.token: only visible ASCII characters are allowed (no spaces)"},
+        {URL "http.token = \"\"\n", "t.conf:2: http.token: expected 1 to 4096 bytes, got 0"},
         {URL "Broker.port = 1\n", "t.conf:2: unknown key 'Broker.port'"},
         {URL "broker.port = 1\n\nbroker.port = 2\n",
          "t.conf:4: duplicate key 'broker.port' (first set on line 2)"},
