@@ -28,9 +28,8 @@
 #include "log.h"
 #include "mqtt_client.h"
 
-#define API_EVENTS_PREFIX  "/events/"
-#define API_EVENT_NAME_MAX 128
-#define API_TS_FIELD       "_timestamp"
+#define API_EVENTS_PREFIX "/events/"
+#define API_TS_FIELD      "_timestamp"
 /* A buffer that grew for a large request is given back above this size. */
 #define API_BUF_KEEP 65536
 
@@ -93,22 +92,6 @@ static void api_accepted(struct api *api, struct http_response *resp, int status
 	buf_putc(&resp->body, '}');
 }
 
-static bool api_event_name_ok(const char *name, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > API_EVENT_NAME_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* baseTopic + eventTopic, with every "{event}" replaced by the name. */
 static void api_event_topic(struct api *api, const char *name, size_t len)
 {
@@ -134,7 +117,7 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 	const char *why = NULL;
 	long long ts = 0;
 
-	if (!api_event_name_ok(name, len)) {
+	if (!cfg_event_name_valid(name, len)) {
 		http_response_error(resp, 400, "invalid_name",
 		                    "event name must be 1-128 characters of A-Z a-z 0-9 _ . -");
 		return;

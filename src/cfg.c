@@ -192,7 +192,7 @@ int cfg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static bool cfg_event_name_ok(const char *s, size_t len)
+bool cfg_event_name_valid(const char *s, size_t len)
 {
 	size_t i;
 
@@ -244,7 +244,7 @@ static int cfg_set_evlist(struct cfg_parse *cp, const struct cfg_key *k, const c
 		p = next != NULL ? next + 1 : end;
 		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
 			end--;
-		if (!cfg_event_name_ok(start, (size_t)(end - start))) {
+		if (!cfg_event_name_valid(start, (size_t)(end - start))) {
 			cfg_free_list(list);
 			return cfg_fail(cp, cp->cp_line,
 			                "%s: '%.*s' is not an event name (1-128 characters of "

@@ -80,6 +80,8 @@ int cfg_parse(struct cfg *cfg, const char *name, const char *text, size_t len, c
 int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen);
 void cfg_free(struct cfg *cfg);
 
+/* An event name: 1-128 characters of [A-Za-z0-9_.-] (DESIGN §5). */
+bool cfg_event_name_valid(const char *s, size_t len);
 /* Is `name` in publish.events_exclude? */
 bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len);
 

@@ -64,7 +64,7 @@ struct mc_msg {
 	bool m_pubrec;  /* QoS 2: PUBREC received, PUBREL sent */
 	bool m_counted; /* QoS 1/2: counted in `published` (resends are not) */
 	uint16_t m_id;
-	uint64_t m_end; /* QoS 0: mc_out_total after encoding */
+	uint64_t m_end; /* QoS 0: mc_out_written + buf_len(mc_out) after encoding */
 };
 
 struct mc_list {
@@ -79,8 +79,7 @@ struct mqtt_client {
 	int mc_fd;
 	char mc_addr[NET_HOST_LEN + 16];
 	struct buf mc_in, mc_out;
-	uint64_t mc_out_total;   /* bytes ever appended to mc_out on this connection */
-	uint64_t mc_out_written; /* bytes of those written */
+	uint64_t mc_out_written; /* bytes of mc_out written on this connection */
 	struct mc_list mc_queue, mc_unwritten, mc_inflight;
 	size_t mc_queue_bytes;
 	uint16_t mc_next_id;
@@ -237,7 +236,7 @@ static void mc_reclaim_unwritten(struct mqtt_client *mc)
 	}
 	buf_reset(&mc->mc_out);
 	buf_reset(&mc->mc_in);
-	mc->mc_out_total = mc->mc_out_written = 0;
+	mc->mc_out_written = 0;
 }
 
 static int64_t mc_backoff_fire(struct loop *loop, uint64_t id, void *arg)
@@ -372,13 +371,12 @@ static void mc_send(struct mqtt_client *mc, struct mc_msg *m, bool dup)
 		mqtt_encode_publish(&mc->mc_out, m->m_topic, m->m_topic_len, m->m_payload,
 		                    m->m_payload_len, m->m_qos, m->m_retain, dup, m->m_id);
 	}
-	mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
 	if (m->m_qos > 0 && !m->m_counted) {
 		m->m_counted = true;
 		mc->mc_st.published++;
 	}
 	if (m->m_qos == 0) {
-		m->m_end = mc->mc_out_total;
+		m->m_end = mc->mc_out_written + buf_len(&mc->mc_out);
 		mc_list_push(&mc->mc_unwritten, m);
 	}
 	mc_want_write(mc);
@@ -415,7 +413,6 @@ static void mc_send_connect(struct mqtt_client *mc)
 	c.username = cfg->broker_username;
 	c.password = cfg->broker_username != NULL ? cfg->broker_password : NULL;
 	mqtt_encode_connect(&mc->mc_out, &c);
-	mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
 	mc->mc_state = MC_WAIT_CONNACK;
 	mc_want_write(mc);
 }
@@ -434,7 +431,6 @@ static int64_t mc_keepalive_fire(struct loop *loop, uint64_t id, void *arg)
 	}
 	if (now >= ping) {
 		mqtt_encode_empty(&mc->mc_out, MQTT_PINGREQ);
-		mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
 		/* Counts as sent now, so the next PINGREQ waits a whole keepalive. */
 		mc->mc_last_sent = now;
 		ping = now + ka;
@@ -519,7 +515,6 @@ static void mc_ack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	} else if (pkt->type == MQTT_PUBREC && m->m_qos == 2) {
 		m->m_pubrec = true;
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREL, m->m_id);
-		mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
 		mc_want_write(mc);
 	} else if (pkt->type == MQTT_PUBCOMP && m->m_qos == 2 && m->m_pubrec) {
 		mc_inflight_remove(mc, link, m);
@@ -556,7 +551,6 @@ static void mc_inbound_publish(struct mqtt_client *mc, const struct mqtt_packet 
 			mc->mc_qos2_ids[mc->mc_qos2_n++] = pkt->packet_id;
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREC, pkt->packet_id);
 	}
-	mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
 	mc_want_write(mc);
 }
 
@@ -584,7 +578,6 @@ static void mc_handle(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	case MQTT_PUBREL:
 		mc_qos2_seen(mc, pkt->packet_id, true);
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBCOMP, pkt->packet_id);
-		mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
 		mc_want_write(mc);
 		break;
 	case MQTT_PINGRESP:
@@ -823,7 +816,6 @@ void mqtt_client_stop(struct mqtt_client *mc)
 		return;
 	}
 	mqtt_encode_empty(&mc->mc_out, MQTT_DISCONNECT);
-	mc->mc_out_total = mc->mc_out_written + buf_len(&mc->mc_out);
 	mc->mc_state = MC_STOPPING;
 	mc_want_write(mc);
 }

@@ -165,13 +165,19 @@ static int net_resolve(const char *host, uint16_t port, int flags, struct addrin
 	return 0;
 }
 
-int net_listen(const char *host, uint16_t port, int backlog, char *err, size_t errlen)
+/*
+ * Bind and listen (backlog >= 0) or start a non-blocking connect
+ * (backlog < 0) on the addresses of host:port, in order, until one works.
+ * The fd, or -1 with "listen|connect ADDR: reason" in err.
+ */
+static int net_open(const char *host, uint16_t port, int backlog, char *err, size_t errlen)
 {
+	const char *what = backlog >= 0 ? "listen" : "connect";
 	struct addrinfo *res, *ai;
 	char addr[NET_HOST_LEN + 16];
 	int fd = -1, on = 1, saved = 0;
 
-	if (net_resolve(host, port, AI_PASSIVE, &res, "listen", err, errlen) != 0)
+	if (net_resolve(host, port, backlog >= 0 ? AI_PASSIVE : 0, &res, what, err, errlen) != 0)
 		return -1;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -180,11 +186,17 @@ int net_listen(const char *host, uint16_t port, int backlog, char *err, size_t e
 			saved = errno;
 			continue;
 		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+		if (backlog >= 0) {
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+			if (ai->ai_family == AF_INET6)
+				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+			if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+				break;
+		} else if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+			/* In progress counts: completion is reported by writability. */
+			net_set_nodelay(fd);
 			break;
+		}
 		saved = errno;
 		close(fd);
 		fd = -1;
@@ -193,9 +205,14 @@ int net_listen(const char *host, uint16_t port, int backlog, char *err, size_t e
 	if (fd < 0) {
 		net_addr_text(host, port, addr, sizeof(addr));
 		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "listen %s: %s", addr, strerror(saved));
+			snprintf(err, errlen, "%s %s: %s", what, addr, strerror(saved));
 	}
 	return fd;
+}
+
+int net_listen(const char *host, uint16_t port, int backlog, char *err, size_t errlen)
+{
+	return net_open(host, port, backlog < 0 ? 0 : backlog, err, errlen);
 }
 
 int net_accept(int lfd, char *peer, size_t peerlen)
@@ -228,35 +245,7 @@ int net_accept(int lfd, char *peer, size_t peerlen)
 
 int net_connect(const char *host, uint16_t port, char *err, size_t errlen)
 {
-	struct addrinfo *res, *ai;
-	char addr[NET_HOST_LEN + 16];
-	int fd = -1, saved = 0;
-
-	if (net_resolve(host, port, 0, &res, "connect", err, errlen) != 0)
-		return -1;
-	/* The first address whose connect() does not fail at once is used. */
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		            ai->ai_protocol);
-		if (fd < 0) {
-			saved = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
-			net_set_nodelay(fd);
-			break;
-		}
-		saved = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		net_addr_text(host, port, addr, sizeof(addr));
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "connect %s: %s", addr, strerror(saved));
-	}
-	return fd;
+	return net_open(host, port, -1, err, errlen);
 }
 
 int net_connect_result(int fd, char *err, size_t errlen)

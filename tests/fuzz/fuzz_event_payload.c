@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "buf.h"
 #include "json.h"
 
@@ -21,17 +22,6 @@
 #define FUZZ_TS_TEXT "1700000000"
 /* Bytes already in the output buffer: the function must only append. */
 #define FUZZ_PREFIX "prefix"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond)                                                                          \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__,       \
-			        #cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 static const char *const fuzz_events[] = {
         "PrintStarted", "Startup", "ZChange", "Test", "a", "x.y-z_1", "_timestamp", "ts",

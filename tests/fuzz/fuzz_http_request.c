@@ -15,21 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "http_parser.h"
 
 /* Byte-at-a-time costs one call per byte: only for short requests. */
 #define FUZZ_BYTEWISE_MAX 1024
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond)                                                                          \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__,       \
-			        #cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* The outcome of parsing one request, with pointers as offsets into buf. */
 struct fuzz_result {
