@@ -4,6 +4,7 @@
  * resp->body.
  *
  *   POST /events/{name}   publish the event payload (202 / 400 / 503)
+ *   POST /publish         publish a message as given (200 / 400 / 503)
  *   GET /status           state and counters as JSON
  *   GET /health           200 when connected to the broker, else 503
  *   GET /metrics          the same figures in Prometheus text format
@@ -27,6 +28,7 @@
 #include "json.h"
 #include "log.h"
 #include "mqtt_client.h"
+#include "topic.h"
 
 #define API_EVENTS_PREFIX "/events/"
 #define API_TS_FIELD      "_timestamp"
@@ -44,6 +46,8 @@ struct api {
 	/* POST /events: answered 202 and published or queued / answered 202
 	 * and dropped by configuration / answered 503. */
 	uint64_t a_events, a_events_filtered, a_events_refused;
+	/* POST /publish: answered 200 / answered 503. */
+	uint64_t a_publishes, a_publishes_refused;
 };
 
 struct api *api_new(const struct cfg *cfg, struct mqtt_client *mc, time_t (*now)(void))
@@ -90,6 +94,24 @@ static void api_accepted(struct api *api, struct http_response *resp, int status
 		json_append_string(&resp->body, msg, strlen(msg));
 	}
 	buf_putc(&resp->body, '}');
+}
+
+/* The 503 answer to a publish that was not accepted. */
+static void api_refused(struct api *api, struct http_response *resp, enum mqtt_pub_result res)
+{
+	switch (res) {
+	case MQTT_PUB_NOT_CONNECTED:
+		api_accepted(api, resp, 503, false, "not_connected", "not connected to the broker");
+		break;
+	case MQTT_PUB_QUEUE_FULL:
+		api_accepted(api, resp, 503, false, "queue_full",
+		             "offline queue is full (queue.max_messages / queue.max_bytes)");
+		break;
+	default:
+		log_warnx("unexpected publish result %d", (int)res);
+		http_response_error(resp, 500, "internal_error", "unexpected publish result");
+		break;
+	}
 }
 
 /* baseTopic + eventTopic, with every "{event}" replaced by the name. */
@@ -143,29 +165,195 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 	res = mqtt_client_publish(api->a_mc, buf_data(&api->a_topic), buf_len(&api->a_topic),
 	                          buf_data(&api->a_payload), buf_len(&api->a_payload), cfg->pub_qos,
 	                          cfg->pub_retain, cfg->pub_queue_events);
-	switch (res) {
-	case MQTT_PUB_SENT:
-	case MQTT_PUB_QUEUED:
+	if (res == MQTT_PUB_SENT || res == MQTT_PUB_QUEUED) {
 		api->a_events++;
 		api_accepted(api, resp, 202, true, NULL, NULL);
-		break;
-	case MQTT_PUB_NOT_CONNECTED:
+	} else {
 		api->a_events_refused++;
-		api_accepted(api, resp, 503, false, "not_connected", "not connected to the broker");
-		break;
-	case MQTT_PUB_QUEUE_FULL:
-		api->a_events_refused++;
-		api_accepted(api, resp, 503, false, "queue_full",
-		             "offline queue is full (queue.max_messages / queue.max_bytes)");
-		break;
-	default:
-		log_warnx("event %.*s: unexpected publish result %d", (int)len, name, (int)res);
-		http_response_error(resp, 500, "internal_error", "unexpected publish result");
-		break;
+		api_refused(api, resp, res);
 	}
 done:
 	buf_reset(&api->a_payload);
 	buf_shrink(&api->a_payload, API_BUF_KEEP);
+}
+
+/*
+ * POST /publish: the body's members, read by api_publish_member(). The
+ * payload is the decoded string, the JSON text of any other value, or the
+ * base64-decoded bytes; it is built in api->a_payload.
+ */
+struct api_publish {
+	struct api *p_api;
+	const struct json_member *p_topic; /* a JSON string */
+	const struct json_member *p_payload, *p_base64;
+	struct json_member p_members[6];
+	size_t p_n;
+	int p_qos;
+	bool p_retained, p_queue, p_timestamp;
+};
+
+static const char *const api_publish_fields[] = {
+        "topic", "payload", "payload_base64", "retained", "qos", "allow_queueing", "timestamp",
+};
+
+/* A true/false member into *out; -1 with *why naming it otherwise. */
+static int api_bool_member(const struct json_member *m, const char *name, bool *out,
+                           const char **why)
+{
+	if (m->kind != JSON_TRUE && m->kind != JSON_FALSE) {
+		*why = name;
+		return -1;
+	}
+	*out = m->kind == JSON_TRUE;
+	return 0;
+}
+
+static int api_publish_member(void *ctx, const struct json_member *m, const char **why)
+{
+	struct api_publish *p = ctx;
+	struct api *api = p->p_api;
+	size_t i, f;
+
+	for (f = 0; f < nitems(api_publish_fields); f++)
+		if (json_key_is(m, api_publish_fields[f]))
+			break;
+	/* Kept as text for the error message: the key as the client wrote it. */
+	buf_reset(&api->a_topic);
+	if (f == nitems(api_publish_fields)) {
+		buf_append_str(&api->a_topic, "unknown member \"");
+		buf_append(&api->a_topic, m->key, m->key_len > 64 ? 64 : m->key_len);
+		buf_append_str(&api->a_topic, "\"");
+		buf_putc(&api->a_topic, '\0');
+		*why = buf_data(&api->a_topic);
+		return -1;
+	}
+	for (i = 0; i < p->p_n; i++) {
+		if (json_key_is(&p->p_members[i], api_publish_fields[f])) {
+			buf_appendf(&api->a_topic, "member \"%s\" appears twice",
+			            api_publish_fields[f]);
+			buf_putc(&api->a_topic, '\0');
+			*why = buf_data(&api->a_topic);
+			return -1;
+		}
+	}
+	p->p_members[p->p_n++] = *m;
+	switch (f) {
+	case 0:
+		if (m->kind != JSON_STRING) {
+			*why = "topic must be a string";
+			return -1;
+		}
+		p->p_topic = &p->p_members[p->p_n - 1];
+		return 0;
+	case 1:
+		p->p_payload = &p->p_members[p->p_n - 1];
+		return 0;
+	case 2:
+		if (m->kind != JSON_STRING) {
+			*why = "payload_base64 must be a string";
+			return -1;
+		}
+		p->p_base64 = &p->p_members[p->p_n - 1];
+		return 0;
+	case 3:
+		return api_bool_member(m, "retained must be true or false", &p->p_retained, why);
+	case 4:
+		if (m->value_len != 1 || m->value[0] < '0' || m->value[0] > '2') {
+			*why = "qos must be 0, 1 or 2";
+			return -1;
+		}
+		p->p_qos = m->value[0] - '0';
+		return 0;
+	case 5:
+		return api_bool_member(m, "allow_queueing must be true or false", &p->p_queue, why);
+	default:
+		return api_bool_member(m, "timestamp must be true or false", &p->p_timestamp, why);
+	}
+}
+
+/*
+ * Check the members that depend on each other and build topic (a_topic)
+ * and payload (a_payload). 0, or -1 with *why.
+ */
+static int api_publish_build(struct api_publish *p, const char **why)
+{
+	struct api *api = p->p_api;
+	const struct json_member *pl = p->p_payload;
+
+	if (p->p_topic == NULL) {
+		*why = "topic is required";
+		return -1;
+	}
+	if (pl != NULL && p->p_base64 != NULL) {
+		*why = "give payload or payload_base64, not both";
+		return -1;
+	}
+	if (p->p_timestamp && (pl == NULL || pl->kind != JSON_OBJECT)) {
+		*why = "timestamp: true needs a JSON object payload";
+		return -1;
+	}
+	buf_reset(&api->a_topic);
+	if (json_string_decode(p->p_topic->value, p->p_topic->value_len, &api->a_topic, why) < 0) {
+		*why = "topic holds a lone surrogate escape (not UTF-8)";
+		return -1;
+	}
+	if (!topic_name_valid(buf_data(&api->a_topic), buf_len(&api->a_topic), why))
+		return -1;
+	buf_reset(&api->a_payload);
+	if (p->p_base64 != NULL) {
+		if (json_base64_decode(p->p_base64->value + 1, p->p_base64->value_len - 2,
+		                       &api->a_payload) < 0) {
+			*why = "payload_base64 is not valid base64";
+			return -1;
+		}
+	} else if (pl != NULL && pl->kind == JSON_STRING) {
+		if (json_string_decode(pl->value, pl->value_len, &api->a_payload, why) < 0) {
+			*why = "payload holds a lone surrogate escape (not UTF-8)";
+			return -1;
+		}
+	} else if (pl != NULL && p->p_timestamp) {
+		long long ts = (long long)(api->a_now != NULL ? api->a_now() : time(NULL));
+
+		if (json_event_payload(pl->value, pl->value_len, NULL, 0, API_TS_FIELD, ts,
+		                       &api->a_payload, why) < 0)
+			return -1;
+	} else if (pl != NULL) {
+		buf_append(&api->a_payload, pl->value, pl->value_len);
+	}
+	return 0;
+}
+
+static void api_post_publish(struct api *api, const struct http_request *req,
+                             struct http_response *resp)
+{
+	struct api_publish p;
+	const char *why = NULL;
+	enum mqtt_pub_result res;
+
+	memset(&p, 0, sizeof(p));
+	p.p_api = api;
+	if (json_object_each(req->body, req->body_len, api_publish_member, &p, &why) < 0 ||
+	    api_publish_build(&p, &why) < 0) {
+		http_response_error(resp, 400, "bad_request", why);
+		goto done;
+	}
+	res = mqtt_client_publish(api->a_mc, buf_data(&api->a_topic), buf_len(&api->a_topic),
+	                          buf_data(&api->a_payload), buf_len(&api->a_payload), p.p_qos,
+	                          p.p_retained, p.p_queue);
+	if (res == MQTT_PUB_SENT || res == MQTT_PUB_QUEUED) {
+		api->a_publishes++;
+		resp->status = 200;
+		buf_reset(&resp->body);
+		buf_append_str(&resp->body, "{\"accepted\":true}");
+	} else {
+		api->a_publishes_refused++;
+		api_refused(api, resp, res);
+	}
+done:
+	buf_reset(&api->a_payload);
+	buf_shrink(&api->a_payload, API_BUF_KEEP);
+	buf_reset(&api->a_topic);
+	buf_shrink(&api->a_topic, API_BUF_KEEP);
 }
 
 /* Everything /status and /metrics report, read at one moment. */
@@ -212,6 +400,10 @@ static const struct api_counter {
          "Events accepted and not published (eventActive false or events_exclude)."},
         {"events_refused", API_API, offsetof(struct api, a_events_refused),
          "Events answered 503 (not connected, or the queue full)."},
+        {"publishes", API_API, offsetof(struct api, a_publishes),
+         "POST /publish requests accepted (published or queued)."},
+        {"publishes_refused", API_API, offsetof(struct api, a_publishes_refused),
+         "POST /publish requests answered 503 (not connected, or the queue full)."},
         {"published", API_MQ, offsetof(struct mqtt_client_stats, published),
          "Messages written to the broker connection."},
         {"queued", API_MQ, offsetof(struct mqtt_client_stats, queued),
@@ -380,6 +572,16 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
 		return;
 	}
 
+	if (api_path_is(req, "/publish")) {
+		if (req->method != HTTP_POST) {
+			resp->allow = "POST";
+			http_response_error(resp, 405, "method_not_allowed",
+			                    "only POST is allowed on /publish");
+			return;
+		}
+		api_post_publish(api, req, resp);
+		return;
+	}
 	if (req->path_len >= plen && memcmp(req->path, API_EVENTS_PREFIX, plen) == 0) {
 		if (req->method != HTTP_POST) {
 			resp->allow = "POST";

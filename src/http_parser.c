@@ -10,12 +10,21 @@
  * may move between calls, the head is parsed once more when the request
  * completes, to point the request's fields into the current buffer: twice
  * the head is still linear.
+ *
+ * A chunked body (Transfer-Encoding: chunked) is followed the same way,
+ * line by line and chunk by chunk from p->scanned. When it is complete the
+ * chunks' data is moved together in place, so the handler sees one
+ * contiguous body like a Content-Length one; p->consumed still counts the
+ * bytes as they came, framing included.
  */
 #include <string.h>
 
 #include "http_parser.h"
 
-enum { HP_HEAD = 0, HP_BODY = 1 };
+enum { HP_HEAD = 0, HP_BODY, HP_CHUNK_SIZE, HP_CHUNK_DATA, HP_CHUNK_END, HP_TRAILER, HP_DONE };
+
+/* Longest chunk-size line (size and extensions, CRLF not counted) accepted. */
+#define HP_CHUNK_LINE_MAX 1024
 
 void http_parser_init(struct http_parser *p, const struct http_limits *lim)
 {
@@ -174,7 +183,7 @@ static void hp_connection(const char *v, size_t n, struct http_request *req)
 static int hp_head(struct http_parser *p, const char *buf, struct http_request *req)
 {
 	const char *s = buf + p->head_start, *end = buf + p->header_end, *e, *next;
-	bool have_cl = false, have_te = false;
+	bool have_cl = false, have_te = false, chunked = false;
 	size_t cl = 0;
 
 	memset(req, 0, sizeof(*req));
@@ -215,11 +224,14 @@ static int hp_head(struct http_parser *p, const char *buf, struct http_request *
 
 			if (hp_content_length(p, v, h->value_len, &n) != 0)
 				return HTTP_PARSE_ERROR;
-			if (have_cl && n != cl)
-				return hp_error(p, 400, "conflicting Content-Length headers");
+			if (have_cl)
+				return hp_error(p, 400, "more than one Content-Length header");
 			have_cl = true;
 			cl = n;
 		} else if (hp_ieq(h->name, h->name_len, "transfer-encoding")) {
+			/* Only "chunked", once: a list such as "gzip, chunked"
+			 * names a coding this server cannot undo. */
+			chunked = !have_te && hp_ieq(v, h->value_len, "chunked");
 			have_te = true;
 		} else if (hp_ieq(h->name, h->name_len, "connection")) {
 			hp_connection(v, h->value_len, req);
@@ -231,8 +243,13 @@ static int hp_head(struct http_parser *p, const char *buf, struct http_request *
 	}
 	if (have_te && have_cl)
 		return hp_error(p, 400, "both Content-Length and Transfer-Encoding");
-	if (have_te)
-		return hp_error(p, 501, "chunked request bodies are not supported yet");
+	if (have_te && req->version_minor == 0)
+		return hp_error(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
+	if (have_te && !chunked)
+		return hp_error(p, 501, "only Transfer-Encoding: chunked is supported");
+	p->chunked = chunked;
+	if (chunked)
+		return 0;
 	if (!have_cl && (req->method == HTTP_POST || req->method == HTTP_PUT))
 		return hp_error(p, 411, "Content-Length is required");
 	if (cl > p->lim.max_body)
@@ -269,7 +286,146 @@ static bool hp_find_head_end(struct http_parser *p, const char *buf, size_t len)
 	return false;
 }
 
-enum http_parse_rc http_parse_request(struct http_parser *p, const char *buf, size_t len,
+/* Value of a hex digit, -1 for any other byte. */
+static int hp_hex(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * A chunk-size line buf[s..e) (line end excluded): 1*HEXDIG, optional
+ * blanks, optional ";" extensions (ignored). The size into *size.
+ */
+static int hp_chunk_size(struct http_parser *p, const char *buf, size_t s, size_t e, size_t *size)
+{
+	size_t i = s, n = 0;
+	int d;
+
+	while (i < e && (d = hp_hex((unsigned char)buf[i])) >= 0) {
+		if (n > (p->lim.max_body >> 4))
+			return hp_error(p, 413, "request body is larger than http.max_body");
+		n = (n << 4) | (size_t)d;
+		i++;
+	}
+	if (i == s)
+		return hp_error(p, 400, "malformed chunk size");
+	while (i < e && (buf[i] == ' ' || buf[i] == '\t'))
+		i++;
+	if (i < e && buf[i] != ';')
+		return hp_error(p, 400, "malformed chunk size");
+	for (; i < e; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return hp_error(p, 400, "control character in a chunk extension");
+	}
+	*size = n;
+	return 0;
+}
+
+/*
+ * Advance over the chunked body from p->scanned to len. Every byte is
+ * looked at once. Returns 0 when the body (and trailer section) is
+ * complete, HTTP_PARSE_NEED_MORE, or HTTP_PARSE_ERROR.
+ */
+static int hp_chunks(struct http_parser *p, const char *buf, size_t len)
+{
+	while (p->state != HP_DONE) {
+		size_t i = p->scanned;
+		const char *nl;
+		size_t e, n;
+
+		if (p->state == HP_CHUNK_DATA) {
+			n = len - i < p->chunk_left ? len - i : p->chunk_left;
+			p->scanned += n;
+			p->chunk_left -= n;
+			if (p->chunk_left > 0)
+				return HTTP_PARSE_NEED_MORE;
+			p->state = HP_CHUNK_END;
+			p->line_start = p->scanned;
+			continue;
+		}
+		/* The other states read one line: find its end. */
+		nl = i < len ? memchr(buf + i, '\n', len - i) : NULL;
+		if (nl == NULL) {
+			p->scanned = len;
+			/* (+ 1: the CR of the line end may be in already.) */
+			if (p->state == HP_TRAILER ? len - p->trailer_start > p->lim.max_header
+			                           : len - p->line_start > HP_CHUNK_LINE_MAX + 1)
+				goto too_long;
+			return HTTP_PARSE_NEED_MORE;
+		}
+		e = (size_t)(nl - buf);
+		p->scanned = e + 1;
+		if (e > p->line_start && buf[e - 1] == '\r')
+			e--;
+		switch (p->state) {
+		case HP_CHUNK_SIZE:
+			if (e - p->line_start > HP_CHUNK_LINE_MAX)
+				goto too_long;
+			if (hp_chunk_size(p, buf, p->line_start, e, &n) != 0)
+				return HTTP_PARSE_ERROR;
+			if (n > p->lim.max_body - p->content_length)
+				return hp_error(p, 413,
+				                "request body is larger than http.max_body");
+			p->content_length += n;
+			p->chunk_left = n;
+			p->state = n > 0 ? HP_CHUNK_DATA : HP_TRAILER;
+			p->trailer_start = p->scanned;
+			break;
+		case HP_CHUNK_END:
+			if (e != p->line_start)
+				return hp_error(p, 400, "chunk data not followed by CRLF");
+			p->state = HP_CHUNK_SIZE;
+			break;
+		default: /* HP_TRAILER: fields up to an empty line, ignored */
+			if (p->scanned - p->trailer_start > p->lim.max_header)
+				goto too_long;
+			if (e == p->line_start)
+				p->state = HP_DONE;
+			break;
+		}
+		p->line_start = p->scanned;
+		/* The framing may add at most max_header bytes to the body. */
+		if (p->scanned - p->header_end > p->lim.max_body + p->lim.max_header)
+			return hp_error(p, 413, "chunked body framing is too large");
+	}
+	return 0;
+too_long:
+	if (p->state == HP_TRAILER)
+		return hp_error(p, 431, "trailer section is larger than http.max_header");
+	return hp_error(p, 400, "chunk size line is too long");
+}
+
+/*
+ * The chunked body is complete and valid: move the chunks' data together
+ * at buf + header_end (in place; each chunk moves towards the front).
+ */
+static void hp_join_chunks(struct http_parser *p, char *buf)
+{
+	size_t r = p->header_end, w = p->header_end, n;
+	int d;
+
+	for (;;) {
+		for (n = 0; (d = hp_hex((unsigned char)buf[r])) >= 0; r++)
+			n = (n << 4) | (size_t)d;
+		r = (size_t)((char *)memchr(buf + r, '\n', p->consumed - r) - buf) + 1;
+		if (n == 0)
+			return;
+		memmove(buf + w, buf + r, n);
+		w += n;
+		r += n;
+		r += buf[r] == '\r' ? 2 : 1;
+	}
+}
+
+enum http_parse_rc http_parse_request(struct http_parser *p, char *buf, size_t len,
                                       struct http_request *req)
 {
 	if (p->status != 0)
@@ -286,16 +442,27 @@ enum http_parse_rc http_parse_request(struct http_parser *p, const char *buf, si
 			return hp_error(p, 431, "request head is larger than http.max_header");
 		if (hp_head(p, buf, req) != 0)
 			return HTTP_PARSE_ERROR;
-		p->state = HP_BODY;
+		p->state = p->chunked ? HP_CHUNK_SIZE : HP_BODY;
+		p->line_start = p->scanned = p->header_end;
 	}
-	if (len - p->header_end < p->content_length)
-		return HTTP_PARSE_NEED_MORE;
+	if (p->chunked) {
+		int rc = hp_chunks(p, buf, len);
+
+		if (rc != 0)
+			return rc;
+		p->consumed = p->scanned;
+	} else {
+		if (len - p->header_end < p->content_length)
+			return HTTP_PARSE_NEED_MORE;
+		p->consumed = p->header_end + p->content_length;
+	}
 	/* Re-point the fields into buf, which may have moved since. */
 	if (hp_head(p, buf, req) != 0)
 		return HTTP_PARSE_ERROR;
+	if (p->chunked)
+		hp_join_chunks(p, buf);
 	req->body = buf + p->header_end;
 	req->body_len = p->content_length;
-	p->consumed = p->header_end + p->content_length;
 	return HTTP_PARSE_OK;
 }
 

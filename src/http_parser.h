@@ -9,6 +9,12 @@
  * pointers refer into buf and p->consumed is the request's total size
  * (pipelined bytes after it are untouched); call http_parser_init() before
  * the next request.
+ *
+ * Bodies come with Content-Length or Transfer-Encoding: chunked. A chunked
+ * body is decoded in place when it is complete (that is why buf is not
+ * const): req->body then points at the joined chunk data, and the bytes
+ * between its end and p->consumed are left-over framing. http.max_body
+ * bounds the decoded size; the framing may add at most max_header bytes.
  */
 #ifndef OCTO_HTTP_PARSER_H
 #define OCTO_HTTP_PARSER_H
@@ -64,11 +70,14 @@ struct http_limits {
 struct http_parser {
 	struct http_limits lim;
 	int state;
-	size_t scanned;    /* bytes already examined */
-	size_t head_start; /* offset of the request line (empty lines before it are skipped) */
-	size_t line_start; /* offset of the head line being scanned */
-	size_t header_end; /* offset of the first body byte, 0 until known */
-	size_t content_length;
+	size_t scanned;        /* bytes already examined */
+	size_t head_start;     /* offset of the request line (empty lines before it are skipped) */
+	size_t line_start;     /* offset of the head line being scanned */
+	size_t header_end;     /* offset of the first body byte, 0 until known */
+	size_t content_length; /* body size (chunked: decoded so far) */
+	bool chunked;
+	size_t chunk_left;    /* chunked: data bytes still to come in this chunk */
+	size_t trailer_start; /* chunked: offset of the trailer section */
 	size_t consumed;      /* total request size on HTTP_PARSE_OK */
 	bool expect_continue; /* "Expect: 100-continue" seen (set once the head is parsed) */
 	int status;           /* on HTTP_PARSE_ERROR: the answer to send */
@@ -76,7 +85,7 @@ struct http_parser {
 };
 
 void http_parser_init(struct http_parser *p, const struct http_limits *lim);
-enum http_parse_rc http_parse_request(struct http_parser *p, const char *buf, size_t len,
+enum http_parse_rc http_parse_request(struct http_parser *p, char *buf, size_t len,
                                       struct http_request *req);
 /* Case-insensitive header lookup; NULL if absent. */
 const struct http_header *http_request_header(const struct http_request *req, const char *name);

@@ -100,6 +100,8 @@ void http_response_error(struct http_response *resp, int status, const char *cod
 static const char *hs_error_code(int status)
 {
 	switch (status) {
+	case 408:
+		return "request_timeout";
 	case 411:
 		return "length_required";
 	case 413:
@@ -376,13 +378,31 @@ static int64_t hs_conn_timer(struct loop *loop, uint64_t id, void *arg)
 	quiet = now > c->c_last ? now - c->c_last : 0;
 	if (quiet < limit)
 		return (int64_t)(limit - quiet);
+	/* This timer is being fired: it is gone once we return STOP. */
+	c->c_timer = 0;
+	if (c->c_state == HS_ACTIVE && buf_len(&c->c_in) > 0 && buf_len(&c->c_out) == 0) {
+		/* Part of a request came and then stalled: say so, then close. */
+		struct http_response *resp = &c->c_srv->s_resp;
+
+		log_debug("http %s: request incomplete after %u s, answered 408", c->c_peer,
+		          c->c_srv->s_cfg->http_timeout);
+		hs_reset_response(resp);
+		http_response_error(resp, 408, "request_timeout",
+		                    "request not complete within http.timeout");
+		resp->close = true;
+		hs_serialize(c->c_srv, &c->c_out, NULL, resp);
+		c->c_state = HS_CLOSING;
+		hs_run(c);
+		/* Unless it closed or lingers (new timer), bound the write. */
+		if (!c->c_closed && c->c_timer == 0)
+			hs_arm_timer(c);
+		return LOOP_TIMER_STOP;
+	}
 	if (c->c_state == HS_LINGER)
 		log_debug("http %s: closed, no EOF after the last answer", c->c_peer);
 	else
 		log_debug("http %s: closed after %u s without progress", c->c_peer,
 		          c->c_srv->s_cfg->http_timeout);
-	/* This timer is being fired: it is gone once we return STOP. */
-	c->c_timer = 0;
 	hs_conn_close(c);
 	return LOOP_TIMER_STOP;
 }

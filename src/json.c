@@ -663,46 +663,55 @@ static uint32_t json_next_cp(const char *js, size_t *i, size_t end)
 	return cp;
 }
 
-/* Does string token t, decoded, equal the UTF-8 bytes want[0..wantlen)? */
-static bool json_tok_equals(const struct json_doc *d, const jsmntok_t *t, const char *want,
-                            size_t wantlen)
+/* UTF-8 encoding of code point cp into enc: its length, 0 for a surrogate. */
+static size_t json_utf8_put(uint32_t cp, unsigned char enc[4])
+{
+	if (cp < 0x80) {
+		enc[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		enc[0] = (unsigned char)(0xc0 | (cp >> 6));
+		enc[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp >= 0xd800 && cp <= 0xdfff)
+		return 0;
+	if (cp < 0x10000) {
+		enc[0] = (unsigned char)(0xe0 | (cp >> 12));
+		enc[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		enc[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	enc[0] = (unsigned char)(0xf0 | (cp >> 18));
+	enc[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+	enc[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+	enc[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Do the (validated) string contents js[start..end), decoded, equal the
+ * UTF-8 bytes want[0..wantlen)? */
+static bool json_text_equals(const char *js, size_t start, size_t end, const char *want,
+                             size_t wantlen)
 {
 	const unsigned char *w = (const unsigned char *)want;
-	size_t i = (size_t)t->start, end = (size_t)t->end, k = 0, n, m;
+	size_t i = start, k = 0, n;
 	unsigned char enc[4];
-	uint32_t cp;
 
 	while (i < end) {
-		cp = json_next_cp(d->js, &i, end);
-		if (cp < 0x80) {
-			enc[0] = (unsigned char)cp;
-			n = 1;
-		} else if (cp < 0x800) {
-			enc[0] = (unsigned char)(0xc0 | (cp >> 6));
-			enc[1] = (unsigned char)(0x80 | (cp & 0x3f));
-			n = 2;
-		} else if (cp >= 0xd800 && cp <= 0xdfff) {
+		n = json_utf8_put(json_next_cp(js, &i, end), enc);
+		if (n == 0 || wantlen - k < n || memcmp(w + k, enc, n) != 0)
 			return false;
-		} else if (cp < 0x10000) {
-			enc[0] = (unsigned char)(0xe0 | (cp >> 12));
-			enc[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-			enc[2] = (unsigned char)(0x80 | (cp & 0x3f));
-			n = 3;
-		} else {
-			enc[0] = (unsigned char)(0xf0 | (cp >> 18));
-			enc[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-			enc[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-			enc[3] = (unsigned char)(0x80 | (cp & 0x3f));
-			n = 4;
-		}
-		if (wantlen - k < n)
-			return false;
-		for (m = 0; m < n; m++)
-			if (w[k + m] != enc[m])
-				return false;
 		k += n;
 	}
 	return k == wantlen;
+}
+
+static bool json_tok_equals(const struct json_doc *d, const jsmntok_t *t, const char *want,
+                            size_t wantlen)
+{
+	return json_text_equals(d->js, (size_t)t->start, (size_t)t->end, want, wantlen);
 }
 
 static void json_put_member_event(struct buf *out, const char *event, size_t eventlen)
@@ -757,7 +766,7 @@ int json_event_payload(const char *in, size_t inlen, const char *event, size_t e
 		if (k->parent != 0)
 			continue;
 		v = &d.tok[i + 1];
-		if (json_tok_equals(&d, k, "_event", 6)) {
+		if (event != NULL && json_tok_equals(&d, k, "_event", 6)) {
 			if (seen_event)
 				continue;
 			seen_event = true;
@@ -783,17 +792,137 @@ int json_event_payload(const char *in, size_t inlen, const char *event, size_t e
 			           json_tok_finish(v) - json_tok_begin(v));
 		}
 	}
-	if (!seen_event) {
+	if (event != NULL && !seen_event) {
 		if (!first)
 			buf_putc(out, ',');
 		first = false;
 		json_put_member_event(out, event, eventlen);
 	}
 	if (ts_field != NULL && !seen_ts) {
-		buf_putc(out, ',');
+		if (!first)
+			buf_putc(out, ',');
 		json_put_member_ts(out, ts_field, ts);
 	}
 	buf_putc(out, '}');
 	json_doc_free(&d);
 	return 0;
+}
+
+static enum json_kind json_tok_kind(const char *js, const jsmntok_t *t)
+{
+	switch (t->type) {
+	case JSMN_OBJECT:
+		return JSON_OBJECT;
+	case JSMN_ARRAY:
+		return JSON_ARRAY;
+	case JSMN_STRING:
+		return JSON_STRING;
+	default:
+		break;
+	}
+	switch (js[t->start]) {
+	case 't':
+		return JSON_TRUE;
+	case 'f':
+		return JSON_FALSE;
+	case 'n':
+		return JSON_NULL;
+	default:
+		return JSON_NUMBER;
+	}
+}
+
+int json_object_each(const char *in, size_t inlen, json_member_fn fn, void *ctx, const char **why)
+{
+	struct json_doc d;
+	struct json_member m;
+	int i, rc = 0;
+
+	if (json_parse(&d, in, inlen, why) < 0)
+		return -1;
+	if (d.tok[0].type != JSMN_OBJECT) {
+		json_doc_free(&d);
+		*why = JSON_WHY_NOTOBJECT;
+		return -1;
+	}
+	for (i = 1; i < d.ntok && rc == 0; i++) {
+		const jsmntok_t *k = &d.tok[i], *v = &d.tok[i + 1];
+
+		if (k->parent != 0)
+			continue;
+		m.key = in + k->start;
+		m.key_len = (size_t)(k->end - k->start);
+		m.kind = json_tok_kind(in, v);
+		m.value = in + json_tok_begin(v);
+		m.value_len = json_tok_finish(v) - json_tok_begin(v);
+		rc = fn(ctx, &m, why);
+	}
+	json_doc_free(&d);
+	return rc < 0 ? -1 : 0;
+}
+
+bool json_key_is(const struct json_member *m, const char *name)
+{
+	return json_text_equals(m->key, 0, m->key_len, name, strlen(name));
+}
+
+int json_string_decode(const char *text, size_t len, struct buf *out, const char **why)
+{
+	size_t i = 1, end = len - 1, n;
+	unsigned char enc[4];
+
+	while (i < end) {
+		n = json_utf8_put(json_next_cp(text, &i, end), enc);
+		if (n == 0) {
+			*why = "string holds a lone surrogate escape (no UTF-8 for it)";
+			return -1;
+		}
+		buf_append(out, enc, n);
+	}
+	return 0;
+}
+
+/* Value of a base64 character, -1 for any other byte. */
+static int json_b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int json_base64_decode(const char *s, size_t len, struct buf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t acc = 0;
+	size_t i, bits = 0, pad = 0;
+	int v;
+
+	/* Padding, if present, makes the length a multiple of 4. */
+	while (len > 0 && p[len - 1] == '=' && pad < 2) {
+		len--;
+		pad++;
+	}
+	if (len % 4 == 1 || (pad > 0 && (len + pad) % 4 != 0))
+		return -1;
+	buf_reserve(out, len / 4 * 3 + 2);
+	for (i = 0; i < len; i++) {
+		if ((v = json_b64_val(p[i])) < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf_putc(out, (int)((acc >> bits) & 0xff));
+		}
+	}
+	/* Left-over bits must be zero, or two encodings would give one result. */
+	return (acc & ((1u << bits) - 1)) == 0 ? 0 : -1;
 }

@@ -34,7 +34,8 @@ int json_validate(const char *in, size_t inlen, const char **why);
  * `in` is the request body: empty, whitespace-only or `null` means {}.
  * Output: the object's members, each member's key and value JSON text kept
  * byte for byte and in order, with `"_event":"<event>"` replacing any
- * existing `_event` (in its place) or appended, and, if ts_field is not
+ * existing `_event` (in its place) or appended (unless event is NULL:
+ * then `_event` is an ordinary member), and, if ts_field is not
  * NULL, `"<ts_field>":<ts>` likewise. Members are separated by ',' and
  * key/value by ':', no other whitespace is added.
  * The output is the whole object, braces included. A member's key is
@@ -46,5 +47,50 @@ int json_validate(const char *in, size_t inlen, const char **why);
  */
 int json_event_payload(const char *in, size_t inlen, const char *event, size_t eventlen,
                        const char *ts_field, long long ts, struct buf *out, const char **why);
+
+/*
+ * The members of a JSON object, for a request body read field by field.
+ * key/key_len: the key between its quotes, escapes not decoded (compare
+ * with json_key_is()); value/value_len: the value's JSON text, a string
+ * with its quotes (decode with json_string_decode()).
+ */
+enum json_kind {
+	JSON_OBJECT,
+	JSON_ARRAY,
+	JSON_STRING,
+	JSON_NUMBER,
+	JSON_TRUE,
+	JSON_FALSE,
+	JSON_NULL
+};
+struct json_member {
+	const char *key;
+	size_t key_len;
+	enum json_kind kind;
+	const char *value;
+	size_t value_len;
+};
+typedef int (*json_member_fn)(void *ctx, const struct json_member *m, const char **why);
+/*
+ * Validate in[0..inlen) and call fn for each member of its top-level
+ * object, in document order. Returns 0; -1 with *why set when the text is
+ * not JSON, not an object ("body must be a JSON object"), or when fn
+ * returned -1 (fn sets *why; the walk stops there).
+ */
+int json_object_each(const char *in, size_t inlen, json_member_fn fn, void *ctx, const char **why);
+/* Is the member's key, decoded, exactly `name`? */
+bool json_key_is(const struct json_member *m, const char *name);
+/*
+ * Append the decoded UTF-8 of a JSON string value (text with its quotes,
+ * as json_object_each() gives it). -1 with *why if it holds a lone
+ * surrogate escape such as "\ud800", which has no UTF-8 encoding.
+ */
+int json_string_decode(const char *text, size_t len, struct buf *out, const char **why);
+/*
+ * RFC 4648 base64, standard alphabet, '=' padding optional: append the
+ * decoded bytes to out. -1 (out may hold part of the output) for any other
+ * character, a bad length or padding, or non-zero left-over bits.
+ */
+int json_base64_decode(const char *s, size_t len, struct buf *out);
 
 #endif

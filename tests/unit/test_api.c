@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "http_parser.h"
 #include "http_server.h"
+#include "json.h"
 #include "stub_mqtt_client.h"
 #include "check_compat.h"
 
@@ -434,12 +435,12 @@ END_TEST
 /* A request as http_parser delivers it: the query is not part of the name. */
 START_TEST(test_through_parser)
 {
-	static const char raw[] = "POST /events/FileAdded?x=1 HTTP/1.1\r\n"
-	                          "Host: 127.0.0.1\r\n"
-	                          "Content-Type: text/plain\r\n"
-	                          "Content-Length: 21\r\n"
-	                          "\r\n"
-	                          "{\"path\": \"a b.gcode\"}";
+	static char raw[] = "POST /events/FileAdded?x=1 HTTP/1.1\r\n"
+	                    "Host: 127.0.0.1\r\n"
+	                    "Content-Type: text/plain\r\n"
+	                    "Content-Length: 21\r\n"
+	                    "\r\n"
+	                    "{\"path\": \"a b.gcode\"}";
 	struct http_limits lim = {.max_header = 8192, .max_body = 1048576};
 	struct http_parser p;
 	struct http_request req;
@@ -473,7 +474,8 @@ START_TEST(test_status)
 	                       "\"broker\":\"[::1]:1884\",\"uptime\":0,"
 	                       "\"queue\":{\"messages\":0,\"bytes\":0},\"inflight\":0,"
 	                       "\"subscriptions\":0,\"counters\":{\"events\":1,"
-	                       "\"events_filtered\":1,\"events_refused\":1,\"published\":2,"
+	                       "\"events_filtered\":1,\"events_refused\":1,\"publishes\":0,"
+	                       "\"publishes_refused\":0,\"published\":2,"
 	                       "\"queued\":0,\"refused\":0,\"dropped\":0,\"connects\":0,"
 	                       "\"reconnects\":0,\"http_1xx\":0,\"http_2xx\":0,\"http_3xx\":0,"
 	                       "\"http_4xx\":0,\"http_5xx\":0}}");
@@ -580,6 +582,192 @@ START_TEST(test_token_accepted)
 }
 END_TEST
 
+/* POST /publish: body -> what is published. P(s): s and its length. */
+#define P(s) s, sizeof(s) - 1
+static const struct publish_case {
+	const char *in;
+	const char *topic;
+	const char *payload;
+	size_t payload_len;
+	int qos;
+	bool retain, queue;
+} publish_cases[] = {
+        {"{\"topic\":\"a/b\"}", "a/b", P(""), 0, false, false},
+        {"{\"topic\":\"a/b\",\"payload\":\"test plugin startup\"}", "a/b", P("test plugin startup"),
+         0, false, false},
+        /* A string is sent as its text, escapes decoded. */
+        {"{\"topic\":\"t\",\"payload\":\"q\\\"\\\\\\n\\u00e9\\ud83d\\ude00\"}", "t",
+         P("q\"\\\n\xc3\xa9\xf0\x9f\x98\x80"), 0, false, false},
+        /* Other values are sent as their JSON text, byte for byte. */
+        {"{\"topic\":\"t\",\"payload\":{\"a\": [1, 2.5e3, null]}}", "t",
+         P("{\"a\": [1, 2.5e3, null]}"), 0, false, false},
+        {"{\"topic\":\"t\",\"payload\":42}", "t", P("42"), 0, false, false},
+        {"{\"topic\":\"t\",\"payload\":-0.5}", "t", P("-0.5"), 0, false, false},
+        {"{\"topic\":\"t\",\"payload\":true}", "t", P("true"), 0, false, false},
+        {"{\"topic\":\"t\",\"payload\":null}", "t", P("null"), 0, false, false},
+        {"{\"topic\":\"t\",\"payload\":[]}", "t", P("[]"), 0, false, false},
+        {"{\"topic\":\"t\",\"payload\":\"\"}", "t", P(""), 0, false, false},
+        /* Bytes: NUL and a byte that is not UTF-8. */
+        {"{\"topic\":\"t\",\"payload_base64\":\"AP8x\"}", "t",
+         P("\0\xff"
+           "1"),
+         0, false, false},
+        {"{\"topic\":\"t\",\"payload_base64\":\"aGk=\"}", "t", P("hi"), 0, false, false},
+        {"{\"topic\":\"t\",\"payload_base64\":\"aGk\"}", "t", P("hi"), 0, false, false},
+        {"{\"topic\":\"t\",\"payload_base64\":\"\"}", "t", P(""), 0, false, false},
+        {"{\"topic\":\"t\",\"payload_base64\":\"+/+/\"}", "t", P("\xfb\xff\xbf"), 0, false, false},
+        {"{\"retained\":true,\"qos\":2,\"allow_queueing\":true,\"topic\":\"t\"}", "t", P(""), 2,
+         true, true},
+        {"{\"topic\":\"t\",\"qos\":1,\"retained\":false,\"allow_queueing\":false}", "t", P(""), 1,
+         false, false},
+        /* The topic's escapes are decoded; $ and spaces are allowed. */
+        {"{\"topic\":\"$x/\\u0041 b\"}", "$x/A b", P(""), 0, false, false},
+        {" {\"topic\" : \"t\" , \"payload\" : \"x\" } \n", "t", P("x"), 0, false, false},
+        /* timestamp: true adds the member to an object payload. */
+        {"{\"topic\":\"t\",\"payload\":{\"a\":1},\"timestamp\":true}", "t",
+         P("{\"a\":1,\"_timestamp\":" NOW_STR "}"), 0, false, false},
+        {"{\"topic\":\"t\",\"payload\":{},\"timestamp\":true}", "t",
+         P("{\"_timestamp\":" NOW_STR "}"), 0, false, false},
+        {"{\"topic\":\"t\",\"payload\":{\"_timestamp\":1,\"_event\":2},\"timestamp\":true}", "t",
+         P("{\"_timestamp\":" NOW_STR ",\"_event\":2}"), 0, false, false},
+        {"{\"topic\":\"t\",\"payload\":{\"a\":1},\"timestamp\":false}", "t", P("{\"a\":1}"), 0,
+         false, false},
+};
+
+START_TEST(test_publish)
+{
+	const struct publish_case *c = &publish_cases[_i];
+
+	call(HTTP_POST, "/publish", c->in);
+	ck_assert_msg(resp.status == 200, "%s: %d %s", c->in, resp.status, body);
+	ck_assert_str_eq(body, "{\"accepted\":true}");
+	ck_assert_uint_eq(stub_mqtt.calls, 1);
+	ck_assert_str_eq(stub_mqtt.topic, c->topic);
+	ck_assert_uint_eq(stub_mqtt.payload_len, c->payload_len);
+	ck_assert_msg(memcmp(stub_mqtt.payload, c->payload, c->payload_len) == 0, "%s: payload %s",
+	              c->in, stub_mqtt.payload);
+	ck_assert_int_eq(stub_mqtt.qos, c->qos);
+	ck_assert(stub_mqtt.retain == c->retain);
+	ck_assert(stub_mqtt.allow_queue == c->queue);
+}
+END_TEST
+
+/* POST /publish bodies answered 400, with the message. */
+static const struct {
+	const char *in;
+	const char *msg;
+} publish_bad[] = {
+        {"", "invalid JSON: unexpected end"},
+        {"{\"topic\":\"t\"", "invalid JSON: unexpected end"},
+        {"[\"t\"]", "body must be a JSON object"},
+        {"\"t\"", "body must be a JSON object"},
+        {"{}", "topic is required"},
+        {"{\"payload\":\"x\"}", "topic is required"},
+        {"{\"topic\":1}", "topic must be a string"},
+        {"{\"topic\":null}", "topic must be a string"},
+        {"{\"topic\":\"\"}", "topic is empty"},
+        {"{\"topic\":\"a/+/b\"}", "topic contains a wildcard ('+' or '#')"},
+        {"{\"topic\":\"a/#\"}", "topic contains a wildcard ('+' or '#')"},
+        {"{\"topic\":\"a\\u0000b\"}", "topic contains a NUL character"},
+        {"{\"topic\":\"a\\ud800\"}", "topic holds a lone surrogate escape (not UTF-8)"},
+        {"{\"topic\":\"t\",\"topic\":\"u\"}", "member \"topic\" appears twice"},
+        {"{\"topic\":\"t\",\"qos\":0,\"\\u0071os\":1}", "member \"qos\" appears twice"},
+        {"{\"topic\":\"t\",\"retain\":true}", "unknown member \"retain\""},
+        {"{\"topic\":\"t\",\"Topic\":\"t\"}", "unknown member \"Topic\""},
+        {"{\"topic\":\"t\",\"qos\":3}", "qos must be 0, 1 or 2"},
+        {"{\"topic\":\"t\",\"qos\":-1}", "qos must be 0, 1 or 2"},
+        {"{\"topic\":\"t\",\"qos\":1.0}", "qos must be 0, 1 or 2"},
+        {"{\"topic\":\"t\",\"qos\":\"1\"}", "qos must be 0, 1 or 2"},
+        {"{\"topic\":\"t\",\"qos\":10}", "qos must be 0, 1 or 2"},
+        {"{\"topic\":\"t\",\"retained\":1}", "retained must be true or false"},
+        {"{\"topic\":\"t\",\"retained\":\"true\"}", "retained must be true or false"},
+        {"{\"topic\":\"t\",\"allow_queueing\":null}", "allow_queueing must be true or false"},
+        {"{\"topic\":\"t\",\"timestamp\":1}", "timestamp must be true or false"},
+        {"{\"topic\":\"t\",\"timestamp\":true}", "timestamp: true needs a JSON object payload"},
+        {"{\"topic\":\"t\",\"payload\":\"x\",\"timestamp\":true}",
+         "timestamp: true needs a JSON object payload"},
+        {"{\"topic\":\"t\",\"payload\":\"x\",\"payload_base64\":\"eA==\"}",
+         "give payload or payload_base64, not both"},
+        {"{\"topic\":\"t\",\"payload_base64\":1}", "payload_base64 must be a string"},
+        {"{\"topic\":\"t\",\"payload_base64\":\"a\"}", "payload_base64 is not valid base64"},
+        {"{\"topic\":\"t\",\"payload_base64\":\"aGk==\"}", "payload_base64 is not valid base64"},
+        {"{\"topic\":\"t\",\"payload_base64\":\"aG=k\"}", "payload_base64 is not valid base64"},
+        {"{\"topic\":\"t\",\"payload_base64\":\"aGl=\"}", "payload_base64 is not valid base64"},
+        {"{\"topic\":\"t\",\"payload_base64\":\"aG k=\"}", "payload_base64 is not valid base64"},
+        {"{\"topic\":\"t\",\"payload_base64\":\"a-_b\"}", "payload_base64 is not valid base64"},
+        {"{\"topic\":\"t\",\"payload\":\"\\udc00\"}",
+         "payload holds a lone surrogate escape (not UTF-8)"},
+};
+
+START_TEST(test_publish_bad)
+{
+	struct buf want = BUF_INITIALIZER;
+
+	call(HTTP_POST, "/publish", publish_bad[_i].in);
+	ck_assert_msg(resp.status == 400, "%s: %d %s", publish_bad[_i].in, resp.status, body);
+	buf_append_str(&want, "{\"error\":\"bad_request\",\"message\":");
+	json_append_string(&want, publish_bad[_i].msg, strlen(publish_bad[_i].msg));
+	buf_append_str(&want, "}");
+	buf_putc(&want, '\0');
+	ck_assert_str_eq(body, buf_data(&want));
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+	buf_free(&want);
+}
+END_TEST
+
+START_TEST(test_publish_topic_length)
+{
+	struct buf in = BUF_INITIALIZER;
+	size_t n;
+
+	for (n = 65535; n <= 65536; n++) {
+		buf_reset(&in);
+		buf_append_str(&in, "{\"topic\":\"");
+		while (buf_len(&in) < 10 + n)
+			buf_putc(&in, 'a');
+		buf_append_str(&in, "\"}");
+		call_len(HTTP_POST, "/publish", buf_data(&in), buf_len(&in));
+		ck_assert_int_eq(resp.status, n == 65535 ? 200 : 400);
+	}
+	ck_assert_str_eq(body, "{\"error\":\"bad_request\",\"message\":\"topic is longer than "
+	                       "65535 bytes\"}");
+	ck_assert_uint_eq(stub_mqtt.calls, 1);
+	ck_assert_uint_eq(stub_mqtt.topic_len, 65535);
+	buf_free(&in);
+}
+END_TEST
+
+START_TEST(test_publish_refused)
+{
+	stub_mqtt.next_result = MQTT_PUB_NOT_CONNECTED;
+	call(HTTP_POST, "/publish", "{\"topic\":\"t\"}");
+	ck_assert_int_eq(resp.status, 503);
+	ck_assert_str_eq(body, "{\"accepted\":false,\"error\":\"not_connected\","
+	                       "\"message\":\"not connected to the broker\"}");
+	stub_mqtt.next_result = MQTT_PUB_QUEUE_FULL;
+	call(HTTP_POST, "/publish", "{\"topic\":\"t\",\"allow_queueing\":true}");
+	ck_assert_int_eq(resp.status, 503);
+	ck_assert_ptr_nonnull(strstr(body, "\"error\":\"queue_full\""));
+	stub_mqtt.next_result = MQTT_PUB_QUEUED;
+	call(HTTP_POST, "/publish", "{\"topic\":\"t\",\"allow_queueing\":true}");
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_str_eq(body, "{\"accepted\":true}");
+	call(HTTP_GET, "/status", NULL);
+	ck_assert_ptr_nonnull(strstr(body, "\"publishes\":1,\"publishes_refused\":2,"));
+}
+END_TEST
+
+START_TEST(test_publish_wrong_method)
+{
+	call(HTTP_GET, "/publish", NULL);
+	ck_assert_int_eq(resp.status, 405);
+	ck_assert_str_eq(resp.allow, "POST");
+	ck_assert_str_eq(body, "{\"error\":\"method_not_allowed\",\"message\":\"only POST is "
+	                       "allowed on /publish\"}");
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -609,6 +797,15 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_queued);
 	tcase_add_test(tc, test_large_then_small);
 	tcase_add_test(tc, test_through_parser);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("publish");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_publish, 0, (int)nitems(publish_cases));
+	tcase_add_loop_test(tc, test_publish_bad, 0, (int)nitems(publish_bad));
+	tcase_add_test(tc, test_publish_topic_length);
+	tcase_add_test(tc, test_publish_refused);
+	tcase_add_test(tc, test_publish_wrong_method);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("routes");

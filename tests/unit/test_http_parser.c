@@ -84,9 +84,6 @@ static const struct tcase cases[] = {
         GOOD("token method", "M-SEARCH! / HTTP/1.1\r\n\r\n", HTTP_OTHER, "/", NOQ, 1, "", 0),
         GOOD("get with body", "GET / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", HTTP_GET, "/", NOQ,
              1, "hi", 1),
-        GOOD("identical content-lengths",
-             "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 003\r\n\r\nabc", HTTP_POST,
-             "/", NOQ, 1, "abc", 2),
         GOOD("leading empty lines", "\r\n\nGET /a HTTP/1.1\r\n\r\n", HTTP_GET, "/a", NOQ, 1, "", 0),
         GOOD("value trimmed, inner space kept", "GET / HTTP/1.1\r\nX-A: \t v  v \t\r\nX-B:\r\n\r\n",
              HTTP_GET, "/", NOQ, 1, "", 2),
@@ -145,9 +142,58 @@ static const struct tcase cases[] = {
             "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 413, NULL),
         BAD("content-length conflict",
             "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400,
-            "conflicting Content-Length headers"),
-        BAD("transfer-encoding", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501,
-            "chunked request bodies are not supported yet"),
+            "more than one Content-Length header"),
+        BAD("identical content-lengths",
+            "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400,
+            "more than one Content-Length header"),
+        BAD("transfer-encoding gzip", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
+            "only Transfer-Encoding: chunked is supported"),
+        BAD("transfer-encoding list", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            501, NULL),
+        BAD("transfer-encoding twice",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            501, NULL),
+        BAD("transfer-encoding in http/1.0",
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+            "Transfer-Encoding in an HTTP/1.0 request"),
+        BAD("chunk size not hex", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nx\r\n", 400,
+            "malformed chunk size"),
+        BAD("chunk size empty", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 400,
+            "malformed chunk size"),
+        BAD("chunk size after a blank",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n 3\r\nabc\r\n0\r\n\r\n", 400,
+            "malformed chunk size"),
+        BAD("chunk size signed",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n0\r\n\r\n", 400,
+            NULL),
+        BAD("chunk size junk after",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3x\r\nabc\r\n0\r\n\r\n", 400,
+            "malformed chunk size"),
+        BAD("chunk extension control char",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;a\x01\r\nabc\r\n0\r\n\r\n", 400,
+            "control character in a chunk extension"),
+        BAD("chunk data too long",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n", 400,
+            "chunk data not followed by CRLF"),
+        BAD("chunks over max_body", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n",
+            413, NULL),
+        BAD("chunk size overflow",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffffffff\r\n",
+            413, "request body is larger than http.max_body"),
+        GOOD("chunked",
+             "POST /c HTTP/1.1\r\nTransfer-Encoding: "
+             "chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+             HTTP_POST, "/c", NOQ, 1, "abcde", 1),
+        GOOD("chunked empty", "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+             HTTP_POST, "/c", NOQ, 1, "", 1),
+        GOOD("chunked with extensions, trailer, bare LF, case",
+             "POST /c HTTP/1.1\r\ntransfer-encoding: Chunked\r\n\r\n00A ; a=b;c\r\n0123456789\n"
+             "1;x=\"y\"\nZ\r\n0\r\nX-Trailer: 1\r\nX-Other: 2\n\r\n",
+             HTTP_POST, "/c", NOQ, 1, "0123456789Z", 1),
+        GOOD("chunked body holding CRLFs and digits",
+             "POST /c HTTP/1.1\r\nTransfer-Encoding: "
+             "chunked\r\n\r\n4\r\n\r\n0\r\r\n4\r\n1\r\n\n\r\n0\r\n\r\n",
+             HTTP_POST, "/c", NOQ, 1, "\r\n0\r1\r\n\n", 1),
         BAD("transfer-encoding and length",
             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400,
             NULL),
@@ -164,12 +210,22 @@ static const struct tcase cases[] = {
         MORE("head missing last LF", "GET / HTTP/1.1\r\nHost: a\r\n\r"),
         MORE("body not finished", "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc"),
         MORE("garbage without line end", "\x01\x02\x03 junk"),
+        MORE("chunked, head only", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        MORE("chunked, in a chunk", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"),
+        MORE("chunked, no last chunk",
+             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n"),
+        MORE("chunked, in the trailer",
+             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n"),
 
         /* Pipelining: parsing stops at the first request's end. */
         {"pipelined gets", "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 0, 8192, 1024,
          HTTP_PARSE_OK, 0, HTTP_GET, "/a", NOQ, "", 1, 19, 0, NULL},
         {"pipelined post then get", "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyzGET /b", 0,
          8192, 1024, HTTP_PARSE_OK, 0, HTTP_POST, "/a", NOQ, "xyz", 1, 42, 1, NULL},
+        {"pipelined chunked then get",
+         "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nq\r\n0\r\n\r\nGET /b "
+         "HTTP/1.1\r\n\r\n",
+         0, 8192, 1024, HTTP_PARSE_OK, 0, HTTP_POST, "/a", NOQ, "q", 1, 59, 1, NULL},
         {"bad request after a good one", "GET /a HTTP/1.1\r\n\r\n\x01\x02\r\n\r\n", 0, 8192, 1024,
          HTTP_PARSE_OK, 0, HTTP_GET, "/a", NOQ, "", 1, 19, 0, NULL},
 };
@@ -245,6 +301,7 @@ static void check_case(const struct tcase *t)
 	struct outcome whole, other;
 	struct http_parser p;
 	struct http_request req;
+	char *copy;
 	size_t i;
 	int rc;
 
@@ -260,7 +317,10 @@ static void check_case(const struct tcase *t)
 
 	/* The request's fields, checked once on a parse in one piece. */
 	http_parser_init(&p, &lim);
-	rc = http_parse_request(&p, t->in, len, &req);
+	copy = malloc(len + 1);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, t->in, len);
+	rc = http_parse_request(&p, copy, len, &req);
 	ck_assert_int_eq(rc, t->rc);
 	if (rc == HTTP_PARSE_ERROR) {
 		ck_assert_ptr_nonnull(p.error);
@@ -287,6 +347,7 @@ static void check_case(const struct tcase *t)
 		if (t->nheaders != ANYHDR)
 			ck_assert_uint_eq(req.nheaders, (size_t)t->nheaders);
 	}
+	free(copy);
 
 	/* One byte at a time. */
 	for (i = 0; i < len; i++)
@@ -317,7 +378,7 @@ END_TEST
 
 START_TEST(test_header_values)
 {
-	static const char in[] = "GET / HTTP/1.1\r\nX-A: \t v  v \t\r\nX-B:\r\nhOsT: h:1\r\n\r\n";
+	static char in[] = "GET / HTTP/1.1\r\nX-A: \t v  v \t\r\nX-B:\r\nhOsT: h:1\r\n\r\n";
 	struct http_limits lim = {8192, 1024};
 	struct http_parser p;
 	struct http_request req;
@@ -434,6 +495,10 @@ START_TEST(test_body_limit)
 {
 	static const char at[] = "POST /x HTTP/1.1\r\nContent-Length: 16\r\n\r\n0123456789abcdef";
 	static const char over[] = "POST /x HTTP/1.1\r\nContent-Length: 17\r\n\r\n";
+	static const char chunked_at[] = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                                 "a\r\n0123456789\r\n6\r\nabcdef\r\n0\r\n\r\n";
+	static const char chunked_over[] = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                                   "a\r\n0123456789\r\n7\r\n";
 	struct tcase t =
 	        GOOD("body at the limit", at, HTTP_POST, "/x", NOQ, 1, "0123456789abcdef", 1);
 
@@ -443,14 +508,81 @@ START_TEST(test_body_limit)
 	t = (struct tcase)BAD("body one over", over, 413, NULL);
 	t.max_body = 16;
 	check_case(&t);
+	/* Chunked: the decoded size counts, and 413 comes at the size line
+	 * that goes over, before its data. */
+	t = (struct tcase)GOOD("chunks at the limit", chunked_at, HTTP_POST, "/x", NOQ, 1,
+	                       "0123456789abcdef", 1);
+	t.max_body = 16;
+	check_case(&t);
+	t = (struct tcase)BAD("chunks one over", chunked_over, 413,
+	                      "request body is larger than http.max_body");
+	t.max_body = 16;
+	check_case(&t);
+}
+END_TEST
+
+/* The chunk framing is bounded: size lines, trailers, total overhead. */
+START_TEST(test_chunk_limits)
+{
+	static const char head[] = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+	char *in = malloc(4096);
+	struct tcase t;
+	size_t n;
+	int i;
+
+	ck_assert_ptr_nonnull(in);
+	/* A chunk-size line of 1024 bytes (CRLF not counted) is fine, one more is not. */
+	for (n = 1024; n <= 1025; n++) {
+		strcpy(in, head);
+		strcat(in, "1;");
+		memset(in + strlen(in), 'e', n - 2);
+		strcpy(in + strlen(head) + n, "\r\nq\r\n0\r\n\r\n");
+		if (n == 1024)
+			t = (struct tcase)GOOD("size line at the limit", in, HTTP_POST, "/x", NOQ,
+			                       1, "q", 1);
+		else
+			t = (struct tcase)BAD("size line over", in, 400,
+			                      "chunk size line is too long");
+		check_case(&t);
+	}
+	/* Without a line end, too: no waiting for ever. */
+	strcpy(in, head);
+	memset(in + strlen(head), '0', 1100);
+	in[strlen(head) + 1100] = '\0';
+	t = (struct tcase)BAD("endless size line", in, 400, "chunk size line is too long");
+	check_case(&t);
+	/* The trailer section is bounded by http.max_header. */
+	strcpy(in, head);
+	strcat(in, "0\r\nX-T: ");
+	memset(in + strlen(in), 'v', 300);
+	strcpy(in + strlen(head) + 8 + 300, "\r\n\r\n");
+	t = (struct tcase)BAD("trailer too large", in, 431,
+	                      "trailer section is larger than http.max_header");
+	t.max_header = 256;
+	check_case(&t);
+	/* Framing may add at most max_header bytes to max_body. */
+	strcpy(in, head);
+	for (i = 0; i < 16; i++)
+		strcat(in, "1\r\nx\r\n");
+	strcat(in, "0\r\n\r\n");
+	t = (struct tcase)BAD("framing too large", in, 413, "chunked body framing is too large");
+	t.max_header = 64;
+	t.max_body = 16;
+	check_case(&t);
+	t = (struct tcase)GOOD("framing within bounds", in, HTTP_POST, "/x", NOQ, 1,
+	                       "xxxxxxxxxxxxxxxx", 1);
+	t.max_header = 128;
+	t.max_body = 16;
+	check_case(&t);
+	free(in);
 }
 END_TEST
 
 START_TEST(test_pipelined_sequence)
 {
-	static const char in[] = "GET /a HTTP/1.1\r\n\r\n"
-	                         "POST /b?c HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"
-	                         "\r\nDELETE /d HTTP/1.0\r\n\r\n";
+	static char in[] = "GET /a HTTP/1.1\r\n\r\n"
+	                   "POST /b?c HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"
+	                   "\r\nDELETE /d HTTP/1.0\r\n\r\n";
 	static const char *const paths[] = {"/a", "/b", "/d"};
 	struct http_limits lim = {8192, 1024};
 	struct http_parser p;
@@ -475,7 +607,7 @@ END_TEST
 
 START_TEST(test_error_is_sticky)
 {
-	static const char in[] = "GET / HTTP/9.9\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+	static char in[] = "GET / HTTP/9.9\r\n\r\nGET / HTTP/1.1\r\n\r\n";
 	struct http_limits lim = {8192, 1024};
 	struct http_parser p;
 	struct http_request req;
@@ -490,11 +622,10 @@ END_TEST
 
 START_TEST(test_expect_continue)
 {
-	static const char in[] =
-	        "POST /e HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n";
-	static const char in10[] =
+	static char in[] = "POST /e HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n";
+	static char in10[] =
 	        "POST /e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
-	static const char other[] = "POST /e HTTP/1.1\r\nExpect: x\r\nContent-Length: 2\r\n\r\n";
+	static char other[] = "POST /e HTTP/1.1\r\nExpect: x\r\nContent-Length: 2\r\n\r\n";
 	struct http_limits lim = {8192, 1024};
 	struct http_parser p;
 	struct http_request req;
@@ -593,6 +724,7 @@ static Suite *http_parser_suite(void)
 	tcase_add_test(tc, test_header_limit);
 	tcase_add_test(tc, test_body_limit);
 	tcase_add_test(tc, test_pipelined_sequence);
+	tcase_add_test(tc, test_chunk_limits);
 	tcase_add_test(tc, test_error_is_sticky);
 	tcase_add_test(tc, test_expect_continue);
 	tcase_add_test(tc, test_status_text);

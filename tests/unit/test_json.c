@@ -500,6 +500,131 @@ START_TEST(test_append_string)
 }
 END_TEST
 
+/* base64: input -> decoded bytes (len), or len -1 for rejected input. */
+static const struct {
+	const char *in;
+	const char *out;
+	int len;
+} b64_cases[] = {
+        {"", "", 0},
+        {"Zg==", "f", 1},
+        {"Zg", "f", 1},
+        {"Zm8=", "fo", 2},
+        {"Zm8", "fo", 2},
+        {"Zm9v", "foo", 3},
+        {"Zm9vYmFy", "foobar", 6},
+        {"AAD/", "\0\0\xff", 3},
+        {"+/+/", "\xfb\xff\xbf", 3},
+        {"Z", NULL, -1},
+        {"Zm9vY", NULL, -1},
+        {"Zg=", NULL, -1},
+        {"Zg===", NULL, -1},
+        {"Zm9v=", NULL, -1},
+        {"=", NULL, -1},
+        {"==", NULL, -1},
+        {"Zh==", NULL, -1}, /* left-over bits not zero */
+        {"Zm9=", NULL, -1},
+        {"Zm 9v", NULL, -1},
+        {"Zm9v\n", NULL, -1},
+        {"Zm-_", NULL, -1},
+        {"Z=g=", NULL, -1},
+};
+
+START_TEST(test_base64)
+{
+	struct buf out = BUF_INITIALIZER;
+	int rc = json_base64_decode(b64_cases[_i].in, strlen(b64_cases[_i].in), &out);
+
+	if (b64_cases[_i].len < 0) {
+		ck_assert_msg(rc == -1, "'%s' accepted", b64_cases[_i].in);
+	} else {
+		ck_assert_msg(rc == 0, "'%s' refused", b64_cases[_i].in);
+		ck_assert_uint_eq(buf_len(&out), (size_t)b64_cases[_i].len);
+		ck_assert(memcmp(buf_data(&out), b64_cases[_i].out, buf_len(&out)) == 0);
+	}
+	buf_free(&out);
+}
+END_TEST
+
+/* Records each member as "key=kind:value;" (key decoded). */
+static int each_record(void *ctx, const struct json_member *m, const char **why)
+{
+	struct buf *out = ctx;
+	const char *err = NULL;
+
+	if (json_key_is(m, "stop")) {
+		*why = "stopped";
+		return -1;
+	}
+	if (json_string_decode(m->key - 1, m->key_len + 2, out, &err) < 0)
+		buf_append_str(out, "?");
+	buf_appendf(out, "=%d:%.*s;", (int)m->kind, (int)m->value_len, m->value);
+	return 0;
+}
+
+START_TEST(test_object_each)
+{
+	struct buf out = BUF_INITIALIZER;
+	const char *why = NULL;
+
+	static const char doc[] = "{\"a\":1, \"b\\u0041\" : \"x\\n\",\"c\":{\"d\":[true]},"
+	                          "\"e\":[],\"f\":false,\"g\":null,\"h\":true}";
+
+	ck_assert_int_eq(json_object_each(doc, sizeof(doc) - 1, each_record, &out, &why), 0);
+	buf_putc(&out, '\0');
+	ck_assert_str_eq(buf_data(&out), "a=3:1;bA=2:\"x\\n\";c=0:{\"d\":[true]};e=1:[];f=5:false;"
+	                                 "g=6:null;h=4:true;");
+	buf_reset(&out);
+	ck_assert_int_eq(
+	        json_object_each("{\"a\":1,\"stop\":2,\"z\":3}", 22, each_record, &out, &why), -1);
+	ck_assert_str_eq(why, "stopped");
+	ck_assert_int_eq(json_object_each("[1]", 3, each_record, &out, &why), -1);
+	ck_assert_str_eq(why, "body must be a JSON object");
+	ck_assert_int_eq(json_object_each("{\"a\":}", 6, each_record, &out, &why), -1);
+	ck_assert_int_eq(json_object_each("{}", 2, each_record, &out, &why), 0);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_string_decode)
+{
+	struct buf out = BUF_INITIALIZER;
+	const char *why = NULL;
+	static const char in[] =
+	        "\"a\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20ac\\ud83d\\ude00\xc3\xa9\"";
+
+	ck_assert_int_eq(json_string_decode(in, sizeof(in) - 1, &out, &why), 0);
+	buf_putc(&out, '\0');
+	ck_assert_str_eq(buf_data(&out),
+	                 "a\"\\/\b\f\n\r\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xc3\xa9");
+	buf_reset(&out);
+	ck_assert_int_eq(json_string_decode("\"x\\ud800y\"", 10, &out, &why), -1);
+	ck_assert_str_eq(why, "string holds a lone surrogate escape (no UTF-8 for it)");
+	ck_assert_int_eq(json_string_decode("\"\\udc00\"", 8, &out, &why), -1);
+	buf_free(&out);
+}
+END_TEST
+
+/* Without an event name, _event is an ordinary member. */
+START_TEST(test_rewrite_no_event)
+{
+	struct buf out = BUF_INITIALIZER;
+	const char *why = NULL;
+
+	static const char doc[] = "{\"_event\":1,\"_timestamp\":2,\"_timestamp\":3}";
+
+	ck_assert_int_eq(
+	        json_event_payload(doc, sizeof(doc) - 1, NULL, 0, "_timestamp", 7, &out, &why), 0);
+	buf_putc(&out, '\0');
+	ck_assert_str_eq(buf_data(&out), "{\"_event\":1,\"_timestamp\":7}");
+	buf_reset(&out);
+	ck_assert_int_eq(json_event_payload("{}", 2, NULL, 0, "ts", 7, &out, &why), 0);
+	buf_putc(&out, '\0');
+	ck_assert_str_eq(buf_data(&out), "{\"ts\":7}");
+	buf_free(&out);
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -520,6 +645,13 @@ static Suite *json_suite(void)
 	tcase_add_loop_test(tc, test_invalid, 0, (int)nitems(invalid_cases));
 	tcase_add_loop_test(tc, test_valid, 0, (int)nitems(valid_cases));
 	tcase_add_loop_test(tc, test_invalid_doc, 0, (int)nitems(invalid_doc_cases));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("access");
+	tcase_add_loop_test(tc, test_base64, 0, (int)nitems(b64_cases));
+	tcase_add_test(tc, test_object_each);
+	tcase_add_test(tc, test_string_decode);
+	tcase_add_test(tc, test_rewrite_no_event);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("escape");

@@ -1,0 +1,182 @@
+#!/bin/sh
+# http_limits.sh: the connection-level limits of DESIGN §4/§5 against the
+# running daemon, over raw sockets: pipelined requests answered in order,
+# chunked bodies, http.max_connections (excess answered 503 and closed,
+# the others still served), http.timeout (a stalled client gets 408 and is
+# closed, and never delays another client). No broker is needed.
+# shellcheck source=tests/integration/lib.sh
+. "$TESTS_SRCDIR/integration/lib.sh"
+
+BROKER_PORT=$("$FREEPORT") # nothing listens there
+daemon_conf "$T/d.conf" false <<EOF
+http.max_connections = 3
+http.timeout = 2
+http.max_body = 100
+publish.queue_events = false
+EOF
+start_daemon "$T/d.conf"
+
+# py SCRIPT: run a Python client; it gets the HTTP port as sys.argv[1] and
+# the helpers below. Output goes to $T/py.out; failure fails the test.
+py() {
+	cat >"$T/client.py" <<'EOF'
+import socket, sys, time
+
+PORT = int(sys.argv[1])
+DEADLINE = 10.0
+
+
+def connect():
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=DEADLINE)
+    return s
+
+
+def read_response(s, buf=b""):
+    """One response from s (buf: bytes already read): (status, headers, body, rest)."""
+    while b"\r\n\r\n" not in buf:
+        data = s.recv(65536)
+        if not data:
+            raise SystemExit("EOF before a whole response head: %r" % buf)
+        buf += data
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    n = int(headers["content-length"])
+    while len(rest) < n:
+        data = s.recv(65536)
+        if not data:
+            raise SystemExit("EOF in a response body")
+        rest += data
+    return status, headers, rest[:n].decode(), rest[n:]
+
+
+def expect_eof(s):
+    """The server closes s (within the socket timeout)."""
+    data = s.recv(65536)
+    if data:
+        raise SystemExit("expected EOF, got %r" % data)
+
+
+EOF
+	cat >>"$T/client.py"
+	/usr/bin/python3 "$T/client.py" "$HTTP_PORT" >"$T/py.out" 2>&1 ||
+		fail "client: $(cat "$T/py.out")"
+}
+
+# Pipelining: five requests in one write, five answers in that order.
+py <<'EOF'
+s = connect()
+s.sendall(b"GET /status HTTP/1.1\r\n\r\n"
+          b"GET /nothing HTTP/1.1\r\n\r\n"
+          b"POST /events/bad%20name HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+          b"POST /publish HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+          b"5\r\n{\"top\r\n10\r\nic\":\"a\",\"qos\":3}\r\n0\r\n\r\n"
+          b"GET /publish HTTP/1.1\r\n\r\n")
+want = [(200, None), (404, "no such route: /nothing"), (400, "invalid_name"),
+        (400, "qos must be 0, 1 or 2"), (405, "only POST is allowed on /publish")]
+rest = b""
+for status, text in want:
+    got, headers, body, rest = read_response(s, rest)
+    assert got == status, (got, status, body)
+    assert text is None or text in body, (text, body)
+assert rest == b"", rest
+# The connection is still usable.
+s.sendall(b"GET /health HTTP/1.1\r\n\r\n")
+got, _, body, _ = read_response(s)
+assert got == 503 and "not_connected" in body, (got, body)
+print("pipelining ok")
+EOF
+
+# Chunked bodies through curl (it sends chunked when told to); the 400
+# names qos, so the body was joined from its chunks.
+CODE=$(hcurl -o "$T/body" -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+	--data-binary '{"topic":"a","qos":7}' "http://127.0.0.1:$HTTP_PORT/publish")
+expect_answer 400 '{"error":"bad_request","message":"qos must be 0, 1 or 2"}'
+CODE=$(hcurl -o "$T/body" -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+	--data-binary "{\"topic\":\"$(printf '%0100d' 0)\"}" "http://127.0.0.1:$HTTP_PORT/publish")
+expect_answer 413 '{"error":"body_too_large","message":"request body is larger than http.max_body"}'
+
+# Framing errors: two Content-Length headers, Content-Length with
+# Transfer-Encoding, an unknown coding; each answered and closed.
+py <<'EOF'
+cases = [
+    (b"POST /publish HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+     400, "more than one Content-Length header"),
+    (b"POST /publish HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+     400, "both Content-Length and Transfer-Encoding"),
+    (b"POST /publish HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+     501, "only Transfer-Encoding: chunked is supported"),
+    (b"POST /publish HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+     400, "malformed chunk size"),
+    (b"GET /" + b"x" * 9000 + b" HTTP/1.1\r\n\r\n", 431, "http.max_header"),
+]
+for req, status, text in cases:
+    s = connect()
+    s.sendall(req)
+    got, headers, body, rest = read_response(s)
+    assert got == status and text in body, (req[:60], got, body)
+    assert headers.get("connection") == "close", headers
+    expect_eof(s)
+print("framing ok")
+EOF
+
+# http.max_connections = 3: a fourth connection is answered 503 and
+# closed; the three keep being served; a slot freed is usable again.
+py <<'EOF'
+held = [connect() for _ in range(3)]
+for s in held:  # each is accepted and served
+    s.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+    assert read_response(s)[0] == 200
+extra = connect()
+got, headers, body, _ = read_response(extra)
+assert got == 503 and '"too_many_connections"' in body, (got, body)
+expect_eof(extra)
+for s in held:
+    s.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+    assert read_response(s)[0] == 200
+held.pop().close()
+deadline = time.time() + DEADLINE
+while True:  # the daemon notices the close on its own time
+    s = connect()
+    s.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+    got = read_response(s)[0]
+    if got == 200:
+        break
+    assert got == 503 and time.time() < deadline, got
+    s.close()
+    time.sleep(0.05)
+print("max_connections ok")
+EOF
+log_has 'refused: 3 connections open \(http\.max_connections\)' ||
+	fail "the refused connection was not logged"
+
+# http.timeout = 2: a client that stalls in the middle of a request gets
+# 408 and EOF; an idle keep-alive client is closed; meanwhile a third
+# client is answered at once, again and again.
+py <<'EOF'
+idle = connect()
+idle.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+assert read_response(idle)[0] == 200
+slow = connect()
+slow.sendall(b"POST /publish HTTP/1.1\r\nContent-Length: 50\r\n\r\n{\"topic\"")
+t0 = time.time()
+busy = connect()
+n = 0
+while time.time() - t0 < 1.0:  # busy is served while slow waits
+    busy.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+    assert read_response(busy)[0] == 200
+    n += 1
+got, headers, body, _ = read_response(slow)
+assert got == 408 and '"request_timeout"' in body, (got, body)
+expect_eof(slow)
+expect_eof(idle)
+print("timeout ok, %d requests served meanwhile" % n)
+EOF
+
+alive "$DAEMON_PID" || fail "octomqttd died"
+stop_daemon
+echo "ok"
