@@ -62,6 +62,7 @@ static const struct cfg_key cfg_keys[] = {
         {"broker.protocol", CT_PROTOCOL, F(broker_protocol), 0, 0},
         {"broker.reconnect_min", CT_UINT, F(broker_reconnect_min), 1, 86400},
         {"broker.reconnect_max", CT_UINT, F(broker_reconnect_max), 1, 86400},
+        {"broker.lwRetain", CT_BOOL, F(broker_lw_retain), 0, 0},
         {"publish.baseTopic", CT_TOPIC, F(pub_base_topic), 0, 0},
         {"publish.eventTopic", CT_TOPIC, F(pub_event_topic), 0, 0},
         {"publish.eventActive", CT_BOOL, F(pub_event_active), 0, 0},
@@ -70,6 +71,8 @@ static const struct cfg_key cfg_keys[] = {
         {"publish.retain", CT_BOOL, F(pub_retain), 0, 0},
         {"publish.timestamp", CT_BOOL, F(pub_timestamp), 0, 0},
         {"publish.queue_events", CT_BOOL, F(pub_queue_events), 0, 0},
+        {"publish.lwActive", CT_BOOL, F(pub_lw_active), 0, 0},
+        {"publish.lwTopic", CT_TOPIC, F(pub_lw_topic), 0, 0},
         {"queue.max_messages", CT_SIZE, F(queue_max_messages), 1, 1000000000},
         {"queue.max_bytes", CT_SIZE, F(queue_max_bytes), 1024, (uint64_t)1 << 40},
         {"http.listen", CT_LISTEN, F(http_listen_host), 0, 0},
@@ -124,6 +127,7 @@ void cfg_defaults(struct cfg *cfg)
 	cfg->broker_protocol = MQTT_PROTO_V311;
 	cfg->broker_reconnect_min = 1;
 	cfg->broker_reconnect_max = 60;
+	cfg->broker_lw_retain = true;
 	cfg->pub_base_topic = xstrdup("octoprint/");
 	cfg->pub_event_topic = xstrdup("event/{event}");
 	cfg->pub_event_active = true;
@@ -132,6 +136,8 @@ void cfg_defaults(struct cfg *cfg)
 	cfg->pub_retain = false;
 	cfg->pub_timestamp = true;
 	cfg->pub_queue_events = true;
+	cfg->pub_lw_active = true;
+	cfg->pub_lw_topic = xstrdup("mqtt");
 	cfg->queue_max_messages = 10000;
 	cfg->queue_max_bytes = 16777216;
 	cfg->http_listen_host = xstrdup("127.0.0.1");
@@ -165,6 +171,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->pub_base_topic);
 	free(cfg->pub_event_topic);
 	cfg_free_list(cfg->pub_events_exclude);
+	free(cfg->pub_lw_topic);
 	free(cfg->http_listen_host);
 	free(cfg->http_token);
 	memset(cfg, 0, sizeof(*cfg));
@@ -206,6 +213,11 @@ bool cfg_event_name_valid(const char *s, size_t len)
 			return false;
 	}
 	return true;
+}
+
+bool cfg_lw_enabled(const struct cfg *cfg)
+{
+	return cfg->pub_lw_active && cfg->pub_lw_topic != NULL && cfg->pub_lw_topic[0] != '\0';
 }
 
 bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len)
@@ -532,6 +544,17 @@ static int cfg_check(struct cfg_parse *cp, const char *hostname)
 		if (line == 0)
 			line = cp->cp_seen[cfg_key_index("publish.baseTopic")];
 		rc = cfg_fail(cp, line, "publish.baseTopic + publish.eventTopic: %s", why);
+	}
+	/* The will/status topic, when in use, is checked the same way. */
+	buf_reset(&t);
+	buf_append_str(&t, cfg->pub_base_topic);
+	buf_append_str(&t, cfg->pub_lw_topic);
+	if (rc == 0 && cfg_lw_enabled(cfg) && !topic_name_valid(buf_data(&t), buf_len(&t), &why)) {
+		unsigned line = cp->cp_seen[cfg_key_index("publish.lwTopic")];
+
+		if (line == 0)
+			line = cp->cp_seen[cfg_key_index("publish.baseTopic")];
+		rc = cfg_fail(cp, line, "publish.baseTopic + publish.lwTopic: %s", why);
 	}
 	buf_free(&t);
 	return rc;

@@ -37,6 +37,7 @@ struct cfg {
 	int broker_protocol;           /* MQTT_PROTO_V311 or MQTT_PROTO_V31 */
 	unsigned broker_reconnect_min; /* seconds, >= 1 */
 	unsigned broker_reconnect_max; /* seconds, >= reconnect_min */
+	bool broker_lw_retain;         /* retained flag of the will and status messages */
 
 	/* publish.* */
 	char *pub_base_topic;  /* "octoprint/" */
@@ -47,6 +48,8 @@ struct cfg {
 	bool pub_retain;
 	bool pub_timestamp;
 	bool pub_queue_events;
+	bool pub_lw_active; /* false: no will, no connected/disconnected messages */
+	char *pub_lw_topic; /* "mqtt": will/status topic under baseTopic; "" disables */
 
 	/* queue.* */
 	size_t queue_max_messages;
@@ -82,6 +85,11 @@ void cfg_free(struct cfg *cfg);
 
 /* An event name: 1-128 characters of [A-Za-z0-9_.-] (DESIGN §5). */
 bool cfg_event_name_valid(const char *s, size_t len);
+/*
+ * Will and connected/disconnected messages in use: publish.lwActive and a
+ * non-empty publish.lwTopic. Their topic is baseTopic + lwTopic.
+ */
+bool cfg_lw_enabled(const struct cfg *cfg);
 /* Is `name` in publish.events_exclude? */
 bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len);
 

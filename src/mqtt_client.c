@@ -48,7 +48,7 @@ enum mc_state {
 	MC_WAIT_CONNACK, /* CONNECT sent */
 	MC_CONNECTED,
 	MC_BACKOFF,  /* waiting to reconnect */
-	MC_STOPPING, /* DISCONNECT queued, flushing */
+	MC_STOPPING, /* waiting for the PUBACK of `disconnected`, or DISCONNECT queued */
 	MC_STOPPED,
 };
 
@@ -63,6 +63,7 @@ struct mc_msg {
 	bool m_queueable;
 	bool m_pubrec;  /* QoS 2: PUBREC received, PUBREL sent */
 	bool m_counted; /* QoS 1/2: counted in `published` (resends are not) */
+	bool m_status;  /* connected/disconnected: not a user message, never counted */
 	uint16_t m_id;
 	uint64_t m_end; /* QoS 0: mc_out_written + buf_len(mc_out) after encoding */
 };
@@ -91,6 +92,10 @@ struct mqtt_client {
 	bool mc_writing; /* write watcher installed */
 	bool mc_ever_connected;
 	unsigned mc_rand;
+	char *mc_lw_topic;         /* baseTopic + lwTopic; NULL: no will, no status */
+	size_t mc_status_inflight; /* status messages in mc_inflight (not in stats) */
+	uint16_t mc_bye_id;        /* packet id of `disconnected` while stopping */
+	bool mc_bye_done;          /* DISCONNECT queued: close once written */
 	struct mqtt_client_stats mc_st;
 };
 
@@ -148,6 +153,50 @@ static void mc_msg_free(struct mc_msg *m)
 	free(m);
 }
 
+/* One message holding copies of topic and payload. */
+static struct mc_msg *mc_msg_new(const char *topic, size_t topic_len, const void *payload,
+                                 size_t payload_len, int qos, bool retain, bool queueable)
+{
+	struct mc_msg *m = xmalloc(sizeof(*m) + topic_len + payload_len);
+
+	memset(m, 0, sizeof(*m));
+	m->m_topic = (char *)(m + 1);
+	m->m_payload = m->m_topic + topic_len;
+	memcpy(m->m_topic, topic, topic_len);
+	if (payload_len > 0)
+		memcpy(m->m_payload, payload, payload_len);
+	m->m_topic_len = topic_len;
+	m->m_payload_len = payload_len;
+	m->m_qos = qos;
+	m->m_retain = retain;
+	m->m_queueable = queueable;
+	return m;
+}
+
+/*
+ * A status message still in flight when its connection ended is dropped,
+ * not re-sent: the next connection publishes a fresh `connected`, and a
+ * stale one resent before it would only repeat it. Its tail pointer and
+ * count are rebuilt in one pass.
+ */
+static void mc_drop_status(struct mqtt_client *mc)
+{
+	struct mc_msg **pp = &mc->mc_inflight.l_head, *m;
+
+	mc->mc_inflight.l_tail = NULL;
+	while ((m = *pp) != NULL) {
+		if (m->m_status) {
+			*pp = m->m_next;
+			mc->mc_inflight.l_count--;
+			mc_msg_free(m);
+			continue;
+		}
+		mc->mc_inflight.l_tail = m;
+		pp = &m->m_next;
+	}
+	mc->mc_status_inflight = 0;
+}
+
 uint64_t mqtt_backoff_ms(unsigned min_s, unsigned max_s, unsigned attempt, uint32_t rnd)
 {
 	uint64_t min_ms = (uint64_t)min_s * 1000, max_ms = (uint64_t)max_s * 1000, d = min_ms;
@@ -178,6 +227,13 @@ struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg)
 	mc->mc_rand = (unsigned)loop_clock_ms() ^ (unsigned)getpid();
 	buf_init(&mc->mc_in);
 	buf_init(&mc->mc_out);
+	if (cfg_lw_enabled(cfg)) {
+		size_t b = strlen(cfg->pub_base_topic), t = strlen(cfg->pub_lw_topic);
+
+		mc->mc_lw_topic = xmalloc(b + t + 1);
+		memcpy(mc->mc_lw_topic, cfg->pub_base_topic, b);
+		memcpy(mc->mc_lw_topic + b, cfg->pub_lw_topic, t + 1);
+	}
 	if (strchr(cfg->broker_host, ':') != NULL)
 		snprintf(mc->mc_addr, sizeof(mc->mc_addr), "[%s]:%u", cfg->broker_host,
 		         cfg->broker_port);
@@ -281,6 +337,7 @@ static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
 	mc_timer_clear(mc);
 	mc->mc_st.connected = false;
 	mc_reclaim_unwritten(mc);
+	mc_drop_status(mc);
 	if (mc->mc_state == MC_STOPPING || mc->mc_state == MC_STOPPED) {
 		mc->mc_state = MC_STOPPED;
 		return;
@@ -333,7 +390,7 @@ static void mc_flush(struct mqtt_client *mc)
 		if (mc->mc_writing)
 			loop_unwatch(mc->mc_loop, mc->mc_fd, LOOP_WRITE);
 		mc->mc_writing = false;
-		if (mc->mc_state == MC_STOPPING) {
+		if (mc->mc_state == MC_STOPPING && mc->mc_bye_done) {
 			mc_close_fd(mc);
 			mc_timer_clear(mc);
 			mc->mc_st.connected = false;
@@ -400,6 +457,27 @@ static void mc_drain_queue(struct mqtt_client *mc)
 	}
 }
 
+/*
+ * A status message (`connected`, `disconnected`) on the will topic: QoS 1,
+ * retained per broker.lwRetain. It goes straight into the in-flight list,
+ * past the window if need be, because it must not wait behind the offline
+ * queue. Not a user message: never counted in the stats. Returns its id.
+ */
+static uint16_t mc_send_status(struct mqtt_client *mc, const char *text)
+{
+	struct mc_msg *m = mc_msg_new(mc->mc_lw_topic, strlen(mc->mc_lw_topic), text, strlen(text),
+	                              1, mc->mc_cfg->broker_lw_retain, false);
+
+	m->m_status = true;
+	m->m_counted = true;
+	m->m_id = mc_new_id(mc);
+	mc_list_push(&mc->mc_inflight, m);
+	mc->mc_status_inflight++;
+	mc_send(mc, m, false);
+	log_debug("broker %s: publishing '%s' on %s", mc->mc_addr, text, mc->mc_lw_topic);
+	return m->m_id;
+}
+
 static void mc_send_connect(struct mqtt_client *mc)
 {
 	const struct cfg *cfg = mc->mc_cfg;
@@ -412,8 +490,24 @@ static void mc_send_connect(struct mqtt_client *mc)
 	c.keepalive = (uint16_t)cfg->broker_keepalive;
 	c.username = cfg->broker_username;
 	c.password = cfg->broker_username != NULL ? cfg->broker_password : NULL;
+	/* The broker publishes the will when the link dies without DISCONNECT. */
+	if (mc->mc_lw_topic != NULL) {
+		c.will_topic = mc->mc_lw_topic;
+		c.will_payload = "disconnected";
+		c.will_payload_len = strlen("disconnected");
+		c.will_qos = 1;
+		c.will_retain = cfg->broker_lw_retain;
+	}
 	mqtt_encode_connect(&mc->mc_out, &c);
 	mc->mc_state = MC_WAIT_CONNACK;
+	mc_want_write(mc);
+}
+
+/* Stopping: DISCONNECT, then mc_flush closes once it is written. */
+static void mc_send_disconnect(struct mqtt_client *mc)
+{
+	mqtt_encode_empty(&mc->mc_out, MQTT_DISCONNECT);
+	mc->mc_bye_done = true;
 	mc_want_write(mc);
 }
 
@@ -457,6 +551,10 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	mc->mc_ever_connected = true;
 	log_info("connected to broker %s%s", mc->mc_addr,
 	         pkt->session_present ? " (session resumed)" : "");
+	/* A new session: inbound QoS 2 ids awaiting PUBREL belong to the old
+	 * one; the broker may reuse them for new messages. */
+	if (!pkt->session_present)
+		mc->mc_qos2_n = 0;
 	/* QoS 1/2 messages of the last connection go first, in their order
 	 * (§4.4): with DUP if the broker kept the session, else as new. */
 	for (m = mc->mc_inflight.l_head; m != NULL; m = m->m_next) {
@@ -464,6 +562,9 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 			m->m_pubrec = false;
 		mc_send(mc, m, pkt->session_present);
 	}
+	/* Then `connected`, before the offline queue. */
+	if (mc->mc_lw_topic != NULL)
+		mc_send_status(mc, "connected");
 	if (mc->mc_queue.l_count > 0)
 		log_info("broker %s: sending %zu queued message(s)", mc->mc_addr,
 		         mc->mc_queue.l_count);
@@ -498,6 +599,8 @@ static void mc_inflight_remove(struct mqtt_client *mc, struct mc_msg **link, str
 		mc->mc_inflight.l_tail = prev;
 	}
 	mc->mc_inflight.l_count--;
+	if (m->m_status)
+		mc->mc_status_inflight--;
 	mc_msg_free(m);
 }
 
@@ -512,6 +615,12 @@ static void mc_ack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	}
 	if (pkt->type == MQTT_PUBACK && m->m_qos == 1) {
 		mc_inflight_remove(mc, link, m);
+		/* Stopping: `disconnected` is acknowledged, now DISCONNECT. */
+		if (mc->mc_state == MC_STOPPING && !mc->mc_bye_done &&
+		    pkt->packet_id == mc->mc_bye_id) {
+			mc_send_disconnect(mc);
+			return;
+		}
 	} else if (pkt->type == MQTT_PUBREC && m->m_qos == 2) {
 		m->m_pubrec = true;
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREL, m->m_id);
@@ -540,14 +649,27 @@ static bool mc_qos2_seen(struct mqtt_client *mc, uint16_t id, bool remove)
 	return false;
 }
 
+/*
+ * QoS 2 from the broker (§4.3.3): the packet id is remembered from the
+ * first PUBLISH until its PUBREL. A PUBLISH with an id still remembered is
+ * the same message again (the broker did not see our PUBREC): answered
+ * with PUBREC once more, not delivered a second time.
+ */
 static void mc_inbound_publish(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 {
+	if (pkt->qos == 2 && mc_qos2_seen(mc, pkt->packet_id, false)) {
+		log_debug("broker %s: duplicate QoS 2 message id %u on '%.*s' not delivered again",
+		          mc->mc_addr, pkt->packet_id, (int)pkt->topic_len, pkt->topic);
+		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREC, pkt->packet_id);
+		mc_want_write(mc);
+		return;
+	}
 	log_debug("broker %s: message on '%.*s' (%zu bytes, QoS %d) ignored: no subscriptions",
 	          mc->mc_addr, (int)pkt->topic_len, pkt->topic, pkt->payload_len, pkt->qos);
 	if (pkt->qos == 1) {
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBACK, pkt->packet_id);
 	} else if (pkt->qos == 2) {
-		if (!mc_qos2_seen(mc, pkt->packet_id, false) && mc->mc_qos2_n < MC_QOS2_IDS)
+		if (mc->mc_qos2_n < MC_QOS2_IDS)
 			mc->mc_qos2_ids[mc->mc_qos2_n++] = pkt->packet_id;
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREC, pkt->packet_id);
 	}
@@ -739,18 +861,7 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 		mc->mc_st.refused++;
 		return MQTT_PUB_QUEUE_FULL;
 	}
-	m = xmalloc(sizeof(*m) + topic_len + payload_len);
-	memset(m, 0, sizeof(*m));
-	m->m_topic = (char *)(m + 1);
-	m->m_payload = m->m_topic + topic_len;
-	memcpy(m->m_topic, topic, topic_len);
-	if (payload_len > 0)
-		memcpy(m->m_payload, payload, payload_len);
-	m->m_topic_len = topic_len;
-	m->m_payload_len = payload_len;
-	m->m_qos = qos;
-	m->m_retain = retain;
-	m->m_queueable = allow_queue;
+	m = mc_msg_new(topic, topic_len, payload, payload_len, qos, retain, allow_queue);
 	if (connected && mc->mc_queue.l_count == 0 &&
 	    (qos == 0 || mc->mc_inflight.l_count < MC_WINDOW)) {
 		if (qos > 0) {
@@ -779,7 +890,7 @@ void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *s
 	st->connected = mc->mc_state == MC_CONNECTED;
 	st->queue_messages = mc->mc_queue.l_count;
 	st->queue_bytes = mc->mc_queue_bytes;
-	st->inflight = mc->mc_inflight.l_count;
+	st->inflight = mc->mc_inflight.l_count - mc->mc_status_inflight;
 }
 
 /* Messages still held at the end are counted and logged, never silent. */
@@ -789,6 +900,7 @@ static void mc_drop_all(struct mqtt_client *mc)
 	uint64_t n = 0;
 
 	mc_reclaim_unwritten(mc);
+	mc_drop_status(mc);
 	while ((m = mc_list_pop(&mc->mc_queue)) != NULL) {
 		mc_msg_free(m);
 		n++;
@@ -815,9 +927,15 @@ void mqtt_client_stop(struct mqtt_client *mc)
 		mc->mc_state = MC_STOPPED;
 		return;
 	}
-	mqtt_encode_empty(&mc->mc_out, MQTT_DISCONNECT);
 	mc->mc_state = MC_STOPPING;
-	mc_want_write(mc);
+	/* `disconnected` first; DISCONNECT once the broker acknowledged it.
+	 * The caller bounds the wait; if it ends first, the connection closes
+	 * without DISCONNECT and the broker publishes the will instead. */
+	if (mc->mc_lw_topic != NULL) {
+		mc->mc_bye_id = mc_send_status(mc, "disconnected");
+		return;
+	}
+	mc_send_disconnect(mc);
 }
 
 bool mqtt_client_stopped(const struct mqtt_client *mc)
@@ -834,5 +952,6 @@ void mqtt_client_free(struct mqtt_client *mc)
 	mc_drop_all(mc);
 	buf_free(&mc->mc_in);
 	buf_free(&mc->mc_out);
+	free(mc->mc_lw_topic);
 	free(mc);
 }

@@ -8,6 +8,12 @@
  * declares the link dead. Publishes while disconnected may be queued in
  * memory (bounded by queue.max_messages / queue.max_bytes) and are sent in
  * order on connect.
+ *
+ * Will and status (publish.lwTopic, broker.lwRetain): CONNECT names
+ * `<baseTopic><lwTopic>` = "disconnected" (QoS 1) as the will; after each
+ * accepted CONNACK the client publishes "connected" there, after the
+ * re-sends of the last connection and before the offline queue. Status
+ * messages are not user messages: they appear in no counter.
  */
 #ifndef OCTO_MQTT_CLIENT_H
 #define OCTO_MQTT_CLIENT_H
@@ -53,9 +59,12 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 bool mqtt_client_connected(const struct mqtt_client *mc);
 void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *st);
 /*
- * Graceful stop: no reconnects; flush what is in the socket buffer, send
- * DISCONNECT, close. mqtt_client_stopped() turns true when done (or at once
- * if not connected); the caller bounds the wait (shutdown.grace).
+ * Graceful stop: no reconnects; with a status topic (publish.lwTopic),
+ * publish `disconnected` and wait for its PUBACK; then send DISCONNECT,
+ * flush, close. mqtt_client_stopped() turns true when done (or at once if
+ * not connected); the caller bounds the wait (shutdown.grace). Closed
+ * before that, the connection ends without DISCONNECT and the broker
+ * publishes the will.
  */
 void mqtt_client_stop(struct mqtt_client *mc);
 bool mqtt_client_stopped(const struct mqtt_client *mc);

@@ -13,7 +13,8 @@ CORPUS=$OCTOMQTTD_SHARED/corpus/octoprint_events.json
 start_broker
 daemon_conf "$T/d.conf" false </dev/null
 start_daemon "$T/d.conf"
-start_sub 'octoprint/#' "$T/sub.out"
+# Events only: octoprint/mqtt carries the daemon's connected/disconnected status.
+start_sub 'octoprint/event/#' "$T/sub.out"
 
 # One body file per event (compact JSON, as a host sends it; null stays
 # null) and the line the subscriber must print for it, computed here from
@@ -62,7 +63,7 @@ cmp "$T/got" "$T/ev/expected" || {
 # 1.50, the escape stays); whitespace between members dropped, inside
 # values kept; an empty body means {}.
 stop_sub
-start_sub 'octoprint/#' "$T/sub2.out"
+start_sub 'octoprint/event/#' "$T/sub2.out"
 post /events/Replaced '{"_event":"old","x":1.50,"s":"a\"b\u00e9"}'
 expect_answer 202 '{"accepted":true,"topic":"octoprint/event/Replaced"}'
 post /events/Spaces '{ "a" : 1 , "b":[1, 2] }'
@@ -89,7 +90,7 @@ stop_daemon
 # publish.timestamp = true: an integer _timestamp from the daemon's clock,
 # appended after _event, or replacing one already there where it stands.
 daemon_conf "$T/d2.conf" true </dev/null
-start_sub 'octoprint/#' "$T/sub3.out"
+start_sub 'octoprint/event/#' "$T/sub3.out"
 start_daemon "$T/d2.conf" "$T/daemon2.log"
 before=$(date +%s)
 post /events/Plain '{"k":true,"x":1.50}'

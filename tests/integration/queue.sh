@@ -20,7 +20,7 @@ queue_qos0_messages true"
 start_broker
 PORT=$BROKER_PORT
 # shellcheck disable=SC2086 # QSUB is a list of options
-start_sub 'octoprint/#' "$T/sub1.out" $QSUB
+start_sub 'octoprint/event/#' "$T/sub1.out" $QSUB
 stop_sub
 
 daemon_conf "$T/d.conf" false </dev/null
@@ -39,7 +39,7 @@ done
 start_broker "$PORT"
 wait_for "the daemon to reconnect" 15 log_has "connected to broker 127\.0\.0\.1:$PORT" 2
 # shellcheck disable=SC2086
-start_sub 'octoprint/#' "$T/sub2.out" $QSUB
+start_sub 'octoprint/event/#' "$T/sub2.out" $QSUB
 wait_for "50 queued events at the subscriber" 15 count_messages "$T/sub2.out" 50
 i=0
 while [ "$i" -lt 50 ]; do

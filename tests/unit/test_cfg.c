@@ -44,6 +44,10 @@ START_TEST(defaults)
 	ck_assert(!cfg.pub_retain);
 	ck_assert(cfg.pub_timestamp);
 	ck_assert(cfg.pub_queue_events);
+	ck_assert(cfg.pub_lw_active);
+	ck_assert_str_eq(cfg.pub_lw_topic, "mqtt");
+	ck_assert(cfg.broker_lw_retain);
+	ck_assert(cfg_lw_enabled(&cfg));
 	ck_assert_uint_eq(cfg.queue_max_messages, 10000);
 	ck_assert_uint_eq(cfg.queue_max_bytes, 16777216);
 	ck_assert_str_eq(cfg.http_listen_host, "127.0.0.1");
@@ -75,6 +79,7 @@ START_TEST(every_key)
 	        "broker.protocol = MQTTv31\n"
 	        "broker.reconnect_min = 2\n"
 	        "broker.reconnect_max = 2\n"
+	        "broker.lwRetain = false\n"
 	        "publish.baseTopic =\n"
 	        "publish.eventTopic = printers/p1/{event} # unquoted: a comment\n"
 	        "publish.eventActive = false\n"
@@ -83,6 +88,8 @@ START_TEST(every_key)
 	        "publish.retain = true\n"
 	        "publish.timestamp = false\n"
 	        "publish.queue_events = false\n"
+	        "publish.lwActive = false\n"
+	        "publish.lwTopic = printers/p1/status\n"
 	        "queue.max_messages = 5\n"
 	        "queue.max_bytes = 1024\n"
 	        "http.listen = [::1]:8080\n"
@@ -121,6 +128,10 @@ START_TEST(every_key)
 	ck_assert(cfg.pub_retain);
 	ck_assert(!cfg.pub_timestamp);
 	ck_assert(!cfg.pub_queue_events);
+	ck_assert(!cfg.pub_lw_active);
+	ck_assert_str_eq(cfg.pub_lw_topic, "printers/p1/status");
+	ck_assert(!cfg.broker_lw_retain);
+	ck_assert(!cfg_lw_enabled(&cfg));
 	ck_assert_uint_eq(cfg.queue_max_messages, 5);
 	ck_assert_uint_eq(cfg.queue_max_bytes, 1024);
 	ck_assert_str_eq(cfg.http_listen_host, "::1");
@@ -216,6 +227,11 @@ static const struct {
          "t.conf:2: publish.baseTopic: topic is not valid UTF-8"},
         {URL "publish.baseTopic =\npublish.eventTopic =\n",
          "t.conf:3: publish.baseTopic + publish.eventTopic: topic is empty"},
+        {URL "publish.lwTopic = \"s/+\"\n",
+         "t.conf:2: publish.lwTopic: topic contains a wildcard ('+' or '#')"},
+        {URL "broker.lwRetain = 1\n", "t.conf:2: broker.lwRetain: expected true or false, got '1'"},
+        {URL "publish.lwActive = no\n",
+         "t.conf:2: publish.lwActive: expected true or false, got 'no'"},
         {URL "publish.events_exclude = A,,B\n",
          "t.conf:2: publish.events_exclude: '' is not an event name (1-128 characters of "
          "A-Z a-z 0-9 _ . -)"},
@@ -244,6 +260,39 @@ START_TEST(errors)
 
 	ck_assert_int_eq(parse(&cfg, bad[_i].text, err), -1);
 	ck_assert_str_eq(err, bad[_i].err);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/*
+ * publish.lwTopic: empty disables the will and status messages; in use,
+ * baseTopic + lwTopic must be a valid topic, like the event topics.
+ */
+START_TEST(lw_topic)
+{
+	static char text[80000];
+	struct cfg cfg;
+	char err[CFG_ERR_LEN];
+	int n;
+
+	ck_assert_int_eq(parse(&cfg, URL "publish.lwTopic =\n", err), 0);
+	ck_assert_str_eq(cfg.pub_lw_topic, "");
+	ck_assert(!cfg_lw_enabled(&cfg));
+	cfg_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, URL "publish.lwTopic = \"\"\n", err), 0);
+	ck_assert(!cfg_lw_enabled(&cfg));
+	cfg_free(&cfg);
+	/* Valid parts, too long together: line of lwTopic named. */
+	n = snprintf(text, sizeof(text), URL "publish.baseTopic = %040000d\n", 0);
+	snprintf(text + n, sizeof(text) - (size_t)n, "publish.lwTopic = %030000d\n", 0);
+	ck_assert_int_eq(parse(&cfg, text, err), -1);
+	ck_assert_str_eq(err, "t.conf:3: publish.baseTopic + publish.lwTopic: topic is longer than "
+	                      "65535 bytes");
+	cfg_free(&cfg);
+	/* Not in use: not checked. */
+	snprintf(text + n, sizeof(text) - (size_t)n,
+	         "publish.lwTopic = %030000d\npublish.lwActive = false\n", 0);
+	ck_assert_msg(parse(&cfg, text, err) == 0, "%s", err);
 	cfg_free(&cfg);
 }
 END_TEST
@@ -400,6 +449,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, every_key);
 	tcase_add_loop_test(tc, errors, 0, (int)nitems(bad));
+	tcase_add_test(tc, lw_topic);
 	tcase_add_test(tc, nul_byte);
 	tcase_add_test(tc, crlf_and_comments);
 	tcase_add_test(tc, client_id_default_cut_for_v31);

@@ -4,7 +4,9 @@
  * answers with scripted bytes. Scenarios: CONNECT fields, CONNACK refusals
  * and the retry that follows, QoS 0 bytes, the offline queue (order, bounds,
  * refusals), the dead-link timeout, malformed and oversized packets, the
- * broker closing, DISCONNECT on stop, and the backoff function.
+ * broker closing, DISCONNECT on stop, the will and the connected /
+ * disconnected status messages, packet ids wrapping past 65535, inbound
+ * QoS 2 duplicates, and the backoff function.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -57,6 +59,15 @@ struct fake {
 	long seq_first, seq_last;
 	int seq_n;
 	bool seq_gap;
+	/* PUBLISH on topic "wrap": ids in order of arrival, and whether an id
+	 * in wrap_held (still in flight) or 0 was ever used again. */
+	uint16_t wrap_prev;
+	int wrap_n, wrap_turns;
+	bool wrap_bad;
+	uint16_t wrap_held[4];
+	/* Bytes of everything the client sent, in order, for order checks. */
+	char order[256];
+	size_t order_len;
 };
 
 static void fake_close_client(struct fake *f)
@@ -79,6 +90,9 @@ static void fake_packet(struct fake *f, const struct mqtt_packet *p, const char 
 {
 	struct buf out = BUF_INITIALIZER;
 
+	/* One letter per packet: C CONNECT, P PUBLISH, D DISCONNECT, ... */
+	if (f->order_len + 1 < sizeof(f->order))
+		f->order[f->order_len++] = "?CXPaceiSsUuprD"[p->type];
 	switch (p->type) {
 	case MQTT_CONNECT:
 		f->connects++;
@@ -99,6 +113,27 @@ static void fake_packet(struct fake *f, const struct mqtt_packet *p, const char 
 				f->seq_gap = true;
 			f->seq_last = n;
 			f->seq_n++;
+			break;
+		}
+		if (p->topic_len == 4 && memcmp(p->topic, "wrap", 4) == 0) {
+			size_t i;
+
+			if (p->packet_id == 0)
+				f->wrap_bad = true;
+			for (i = 0; i < nitems(f->wrap_held); i++) {
+				if (f->wrap_n >= (int)nitems(f->wrap_held) &&
+				    p->packet_id == f->wrap_held[i])
+					f->wrap_bad = true;
+			}
+			if (f->wrap_n < (int)nitems(f->wrap_held))
+				f->wrap_held[f->wrap_n] = p->packet_id;
+			else if (p->packet_id < f->wrap_prev)
+				f->wrap_turns++;
+			f->wrap_prev = p->packet_id;
+			f->wrap_n++;
+			/* The held ones stay in flight: never acknowledged. */
+			if (f->wrap_n > (int)nitems(f->wrap_held))
+				mqtt_encode_ack(&out, MQTT_PUBACK, p->packet_id);
 			break;
 		}
 		if (f->npubs < 64) {
@@ -233,8 +268,11 @@ static void setup(void)
 	fake_start(&fk, loop);
 	snprintf(text, sizeof(text),
 	         "broker.url = 127.0.0.1:%u\nbroker.reconnect_min = 1\nbroker.reconnect_max = 1\n"
-	         "broker.client_id = test-id\nqueue.max_messages = 5\nqueue.max_bytes = 1024\n",
+	         "broker.client_id = test-id\nqueue.max_messages = 5\nqueue.max_bytes = 1024\n"
+	         "publish.lwTopic =\n",
 	         fk.port);
+	/* Without the will and the status messages, so that the PUBLISH
+	 * counts below are the test's own; lw_on() turns them on. */
 	cfg_defaults(&cfg);
 	ck_assert_msg(cfg_parse(&cfg, "t", text, strlen(text), "h", err, sizeof(err)) == 0, "%s",
 	              err);
@@ -268,7 +306,7 @@ static void start_client(void)
 static int capture_saved = -1;
 static FILE *capture_file;
 
-static void capture_start(void)
+static void capture_start_level(enum log_level level)
 {
 	fflush(stderr);
 	capture_file = tmpfile();
@@ -276,7 +314,30 @@ static void capture_start(void)
 	capture_saved = dup(2);
 	ck_assert_int_ge(capture_saved, 0);
 	ck_assert_int_ge(dup2(fileno(capture_file), 2), 0);
-	log_set_level(LOGL_WARN);
+	log_set_level(level);
+}
+
+static void capture_start(void)
+{
+	capture_start_level(LOGL_WARN);
+}
+
+/* Occurrences of `what` in `text`. */
+static int count_of(const char *text, const char *what)
+{
+	int n = 0;
+
+	for (text = strstr(text, what); text != NULL; text = strstr(text + 1, what))
+		n++;
+	return n;
+}
+
+/* The will and the status messages on octoprint/mqtt (the defaults). */
+static void lw_on(bool retain)
+{
+	free(cfg.pub_lw_topic);
+	cfg.pub_lw_topic = strdup("mqtt");
+	cfg.broker_lw_retain = retain;
 }
 
 static void capture_end(char *out, size_t outlen)
@@ -733,6 +794,240 @@ START_TEST(stop_when_down_is_immediate)
 }
 END_TEST
 
+/* The will: octoprint/mqtt = "disconnected", QoS 1, retained per lwRetain. */
+START_TEST(connect_carries_will)
+{
+	bool retain = _i == 1;
+
+	lw_on(retain);
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	{
+		/* Flags: clean session 0x02, will 0x04, will QoS 1 0x08, will
+		 * retain 0x20; keepalive 60; client id, will topic, will message. */
+		char want[] = "\x10\x31\x00\x04MQTT\x04\x2e\x00\x3c\x00\x07test-id"
+		              "\x00\x0eoctoprint/mqtt\x00\x0c"
+		              "disconnected";
+
+		if (!retain)
+			want[9] = 0x0e;
+		ck_assert_uint_eq(fk.connect_raw_len, sizeof(want) - 1);
+		ck_assert_int_eq(memcmp(fk.connect_raw, want, sizeof(want) - 1), 0);
+	}
+	/* And `connected` right after the CONNACK, same QoS and retain. */
+	ck_assert(RUN_UNTIL(fk.npubs == 1));
+	ck_assert_str_eq(fk.pubs[0], "octoprint/mqtt connected");
+	ck_assert_uint_eq(fk.pub_first_byte[0], retain ? 0x33 : 0x32);
+}
+END_TEST
+
+/* Publish.lwTopic empty (the fixture): no will flag, no status message. */
+START_TEST(lw_disabled_sends_no_status)
+{
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	ck_assert_uint_eq(fk.last_connect.connect_flags, 0x02);
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, "x", 1, 0, false, false), MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL(fk.npubs == 1));
+	ck_assert_str_eq(fk.pubs[0], "t x");
+	mqtt_client_stop(mc);
+	ck_assert(RUN_UNTIL(mqtt_client_stopped(mc) && fk.disconnects == 1));
+	ck_assert_int_eq(fk.npubs, 1);
+}
+END_TEST
+
+/*
+ * After CONNACK: first the QoS 1/2 messages of the last connection, then a
+ * fresh `connected` (an unacknowledged one from before is not repeated),
+ * then the offline queue. Status messages are not counted as published.
+ */
+START_TEST(connected_between_resends_and_queue)
+{
+	struct mqtt_client_stats st;
+
+	lw_on(true);
+	fk.ack_qos = false;
+	fk.session_present = true;
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	ck_assert_int_eq(mqtt_client_publish(mc, "q", 1, "x", 1, 1, false, false), MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL(fk.npubs == 2));
+	ck_assert_str_eq(fk.pubs[0], "octoprint/mqtt connected");
+	ck_assert_str_eq(fk.pubs[1], "q x");
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.inflight, 1); /* the status message is not shown */
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(!mqtt_client_connected(mc)));
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, "later", 5, 0, false, true),
+	                 MQTT_PUB_QUEUED);
+	fk.ack_qos = true;
+	ck_assert(RUN_UNTIL(fk.npubs == 5));
+	ck_assert_str_eq(fk.pubs[2], "q x");
+	ck_assert_uint_eq(fk.pub_first_byte[2], 0x3a); /* DUP, QoS 1 */
+	ck_assert_uint_eq(fk.pub_id[2], fk.pub_id[1]);
+	ck_assert_str_eq(fk.pubs[3], "octoprint/mqtt connected");
+	ck_assert_uint_eq(fk.pub_first_byte[3], 0x33); /* new, not DUP */
+	ck_assert_uint_ne(fk.pub_id[3], fk.pub_id[2]);
+	ck_assert_str_eq(fk.pubs[4], "t later");
+	ck_assert(RUN_UNTIL((mqtt_client_stats(mc, &st), st.inflight == 0)));
+	ck_assert_uint_eq(st.published, 2);
+	ck_assert_int_eq(fk.npubs, 5);
+}
+END_TEST
+
+/* Stop: `disconnected` (retained, QoS 1), its PUBACK, then DISCONNECT. */
+START_TEST(stop_publishes_disconnected)
+{
+	struct mqtt_client_stats st;
+
+	lw_on(true);
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	ck_assert(RUN_UNTIL(fk.npubs == 1));
+	mqtt_client_stop(mc);
+	ck_assert(RUN_UNTIL(mqtt_client_stopped(mc)));
+	ck_assert(RUN_UNTIL(fk.disconnects == 1));
+	ck_assert_int_eq(fk.npubs, 2);
+	ck_assert_str_eq(fk.pubs[1], "octoprint/mqtt disconnected");
+	ck_assert_uint_eq(fk.pub_first_byte[1], 0x33);
+	fk.order[fk.order_len] = '\0';
+	ck_assert_str_eq(fk.order, "CPPD");
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.published, 0);
+	ck_assert_uint_eq(st.dropped, 0);
+}
+END_TEST
+
+/* No PUBACK for `disconnected`: no DISCONNECT (the caller's bound ends it). */
+START_TEST(stop_waits_for_the_puback)
+{
+	struct buf b = BUF_INITIALIZER;
+	uint64_t end;
+
+	lw_on(true);
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	ck_assert(RUN_UNTIL(fk.npubs == 1));
+	fk.ack_qos = false;
+	mqtt_client_stop(mc);
+	ck_assert(RUN_UNTIL(fk.npubs == 2));
+	end = loop_clock_ms() + 300;
+	while (loop_clock_ms() < end)
+		loop_run_once(loop, 20);
+	ck_assert(!mqtt_client_stopped(mc));
+	ck_assert_int_eq(fk.disconnects, 0);
+	mqtt_encode_ack(&b, MQTT_PUBACK, fk.pub_id[1]);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(mqtt_client_stopped(mc) && fk.disconnects == 1));
+	buf_free(&b);
+}
+END_TEST
+
+/*
+ * Packet ids: 1..65535, then 1 again, skipping ids still in flight, never
+ * 0. Four messages stay unacknowledged (ids 1-4) while 65,540 more go
+ * through, so the counter passes 65535 and must step over 1-4.
+ */
+START_TEST(packet_ids_wrap_skip_inflight)
+{
+	enum { HELD = 4, N = 65540 };
+	struct mqtt_client_stats st;
+	int sent = 0;
+
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	while (sent < HELD + N) {
+		enum mqtt_pub_result r =
+		        mqtt_client_publish(mc, "wrap", 4, "w", 1, 1, false, false);
+
+		if (r == MQTT_PUB_QUEUE_FULL) {
+			loop_run_once(loop, 10);
+			continue;
+		}
+		ck_assert_int_eq(r, MQTT_PUB_SENT);
+		sent++;
+		if (sent == HELD)
+			ck_assert(RUN_UNTIL(fk.wrap_n == HELD));
+	}
+	ck_assert(RUN_UNTIL(fk.wrap_n == HELD + N));
+	ck_assert(RUN_UNTIL((mqtt_client_stats(mc, &st), st.inflight == HELD)));
+	ck_assert_uint_eq(fk.wrap_held[0], 1);
+	ck_assert_uint_eq(fk.wrap_held[3], 4);
+	ck_assert_int_eq(fk.wrap_turns, 1);
+	ck_assert(!fk.wrap_bad);
+	/* 65531 ids from 5 to 65535, then 1-4 skipped: the last is 5 + 8. */
+	ck_assert_uint_eq(fk.wrap_prev, 13);
+	ck_assert_uint_eq(st.published, HELD + N);
+}
+END_TEST
+
+/*
+ * Inbound QoS 2 sent twice (DUP on the second): PUBREC both times, the
+ * message handled once (one "message on" line, one "duplicate" line),
+ * PUBCOMP after PUBREL.
+ */
+START_TEST(inbound_qos2_duplicate_once)
+{
+	struct buf b = BUF_INITIALIZER;
+	char log[4096];
+
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	capture_start_level(LOGL_DEBUG);
+	mqtt_encode_publish(&b, "in/d", 4, "p", 1, 2, false, false, 7);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBREC] == 1));
+	mqtt_encode_publish(&b, "in/d", 4, "p", 1, 2, false, true, 7);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBREC] == 2));
+	ck_assert_uint_eq(fk.ack_id, 7);
+	mqtt_encode_ack(&b, MQTT_PUBREL, 7);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBCOMP] == 1));
+	/* After PUBREL the id is free: a new message with it is delivered. */
+	mqtt_encode_publish(&b, "in/d", 4, "p", 1, 2, false, false, 7);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBREC] == 3));
+	capture_end(log, sizeof(log));
+	ck_assert_msg(count_of(log, "message on 'in/d'") == 2, "log was: %s", log);
+	ck_assert_msg(count_of(log, "duplicate QoS 2 message id 7 on 'in/d' not delivered again") ==
+	                      1,
+	              "log was: %s", log);
+	buf_free(&b);
+}
+END_TEST
+
+/*
+ * An inbound QoS 2 id awaiting PUBREL when the connection drops: kept if
+ * the session is resumed (the broker's re-send is a duplicate), forgotten
+ * if it is not (the broker may reuse the id for a new message, which must
+ * be delivered, not taken for a duplicate).
+ */
+START_TEST(inbound_qos2_ids_follow_the_session)
+{
+	bool resumed = _i == 1;
+	struct buf b = BUF_INITIALIZER;
+	char log[4096];
+
+	fk.session_present = resumed;
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	capture_start_level(LOGL_DEBUG);
+	mqtt_encode_publish(&b, "in/s", 4, "p", 1, 2, false, false, 9);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBREC] == 1));
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(fk.connects == 2 && mqtt_client_connected(mc)));
+	mqtt_encode_publish(&b, "in/s", 4, "p", 1, 2, false, resumed, 9);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBREC] == 2));
+	capture_end(log, sizeof(log));
+	ck_assert_msg(count_of(log, "message on 'in/s'") == (resumed ? 1 : 2), "log was: %s", log);
+	ck_assert_msg(count_of(log, "duplicate QoS 2") == (resumed ? 1 : 0), "log was: %s", log);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(backoff_bounds)
 {
 	unsigned a;
@@ -793,6 +1088,14 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, no_broker_keeps_retrying);
 	tcase_add_test(tc, stop_sends_disconnect);
 	tcase_add_test(tc, stop_when_down_is_immediate);
+	tcase_add_loop_test(tc, connect_carries_will, 0, 2);
+	tcase_add_test(tc, lw_disabled_sends_no_status);
+	tcase_add_test(tc, connected_between_resends_and_queue);
+	tcase_add_test(tc, stop_publishes_disconnected);
+	tcase_add_test(tc, stop_waits_for_the_puback);
+	tcase_add_test(tc, packet_ids_wrap_skip_inflight);
+	tcase_add_test(tc, inbound_qos2_duplicate_once);
+	tcase_add_loop_test(tc, inbound_qos2_ids_follow_the_session, 0, 2);
 	tcase_add_test(tc, backoff_bounds);
 	suite_add_tcase(s, tc);
 	return s;
