@@ -107,6 +107,10 @@ static void api_refused(struct api *api, struct http_response *resp, enum mqtt_p
 		api_accepted(api, resp, 503, false, "queue_full",
 		             "offline queue is full (queue.max_messages / queue.max_bytes)");
 		break;
+	case MQTT_PUB_SPOOL_FAILED:
+		api_accepted(api, resp, 503, false, "spool_error",
+		             "could not store the message in queue.spool (see the log)");
+		break;
 	default:
 		log_warnx("unexpected publish result %d", (int)res);
 		http_response_error(resp, 500, "internal_error", "unexpected publish result");

@@ -75,6 +75,7 @@ static const struct cfg_key cfg_keys[] = {
         {"publish.lwTopic", CT_TOPIC, F(pub_lw_topic), 0, 0},
         {"queue.max_messages", CT_SIZE, F(queue_max_messages), 1, 1000000000},
         {"queue.max_bytes", CT_SIZE, F(queue_max_bytes), 1024, (uint64_t)1 << 40},
+        {"queue.spool", CT_STRING, F(queue_spool), 1, 4095},
         {"http.listen", CT_LISTEN, F(http_listen_host), 0, 0},
         {"http.max_body", CT_SIZE, F(http_max_body), 1, 1024 * 1024 * 1024},
         {"http.max_header", CT_SIZE, F(http_max_header), 256, 1024 * 1024},
@@ -167,6 +168,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->broker_username);
 	free(cfg->broker_password);
 	free(cfg->broker_password_file);
+	free(cfg->queue_spool);
 	free(cfg->broker_client_id);
 	free(cfg->pub_base_topic);
 	free(cfg->pub_event_topic);

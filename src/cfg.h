@@ -54,6 +54,7 @@ struct cfg {
 	/* queue.* */
 	size_t queue_max_messages;
 	size_t queue_max_bytes;
+	char *queue_spool; /* directory, or NULL */
 
 	/* http.* */
 	char *http_listen_host; /* from http.listen, no brackets */

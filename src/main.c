@@ -122,6 +122,14 @@ int main(int argc, char **argv)
 
 	loop = loop_new();
 	mc = mqtt_client_new(loop, &cfg);
+	if (cfg.queue_spool != NULL &&
+	    mqtt_client_spool(mc, cfg.queue_spool, err, sizeof(err)) != 0) {
+		log_errorx("%s", err);
+		mqtt_client_free(mc);
+		loop_free(loop);
+		cfg_free(&cfg);
+		return 1;
+	}
 	api = api_new(&cfg, mc, NULL);
 	srv = http_server_new(loop, &cfg, api_handle, api, err, sizeof(err));
 	if (srv == NULL) {

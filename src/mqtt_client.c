@@ -29,6 +29,7 @@
 #include "mqtt_client.h"
 #include "mqtt_codec.h"
 #include "net.h"
+#include "spool.h"
 
 /*
  * TCP connect plus CONNACK must complete within this time. A fixed bound
@@ -65,7 +66,27 @@ struct mc_msg {
 	bool m_counted; /* QoS 1/2: counted in `published` (resends are not) */
 	bool m_status;  /* connected/disconnected: not a user message, never counted */
 	uint16_t m_id;
+	uint64_t m_seq; /* in the spool (0: not spooled) */
 	uint64_t m_end; /* QoS 0: mc_out_written + buf_len(mc_out) after encoding */
+};
+
+/* An inbound QoS 1/2 message whose PUBACK/PUBREC waits for its delivery. */
+struct mc_pending_ack {
+	uint64_t a_token;
+	uint16_t a_id;
+	enum mqtt_type a_type; /* MQTT_PUBACK or MQTT_PUBREC */
+	bool a_ready;          /* mqtt_client_ack() was called */
+};
+
+/* A filter of the subscription set. */
+struct mc_sub {
+	struct mc_sub *s_next;
+	int s_qos;
+	uint16_t s_id;  /* SUBSCRIBE or UNSUBSCRIBE awaiting its answer, else 0 */
+	bool s_active;  /* granted by the broker in the current session */
+	bool s_removed; /* unsubscribed: kept until UNSUBACK, or dropped at reconnect */
+	size_t s_len;
+	char s_filter[];
 };
 
 struct mc_list {
@@ -96,12 +117,27 @@ struct mqtt_client {
 	size_t mc_status_inflight; /* status messages in mc_inflight (not in stats) */
 	uint16_t mc_bye_id;        /* packet id of `disconnected` while stopping */
 	bool mc_bye_done;          /* DISCONNECT queued: close once written */
+	bool mc_bye_sent;          /* `disconnected` published while stopping */
+	struct spool *mc_spool;    /* queue.spool, or NULL */
+	/* Inbound: the delivery hook and the acknowledgements waiting for it,
+	 * in arrival order ([head, n) of the array). */
+	mqtt_message_fn *mc_on_message;
+	void *mc_on_message_ctx;
+	struct mc_pending_ack *mc_acks;
+	size_t mc_acks_head, mc_acks_n, mc_acks_cap;
+	uint64_t mc_token_next;
+	/* The subscription set. */
+	struct mc_sub *mc_subs;
+	mqtt_suback_fn *mc_on_suback;
+	void *mc_on_suback_ctx;
 	struct mqtt_client_stats mc_st;
 };
 
 static void mc_connect(struct mqtt_client *mc);
 static void mc_lost(struct mqtt_client *mc, const char *fmt, ...) ATTR_PRINTF(2, 3);
 static void mc_drain_queue(struct mqtt_client *mc);
+static void mc_stop_progress(struct mqtt_client *mc);
+static void mc_subs_connected(struct mqtt_client *mc, bool session_present);
 static void mc_io(struct loop *loop, int fd, int mask, void *arg);
 
 /* List helpers: FIFO of messages. */
@@ -151,6 +187,14 @@ static size_t mc_msg_size(const struct mc_msg *m)
 static void mc_msg_free(struct mc_msg *m)
 {
 	free(m);
+}
+
+/* The message needs no (re)delivery any more: out of the spool, freed. */
+static void mc_msg_done(struct mqtt_client *mc, struct mc_msg *m)
+{
+	if (m->m_seq != 0 && mc->mc_spool != NULL)
+		spool_done(mc->mc_spool, m->m_seq);
+	mc_msg_free(m);
 }
 
 /* One message holding copies of topic and payload. */
@@ -273,14 +317,15 @@ static void mc_reclaim_unwritten(struct mqtt_client *mc)
 
 	while ((m = mc_list_pop(&mc->mc_unwritten)) != NULL) {
 		if (m->m_end <= mc->mc_out_written) {
-			mc_msg_free(m);
+			mc_msg_done(mc, m);
 			mc->mc_st.published++;
-		} else if (m->m_queueable) {
+		} else if (m->m_queueable || m->m_seq != 0) {
+			/* Spooled messages were accepted for delivery: they wait too. */
 			mc_list_push(&back, m);
 			mc->mc_queue_bytes += mc_msg_size(m);
 		} else {
 			lost++;
-			mc_msg_free(m);
+			mc_msg_done(mc, m);
 		}
 	}
 	mc_list_prepend(&mc->mc_queue, &back);
@@ -338,6 +383,8 @@ static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
 	mc->mc_st.connected = false;
 	mc_reclaim_unwritten(mc);
 	mc_drop_status(mc);
+	/* Unacknowledged inbound messages come again from the broker. */
+	mc->mc_acks_head = mc->mc_acks_n = 0;
 	if (mc->mc_state == MC_STOPPING || mc->mc_state == MC_STOPPED) {
 		mc->mc_state = MC_STOPPED;
 		return;
@@ -365,7 +412,7 @@ static void mc_written(struct mqtt_client *mc, size_t n)
 	/* QoS 0 counts as published once all of its bytes are written. */
 	while ((m = mc->mc_unwritten.l_head) != NULL && m->m_end <= mc->mc_out_written) {
 		mc_list_pop(&mc->mc_unwritten);
-		mc_msg_free(m);
+		mc_msg_done(mc, m);
 		mc->mc_st.published++;
 	}
 }
@@ -409,12 +456,18 @@ static uint16_t mc_new_id(struct mqtt_client *mc)
 		struct mc_msg *m;
 
 		mc->mc_next_id = mc->mc_next_id == 65535 ? 1 : mc->mc_next_id + 1;
+		struct mc_sub *sub;
+
 		for (m = mc->mc_inflight.l_head; m != NULL; m = m->m_next) {
 			if (m->m_id == id)
 				break;
 		}
-		/* The window is far below 65535, so a free id is always found. */
-		if (m == NULL)
+		for (sub = mc->mc_subs; m == NULL && sub != NULL; sub = sub->s_next) {
+			if (sub->s_id == id)
+				break;
+		}
+		/* Far fewer than 65535 ids are ever in use: a free one is found. */
+		if (m == NULL && sub == NULL)
 			return id;
 	}
 }
@@ -444,7 +497,8 @@ static void mc_drain_queue(struct mqtt_client *mc)
 {
 	struct mc_msg *m;
 
-	while (mc->mc_state == MC_CONNECTED && (m = mc->mc_queue.l_head) != NULL) {
+	while ((mc->mc_state == MC_CONNECTED || mc->mc_state == MC_STOPPING) &&
+	       (m = mc->mc_queue.l_head) != NULL) {
 		if (m->m_qos > 0 && mc->mc_inflight.l_count >= MC_WINDOW)
 			break;
 		mc_list_pop(&mc->mc_queue);
@@ -565,6 +619,7 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	/* Then `connected`, before the offline queue. */
 	if (mc->mc_lw_topic != NULL)
 		mc_send_status(mc, "connected");
+	mc_subs_connected(mc, pkt->session_present);
 	if (mc->mc_queue.l_count > 0)
 		log_info("broker %s: sending %zu queued message(s)", mc->mc_addr,
 		         mc->mc_queue.l_count);
@@ -601,7 +656,7 @@ static void mc_inflight_remove(struct mqtt_client *mc, struct mc_msg **link, str
 	mc->mc_inflight.l_count--;
 	if (m->m_status)
 		mc->mc_status_inflight--;
-	mc_msg_free(m);
+	mc_msg_done(mc, m);
 }
 
 static void mc_ack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
@@ -615,12 +670,6 @@ static void mc_ack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	}
 	if (pkt->type == MQTT_PUBACK && m->m_qos == 1) {
 		mc_inflight_remove(mc, link, m);
-		/* Stopping: `disconnected` is acknowledged, now DISCONNECT. */
-		if (mc->mc_state == MC_STOPPING && !mc->mc_bye_done &&
-		    pkt->packet_id == mc->mc_bye_id) {
-			mc_send_disconnect(mc);
-			return;
-		}
 	} else if (pkt->type == MQTT_PUBREC && m->m_qos == 2) {
 		m->m_pubrec = true;
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREL, m->m_id);
@@ -633,6 +682,7 @@ static void mc_ack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 		return;
 	}
 	mc_drain_queue(mc);
+	mc_stop_progress(mc);
 }
 
 static bool mc_qos2_seen(struct mqtt_client *mc, uint16_t id, bool remove)
@@ -649,31 +699,261 @@ static bool mc_qos2_seen(struct mqtt_client *mc, uint16_t id, bool remove)
 	return false;
 }
 
+/* Is an acknowledgement of this type and id waiting for its delivery? */
+static bool mc_ack_pending(const struct mqtt_client *mc, enum mqtt_type type, uint16_t id)
+{
+	size_t i;
+
+	for (i = mc->mc_acks_head; i < mc->mc_acks_n; i++) {
+		if (mc->mc_acks[i].a_id == id && mc->mc_acks[i].a_type == type)
+			return true;
+	}
+	return false;
+}
+
+/* Send the acknowledgements at the head whose deliveries are queued. */
+static void mc_acks_flush(struct mqtt_client *mc)
+{
+	while (mc->mc_acks_head < mc->mc_acks_n && mc->mc_acks[mc->mc_acks_head].a_ready) {
+		struct mc_pending_ack *a = &mc->mc_acks[mc->mc_acks_head++];
+
+		mqtt_encode_ack(&mc->mc_out, a->a_type, a->a_id);
+	}
+	if (mc->mc_acks_head == mc->mc_acks_n)
+		mc->mc_acks_head = mc->mc_acks_n = 0;
+	mc_want_write(mc);
+}
+
+static uint64_t mc_acks_push(struct mqtt_client *mc, enum mqtt_type type, uint16_t id)
+{
+	if (mc->mc_acks_n == mc->mc_acks_cap) {
+		if (mc->mc_acks_head > 0) {
+			memmove(mc->mc_acks, mc->mc_acks + mc->mc_acks_head,
+			        (mc->mc_acks_n - mc->mc_acks_head) * sizeof(*mc->mc_acks));
+			mc->mc_acks_n -= mc->mc_acks_head;
+			mc->mc_acks_head = 0;
+		} else {
+			mc->mc_acks_cap = mc->mc_acks_cap ? mc->mc_acks_cap * 2 : 16;
+			mc->mc_acks = xrealloc(mc->mc_acks, mc->mc_acks_cap * sizeof(*mc->mc_acks));
+		}
+	}
+	mc->mc_acks[mc->mc_acks_n++] =
+	        (struct mc_pending_ack){++mc->mc_token_next, id, type, false};
+	return mc->mc_token_next;
+}
+
+void mqtt_client_ack(struct mqtt_client *mc, uint64_t token)
+{
+	size_t lo = mc->mc_acks_head, hi = mc->mc_acks_n;
+
+	/* Tokens grow along the array: binary search. One of a connection
+	 * that is gone is no longer there, and is ignored. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mc->mc_acks[mid].a_token < token)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == mc->mc_acks_n || mc->mc_acks[lo].a_token != token || mc->mc_fd < 0)
+		return;
+	mc->mc_acks[lo].a_ready = true;
+	mc_acks_flush(mc);
+}
+
 /*
- * QoS 2 from the broker (§4.3.3): the packet id is remembered from the
- * first PUBLISH until its PUBREL. A PUBLISH with an id still remembered is
- * the same message again (the broker did not see our PUBREC): answered
- * with PUBREC once more, not delivered a second time.
+ * A PUBLISH from the broker. It goes to the delivery hook; its PUBACK
+ * (QoS 1) or PUBREC (QoS 2) waits until the hook's side calls
+ * mqtt_client_ack(), and acknowledgements leave in the order the PUBLISH
+ * packets came (§4.6), whatever order the deliveries are queued in.
+ *
+ * QoS 2 (§4.3.3): the packet id is remembered from the first PUBLISH
+ * until its PUBREL. A PUBLISH with an id still remembered is the same
+ * message again (the broker did not see our PUBREC): not delivered a
+ * second time; answered with PUBREC once more unless that PUBREC is still
+ * waiting for the first delivery.
  */
 static void mc_inbound_publish(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 {
+	struct mqtt_message msg;
+	uint64_t token = 0;
+
 	if (pkt->qos == 2 && mc_qos2_seen(mc, pkt->packet_id, false)) {
 		log_debug("broker %s: duplicate QoS 2 message id %u on '%.*s' not delivered again",
 		          mc->mc_addr, pkt->packet_id, (int)pkt->topic_len, pkt->topic);
-		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREC, pkt->packet_id);
-		mc_want_write(mc);
+		if (!mc_ack_pending(mc, MQTT_PUBREC, pkt->packet_id)) {
+			mqtt_encode_ack(&mc->mc_out, MQTT_PUBREC, pkt->packet_id);
+			mc_want_write(mc);
+		}
 		return;
 	}
-	log_debug("broker %s: message on '%.*s' (%zu bytes, QoS %d) ignored: no subscriptions",
-	          mc->mc_addr, (int)pkt->topic_len, pkt->topic, pkt->payload_len, pkt->qos);
-	if (pkt->qos == 1) {
-		mqtt_encode_ack(&mc->mc_out, MQTT_PUBACK, pkt->packet_id);
-	} else if (pkt->qos == 2) {
-		if (mc->mc_qos2_n < MC_QOS2_IDS)
-			mc->mc_qos2_ids[mc->mc_qos2_n++] = pkt->packet_id;
-		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREC, pkt->packet_id);
+	if (pkt->qos == 2 && mc->mc_qos2_n < MC_QOS2_IDS)
+		mc->mc_qos2_ids[mc->mc_qos2_n++] = pkt->packet_id;
+	if (pkt->qos > 0)
+		token = mc_acks_push(mc, pkt->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, pkt->packet_id);
+	if (mc->mc_on_message == NULL) {
+		log_debug("broker %s: message on '%.*s' (%zu bytes, QoS %d) ignored: no "
+		          "subscriptions",
+		          mc->mc_addr, (int)pkt->topic_len, pkt->topic, pkt->payload_len, pkt->qos);
+		if (token != 0)
+			mqtt_client_ack(mc, token);
+		return;
 	}
+	log_debug("broker %s: message on '%.*s' (%zu bytes, QoS %d)", mc->mc_addr,
+	          (int)pkt->topic_len, pkt->topic, pkt->payload_len, pkt->qos);
+	msg.topic = pkt->topic;
+	msg.topic_len = pkt->topic_len;
+	msg.payload = pkt->payload;
+	msg.payload_len = pkt->payload_len;
+	msg.qos = pkt->qos;
+	msg.retain = pkt->retain;
+	msg.dup = pkt->dup;
+	mc->mc_on_message(mc->mc_on_message_ctx, &msg, token);
+}
+
+void mqtt_client_on_message(struct mqtt_client *mc, mqtt_message_fn *fn, void *ctx)
+{
+	mc->mc_on_message = fn;
+	mc->mc_on_message_ctx = ctx;
+}
+
+void mqtt_client_on_suback(struct mqtt_client *mc, mqtt_suback_fn *fn, void *ctx)
+{
+	mc->mc_on_suback = fn;
+	mc->mc_on_suback_ctx = ctx;
+}
+
+static struct mc_sub *mc_sub_find(struct mqtt_client *mc, const char *filter, size_t len)
+{
+	struct mc_sub *sub;
+
+	for (sub = mc->mc_subs; sub != NULL; sub = sub->s_next) {
+		if (sub->s_len == len && memcmp(sub->s_filter, filter, len) == 0)
+			return sub;
+	}
+	return NULL;
+}
+
+static void mc_sub_free(struct mqtt_client *mc, struct mc_sub *sub)
+{
+	struct mc_sub **pp;
+
+	for (pp = &mc->mc_subs; *pp != sub; pp = &(*pp)->s_next)
+		;
+	*pp = sub->s_next;
+	free(sub);
+}
+
+/* SUBSCRIBE or UNSUBSCRIBE for one filter, on the current connection. */
+static void mc_sub_send(struct mqtt_client *mc, struct mc_sub *sub)
+{
+	sub->s_id = mc_new_id(mc);
+	if (sub->s_removed)
+		mqtt_encode_unsubscribe(&mc->mc_out, sub->s_id, sub->s_filter, sub->s_len);
+	else
+		mqtt_encode_subscribe(&mc->mc_out, sub->s_id, sub->s_filter, sub->s_len,
+		                      sub->s_qos);
 	mc_want_write(mc);
+}
+
+int mqtt_client_subscribe(struct mqtt_client *mc, const char *filter, size_t len, int qos)
+{
+	struct mc_sub *sub = mc_sub_find(mc, filter, len);
+
+	if (sub == NULL) {
+		sub = xcalloc(1, sizeof(*sub) + len + 1);
+		memcpy(sub->s_filter, filter, len);
+		sub->s_len = len;
+		sub->s_next = mc->mc_subs;
+		mc->mc_subs = sub;
+	} else if (!sub->s_removed && sub->s_qos == qos) {
+		return 0;
+	}
+	sub->s_qos = qos;
+	sub->s_removed = false;
+	sub->s_active = false;
+	if (mc->mc_state == MC_CONNECTED)
+		mc_sub_send(mc, sub);
+	return 0;
+}
+
+int mqtt_client_unsubscribe(struct mqtt_client *mc, const char *filter, size_t len)
+{
+	struct mc_sub *sub = mc_sub_find(mc, filter, len);
+
+	if (sub == NULL || sub->s_removed)
+		return -1;
+	sub->s_removed = true;
+	sub->s_active = false;
+	if (mc->mc_state == MC_CONNECTED)
+		mc_sub_send(mc, sub);
+	/* Otherwise sent on a resumed session, or forgotten with the session. */
+	return 0;
+}
+
+/*
+ * After CONNACK: without a session, the broker knows none of our filters:
+ * subscribe them all, and forget pending unsubscriptions. With one, send
+ * only what it has not acknowledged yet.
+ */
+static void mc_subs_connected(struct mqtt_client *mc, bool session_present)
+{
+	struct mc_sub *sub, *next;
+	size_t n = 0;
+
+	for (sub = mc->mc_subs; sub != NULL; sub = next) {
+		next = sub->s_next;
+		sub->s_id = 0;
+		if (!session_present) {
+			sub->s_active = false;
+			if (sub->s_removed) {
+				mc_sub_free(mc, sub);
+				continue;
+			}
+		}
+		if (!sub->s_active) {
+			mc_sub_send(mc, sub);
+			n += !sub->s_removed;
+		}
+	}
+	if (n > 0)
+		log_info("broker %s: subscribing to %zu filter(s)", mc->mc_addr, n);
+}
+
+static void mc_suback(struct mqtt_client *mc, const struct mqtt_packet *pkt)
+{
+	struct mc_sub *sub;
+	int granted;
+
+	for (sub = mc->mc_subs; sub != NULL; sub = sub->s_next) {
+		if (sub->s_id == pkt->packet_id && sub->s_id != 0)
+			break;
+	}
+	if (sub == NULL) {
+		log_debug("broker %s: %s for unknown packet id %u ignored", mc->mc_addr,
+		          mqtt_type_name(pkt->type), pkt->packet_id);
+		return;
+	}
+	sub->s_id = 0;
+	if (pkt->type == MQTT_UNSUBACK) {
+		if (sub->s_removed)
+			mc_sub_free(mc, sub);
+		return;
+	}
+	if (sub->s_removed)
+		return;
+	granted = pkt->body_len >= 1 && pkt->body[0] <= 2 ? pkt->body[0] : -1;
+	sub->s_active = granted >= 0;
+	if (granted < 0)
+		log_warnx("broker %s refused the subscription to '%.*s' (SUBACK 0x%02x)",
+		          mc->mc_addr, (int)sub->s_len, sub->s_filter,
+		          pkt->body_len >= 1 ? pkt->body[0] : 0x80);
+	else
+		log_debug("broker %s: subscribed to '%.*s' with QoS %d", mc->mc_addr,
+		          (int)sub->s_len, sub->s_filter, granted);
+	if (mc->mc_on_suback != NULL)
+		mc->mc_on_suback(mc->mc_on_suback_ctx, sub->s_filter, sub->s_len, granted);
 }
 
 /* One packet from the broker. */
@@ -702,9 +982,11 @@ static void mc_handle(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBCOMP, pkt->packet_id);
 		mc_want_write(mc);
 		break;
-	case MQTT_PINGRESP:
 	case MQTT_SUBACK:
 	case MQTT_UNSUBACK:
+		mc_suback(mc, pkt);
+		break;
+	case MQTT_PINGRESP:
 		break;
 	default:
 		mc_lost(mc, " sent an unexpected %s, connection dropped",
@@ -862,6 +1144,17 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 		return MQTT_PUB_QUEUE_FULL;
 	}
 	m = mc_msg_new(topic, topic_len, payload, payload_len, qos, retain, allow_queue);
+	if (mc->mc_spool != NULL) {
+		/* Durable before the caller answers "accepted". */
+		struct spool_msg sm = {0, qos, retain, topic, topic_len, payload, payload_len};
+
+		if (spool_append(mc->mc_spool, &sm) != 0) {
+			mc_msg_free(m);
+			mc->mc_st.refused++;
+			return MQTT_PUB_SPOOL_FAILED;
+		}
+		m->m_seq = sm.seq;
+	}
 	if (connected && mc->mc_queue.l_count == 0 &&
 	    (qos == 0 || mc->mc_inflight.l_count < MC_WINDOW)) {
 		if (qos > 0) {
@@ -877,6 +1170,25 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 		return MQTT_PUB_SENT; /* waits only for window room */
 	mc->mc_st.queued++;
 	return MQTT_PUB_QUEUED;
+}
+
+/* A message of the last run, from the spool: it waits in the queue. */
+static void mc_replay(void *ctx, const struct spool_msg *sm)
+{
+	struct mqtt_client *mc = ctx;
+	struct mc_msg *m = mc_msg_new(sm->topic, sm->topic_len, sm->payload, sm->payload_len,
+	                              sm->qos, sm->retain, true);
+
+	m->m_seq = sm->seq;
+	mc_list_push(&mc->mc_queue, m);
+	mc->mc_queue_bytes += mc_msg_size(m);
+	mc->mc_st.queued++;
+}
+
+int mqtt_client_spool(struct mqtt_client *mc, const char *dir, char *err, size_t errlen)
+{
+	mc->mc_spool = spool_open(dir, mc_replay, mc, err, errlen);
+	return mc->mc_spool != NULL ? 0 : -1;
 }
 
 bool mqtt_client_connected(const struct mqtt_client *mc)
@@ -899,15 +1211,16 @@ static void mc_drop_all(struct mqtt_client *mc)
 	struct mc_msg *m;
 	uint64_t n = 0;
 
+	uint64_t kept = 0;
+
 	mc_reclaim_unwritten(mc);
 	mc_drop_status(mc);
-	while ((m = mc_list_pop(&mc->mc_queue)) != NULL) {
+	while ((m = mc_list_pop(&mc->mc_queue)) != NULL || (m = mc_list_pop(&mc->mc_inflight))) {
+		if (m->m_seq != 0)
+			kept++;
+		else
+			n++;
 		mc_msg_free(m);
-		n++;
-	}
-	while ((m = mc_list_pop(&mc->mc_inflight)) != NULL) {
-		mc_msg_free(m);
-		n++;
 	}
 	mc->mc_queue_bytes = 0;
 	if (n > 0) {
@@ -915,6 +1228,9 @@ static void mc_drop_all(struct mqtt_client *mc)
 		log_warnx("broker %s: %llu message(s) not delivered at shutdown", mc->mc_addr,
 		          (unsigned long long)n);
 	}
+	if (kept > 0)
+		log_info("broker %s: %llu message(s) not delivered yet, kept in the spool",
+		         mc->mc_addr, (unsigned long long)kept);
 }
 
 void mqtt_client_stop(struct mqtt_client *mc)
@@ -928,13 +1244,29 @@ void mqtt_client_stop(struct mqtt_client *mc)
 		return;
 	}
 	mc->mc_state = MC_STOPPING;
-	/* `disconnected` first; DISCONNECT once the broker acknowledged it.
-	 * The caller bounds the wait; if it ends first, the connection closes
-	 * without DISCONNECT and the broker publishes the will instead. */
-	if (mc->mc_lw_topic != NULL) {
+	mc_stop_progress(mc);
+}
+
+/*
+ * Stopping, step by step: the offline queue and the messages in flight
+ * go out and are acknowledged; then `disconnected` is published; once the
+ * broker acknowledged it, DISCONNECT. The caller bounds the wait
+ * (shutdown.grace); if it ends first, the connection closes without
+ * DISCONNECT and the broker publishes the will instead.
+ */
+static void mc_stop_progress(struct mqtt_client *mc)
+{
+	if (mc->mc_state != MC_STOPPING || mc->mc_bye_done)
+		return;
+	if (mc->mc_queue.l_count > 0 || mc->mc_inflight.l_count > mc->mc_status_inflight)
+		return;
+	if (mc->mc_lw_topic != NULL && !mc->mc_bye_sent) {
+		mc->mc_bye_sent = true;
 		mc->mc_bye_id = mc_send_status(mc, "disconnected");
 		return;
 	}
+	if (mc->mc_status_inflight > 0)
+		return;
 	mc_send_disconnect(mc);
 }
 
@@ -950,6 +1282,10 @@ void mqtt_client_free(struct mqtt_client *mc)
 	mc_timer_clear(mc);
 	mc_close_fd(mc);
 	mc_drop_all(mc);
+	while (mc->mc_subs != NULL)
+		mc_sub_free(mc, mc->mc_subs);
+	free(mc->mc_acks);
+	spool_close(mc->mc_spool);
 	buf_free(&mc->mc_in);
 	buf_free(&mc->mc_out);
 	free(mc->mc_lw_topic);

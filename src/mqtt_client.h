@@ -31,6 +31,7 @@ enum mqtt_pub_result {
 	MQTT_PUB_QUEUED = 1,        /* kept for sending on connect */
 	MQTT_PUB_NOT_CONNECTED = 2, /* not connected and queueing not allowed */
 	MQTT_PUB_QUEUE_FULL = 3,    /* queue bounds reached: refused, nothing dropped */
+	MQTT_PUB_SPOOL_FAILED = 4,  /* queue.spool could not store it: refused */
 };
 
 struct mqtt_client_stats {
@@ -56,6 +57,50 @@ void mqtt_client_start(struct mqtt_client *mc);
 enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *topic,
                                          size_t topic_len, const void *payload, size_t payload_len,
                                          int qos, bool retain, bool allow_queue);
+/*
+ * queue.spool: keep every accepted message in the spool in directory dir
+ * until it is written (QoS 0) or acknowledged (QoS 1/2); messages left
+ * there by the last run are queued now, first. Call before
+ * mqtt_client_start(). 0, or -1 with err set.
+ */
+int mqtt_client_spool(struct mqtt_client *mc, const char *dir, char *err, size_t errlen);
+
+/*
+ * Inbound messages. The hook gets each PUBLISH from the broker (a QoS 2
+ * message once, however often the broker sends it); pointers are valid
+ * during the call only. For QoS 1/2, token is non-zero and the PUBACK or
+ * PUBREC waits until mqtt_client_ack(token): call it once the message's
+ * deliveries are queued (DESIGN §7). Acknowledgements go out in the order
+ * the messages arrived. Without a hook every message is acknowledged and
+ * dropped.
+ */
+struct mqtt_message {
+	const char *topic;
+	size_t topic_len;
+	const void *payload;
+	size_t payload_len;
+	int qos;
+	bool retain;
+	bool dup;
+};
+typedef void mqtt_message_fn(void *ctx, const struct mqtt_message *msg, uint64_t token);
+void mqtt_client_on_message(struct mqtt_client *mc, mqtt_message_fn *fn, void *ctx);
+/* Tokens of a connection that has ended are ignored (the broker resends). */
+void mqtt_client_ack(struct mqtt_client *mc, uint64_t token);
+
+/*
+ * The subscription set: filters kept subscribed at the broker, sent at
+ * once when connected, else on connect; all of them again after every
+ * CONNACK without a session. Each SUBACK is reported to the suback hook:
+ * granted QoS 0..2, or -1 when the broker refused (0x80, also logged).
+ * Subscribing to a filter already in the set only changes its QoS.
+ * mqtt_client_unsubscribe() returns -1 for a filter not in the set.
+ */
+typedef void mqtt_suback_fn(void *ctx, const char *filter, size_t len, int granted);
+void mqtt_client_on_suback(struct mqtt_client *mc, mqtt_suback_fn *fn, void *ctx);
+int mqtt_client_subscribe(struct mqtt_client *mc, const char *filter, size_t len, int qos);
+int mqtt_client_unsubscribe(struct mqtt_client *mc, const char *filter, size_t len);
+
 bool mqtt_client_connected(const struct mqtt_client *mc);
 void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *st);
 /*

@@ -65,6 +65,11 @@ struct fake {
 	int wrap_n, wrap_turns;
 	bool wrap_bad;
 	uint16_t wrap_held[4];
+	/* SUBSCRIBE / UNSUBSCRIBE: the filters, "+f" or "-f" each, and the
+	 * SUBACK return code to answer with (0xff: the requested QoS). */
+	char subs[16][32];
+	int nsubs;
+	uint8_t suback_rc;
 	/* Bytes of everything the client sent, in order, for order checks. */
 	char order[256];
 	size_t order_len;
@@ -165,6 +170,24 @@ static void fake_packet(struct fake *f, const struct mqtt_packet *p, const char 
 		f->acks[p->type]++;
 		f->ack_id = p->packet_id;
 		break;
+	case MQTT_SUBSCRIBE:
+	case MQTT_UNSUBSCRIBE: {
+		/* One filter per packet: length, filter[, requested QoS]. */
+		size_t flen = (size_t)p->body[0] << 8 | p->body[1];
+		uint8_t suback[5] = {0x90, 3, (uint8_t)(p->packet_id >> 8), (uint8_t)p->packet_id,
+		                     0};
+
+		if (f->nsubs < 16)
+			snprintf(f->subs[f->nsubs++], sizeof(f->subs[0]), "%c%.*s",
+			         p->type == MQTT_SUBSCRIBE ? '+' : '-', (int)flen, p->body + 2);
+		if (p->type == MQTT_UNSUBSCRIBE) {
+			mqtt_encode_ack(&out, MQTT_UNSUBACK, p->packet_id);
+			break;
+		}
+		suback[4] = f->suback_rc == 0xff ? p->body[2 + flen] : f->suback_rc;
+		buf_append(&out, suback, sizeof(suback));
+		break;
+	}
 	case MQTT_PINGREQ:
 		f->pingreqs++;
 		if (f->answer_ping)
@@ -237,6 +260,7 @@ static void fake_start(struct fake *f, struct loop *loop)
 	f->answer_connack = true;
 	f->answer_ping = true;
 	f->ack_qos = true;
+	f->suback_rc = 0xff;
 	buf_init(&f->in);
 	f->lfd = net_listen("127.0.0.1", 0, 8, err, sizeof(err));
 	ck_assert_msg(f->lfd >= 0, "%s", err);
@@ -1063,6 +1087,197 @@ START_TEST(backoff_bounds)
 }
 END_TEST
 
+/* Inbound deliveries recorded by the hook: tokens in arrival order. */
+static uint64_t hook_tokens[16];
+static char hook_topics[16][16];
+static int hook_n;
+
+static void hook(void *ctx, const struct mqtt_message *msg, uint64_t token)
+{
+	(void)ctx;
+	ck_assert_int_lt(hook_n, 16);
+	hook_tokens[hook_n] = token;
+	snprintf(hook_topics[hook_n], sizeof(hook_topics[0]), "%.*s", (int)msg->topic_len,
+	         msg->topic);
+	hook_n++;
+}
+
+/*
+ * Acknowledgements wait for the delivery side (mqtt_client_ack) and go
+ * out in the order the messages came, whatever order they are acked in.
+ */
+START_TEST(inbound_acks_wait_for_delivery)
+{
+	struct buf b = BUF_INITIALIZER;
+	size_t tail;
+
+	hook_n = 0;
+	start_client();
+	mqtt_client_on_message(mc, hook, NULL);
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	mqtt_encode_publish(&b, "q1", 2, "a", 1, 1, false, false, 1);
+	mqtt_encode_publish(&b, "q2", 2, "b", 1, 2, false, false, 2);
+	mqtt_encode_publish(&b, "q0", 2, "c", 1, 0, false, false, 0);
+	mqtt_encode_publish(&b, "q1b", 3, "d", 1, 1, false, false, 3);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(hook_n == 4));
+	ck_assert_str_eq(hook_topics[0], "q1");
+	ck_assert_str_eq(hook_topics[2], "q0");
+	ck_assert_uint_eq(hook_tokens[2], 0); /* QoS 0: nothing to acknowledge */
+	ck_assert(hook_tokens[0] != 0 && hook_tokens[1] != 0 && hook_tokens[3] != 0);
+	tail = fk.order_len;
+	/* The last one first: it must wait for the two before it. */
+	mqtt_client_ack(mc, hook_tokens[3]);
+	mqtt_client_ack(mc, hook_tokens[0]);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBACK] >= 1));
+	ck_assert_uint_eq(fk.ack_id, 1);
+	mqtt_client_ack(mc, hook_tokens[1]);
+	mqtt_client_ack(mc, hook_tokens[1]); /* twice: no harm */
+	mqtt_client_ack(mc, 12345);          /* unknown: ignored */
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBACK] == 2 && fk.acks[MQTT_PUBREC] == 1));
+	ck_assert_uint_eq(fk.ack_id, 3);
+	ck_assert_uint_eq(fk.order_len - tail, 3);
+	ck_assert(memcmp(fk.order + tail, "aca", 3) == 0);
+	buf_free(&b);
+}
+END_TEST
+
+/* A token of a connection that ended is ignored; the broker resends. */
+START_TEST(inbound_ack_after_reconnect_ignored)
+{
+	struct buf b = BUF_INITIALIZER;
+
+	hook_n = 0;
+	start_client();
+	mqtt_client_on_message(mc, hook, NULL);
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	mqtt_encode_publish(&b, "q1", 2, "a", 1, 1, false, false, 5);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(hook_n == 1));
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(fk.connects == 2 && mqtt_client_connected(mc)));
+	mqtt_client_ack(mc, hook_tokens[0]);
+	mqtt_encode_publish(&b, "q1", 2, "a", 1, 1, false, true, 5);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(hook_n == 2));
+	ck_assert(hook_tokens[1] != hook_tokens[0]);
+	mqtt_client_ack(mc, hook_tokens[1]);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBACK] == 1));
+	ck_assert_uint_eq(fk.ack_id, 5);
+	buf_free(&b);
+}
+END_TEST
+
+static char suback_seen[256];
+
+static void on_suback(void *ctx, const char *filter, size_t len, int granted)
+{
+	(void)ctx;
+	snprintf(suback_seen + strlen(suback_seen), sizeof(suback_seen) - strlen(suback_seen),
+	         "%.*s=%d;", (int)len, filter, granted);
+}
+
+/*
+ * The subscription set: sent when connected or on connect, a refusal
+ * reported and logged, everything again after a CONNACK without a
+ * session, only what is missing after one with a session.
+ */
+START_TEST(subscriptions_follow_the_session)
+{
+	char log[4096];
+
+	suback_seen[0] = '\0';
+	mc = mqtt_client_new(loop, &cfg);
+	mqtt_client_on_suback(mc, on_suback, NULL);
+	/* Before connecting: sent on connect. */
+	ck_assert_int_eq(mqtt_client_subscribe(mc, "a/#", 3, 1), 0);
+	mqtt_client_start(mc);
+	ck_assert(RUN_UNTIL(fk.nsubs == 1 && strstr(suback_seen, "a/#=1;") != NULL));
+	ck_assert_str_eq(fk.subs[0], "+a/#");
+	/* Refused by the broker: logged and reported as -1. */
+	capture_start();
+	fk.suback_rc = 0x80;
+	ck_assert_int_eq(mqtt_client_subscribe(mc, "$SYS/x", 6, 0), 0);
+	ck_assert(RUN_UNTIL(strstr(suback_seen, "$SYS/x=-1;") != NULL));
+	capture_end(log, sizeof(log));
+	ck_assert_msg(strstr(log, "refused the subscription to '$SYS/x' (SUBACK 0x80)") != NULL,
+	              "log: %s", log);
+	fk.suback_rc = 0xff;
+	/* The same filter again with the same QoS: nothing sent. */
+	ck_assert_int_eq(mqtt_client_subscribe(mc, "a/#", 3, 1), 0);
+	ck_assert_int_eq(mqtt_client_unsubscribe(mc, "none", 4), -1);
+	/* No session: both again (a refusal may not be final). */
+	fk.session_present = false;
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(fk.nsubs == 4 && strstr(suback_seen, "$SYS/x=0;") != NULL));
+	ck_assert(strcmp(fk.subs[2], "+a/#") == 0 || strcmp(fk.subs[3], "+a/#") == 0);
+	ck_assert(strcmp(fk.subs[2], "+$SYS/x") == 0 || strcmp(fk.subs[3], "+$SYS/x") == 0);
+	/* Unsubscribe while connected: UNSUBSCRIBE at once. */
+	ck_assert_int_eq(mqtt_client_unsubscribe(mc, "$SYS/x", 6), 0);
+	ck_assert(RUN_UNTIL(fk.nsubs == 5));
+	ck_assert_str_eq(fk.subs[4], "-$SYS/x");
+	/* With a session: a/# is known to the broker, nothing is sent; a
+	 * filter added while down is. */
+	fk.session_present = true;
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(!mqtt_client_connected(mc)));
+	ck_assert_int_eq(mqtt_client_subscribe(mc, "new", 3, 2), 0);
+	ck_assert(RUN_UNTIL(fk.nsubs == 6 && mqtt_client_connected(mc)));
+	ck_assert_str_eq(fk.subs[5], "+new");
+	/* Unsubscribed while down, session resumed: UNSUBSCRIBE on connect. */
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(!mqtt_client_connected(mc)));
+	ck_assert_int_eq(mqtt_client_unsubscribe(mc, "a/#", 3), 0);
+	ck_assert(RUN_UNTIL(fk.nsubs == 7 && mqtt_client_connected(mc)));
+	ck_assert_str_eq(fk.subs[6], "-a/#");
+	ck_assert(RUN_UNTIL(strstr(suback_seen, "new=2;") != NULL));
+	ck_assert(strcmp(suback_seen, "a/#=1;$SYS/x=-1;a/#=1;$SYS/x=0;new=2;") == 0 ||
+	          strcmp(suback_seen, "a/#=1;$SYS/x=-1;$SYS/x=0;a/#=1;new=2;") == 0);
+}
+END_TEST
+
+/*
+ * queue.spool: a QoS 1 message never acknowledged survives the client
+ * (a kill -9 frees nothing; here the client is freed without delivering),
+ * is sent by the next one, and leaves the spool once acknowledged.
+ */
+START_TEST(spool_survives_the_client)
+{
+	char dir[] = "/tmp/octomqttd-mc-spool.XXXXXX", err[512], cmd[128];
+	struct mqtt_client_stats st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	fk.ack_qos = false;
+	mc = mqtt_client_new(loop, &cfg);
+	ck_assert_int_eq(mqtt_client_spool(mc, dir, err, sizeof(err)), 0);
+	mqtt_client_start(mc);
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	ck_assert_int_eq(mqtt_client_publish(mc, "sp/1", 4, "kept", 4, 1, false, false),
+	                 MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL(fk.npubs == 1));
+	mqtt_client_free(mc);
+	/* The next run: replayed first, acknowledged this time. */
+	fk.ack_qos = true;
+	mc = mqtt_client_new(loop, &cfg);
+	ck_assert_int_eq(mqtt_client_spool(mc, dir, err, sizeof(err)), 0);
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.queue_messages, 1);
+	mqtt_client_start(mc);
+	ck_assert(RUN_UNTIL(fk.npubs == 2 && fk.acks[MQTT_PUBACK] == 0));
+	ck_assert_str_eq(fk.pubs[1], "sp/1 kept");
+	mqtt_client_stats(mc, &st);
+	ck_assert(RUN_UNTIL((mqtt_client_stats(mc, &st), st.inflight == 0)));
+	mqtt_client_free(mc);
+	/* Nothing left for a third run. */
+	mc = mqtt_client_new(loop, &cfg);
+	ck_assert_int_eq(mqtt_client_spool(mc, dir, err, sizeof(err)), 0);
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.queue_messages, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("mqtt_client");
@@ -1097,6 +1312,10 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, inbound_qos2_duplicate_once);
 	tcase_add_loop_test(tc, inbound_qos2_ids_follow_the_session, 0, 2);
 	tcase_add_test(tc, backoff_bounds);
+	tcase_add_test(tc, inbound_acks_wait_for_delivery);
+	tcase_add_test(tc, inbound_ack_after_reconnect_ignored);
+	tcase_add_test(tc, subscriptions_follow_the_session);
+	tcase_add_test(tc, spool_survives_the_client);
 	suite_add_tcase(s, tc);
 	return s;
 }
