@@ -1,0 +1,889 @@
+/*
+ * loadgen: the load generator of contrib/bench. One process, one thread,
+ * everything on 127.0.0.1.
+ *
+ *   loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT] [-b BYTES] [-a TOKEN]
+ *       CONNS keep-alive connections, each a closed loop: POST /events/EVENT
+ *       with a BYTES-long JSON object (default 60), wait for the whole
+ *       answer (Content-Length), send the next. Stops after SECONDS or
+ *       COUNT requests in all; prints requests/s, the latency percentiles
+ *       (send of the first byte to the last byte of the answer, monotonic
+ *       clock), and the answers by status.
+ *   loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES
+ *       A raw MQTT 3.1.1 client: CONNECT, CONNACK, COUNT QoS 0 PUBLISH of a
+ *       BYTES-long payload to TOPIC written as fast as the socket takes
+ *       them, DISCONNECT; the time runs until the broker closes the
+ *       connection, i.e. until it has read everything.
+ *   loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]
+ *       CONNECT, SUBSCRIBE FILTER at QoS 0, prints "ready" once the SUBACK
+ *       is in, then counts PUBLISH packets until COUNT arrived, IDLE
+ *       seconds (default 1) passed without one after the first, or MAX
+ *       seconds (default 60) passed in all. The rate is taken between the
+ *       first and the last message.
+ *
+ * Results are one line of key=value pairs on stdout, for a script to pick
+ * apart. Errors go to stderr: exit 1, or 2 for bad usage.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LG_MAX_CONNS    1000
+#define LG_MAX_SECONDS  3600
+#define LG_MAX_COUNT    100000000UL
+#define LG_REQ_MAX      4096  /* one request: headers and body */
+#define LG_RESP_MAX     16384 /* one answer: headers and body */
+#define LG_BODY_MIN     25    /* {"n":NNNNNNNNNN,"pad":""} */
+#define LG_BODY_MAX     2048
+#define LG_PAYLOAD_MAX  65536
+#define LG_DRAIN_NS     (5 * LG_NS)  /* wait for answers after the end */
+#define LG_MQTT_WAIT_NS (10 * LG_NS) /* CONNACK, SUBACK, broker's close */
+#define LG_MQTT_RBUF    (256 * 1024)
+#define LG_PUB_BATCH    65536 /* bytes of PUBLISH packets per write() */
+#define LG_NS           1000000000ULL
+
+static void lg_usage(const char *why)
+{
+	FILE *out = why != NULL ? stderr : stdout;
+
+	if (why != NULL)
+		fprintf(stderr, "loadgen: %s\n", why);
+	fprintf(out, "usage: loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT]\n"
+	             "                    [-b BYTES] [-a TOKEN]\n"
+	             "       loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES\n"
+	             "       loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]\n");
+	exit(why != NULL ? 2 : 0);
+}
+
+__attribute__((format(printf, 1, 2), noreturn)) static void lg_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("loadgen: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* A decimal number in [min, max]: digits only, no sign, no spaces. */
+static unsigned long lg_number(const char *s, unsigned long min, unsigned long max,
+                               const char *what)
+{
+	unsigned long v = 0;
+	const char *p;
+
+	if (*s == '\0')
+		lg_usage(what);
+	for (p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			lg_usage(what);
+		if (v > (max - (unsigned long)(*p - '0')) / 10)
+			lg_usage(what);
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v < min)
+		lg_usage(what);
+	return v;
+}
+
+static uint64_t lg_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		lg_die("clock_gettime: %s", strerror(errno));
+	return (uint64_t)ts.tv_sec * LG_NS + (uint64_t)ts.tv_nsec;
+}
+
+/* poll() timeout in ms until DEADLINE (ns), rounded up, at least 0. */
+static int lg_poll_ms(uint64_t deadline)
+{
+	uint64_t now = lg_now();
+
+	if (deadline <= now)
+		return 0;
+	if (deadline - now > 60 * LG_NS)
+		return 60000;
+	return (int)((deadline - now + 999999) / 1000000);
+}
+
+/* A blocking TCP connection to 127.0.0.1:PORT with Nagle off. */
+static int lg_connect(unsigned port)
+{
+	struct sockaddr_in sa;
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		lg_die("socket: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		lg_die("connect 127.0.0.1:%u: %s", port, strerror(errno));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static void lg_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		lg_die("fcntl: %s", strerror(errno));
+}
+
+/* Write all of P (blocking socket). */
+static void lg_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			lg_die("write: %s", w < 0 ? strerror(errno) : "wrote nothing");
+		c += w;
+		n -= (size_t)w;
+	}
+}
+
+/* ---- http mode ---- */
+
+struct lg_conn {
+	int c_fd;
+	char c_out[LG_REQ_MAX];
+	size_t c_out_len, c_out_off; /* request bytes, bytes written */
+	char c_in[LG_RESP_MAX];
+	size_t c_in_len;
+	uint64_t c_sent_at; /* first byte of the request written */
+	int c_busy;         /* a request is outstanding */
+};
+
+struct lg_http {
+	unsigned h_port;
+	const char *h_event;
+	const char *h_token;
+	size_t h_body;
+	uint64_t h_issued; /* requests started */
+	uint64_t h_limit;  /* COUNT, 0 with -d */
+	uint64_t h_end;    /* -d: no new request after this, else 0 */
+	uint64_t *h_lat;   /* latencies of complete answers, ns */
+	size_t h_nlat, h_cap;
+	uint64_t h_status[6]; /* answers by class, [2] excluding 202 */
+	uint64_t h_202, h_errors;
+	uint64_t h_last_done;
+};
+
+static int lg_http_more(const struct lg_http *h)
+{
+	if (h->h_limit > 0)
+		return h->h_issued < h->h_limit;
+	return lg_now() < h->h_end;
+}
+
+static void lg_http_request(struct lg_http *h, struct lg_conn *c)
+{
+	char body[LG_BODY_MAX + 1];
+	size_t pad = h->h_body - LG_BODY_MIN;
+	int n;
+
+	/* Ten digits without a leading zero: valid JSON, the same size each time. */
+	n = snprintf(body, sizeof(body), "{\"n\":%llu,\"pad\":\"%*s\"}",
+	             1000000000ULL + h->h_issued % 1000000000ULL, (int)pad, "");
+	memset(body + 23, 'x', pad); /* after {"n":NNNNNNNNNN,"pad":" */
+	n = snprintf(c->c_out, sizeof(c->c_out),
+	             "POST /events/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	             "Content-Type: application/json\r\n%s%s%sContent-Length: %d\r\n\r\n%s",
+	             h->h_event, h->h_token != NULL ? "Authorization: Bearer " : "",
+	             h->h_token != NULL ? h->h_token : "", h->h_token != NULL ? "\r\n" : "", n,
+	             body);
+	if (n < 0 || (size_t)n >= sizeof(c->c_out))
+		lg_die("request too long");
+	c->c_out_len = (size_t)n;
+	c->c_out_off = 0;
+	c->c_busy = 1;
+	c->c_sent_at = lg_now();
+	h->h_issued++;
+}
+
+/*
+ * One answer at the start of P: 1 and *status, *total (bytes of head and
+ * body), *close set when complete; 0 when more bytes are needed; -1 when
+ * it is not an HTTP/1.x answer with a Content-Length.
+ */
+static int lg_parse_response(const char *p, size_t n, int *status, size_t *total, int *close)
+{
+	const char *end, *line, *eol;
+	long long clen = -1;
+
+	end = memmem(p, n, "\r\n\r\n", 4);
+	if (end == NULL)
+		return n >= LG_RESP_MAX ? -1 : 0;
+	if (end - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ' || p[9] < '1' ||
+	    p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9')
+		return -1;
+	*status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+	*close = 0;
+	/* The status line ends at the first CRLF, at END if no header follows. */
+	line = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
+	for (line += 2; line < end + 2; line = eol + 2) {
+		eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
+		if (eol == NULL)
+			return -1;
+		if (eol - line > 15 && strncasecmp(line, "content-length:", 15) == 0) {
+			const char *d = line + 15;
+
+			while (d < eol && (*d == ' ' || *d == '\t'))
+				d++;
+			clen = 0;
+			for (; d < eol && *d >= '0' && *d <= '9'; d++)
+				if ((clen = clen * 10 + (*d - '0')) > LG_RESP_MAX)
+					return -1;
+		} else if (eol - line > 11 && strncasecmp(line, "connection:", 11) == 0 &&
+		           memmem(line, (size_t)(eol - line), "close", 5) != NULL) {
+			*close = 1;
+		}
+	}
+	if (clen < 0)
+		return -1;
+	*total = (size_t)(end + 4 - p) + (size_t)clen;
+	if (*total > LG_RESP_MAX)
+		return -1;
+	return n >= *total;
+}
+
+static void lg_http_record(struct lg_http *h, int status, uint64_t lat)
+{
+	if (h->h_nlat == h->h_cap) {
+		h->h_cap = h->h_cap ? h->h_cap * 2 : 65536;
+		h->h_lat = realloc(h->h_lat, h->h_cap * sizeof(*h->h_lat));
+		if (h->h_lat == NULL)
+			lg_die("out of memory");
+	}
+	h->h_lat[h->h_nlat++] = lat;
+	if (status == 202)
+		h->h_202++;
+	else
+		h->h_status[status / 100]++;
+}
+
+/* Drop the connection after an error and, while requests remain, open another. */
+static void lg_http_reset(struct lg_http *h, struct lg_conn *c, const char *why)
+{
+	if (why != NULL) {
+		h->h_errors++;
+		if (h->h_errors <= 5)
+			fprintf(stderr, "loadgen: connection %d: %s\n", c->c_fd, why);
+	}
+	close(c->c_fd);
+	c->c_fd = -1;
+	c->c_busy = 0;
+	c->c_in_len = 0;
+	if (lg_http_more(h)) {
+		c->c_fd = lg_connect(h->h_port);
+		lg_nonblock(c->c_fd);
+	}
+}
+
+/* Write what is left of the request; 0, or -1 on an error. */
+static int lg_http_write(struct lg_conn *c)
+{
+	while (c->c_out_off < c->c_out_len) {
+		ssize_t w = write(c->c_fd, c->c_out + c->c_out_off, c->c_out_len - c->c_out_off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (w <= 0)
+			return -1;
+		c->c_out_off += (size_t)w;
+	}
+	return 0;
+}
+
+/* Read and handle the answers that arrived; the next request goes out at once. */
+static void lg_http_read(struct lg_http *h, struct lg_conn *c)
+{
+	int status, close_after, rc;
+	size_t total;
+	ssize_t r;
+
+	r = read(c->c_fd, c->c_in + c->c_in_len, sizeof(c->c_in) - c->c_in_len);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (r <= 0) {
+		lg_http_reset(h, c, r < 0 ? strerror(errno) : "closed by the server");
+		return;
+	}
+	c->c_in_len += (size_t)r;
+	rc = lg_parse_response(c->c_in, c->c_in_len, &status, &total, &close_after);
+	if (rc == 0)
+		return;
+	if (rc < 0 || !c->c_busy || total != c->c_in_len) {
+		/* Closed loop: exactly one answer may be outstanding. */
+		lg_http_reset(h, c, "bad or unexpected answer");
+		return;
+	}
+	h->h_last_done = lg_now();
+	lg_http_record(h, status, h->h_last_done - c->c_sent_at);
+	c->c_in_len = 0;
+	c->c_busy = 0;
+	if (close_after) {
+		lg_http_reset(h, c, NULL);
+		return;
+	}
+	if (lg_http_more(h)) {
+		lg_http_request(h, c);
+		if (lg_http_write(c) != 0)
+			lg_http_reset(h, c, "write failed");
+	}
+}
+
+static int lg_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of the sorted latencies, in ms. */
+static double lg_pct(const struct lg_http *h, unsigned pct)
+{
+	size_t rank;
+
+	if (h->h_nlat == 0)
+		return 0;
+	rank = (h->h_nlat * pct + 99) / 100;
+	return (double)h->h_lat[rank > 0 ? rank - 1 : 0] / 1e6;
+}
+
+static int lg_http_main(int argc, char **argv)
+{
+	struct lg_http h;
+	struct lg_conn *conns;
+	struct pollfd *pfd;
+	unsigned nconns = 0, secs = 0, i, open;
+	uint64_t start, drain_end = 0;
+	double elapsed;
+	int opt;
+
+	memset(&h, 0, sizeof(h));
+	h.h_event = "Bench";
+	h.h_body = 60;
+	while ((opt = getopt(argc, argv, "p:c:d:n:e:b:a:")) != -1) {
+		switch (opt) {
+		case 'p':
+			h.h_port = (unsigned)lg_number(optarg, 1, 65535, "PORT must be 1-65535");
+			break;
+		case 'c':
+			nconns = (unsigned)lg_number(optarg, 1, LG_MAX_CONNS,
+			                             "CONNS must be 1-1000");
+			break;
+		case 'd':
+			secs = (unsigned)lg_number(optarg, 1, LG_MAX_SECONDS,
+			                           "SECONDS must be 1-3600");
+			break;
+		case 'n':
+			h.h_limit = lg_number(optarg, 1, LG_MAX_COUNT, "COUNT must be 1-100000000");
+			break;
+		case 'e':
+			h.h_event = optarg;
+			if (strlen(optarg) < 1 || strlen(optarg) > 128 ||
+			    strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			                   "0123456789_.-") != strlen(optarg))
+				lg_usage("EVENT must be 1-128 of [A-Za-z0-9_.-]");
+			break;
+		case 'b':
+			h.h_body = lg_number(optarg, LG_BODY_MIN, LG_BODY_MAX,
+			                     "BYTES must be 25-2048");
+			break;
+		case 'a':
+			h.h_token = optarg;
+			if (strlen(optarg) > 1024 || strpbrk(optarg, "\r\n") != NULL)
+				lg_usage("bad TOKEN");
+			break;
+		default:
+			lg_usage("unknown option");
+		}
+	}
+	if (optind != argc || h.h_port == 0 || nconns == 0 || (secs == 0) == (h.h_limit == 0))
+		lg_usage("http needs -p, -c and one of -d, -n");
+
+	conns = calloc(nconns, sizeof(*conns));
+	pfd = calloc(nconns, sizeof(*pfd));
+	if (conns == NULL || pfd == NULL)
+		lg_die("out of memory");
+	for (i = 0; i < nconns; i++) {
+		conns[i].c_fd = lg_connect(h.h_port);
+		lg_nonblock(conns[i].c_fd);
+	}
+
+	start = lg_now();
+	h.h_end = start + (uint64_t)secs * LG_NS;
+	h.h_last_done = start;
+
+	for (;;) {
+		uint64_t wake;
+
+		open = 0;
+		for (i = 0; i < nconns; i++) {
+			struct lg_conn *c = &conns[i];
+
+			/*
+			 * An idle connection (a new one after an error) starts
+			 * its loop; past the end it has nothing left to do.
+			 */
+			if (c->c_fd >= 0 && !c->c_busy) {
+				if (lg_http_more(&h)) {
+					lg_http_request(&h, c);
+					if (lg_http_write(c) != 0)
+						lg_http_reset(&h, c, "write failed");
+				} else {
+					close(c->c_fd);
+					c->c_fd = -1;
+				}
+			}
+			pfd[i].fd = c->c_fd;
+			pfd[i].events = POLLIN;
+			if (c->c_fd >= 0 && c->c_out_off < c->c_out_len)
+				pfd[i].events |= POLLOUT;
+			pfd[i].revents = 0;
+			open += c->c_fd >= 0;
+		}
+		if (open == 0)
+			break;
+		if (!lg_http_more(&h) && drain_end == 0)
+			drain_end = lg_now() + LG_DRAIN_NS;
+		if (drain_end != 0 && lg_now() >= drain_end) {
+			fprintf(stderr, "loadgen: %u answers still missing\n", open);
+			h.h_errors += open;
+			break;
+		}
+		wake = drain_end != 0 ? drain_end : h.h_limit > 0 ? lg_now() + LG_NS : h.h_end;
+		if (poll(pfd, nconns, lg_poll_ms(wake)) < 0 && errno != EINTR)
+			lg_die("poll: %s", strerror(errno));
+		for (i = 0; i < nconns; i++) {
+			struct lg_conn *c = &conns[i];
+
+			if (c->c_fd < 0 || pfd[i].revents == 0)
+				continue;
+			if ((pfd[i].revents & POLLOUT) && lg_http_write(c) != 0) {
+				lg_http_reset(&h, c, "write failed");
+				continue;
+			}
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				lg_http_read(&h, c);
+		}
+	}
+
+	qsort(h.h_lat, h.h_nlat, sizeof(*h.h_lat), lg_cmp_u64);
+	elapsed = (double)(h.h_last_done - start) / 1e9;
+	printf("mode=http conns=%u seconds=%.3f requests=%zu rps=%.0f p50_ms=%.3f p99_ms=%.3f "
+	       "max_ms=%.3f status_202=%llu status_2xx_other=%llu status_4xx=%llu "
+	       "status_5xx=%llu non_202=%llu errors=%llu\n",
+	       nconns, elapsed, h.h_nlat, elapsed > 0 ? (double)h.h_nlat / elapsed : 0.0,
+	       lg_pct(&h, 50), lg_pct(&h, 99), lg_pct(&h, 100), (unsigned long long)h.h_202,
+	       (unsigned long long)h.h_status[2], (unsigned long long)h.h_status[4],
+	       (unsigned long long)h.h_status[5], (unsigned long long)(h.h_nlat - h.h_202),
+	       (unsigned long long)h.h_errors);
+	for (i = 0; i < nconns; i++)
+		if (conns[i].c_fd >= 0)
+			close(conns[i].c_fd);
+	free(conns);
+	free(pfd);
+	free(h.h_lat);
+	return h.h_errors > 0 || h.h_nlat == 0;
+}
+
+/* ---- MQTT 3.1.1, the few packets both MQTT modes need ---- */
+
+#define LG_MQTT_CONNECT    0x10
+#define LG_MQTT_CONNACK    0x20
+#define LG_MQTT_PUBLISH    0x30
+#define LG_MQTT_SUBSCRIBE  0x82 /* type 8, reserved flags 0010 */
+#define LG_MQTT_SUBACK     0x90
+#define LG_MQTT_DISCONNECT 0xe0
+
+/*
+ * The "remaining length" of the fixed header: 7 bits a byte, least
+ * significant group first, the top bit saying another byte follows; at
+ * most four bytes (268435455).
+ */
+static size_t lg_mqtt_put_len(unsigned char *p, size_t len)
+{
+	size_t n = 0;
+
+	do {
+		unsigned char b = len % 128;
+
+		len /= 128;
+		p[n++] = b | (len > 0 ? 0x80 : 0);
+	} while (len > 0);
+	return n;
+}
+
+static size_t lg_mqtt_put_str(unsigned char *p, const char *s, size_t len)
+{
+	p[0] = (unsigned char)(len >> 8);
+	p[1] = (unsigned char)len;
+	memcpy(p + 2, s, len);
+	return len + 2;
+}
+
+/* CONNECT with a clean session, no keepalive (the runs are short), CLIENT_ID. */
+static void lg_mqtt_connect(int fd, const char *client_id)
+{
+	unsigned char pkt[128];
+	size_t idlen = strlen(client_id), rl = 10 + 2 + idlen, n = 0;
+
+	pkt[n++] = LG_MQTT_CONNECT;
+	n += lg_mqtt_put_len(pkt + n, rl);
+	n += lg_mqtt_put_str(pkt + n, "MQTT", 4);
+	pkt[n++] = 4;    /* protocol level 3.1.1 */
+	pkt[n++] = 0x02; /* clean session */
+	pkt[n++] = 0;    /* keepalive 0: off */
+	pkt[n++] = 0;
+	n += lg_mqtt_put_str(pkt + n, client_id, idlen);
+	lg_write_all(fd, pkt, n);
+}
+
+struct lg_rbuf {
+	unsigned char *r_data;
+	size_t r_off, r_len; /* unread bytes are [r_off, r_len) */
+	uint64_t r_read_at;  /* when the last read() returned */
+};
+
+/*
+ * The next packet from FD: 1 with *type (the first byte), *body and *blen
+ * (the bytes after the fixed header, valid until the next call); 0 when
+ * DEADLINE passed first; -1 when the broker closed the connection.
+ */
+static int lg_mqtt_next(int fd, struct lg_rbuf *rb, uint64_t deadline, unsigned *type,
+                        const unsigned char **body, size_t *blen)
+{
+	for (;;) {
+		size_t avail = rb->r_len - rb->r_off, rl = 0, hdr = 1;
+		const unsigned char *p = rb->r_data + rb->r_off;
+		unsigned shift = 0;
+		struct pollfd pfd;
+		ssize_t r;
+
+		while (hdr < avail && hdr <= 4) {
+			rl |= (size_t)(p[hdr] & 0x7f) << shift;
+			shift += 7;
+			if ((p[hdr++] & 0x80) == 0)
+				break;
+			if (hdr == 5)
+				lg_die("malformed remaining length from the broker");
+		}
+		if (avail >= 2 && hdr > 1 && (p[hdr - 1] & 0x80) == 0) {
+			if (hdr + rl > LG_MQTT_RBUF)
+				lg_die("packet of %zu bytes from the broker is too large", rl);
+			if (avail >= hdr + rl) {
+				*type = p[0];
+				*body = p + hdr;
+				*blen = rl;
+				rb->r_off += hdr + rl;
+				return 1;
+			}
+		}
+		/* Need more: move the partial packet to the front and read. */
+		memmove(rb->r_data, p, avail);
+		rb->r_off = 0;
+		rb->r_len = avail;
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		r = poll(&pfd, 1, lg_poll_ms(deadline));
+		if (r < 0 && errno != EINTR)
+			lg_die("poll: %s", strerror(errno));
+		if (r == 0 && lg_now() >= deadline)
+			return 0;
+		if (r <= 0)
+			continue;
+		r = read(fd, rb->r_data + rb->r_len, LG_MQTT_RBUF - rb->r_len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			lg_die("read: %s", strerror(errno));
+		if (r == 0)
+			return -1;
+		rb->r_len += (size_t)r;
+		rb->r_read_at = lg_now();
+	}
+}
+
+/* Wait for a packet of TYPE (the first byte) within the MQTT deadline. */
+static void lg_mqtt_expect(int fd, struct lg_rbuf *rb, unsigned want, const char *name,
+                           const unsigned char **body, size_t *blen)
+{
+	unsigned type;
+	int rc;
+
+	rc = lg_mqtt_next(fd, rb, lg_now() + LG_MQTT_WAIT_NS, &type, body, blen);
+	if (rc == 0)
+		lg_die("no %s within %llu s", name, LG_MQTT_WAIT_NS / LG_NS);
+	if (rc < 0)
+		lg_die("the broker closed the connection before %s", name);
+	if (type != want)
+		lg_die("expected %s, got packet type %u", name, type >> 4);
+}
+
+static void lg_mqtt_handshake(int fd, struct lg_rbuf *rb, const char *client_id)
+{
+	const unsigned char *b;
+	size_t bl;
+
+	lg_mqtt_connect(fd, client_id);
+	lg_mqtt_expect(fd, rb, LG_MQTT_CONNACK, "CONNACK", &b, &bl);
+	if (bl != 2 || b[1] != 0)
+		lg_die("CONNACK refused (return code %u)", bl == 2 ? b[1] : 255u);
+}
+
+static void lg_mqtt_disconnect(int fd)
+{
+	unsigned char pkt[2] = {LG_MQTT_DISCONNECT, 0};
+
+	lg_write_all(fd, pkt, sizeof(pkt));
+}
+
+static void lg_rbuf_init(struct lg_rbuf *rb)
+{
+	memset(rb, 0, sizeof(*rb));
+	rb->r_data = malloc(LG_MQTT_RBUF);
+	if (rb->r_data == NULL)
+		lg_die("out of memory");
+}
+
+static size_t lg_topic_arg(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 1024)
+		lg_usage("TOPIC must be 1-1024 bytes");
+	return n;
+}
+
+/* ---- mqtt-pub ---- */
+
+static int lg_pub_main(int argc, char **argv)
+{
+	unsigned port = 0;
+	unsigned long count = 0, size = 0, i;
+	const char *topic = NULL;
+	unsigned char *batch, *pkt;
+	size_t tlen = 0, pktlen, per_batch, rl;
+	char client_id[64];
+	struct lg_rbuf rb;
+	uint64_t start, written, closed, deadline;
+	unsigned type;
+	const unsigned char *b;
+	int fd, opt, rc;
+
+	while ((opt = getopt(argc, argv, "p:n:t:s:")) != -1) {
+		switch (opt) {
+		case 'p':
+			port = (unsigned)lg_number(optarg, 1, 65535, "PORT must be 1-65535");
+			break;
+		case 'n':
+			count = lg_number(optarg, 1, LG_MAX_COUNT, "COUNT must be 1-100000000");
+			break;
+		case 't':
+			topic = optarg;
+			tlen = lg_topic_arg(optarg);
+			break;
+		case 's':
+			size = lg_number(optarg, 0, LG_PAYLOAD_MAX, "BYTES must be 0-65536");
+			break;
+		default:
+			lg_usage("unknown option");
+		}
+	}
+	if (optind != argc || port == 0 || count == 0 || topic == NULL)
+		lg_usage("mqtt-pub needs -p, -n, -t and -s");
+
+	/* One QoS 0 PUBLISH (no packet id), copied into a batch of whole packets. */
+	rl = 2 + tlen + size;
+	pkt = malloc(5 + rl);
+	if (pkt == NULL)
+		lg_die("out of memory");
+	pktlen = 0;
+	pkt[pktlen++] = LG_MQTT_PUBLISH;
+	pktlen += lg_mqtt_put_len(pkt + pktlen, rl);
+	pktlen += lg_mqtt_put_str(pkt + pktlen, topic, tlen);
+	memset(pkt + pktlen, 'x', size);
+	if (size >= 2) {
+		pkt[pktlen] = '{';
+		pkt[pktlen + size - 1] = '}';
+	}
+	pktlen += size;
+	per_batch = LG_PUB_BATCH / pktlen > 0 ? LG_PUB_BATCH / pktlen : 1;
+	batch = malloc(per_batch * pktlen);
+	if (batch == NULL)
+		lg_die("out of memory");
+	for (i = 0; i < per_batch; i++)
+		memcpy(batch + i * pktlen, pkt, pktlen);
+
+	snprintf(client_id, sizeof(client_id), "loadgen-pub-%ld", (long)getpid());
+	lg_rbuf_init(&rb);
+	fd = lg_connect(port);
+	lg_mqtt_handshake(fd, &rb, client_id);
+
+	start = lg_now();
+	for (i = 0; i < count; i += per_batch) {
+		size_t k = count - i < per_batch ? count - i : per_batch;
+
+		lg_write_all(fd, batch, k * pktlen);
+	}
+	lg_mqtt_disconnect(fd);
+	written = lg_now();
+	/* The broker closes the connection once it has read up to DISCONNECT. */
+	shutdown(fd, SHUT_WR);
+	deadline = written + LG_MQTT_WAIT_NS;
+	while ((rc = lg_mqtt_next(fd, &rb, deadline, &type, &b, &rl)) == 1)
+		;
+	if (rc == 0)
+		lg_die("the broker did not close the connection after DISCONNECT");
+	closed = lg_now();
+	close(fd);
+
+	printf("mode=mqtt-pub sent=%lu payload=%lu packet=%zu write_seconds=%.3f seconds=%.3f "
+	       "rate=%.0f\n",
+	       count, size, pktlen, (double)(written - start) / 1e9, (double)(closed - start) / 1e9,
+	       (double)count / ((double)(closed - start) / 1e9));
+	free(batch);
+	free(pkt);
+	free(rb.r_data);
+	return 0;
+}
+
+/* ---- mqtt-sub ---- */
+
+static int lg_sub_main(int argc, char **argv)
+{
+	unsigned port = 0;
+	unsigned long want = 0, idle = 1, max = 60, got = 0;
+	const char *filter = NULL;
+	unsigned char pkt[1100];
+	size_t flen = 0, n = 0, blen, last_payload = 0;
+	char client_id[64];
+	struct lg_rbuf rb;
+	uint64_t start, first = 0, last = 0, deadline;
+	const unsigned char *b;
+	unsigned type;
+	int fd, opt, rc;
+	double span;
+
+	while ((opt = getopt(argc, argv, "p:t:n:i:T:")) != -1) {
+		switch (opt) {
+		case 'p':
+			port = (unsigned)lg_number(optarg, 1, 65535, "PORT must be 1-65535");
+			break;
+		case 't':
+			filter = optarg;
+			flen = lg_topic_arg(optarg);
+			break;
+		case 'n':
+			want = lg_number(optarg, 1, LG_MAX_COUNT, "COUNT must be 1-100000000");
+			break;
+		case 'i':
+			idle = lg_number(optarg, 1, LG_MAX_SECONDS, "IDLE must be 1-3600");
+			break;
+		case 'T':
+			max = lg_number(optarg, 1, LG_MAX_SECONDS, "MAX must be 1-3600");
+			break;
+		default:
+			lg_usage("unknown option");
+		}
+	}
+	if (optind != argc || port == 0 || filter == NULL)
+		lg_usage("mqtt-sub needs -p and -t");
+
+	snprintf(client_id, sizeof(client_id), "loadgen-sub-%ld", (long)getpid());
+	lg_rbuf_init(&rb);
+	fd = lg_connect(port);
+	lg_mqtt_handshake(fd, &rb, client_id);
+
+	pkt[n++] = LG_MQTT_SUBSCRIBE;
+	n += lg_mqtt_put_len(pkt + n, 2 + 2 + flen + 1);
+	pkt[n++] = 0; /* packet identifier 1 */
+	pkt[n++] = 1;
+	n += lg_mqtt_put_str(pkt + n, filter, flen);
+	pkt[n++] = 0; /* requested QoS */
+	lg_write_all(fd, pkt, n);
+	lg_mqtt_expect(fd, &rb, LG_MQTT_SUBACK, "SUBACK", &b, &blen);
+	if (blen != 3 || b[0] != 0 || b[1] != 1 || b[2] == 0x80)
+		lg_die("subscription to %s refused", filter);
+	printf("ready\n");
+	fflush(stdout);
+
+	start = lg_now();
+	for (;;) {
+		deadline = start + (uint64_t)max * LG_NS;
+		if (got > 0 && last + (uint64_t)idle * LG_NS < deadline)
+			deadline = last + (uint64_t)idle * LG_NS;
+		rc = lg_mqtt_next(fd, &rb, deadline, &type, &b, &blen);
+		if (rc <= 0)
+			break;
+		if ((type & 0xf0) != LG_MQTT_PUBLISH)
+			continue;
+		/* Time of the read() that brought the packet in. */
+		last = rb.r_read_at;
+		if (got++ == 0)
+			first = last;
+		if (blen >= 2) {
+			size_t tl = (size_t)b[0] << 8 | b[1];
+
+			last_payload = blen - 2 - tl - ((type & 0x06) != 0 ? 2 : 0);
+		}
+		if (want > 0 && got >= want)
+			break;
+	}
+	if (rc >= 0)
+		lg_mqtt_disconnect(fd);
+	close(fd);
+
+	span = (double)(last - first) / 1e9;
+	printf("mode=mqtt-sub received=%lu payload=%zu seconds=%.3f rate=%.0f end=%s\n", got,
+	       last_payload, span, got > 1 && span > 0 ? (double)(got - 1) / span : 0.0,
+	       rc < 0                    ? "closed"
+	       : want > 0 && got >= want ? "count"
+	                                 : "timeout");
+	free(rb.r_data);
+	return rc < 0;
+}
+
+int main(int argc, char **argv)
+{
+	/* A server that closes on us must not kill the run with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 2 && strcmp(argv[1], "http") == 0)
+		return lg_http_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "mqtt-pub") == 0)
+		return lg_pub_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "mqtt-sub") == 0)
+		return lg_sub_main(argc - 1, argv + 1);
+	if (argc == 2 && strcmp(argv[1], "-h") == 0)
+		lg_usage(NULL);
+	lg_usage("the first argument is http, mqtt-pub or mqtt-sub");
+	return 2;
+}
