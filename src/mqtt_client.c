@@ -1001,6 +1001,9 @@ static const char *mc_in_type(const struct mqtt_client *mc)
 	return mqtt_type_name((enum mqtt_type)((uint8_t)buf_data(&mc->mc_in)[0] >> 4));
 }
 
+static void mc_input(struct mqtt_client *mc);
+static int mc_tcp_up(struct mqtt_client *mc);
+
 static void mc_read(struct mqtt_client *mc)
 {
 	ssize_t n;
@@ -1017,6 +1020,12 @@ static void mc_read(struct mqtt_client *mc)
 		return;
 	}
 	buf_produced(&mc->mc_in, (size_t)n);
+	mc_input(mc);
+}
+
+/* Handle the whole packets in mc_in (bytes just arrived from the broker). */
+static void mc_input(struct mqtt_client *mc)
+{
 	mc->mc_last_recv = loop_now(mc->mc_loop);
 	for (;;) {
 		struct mqtt_packet pkt;
@@ -1061,12 +1070,7 @@ static void mc_io(struct loop *loop, int fd, int mask, void *arg)
 		log_debug("broker %s: TCP connected, sending CONNECT", mc->mc_addr);
 		loop_unwatch(loop, fd, LOOP_WRITE);
 		mc->mc_writing = false;
-		if (loop_watch(loop, fd, LOOP_READ, mc_io, mc) != 0) {
-			mc_lost(mc, ": descriptor out of range");
-			return;
-		}
-		mc->mc_last_recv = mc->mc_last_sent = loop_now(loop);
-		mc_send_connect(mc);
+		mc_tcp_up(mc);
 		return;
 	}
 	if (mask & LOOP_READ)
@@ -1113,6 +1117,36 @@ static void mc_connect(struct mqtt_client *mc)
 	}
 	mc->mc_writing = true;
 	mc->mc_timer = loop_timer_add(mc->mc_loop, MC_CONNECT_TIMEOUT_MS, mc_connect_timeout, mc);
+}
+
+/* TCP is up on mc_fd: read from it, send CONNECT. */
+static int mc_tcp_up(struct mqtt_client *mc)
+{
+	if (loop_watch(mc->mc_loop, mc->mc_fd, LOOP_READ, mc_io, mc) != 0) {
+		mc_lost(mc, ": descriptor out of range");
+		return -1;
+	}
+	mc->mc_last_recv = mc->mc_last_sent = loop_now(mc->mc_loop);
+	mc_send_connect(mc);
+	return 0;
+}
+
+void mqtt_client_attach(struct mqtt_client *mc, int fd)
+{
+	mc_timer_clear(mc);
+	mc_close_fd(mc);
+	mc->mc_fd = fd;
+	mc->mc_state = MC_CONNECTING;
+	mc_tcp_up(mc);
+}
+
+int mqtt_client_input(struct mqtt_client *mc, const void *data, size_t len)
+{
+	if (mc->mc_fd < 0)
+		return -1;
+	buf_append(&mc->mc_in, data, len);
+	mc_input(mc);
+	return mc->mc_fd >= 0 ? 0 : -1;
 }
 
 void mqtt_client_start(struct mqtt_client *mc)

@@ -101,6 +101,16 @@ void mqtt_client_on_suback(struct mqtt_client *mc, mqtt_suback_fn *fn, void *ctx
 int mqtt_client_subscribe(struct mqtt_client *mc, const char *filter, size_t len, int qos);
 int mqtt_client_unsubscribe(struct mqtt_client *mc, const char *filter, size_t len);
 
+/*
+ * For fuzzing and tests: take fd (a connected, non-blocking socket such as
+ * one end of a socketpair) as the broker connection, as if TCP had just
+ * come up: CONNECT is queued. mqtt_client_input() then hands the client
+ * bytes as if read from it: 0, or -1 once the client has dropped the
+ * connection (it closed fd).
+ */
+void mqtt_client_attach(struct mqtt_client *mc, int fd);
+int mqtt_client_input(struct mqtt_client *mc, const void *data, size_t len);
+
 bool mqtt_client_connected(const struct mqtt_client *mc);
 void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *st);
 /*
