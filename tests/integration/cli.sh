@@ -155,6 +155,30 @@ if [ -n "${FREEPORT:-}" ] && [ -x "$FREEPORT" ]; then
 	*) fail "busy port message: '$ERR'" ;;
 	esac
 
+	# queue.spool: a directory that is missing, and one in use.
+	printf 'broker.url = 127.0.0.1:1\nhttp.listen = 127.0.0.1:1\nqueue.spool = %s/none\n' \
+		"$T" >"$T/spool.conf"
+	run -c "$T/spool.conf"
+	expect_rc 1 "missing spool directory"
+	case $ERR in
+	*"queue.spool $T/none: No such file or directory"*) ;;
+	*) fail "missing spool message: '$ERR'" ;;
+	esac
+	mkdir "$T/spool"
+	if command -v flock >/dev/null 2>&1; then
+		exec 9>"$T/spool/queue.spool.lock"
+		flock -n 9 || fail "flock on the test's own lock file failed"
+		printf 'broker.url = 127.0.0.1:1\nhttp.listen = 127.0.0.1:1\nqueue.spool = %s/spool\n' \
+			"$T" >"$T/spool.conf"
+		run -c "$T/spool.conf"
+		expect_rc 1 "spool in use"
+		case $ERR in
+		*"queue.spool $T/spool: in use by another octomqttd"*) ;;
+		*) fail "spool in use message: '$ERR'" ;;
+		esac
+		exec 9>&-
+	fi
+
 	# wait_log TEXT: poll the daemon's log for TEXT for up to 10 s.
 	wait_log() {
 		_n=0

@@ -57,6 +57,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(cfg.http_max_connections, 256);
 	ck_assert_uint_eq(cfg.http_timeout, 30);
 	ck_assert_ptr_null(cfg.http_token);
+	ck_assert_ptr_null(cfg.queue_spool);
 	ck_assert_uint_eq(cfg.shutdown_grace, 5);
 	ck_assert_int_eq(cfg.log_level, LOGL_INFO);
 	cfg_free(&cfg);
@@ -92,6 +93,7 @@ START_TEST(every_key)
 	        "publish.lwTopic = printers/p1/status\n"
 	        "queue.max_messages = 5\n"
 	        "queue.max_bytes = 1024\n"
+	        "queue.spool = /var/spool/octo mqttd\n"
 	        "http.listen = [::1]:8080\n"
 	        "http.max_body = 100\n"
 	        "http.max_header = 256\n"
@@ -110,6 +112,7 @@ START_TEST(every_key)
 	ck_assert_str_eq(cfg.broker_password, "p\"w\\d#x");
 	ck_assert_uint_eq(cfg.broker_keepalive, 0);
 	ck_assert_str_eq(cfg.broker_client_id, "printer-1");
+	ck_assert_str_eq(cfg.queue_spool, "/var/spool/octo mqttd");
 	ck_assert_uint_eq(cfg.broker_max_packet, 64);
 	ck_assert(!cfg.broker_clean_session);
 	ck_assert_int_eq(cfg.broker_protocol, MQTT_PROTO_V31);
