@@ -1,7 +1,8 @@
 /*
- * topic: MQTT topic-name rules (MQTT 3.1.1 §1.5.3, §4.7), pure.
+ * topic: MQTT topic names and filters (MQTT 3.1.1 §1.5.3, §4.7), pure.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "topic.h"
 
@@ -73,4 +74,128 @@ bool topic_name_valid(const char *s, size_t len, const char **why)
 		return false;
 	}
 	return true;
+}
+
+bool topic_filter_valid(const char *s, size_t len, const char **why)
+{
+	size_t i;
+
+	if (len == 0) {
+		*why = "topic filter is empty";
+		return false;
+	}
+	if (len > TOPIC_MAX_LEN) {
+		*why = "topic filter is longer than 65535 bytes";
+		return false;
+	}
+	for (i = 0; i < len; i++) {
+		bool level_start = i == 0 || s[i - 1] == '/';
+		bool level_end = i + 1 == len || s[i + 1] == '/';
+
+		if (s[i] == '\0') {
+			*why = "topic filter contains a NUL character";
+			return false;
+		}
+		if (s[i] == '+' && !(level_start && level_end)) {
+			*why = "'+' must be a whole level of the topic filter";
+			return false;
+		}
+		if (s[i] == '#' && !(level_start && i + 1 == len)) {
+			*why = "'#' must be the last level of the topic filter, alone";
+			return false;
+		}
+	}
+	if (!utf8_valid(s, len)) {
+		*why = "topic filter is not valid UTF-8";
+		return false;
+	}
+	return true;
+}
+
+/* End of the level starting at s[i] (index of '/' or len). */
+static size_t topic_level_end(const char *s, size_t len, size_t i)
+{
+	while (i < len && s[i] != '/')
+		i++;
+	return i;
+}
+
+bool topic_match(const char *f, size_t flen, const char *t, size_t tlen)
+{
+	size_t fi = 0, ti = 0;
+
+	/* §4.7.2: a leading wildcard does not match a topic starting with '$'. */
+	if (tlen > 0 && t[0] == '$' && flen > 0 && (f[0] == '+' || f[0] == '#'))
+		return false;
+	for (;;) {
+		size_t fe = topic_level_end(f, flen, fi), te;
+
+		if (fe - fi == 1 && f[fi] == '#')
+			return true; /* the rest, the parent level included */
+		te = topic_level_end(t, tlen, ti);
+		if (!(fe - fi == 1 && f[fi] == '+') &&
+		    (fe - fi != te - ti || memcmp(f + fi, t + ti, fe - fi) != 0))
+			return false;
+		if (fe == flen && te == tlen)
+			return true;
+		if (fe == flen)
+			return false;
+		if (te == tlen) {
+			/* "a/#" matches "a": the filter may go on with exactly "/#". */
+			return flen - fe == 2 && f[fe + 1] == '#';
+		}
+		fi = fe + 1;
+		ti = te + 1;
+	}
+}
+
+bool topic_filter_covers(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t ai = 0, bi = 0;
+
+	/* a with a leading wildcard matches no '$' topic; b may name some. */
+	if (alen > 0 && (a[0] == '+' || a[0] == '#') && blen > 0 && b[0] == '$')
+		return false;
+	for (;;) {
+		size_t ae = topic_level_end(a, alen, ai), be = topic_level_end(b, blen, bi);
+		bool a_hash = ae - ai == 1 && a[ai] == '#', a_plus = ae - ai == 1 && a[ai] == '+';
+		bool b_hash = be - bi == 1 && b[bi] == '#', b_plus = be - bi == 1 && b[bi] == '+';
+
+		if (a_hash)
+			return true;
+		/* b goes on to any depth, a does not; except that a whole "#"
+		 * matches no fewer than one level, so "+/#" is the same filter. */
+		if (b_hash)
+			return bi == 0 && a_plus && alen - ae == 2 && a[ae + 1] == '#';
+		if (b_plus && !a_plus)
+			return false;
+		if (!a_plus && (ae - ai != be - bi || memcmp(a + ai, b + bi, ae - ai) != 0))
+			return false;
+		if (ae == alen && be == blen)
+			return true;
+		if (ae == alen)
+			return false; /* b is deeper */
+		if (be == blen) {
+			/* b stops here: only a remaining "/#" still matches it. */
+			return alen - ae == 2 && a[ae + 1] == '#';
+		}
+		ai = ae + 1;
+		bi = be + 1;
+	}
+}
+
+void topic_covering_set(const struct topic_span *f, size_t n, bool *needed)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		needed[i] = true;
+		for (j = 0; j < n && needed[i]; j++) {
+			if (j == i || !topic_filter_covers(f[j].s, f[j].len, f[i].s, f[i].len))
+				continue;
+			/* Two that cover each other (equal ones): the first stays. */
+			if (!topic_filter_covers(f[i].s, f[i].len, f[j].s, f[j].len) || j < i)
+				needed[i] = false;
+		}
+	}
 }

@@ -2,7 +2,9 @@
  * topic: MQTT topic name and filter rules (pure).
  *
  * A topic name is 1..65535 bytes of valid UTF-8 with no '+', '#' or NUL
- * (MQTT 3.1.1 §4.7). Later: filter validation, matching, covering sets.
+ * (MQTT 3.1.1 §4.7). A filter may also hold '+' as a whole level and '#'
+ * alone as the last level. Matching follows §4.7: "a/#" matches "a", and
+ * a filter starting with a wildcard matches no topic starting with '$'.
  */
 #ifndef OCTO_TOPIC_H
 #define OCTO_TOPIC_H
@@ -14,6 +16,25 @@
 
 /* true if valid; otherwise false and *why names the problem (static text). */
 bool topic_name_valid(const char *s, size_t len, const char **why);
+/* Filter rules as for names, with '+' and '#' where §4.7.1 allows them. */
+bool topic_filter_valid(const char *s, size_t len, const char **why);
+/* Does (valid) filter f match (valid) topic name t? */
+bool topic_match(const char *f, size_t flen, const char *t, size_t tlen);
+/* Does every topic that filter b matches also match filter a? */
+bool topic_filter_covers(const char *a, size_t alen, const char *b, size_t blen);
+
+struct topic_span {
+	const char *s;
+	size_t len;
+};
+/*
+ * The covering set of f[0..n): needed[i] is false when another filter
+ * covers f[i] (of filters that cover each other, such as equal ones, the
+ * first stays). Subscribing to the needed ones receives every message any
+ * filter matches, each once. O(n^2) comparisons.
+ */
+void topic_covering_set(const struct topic_span *f, size_t n, bool *needed);
+
 /* Pure UTF-8 validity (no overlongs, no surrogates, <= U+10FFFF). */
 bool utf8_valid(const char *s, size_t len);
 

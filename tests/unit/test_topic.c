@@ -107,6 +107,162 @@ START_TEST(topic_length_limit)
 }
 END_TEST
 
+static const struct {
+	const char *f;
+	const char *why; /* NULL: valid */
+} filters[] = {
+        {"a", NULL},
+        {"#", NULL},
+        {"+", NULL},
+        {"a/#", NULL},
+        {"+/+/#", NULL},
+        {"/+/", NULL},
+        {"$SYS/#", NULL},
+        {"a//+", NULL},
+        {"", "topic filter is empty"},
+        {"a#", "'#' must be the last level of the topic filter, alone"},
+        {"a/#/b", "'#' must be the last level of the topic filter, alone"},
+        {"#/", "'#' must be the last level of the topic filter, alone"},
+        {"a/b#", "'#' must be the last level of the topic filter, alone"},
+        {"a+", "'+' must be a whole level of the topic filter"},
+        {"+a/b", "'+' must be a whole level of the topic filter"},
+        {"a/++", "'+' must be a whole level of the topic filter"},
+        {"a/\xff", "topic filter is not valid UTF-8"},
+};
+
+START_TEST(filter_rules)
+{
+	const char *why = NULL;
+	bool ok = topic_filter_valid(filters[_i].f, strlen(filters[_i].f), &why);
+
+	if (filters[_i].why == NULL) {
+		ck_assert_msg(ok, "'%s' refused: %s", filters[_i].f, why);
+	} else {
+		ck_assert_msg(!ok, "'%s' accepted", filters[_i].f);
+		ck_assert_str_eq(why, filters[_i].why);
+	}
+}
+END_TEST
+
+START_TEST(filter_nul)
+{
+	const char *why = NULL;
+
+	ck_assert(!topic_filter_valid("a\0b", 3, &why));
+	ck_assert_str_eq(why, "topic filter contains a NUL character");
+}
+END_TEST
+
+/* filter, topic, match? (MQTT 3.1.1 §4.7 and its examples) */
+static const struct {
+	const char *f, *t;
+	bool match;
+} matches[] = {
+        {"sport/tennis/player1/#", "sport/tennis/player1", true},
+        {"sport/tennis/player1/#", "sport/tennis/player1/ranking", true},
+        {"sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon", true},
+        {"sport/#", "sport", true},
+        {"sport/tennis/+", "sport/tennis/player1", true},
+        {"sport/tennis/+", "sport/tennis/player1/tournament", false},
+        {"sport/+", "sport", false},
+        {"sport/+", "sport/", true},
+        {"+/+", "/finance", true},
+        {"/+", "/finance", true},
+        {"+", "/finance", false},
+        {"#", "a/b/c", true},
+        {"#", "/", true},
+        {"#", "$SYS/x", false},
+        {"+/monitor/Clients", "$SYS/monitor/Clients", false},
+        {"$SYS/#", "$SYS/monitor/Clients", true},
+        {"$SYS/monitor/+", "$SYS/monitor/Clients", true},
+        {"a/$x", "a/$x", true},
+        {"+/$x", "a/$x", true},
+        {"a/b", "a/b", true},
+        {"a/b", "a/bc", false},
+        {"a/b", "a", false},
+        {"a", "a/b", false},
+        {"a/+/c", "a//c", true},
+        {"a/+/c", "a/b/d", false},
+        {"a/#", "b", false},
+        {"a/b/#", "a", false},
+        {"a/#", "ab", false},
+};
+
+START_TEST(matching)
+{
+	ck_assert_msg(topic_match(matches[_i].f, strlen(matches[_i].f), matches[_i].t,
+	                          strlen(matches[_i].t)) == matches[_i].match,
+	              "'%s' vs '%s'", matches[_i].f, matches[_i].t);
+}
+END_TEST
+
+/* a covers b? */
+static const struct {
+	const char *a, *b;
+	bool covers;
+} covers[] = {
+        {"#", "a/b", true},      {"#", "a/#", true},           {"#", "+", true},
+        {"#", "$SYS/#", false},  {"$SYS/#", "$SYS/a/+", true}, {"a/#", "a", true},
+        {"a/#", "a/b/c", true},  {"a/#", "a/+/#", true},       {"a/+/#", "a/#", false},
+        {"a/+", "a/b", true},    {"a/+", "a/+", true},         {"a/+", "a/#", false},
+        {"a/+", "a/b/c", false}, {"a/b", "a/+", false},        {"a/b", "a/b", true},
+        {"+/b", "a/b", true},    {"+/b", "$x/b", false},       {"+/+", "+/b", true},
+        {"a", "a/#", false},     {"a/b/#", "a/#", false},      {"+/#", "#", true},
+        {"#", "+/#", true},      {"a/b/c", "a/b", false},      {"a/b", "a/b/c", false},
+};
+
+START_TEST(covering)
+{
+	ck_assert_msg(topic_filter_covers(covers[_i].a, strlen(covers[_i].a), covers[_i].b,
+	                                  strlen(covers[_i].b)) == covers[_i].covers,
+	              "'%s' covers '%s'", covers[_i].a, covers[_i].b);
+}
+END_TEST
+
+/* covers(a, b) agrees with matching, on a set of topics. */
+START_TEST(covering_agrees_with_matching)
+{
+	static const char *const fs[] = {"#",   "+",      "a",     "a/#", "a/+",   "+/b", "a/b",
+	                                 "+/+", "$SYS/#", "a/+/#", "+/#", "a/b/c", "/+",  "a//+"};
+	static const char *const ts[] = {"a",      "b",  "a/b",  "a/c", "x/b",  "a/b/c",
+	                                 "$SYS/a", "/a", "a//b", "a/",  "$SYS", "q/r/s"};
+	size_t i, j, k;
+
+	for (i = 0; i < nitems(fs); i++) {
+		for (j = 0; j < nitems(fs); j++) {
+			bool sub = true;
+
+			for (k = 0; k < nitems(ts); k++) {
+				if (topic_match(fs[j], strlen(fs[j]), ts[k], strlen(ts[k])) &&
+				    !topic_match(fs[i], strlen(fs[i]), ts[k], strlen(ts[k])))
+					sub = false;
+			}
+			/* Covering implies matching-subset on every topic tried. */
+			if (topic_filter_covers(fs[i], strlen(fs[i]), fs[j], strlen(fs[j])))
+				ck_assert_msg(sub, "'%s' said to cover '%s'", fs[i], fs[j]);
+		}
+	}
+}
+END_TEST
+
+START_TEST(covering_set)
+{
+	static const struct topic_span f[] = {
+	        {"a/b", 3}, {"a/#", 3}, {"c", 1}, {"a/#", 3}, {"+/x", 3}, {"$SYS/x", 6}, {"c", 1},
+	};
+	bool needed[nitems(f)];
+
+	topic_covering_set(f, nitems(f), needed);
+	ck_assert(!needed[0]); /* under a/# */
+	ck_assert(needed[1]);
+	ck_assert(needed[2]);
+	ck_assert(!needed[3]); /* the second a/# */
+	ck_assert(needed[4]);
+	ck_assert(needed[5]); /* +/x does not reach $SYS */
+	ck_assert(!needed[6]);
+}
+END_TEST
+
 static Suite *topic_suite(void)
 {
 	Suite *s = suite_create("topic");
@@ -116,6 +272,12 @@ static Suite *topic_suite(void)
 	tcase_add_loop_test(tc, utf8_rejects, 0, (int)nitems(utf8_bad));
 	tcase_add_loop_test(tc, topic_names, 0, (int)nitems(topics));
 	tcase_add_test(tc, topic_length_limit);
+	tcase_add_loop_test(tc, filter_rules, 0, (int)nitems(filters));
+	tcase_add_test(tc, filter_nul);
+	tcase_add_loop_test(tc, matching, 0, (int)nitems(matches));
+	tcase_add_loop_test(tc, covering, 0, (int)nitems(covers));
+	tcase_add_test(tc, covering_agrees_with_matching);
+	tcase_add_test(tc, covering_set);
 	suite_add_tcase(s, tc);
 	return s;
 }
