@@ -1292,6 +1292,7 @@ static void mc_stop_progress(struct mqtt_client *mc)
 {
 	if (mc->mc_state != MC_STOPPING || mc->mc_bye_done)
 		return;
+	mc_drain_queue(mc);
 	if (mc->mc_queue.l_count > 0 || mc->mc_inflight.l_count > mc->mc_status_inflight)
 		return;
 	if (mc->mc_lw_topic != NULL && !mc->mc_bye_sent) {

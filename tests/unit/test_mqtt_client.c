@@ -1278,6 +1278,38 @@ START_TEST(spool_survives_the_client)
 }
 END_TEST
 
+/* Stopping: messages in flight are acknowledged before `disconnected`. */
+START_TEST(stop_flushes_messages_first)
+{
+	struct buf b = BUF_INITIALIZER;
+	uint64_t end;
+
+	lw_on(true);
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	ck_assert(RUN_UNTIL(fk.npubs == 1)); /* connected */
+	fk.ack_qos = false;
+	ck_assert_int_eq(mqtt_client_publish(mc, "e/1", 3, "x", 1, 1, false, true), MQTT_PUB_SENT);
+	ck_assert_int_eq(mqtt_client_publish(mc, "e/2", 3, "y", 1, 1, false, true), MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL(fk.npubs == 3));
+	mqtt_client_stop(mc);
+	ck_assert_int_eq(mqtt_client_publish(mc, "e/3", 3, "z", 1, 1, false, true),
+	                 MQTT_PUB_NOT_CONNECTED);
+	end = loop_clock_ms() + 300;
+	while (loop_clock_ms() < end)
+		loop_run_once(loop, 20);
+	ck_assert_int_eq(fk.npubs, 3); /* no `disconnected` yet */
+	fk.ack_qos = true;
+	mqtt_encode_ack(&b, MQTT_PUBACK, fk.pub_id[1]);
+	mqtt_encode_ack(&b, MQTT_PUBACK, fk.pub_id[2]);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(mqtt_client_stopped(mc) && fk.disconnects == 1));
+	ck_assert_int_eq(fk.npubs, 4);
+	ck_assert_str_eq(fk.pubs[3], "octoprint/mqtt disconnected");
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("mqtt_client");
@@ -1308,6 +1340,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, connected_between_resends_and_queue);
 	tcase_add_test(tc, stop_publishes_disconnected);
 	tcase_add_test(tc, stop_waits_for_the_puback);
+	tcase_add_test(tc, stop_flushes_messages_first);
 	tcase_add_test(tc, packet_ids_wrap_skip_inflight);
 	tcase_add_test(tc, inbound_qos2_duplicate_once);
 	tcase_add_loop_test(tc, inbound_qos2_ids_follow_the_session, 0, 2);
