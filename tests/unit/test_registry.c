@@ -1,0 +1,216 @@
+/*
+ * test_registry: subscriptions added, found, removed with the
+ * mqtt_unsubscribe semantics, written to the state file and read back;
+ * damaged state files refused with the file named; a failed write
+ * changes nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check_compat.h"
+#include "registry.h"
+
+static char dir[] = "/tmp/octomqttd-reg.XXXXXX";
+static char path[256];
+
+static void setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/subscriptions.json", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	memcpy(dir + strlen(dir) - 6, "XXXXXX", 6);
+}
+
+static const struct reg_entry *add(struct registry *r, const char *topic, const char *url,
+                                   const char *args, bool want_created)
+{
+	char err[256] = "";
+	bool created;
+	const struct reg_entry *e =
+	        registry_add(r, topic, url, args, NULL, &created, err, sizeof(err));
+
+	ck_assert_msg(e != NULL, "registry_add: %s", err);
+	ck_assert(created == want_created);
+	return e;
+}
+
+START_TEST(add_find_identical)
+{
+	struct registry *r = registry_new(path);
+	const struct reg_entry *a, *b, *c;
+	char id_a[REGISTRY_ID_LEN + 1];
+
+	a = add(r, "octoprint/plugin/x/sub", "http://127.0.0.1:5000/cb", NULL, true);
+	ck_assert_uint_eq(strlen(a->id), REGISTRY_ID_LEN);
+	ck_assert_str_eq(a->args, "[]");
+	ck_assert_str_eq(a->kwargs, "{}");
+	strcpy(id_a, a->id);
+	b = add(r, "octoprint/plugin/x/sub", "http://127.0.0.1:5000/cb", NULL, false);
+	ck_assert_str_eq(b->id, id_a);
+	/* Other args: another subscription. */
+	c = add(r, "octoprint/plugin/x/sub", "http://127.0.0.1:5000/cb", "[1, \"a\"]", true);
+	ck_assert_str_ne(c->id, id_a);
+	ck_assert_str_eq(c->args, "[1, \"a\"]");
+	ck_assert_uint_eq(registry_count(r), 2);
+	ck_assert_ptr_nonnull(registry_find(r, id_a));
+	ck_assert_ptr_null(registry_find(r, "0000000000000000"));
+	registry_free(r);
+}
+END_TEST
+
+START_TEST(persisted_and_loaded)
+{
+	struct registry *r = registry_new(path), *back;
+	char err[256] = "", ids[3][REGISTRY_ID_LEN + 1];
+	size_t i;
+
+	strcpy(ids[0],
+	       add(r, "a/#", "http://127.0.0.1:1/x", "[\"\\u00e9\", {\"k\": null}]", true)->id);
+	strcpy(ids[1], add(r, "+/b", "http://[::1]:2/y?q=1", NULL, true)->id);
+	strcpy(ids[2], add(r, "t \"quoted\" \\", "http://127.0.0.1:3/z", NULL, true)->id);
+	registry_free(r);
+	back = registry_new(path);
+	ck_assert_msg(registry_load(back, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(registry_count(back), 3);
+	for (i = 0; i < 3; i++)
+		ck_assert_str_eq(registry_at(back, i)->id, ids[i]);
+	ck_assert_str_eq(registry_at(back, 0)->args, "[\"\\u00e9\", {\"k\": null}]");
+	ck_assert_str_eq(registry_at(back, 1)->url, "http://[::1]:2/y?q=1");
+	ck_assert_str_eq(registry_at(back, 2)->topic, "t \"quoted\" \\");
+	/* Adding the same again after a restart: the same id. */
+	ck_assert_str_eq(
+	        add(back, "a/#", "http://127.0.0.1:1/x", "[\"\\u00e9\", {\"k\": null}]", false)->id,
+	        ids[0]);
+	registry_free(back);
+}
+END_TEST
+
+START_TEST(remove_semantics)
+{
+	struct registry *r = registry_new(path), *back;
+	char err[256] = "", id[REGISTRY_ID_LEN + 1];
+
+	add(r, "a", "http://127.0.0.1:1/u", NULL, true);
+	add(r, "b", "http://127.0.0.1:1/u", NULL, true);
+	add(r, "a", "http://127.0.0.1:1/u", "[1]", true);
+	strcpy(id, add(r, "a", "http://127.0.0.1:1/other", NULL, true)->id);
+	/* URL and exact topic: both "a" of that URL, not "b", not the other URL. */
+	ck_assert_int_eq(registry_remove_url(r, "http://127.0.0.1:1/u", "a", err, sizeof(err)), 2);
+	ck_assert_uint_eq(registry_count(r), 2);
+	ck_assert_int_eq(registry_remove_url(r, "http://127.0.0.1:1/u", "a/#", err, sizeof(err)),
+	                 0);
+	/* URL alone: all of it. */
+	ck_assert_int_eq(registry_remove_url(r, "http://127.0.0.1:1/u", NULL, err, sizeof(err)), 1);
+	ck_assert_uint_eq(registry_count(r), 1);
+	ck_assert_int_eq(registry_remove_id(r, "ffffffffffffffff", err, sizeof(err)), 0);
+	ck_assert_int_eq(registry_remove_id(r, id, err, sizeof(err)), 1);
+	ck_assert_uint_eq(registry_count(r), 0);
+	registry_free(r);
+	back = registry_new(path);
+	ck_assert_int_eq(registry_load(back, err, sizeof(err)), 0);
+	ck_assert_uint_eq(registry_count(back), 0);
+	registry_free(back);
+}
+END_TEST
+
+/* A state file that cannot be written: the change is refused and undone. */
+START_TEST(write_failure_changes_nothing)
+{
+	char bad[300], err[256] = "";
+	struct registry *r;
+	bool created;
+
+	snprintf(bad, sizeof(bad), "%s/missing/subscriptions.json", dir);
+	r = registry_new(bad);
+	ck_assert_ptr_null(
+	        registry_add(r, "a", "http://127.0.0.1/", NULL, NULL, &created, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "cannot write"));
+	ck_assert_ptr_nonnull(strstr(err, bad));
+	ck_assert_uint_eq(registry_count(r), 0);
+	registry_free(r);
+}
+END_TEST
+
+static const char *const damaged[] = {
+        "",
+        "{",
+        "[]",
+        "{}",
+        "{\"octomqttd_subscriptions\":2,\"subscriptions\":{}}",
+        "{\"octomqttd_subscriptions\":1}",
+        "{\"octomqttd_subscriptions\":1,\"subscriptions\":[]}",
+        "{\"octomqttd_subscriptions\":1,\"subscriptions\":{},\"x\":1}",
+        "{\"octomqttd_subscriptions\":1,\"subscriptions\":{\"123\":{}}}",
+        "{\"octomqttd_subscriptions\":1,\"subscriptions\":{\"000000000000000g\":{\"topic\":\"a\","
+        "\"url\":\"u\"}}}",
+        "{\"octomqttd_subscriptions\":1,\"subscriptions\":{\"0000000000000001\":{\"topic\":\"a\"}}"
+        "}",
+        "{\"octomqttd_subscriptions\":1,\"subscriptions\":{\"0000000000000001\":{\"topic\":\"a/#/"
+        "b\",\"url\":\"u\"}}}",
+        "{\"octomqttd_subscriptions\":1,\"subscriptions\":{\"0000000000000001\":{\"topic\":\"a\","
+        "\"url\":\"u\",\"args\":{}}}}",
+        "{\"octomqttd_subscriptions\":1,\"subscriptions\":{\"0000000000000001\":{\"topic\":\"a\","
+        "\"url\":1}}}",
+        "{\"octomqttd_subscriptions\":1,\"subscriptions\":{\"0000000000000001\":{\"topic\":\"a\","
+        "\"url\":\"u\"},\"0000000000000001\":{\"topic\":\"b\",\"url\":\"u\"}}}",
+        "{\"octomqttd_subscriptions\":1,\"subscriptions\":{\"0000000000000001\":{\"topic\":\"a\","
+        "\"url\":\"u\",\"x\":1}}}",
+};
+
+START_TEST(damaged_files_refused)
+{
+	struct registry *r = registry_new(NULL);
+	const char *why = NULL;
+
+	ck_assert_msg(registry_parse(r, damaged[_i], strlen(damaged[_i]), &why) != 0,
+	              "accepted: %s", damaged[_i]);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_uint_eq(registry_count(r), 0);
+	registry_free(r);
+}
+END_TEST
+
+START_TEST(damaged_file_named)
+{
+	struct registry *r = registry_new(path);
+	char err[512] = "";
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"octomqttd_subscriptions\":1,\"subscriptions\":{", f);
+	fclose(f);
+	ck_assert_int_eq(registry_load(r, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, path) != NULL && strstr(err, "damaged") != NULL, "%s", err);
+	registry_free(r);
+	/* Nothing was changed: the file is still there as it was. */
+	ck_assert_int_eq(access(path, F_OK), 0);
+}
+END_TEST
+
+static Suite *registry_suite(void)
+{
+	Suite *s = suite_create("registry");
+	TCase *tc = tcase_create("registry");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, add_find_identical);
+	tcase_add_test(tc, persisted_and_loaded);
+	tcase_add_test(tc, remove_semantics);
+	tcase_add_test(tc, write_failure_changes_nothing);
+	tcase_add_loop_test(tc, damaged_files_refused, 0, (int)nitems(damaged));
+	tcase_add_test(tc, damaged_file_named);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(registry_suite)
