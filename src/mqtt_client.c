@@ -40,6 +40,12 @@
 /* QoS 1/2 messages in flight at once (MQTT "receive maximum" of sorts). */
 #define MC_WINDOW     64
 #define MC_READ_CHUNK 16384
+/*
+ * Encoded bytes waiting for the socket, at most about this many: beyond
+ * it messages wait in the queue (one copy each, bounded by queue.*)
+ * instead of growing the output buffer while the broker is slow.
+ */
+#define MC_OUT_HIGH 65536
 /* Inbound QoS 2 packet ids awaiting PUBREL that we remember. */
 #define MC_QOS2_IDS 64
 
@@ -433,6 +439,11 @@ static void mc_flush(struct mqtt_client *mc)
 		buf_consume(&mc->mc_out, (size_t)n);
 		mc_written(mc, (size_t)n);
 	}
+	/* Room again: messages held back by MC_OUT_HIGH follow. */
+	if (buf_len(&mc->mc_out) < MC_OUT_HIGH && mc->mc_queue.l_count > 0) {
+		mc_drain_queue(mc);
+		mc_stop_progress(mc);
+	}
 	if (buf_len(&mc->mc_out) == 0) {
 		if (mc->mc_writing)
 			loop_unwatch(mc->mc_loop, mc->mc_fd, LOOP_WRITE);
@@ -498,7 +509,7 @@ static void mc_drain_queue(struct mqtt_client *mc)
 	struct mc_msg *m;
 
 	while ((mc->mc_state == MC_CONNECTED || mc->mc_state == MC_STOPPING) &&
-	       (m = mc->mc_queue.l_head) != NULL) {
+	       (m = mc->mc_queue.l_head) != NULL && buf_len(&mc->mc_out) < MC_OUT_HIGH) {
 		if (m->m_qos > 0 && mc->mc_inflight.l_count >= MC_WINDOW)
 			break;
 		mc_list_pop(&mc->mc_queue);
@@ -1169,11 +1180,10 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 		mc->mc_st.refused++;
 		return MQTT_PUB_NOT_CONNECTED;
 	}
-	/* Bounds: the queue by count and bytes; a connected but slow broker by
-	 * the bytes waiting in the output buffer. */
+	/* Bounds: the queue by count and bytes. A connected but slow broker
+	 * fills it too: past MC_OUT_HIGH, messages wait there. */
 	if (mc->mc_queue.l_count >= cfg->queue_max_messages ||
-	    mc->mc_queue_bytes + topic_len + payload_len > cfg->queue_max_bytes ||
-	    (connected && buf_len(&mc->mc_out) > cfg->queue_max_bytes)) {
+	    mc->mc_queue_bytes + topic_len + payload_len > cfg->queue_max_bytes) {
 		mc->mc_st.refused++;
 		return MQTT_PUB_QUEUE_FULL;
 	}
@@ -1189,7 +1199,7 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 		}
 		m->m_seq = sm.seq;
 	}
-	if (connected && mc->mc_queue.l_count == 0 &&
+	if (connected && mc->mc_queue.l_count == 0 && buf_len(&mc->mc_out) < MC_OUT_HIGH &&
 	    (qos == 0 || mc->mc_inflight.l_count < MC_WINDOW)) {
 		if (qos > 0) {
 			m->m_id = mc_new_id(mc);
@@ -1201,7 +1211,7 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 	mc_list_push(&mc->mc_queue, m);
 	mc->mc_queue_bytes += topic_len + payload_len;
 	if (connected)
-		return MQTT_PUB_SENT; /* waits only for window room */
+		return MQTT_PUB_SENT; /* waits only for window or buffer room */
 	mc->mc_st.queued++;
 	return MQTT_PUB_QUEUED;
 }
