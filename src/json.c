@@ -723,7 +723,8 @@ static void json_put_member_event(struct buf *out, const char *event, size_t eve
 static void json_put_member_ts(struct buf *out, const char *ts_field, long long ts)
 {
 	json_append_string(out, ts_field, strlen(ts_field));
-	buf_appendf(out, ":%lld", ts);
+	buf_putc(out, ':');
+	buf_append_int(out, ts);
 }
 
 static bool json_is_null_body(const char *in, size_t inlen)
