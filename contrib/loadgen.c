@@ -9,11 +9,18 @@
  *       COUNT requests in all; prints requests/s, the latency percentiles
  *       (send of the first byte to the last byte of the answer, monotonic
  *       clock), and the answers by status.
- *   loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES
+ *   loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES [-c CONNS] [-k PER_WRITE] [-r]
  *       A raw MQTT 3.1.1 client: CONNECT, CONNACK, COUNT QoS 0 PUBLISH of a
  *       BYTES-long payload to TOPIC written as fast as the socket takes
  *       them, DISCONNECT; the time runs until the broker closes the
- *       connection, i.e. until it has read everything.
+ *       connection, i.e. until it has read everything. By default one
+ *       connection writes as many whole packets per write() as fit in
+ *       64 KiB. With -c, CONNS connections share the COUNT messages; with
+ *       -k, each write() carries at most PER_WRITE packets (-k 1: one
+ *       system call per message, as a client publishing each event as it
+ *       comes would make). With -r each write() ends with a PINGREQ and
+ *       the connection waits for the PINGRESP before its next write: a
+ *       closed loop of one round trip per write, like the HTTP clients'.
  *   loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]
  *       CONNECT, SUBSCRIBE FILTER at QoS 0, prints "ready" once the SUBACK
  *       is in, then counts PUBLISH packets until COUNT arrived, IDLE
@@ -32,6 +39,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +71,8 @@ static void lg_usage(const char *why)
 		fprintf(stderr, "loadgen: %s\n", why);
 	fprintf(out, "usage: loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT]\n"
 	             "                    [-b BYTES] [-a TOKEN]\n"
-	             "       loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES\n"
+	             "       loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES [-c CONNS]\n"
+	             "                        [-k PER_WRITE] [-r]\n"
 	             "       loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]\n");
 	exit(why != NULL ? 2 : 0);
 }
@@ -522,6 +531,7 @@ static int lg_http_main(int argc, char **argv)
 #define LG_MQTT_PUBLISH    0x30
 #define LG_MQTT_SUBSCRIBE  0x82 /* type 8, reserved flags 0010 */
 #define LG_MQTT_SUBACK     0x90
+#define LG_MQTT_PINGREQ    0xc0
 #define LG_MQTT_DISCONNECT 0xe0
 
 /*
@@ -685,13 +695,144 @@ static size_t lg_topic_arg(const char *s)
 
 /* ---- mqtt-pub ---- */
 
+struct lg_pub {
+	int p_fd;
+	unsigned long p_left; /* messages not yet in a write() */
+	size_t p_off, p_len;  /* the write() under way: bytes of batch done, in all */
+	int p_state;          /* 0 publishing, 1 DISCONNECT sent, 2 closed by the broker */
+	size_t p_pong;        /* -r: bytes of PINGRESP still awaited, 0 when none */
+};
+
+/*
+ * -c and -k: CONNS non-blocking connections, each writing its share of
+ * COUNT in writes of at most PER_WRITE packets (taken from BATCH, which
+ * holds PER_WRITE copies of one packet of PKTLEN bytes), then DISCONNECT.
+ * With rtt, each write ends with a PINGREQ (BATCH has room for it after
+ * the PER_WRITE packets) and the
+ * next waits for the PINGRESP. Returns when the broker has closed every
+ * connection; *start is when all
+ * were connected (CONNACK in), *written when the last DISCONNECT went out.
+ */
+static void lg_pub_many(unsigned port, unsigned conns, unsigned long count, size_t per_write,
+                        unsigned char *batch, size_t pktlen, bool rtt, uint64_t *start,
+                        uint64_t *written)
+{
+	struct lg_pub *pb = calloc(conns, sizeof(*pb));
+	struct pollfd *pfd = calloc(conns, sizeof(*pfd));
+	char client_id[64], sink[4096];
+	struct lg_rbuf rb;
+	unsigned i, open = conns;
+	uint64_t deadline = 0;
+
+	if (pb == NULL || pfd == NULL)
+		lg_die("out of memory");
+	if (rtt) {
+		batch[per_write * pktlen] = LG_MQTT_PINGREQ;
+		batch[per_write * pktlen + 1] = 0;
+	}
+	lg_rbuf_init(&rb);
+	for (i = 0; i < conns; i++) {
+		snprintf(client_id, sizeof(client_id), "loadgen-pub-%ld-%u", (long)getpid(), i);
+		pb[i].p_fd = lg_connect(port);
+		rb.r_off = rb.r_len = 0;
+		lg_mqtt_handshake(pb[i].p_fd, &rb, client_id);
+		lg_nonblock(pb[i].p_fd);
+		pb[i].p_left = count / conns + (i < count % conns ? 1 : 0);
+	}
+	free(rb.r_data);
+	*start = lg_now();
+	*written = 0;
+	while (open > 0) {
+		for (i = 0; i < conns; i++) {
+			pfd[i].fd = pb[i].p_state == 2 ? -1 : pb[i].p_fd;
+			pfd[i].events = pb[i].p_state == 0 && pb[i].p_pong == 0 ? POLLOUT : POLLIN;
+			pfd[i].revents = 0;
+		}
+		if (*written != 0 && lg_now() >= deadline)
+			lg_die("the broker did not close the connection after DISCONNECT");
+		if (poll(pfd, conns, *written != 0 ? lg_poll_ms(deadline) : 1000) < 0 &&
+		    errno != EINTR)
+			lg_die("poll: %s", strerror(errno));
+		for (i = 0; i < conns; i++) {
+			struct lg_pub *p = &pb[i];
+			ssize_t r;
+
+			if (pfd[i].revents == 0)
+				continue;
+			if (p->p_state == 0 && p->p_pong > 0) {
+				/* A QoS 0 publisher gets nothing but PINGRESP (d0 00). */
+				r = read(p->p_fd, sink, p->p_pong);
+				if (r < 0 && (errno == EAGAIN || errno == EINTR))
+					continue;
+				if (r <= 0)
+					lg_die("read: %s", r < 0 ? strerror(errno) : "closed");
+				p->p_pong -= (size_t)r;
+				if (p->p_pong > 0)
+					continue;
+			}
+			if (p->p_state == 1) {
+				/* Anything the broker says is ignored; EOF is the end. */
+				r = read(p->p_fd, sink, sizeof(sink));
+				if (r < 0 && (errno == EAGAIN || errno == EINTR))
+					continue;
+				if (r < 0)
+					lg_die("read: %s", strerror(errno));
+				if (r == 0) {
+					p->p_state = 2;
+					close(p->p_fd);
+					open--;
+				}
+				continue;
+			}
+			if (p->p_len == 0 && p->p_left > 0) {
+				size_t k = p->p_left < per_write ? p->p_left : per_write;
+
+				p->p_left -= k;
+				/* The last k packets of the batch, then the PINGREQ after it. */
+				p->p_off = (per_write - k) * pktlen;
+				p->p_len = per_write * pktlen + (rtt ? 2 : 0);
+			}
+			if (p->p_len > 0) {
+				r = write(p->p_fd, batch + p->p_off, p->p_len - p->p_off);
+				if (r < 0 && (errno == EAGAIN || errno == EINTR))
+					continue;
+				if (r <= 0)
+					lg_die("write: %s",
+					       r < 0 ? strerror(errno) : "wrote nothing");
+				p->p_off += (size_t)r;
+				if (p->p_off < p->p_len)
+					continue;
+				p->p_len = 0;
+				if (rtt) {
+					p->p_pong = 2;
+					continue;
+				}
+			}
+			if (p->p_len == 0 && p->p_left == 0) {
+				/* Blocking again for the two bytes of DISCONNECT. */
+				if (fcntl(p->p_fd, F_SETFL,
+				          fcntl(p->p_fd, F_GETFL) & ~O_NONBLOCK) != 0)
+					lg_die("fcntl: %s", strerror(errno));
+				lg_mqtt_disconnect(p->p_fd);
+				shutdown(p->p_fd, SHUT_WR);
+				p->p_state = 1;
+				*written = lg_now();
+				deadline = *written + LG_MQTT_WAIT_NS;
+			}
+		}
+	}
+	free(pb);
+	free(pfd);
+}
+
 static int lg_pub_main(int argc, char **argv)
 {
-	unsigned port = 0;
+	unsigned port = 0, conns = 0;
 	unsigned long count = 0, size = 0, i;
 	const char *topic = NULL;
 	unsigned char *batch, *pkt;
-	size_t tlen = 0, pktlen, per_batch, rl;
+	size_t tlen = 0, pktlen, per_batch, rl, per_write = 0;
+	bool rtt = false;
 	char client_id[64];
 	struct lg_rbuf rb;
 	uint64_t start, written, closed, deadline;
@@ -699,13 +840,23 @@ static int lg_pub_main(int argc, char **argv)
 	const unsigned char *b;
 	int fd, opt, rc;
 
-	while ((opt = getopt(argc, argv, "p:n:t:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:n:t:s:c:k:r")) != -1) {
 		switch (opt) {
 		case 'p':
 			port = (unsigned)lg_number(optarg, 1, 65535, "PORT must be 1-65535");
 			break;
 		case 'n':
 			count = lg_number(optarg, 1, LG_MAX_COUNT, "COUNT must be 1-100000000");
+			break;
+		case 'c':
+			conns = (unsigned)lg_number(optarg, 1, LG_MAX_CONNS,
+			                            "CONNS must be 1-1000");
+			break;
+		case 'k':
+			per_write = lg_number(optarg, 1, LG_PUB_BATCH, "PER_WRITE must be 1-65536");
+			break;
+		case 'r':
+			rtt = true;
 			break;
 		case 't':
 			topic = optarg;
@@ -737,11 +888,22 @@ static int lg_pub_main(int argc, char **argv)
 	}
 	pktlen += size;
 	per_batch = LG_PUB_BATCH / pktlen > 0 ? LG_PUB_BATCH / pktlen : 1;
-	batch = malloc(per_batch * pktlen);
+	if (per_write > 0 && per_write < per_batch)
+		per_batch = per_write;
+	batch = malloc(per_batch * pktlen + 2); /* + 2: room for a PINGREQ (-r) */
 	if (batch == NULL)
 		lg_die("out of memory");
 	for (i = 0; i < per_batch; i++)
 		memcpy(batch + i * pktlen, pkt, pktlen);
+
+	if (conns > 0 || per_write > 0 || rtt) {
+		if (conns == 0)
+			conns = 1;
+		lg_pub_many(port, conns, count, per_batch, batch, pktlen, rtt, &start, &written);
+		closed = lg_now();
+		goto report;
+	}
+	conns = 1;
 
 	snprintf(client_id, sizeof(client_id), "loadgen-pub-%ld", (long)getpid());
 	lg_rbuf_init(&rb);
@@ -765,14 +927,15 @@ static int lg_pub_main(int argc, char **argv)
 		lg_die("the broker did not close the connection after DISCONNECT");
 	closed = lg_now();
 	close(fd);
+	free(rb.r_data);
 
-	printf("mode=mqtt-pub sent=%lu payload=%lu packet=%zu write_seconds=%.3f seconds=%.3f "
-	       "rate=%.0f\n",
-	       count, size, pktlen, (double)(written - start) / 1e9, (double)(closed - start) / 1e9,
-	       (double)count / ((double)(closed - start) / 1e9));
+report:
+	printf("mode=mqtt-pub sent=%lu payload=%lu packet=%zu conns=%u per_write=%zu rtt=%d "
+	       "write_seconds=%.3f seconds=%.3f rate=%.0f\n",
+	       count, size, pktlen, conns, per_batch, rtt, (double)(written - start) / 1e9,
+	       (double)(closed - start) / 1e9, (double)count / ((double)(closed - start) / 1e9));
 	free(batch);
 	free(pkt);
-	free(rb.r_data);
 	return 0;
 }
 

@@ -116,6 +116,30 @@ void buf_appendf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+void buf_append_uint(struct buf *b, unsigned long long v)
+{
+	char tmp[20]; /* 18446744073709551615: 20 digits */
+	size_t n = sizeof(tmp);
+
+	/* Digits from the right, then one copy: no printf on hot paths. */
+	do {
+		tmp[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	buf_append(b, tmp + n, sizeof(tmp) - n);
+}
+
+void buf_append_int(struct buf *b, long long v)
+{
+	if (v < 0) {
+		buf_putc(b, '-');
+		/* Negate in unsigned arithmetic: -LLONG_MIN does not fit. */
+		buf_append_uint(b, 0ULL - (unsigned long long)v);
+		return;
+	}
+	buf_append_uint(b, (unsigned long long)v);
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n > buf_len(b))

@@ -36,6 +36,9 @@ void buf_append_str(struct buf *b, const char *s);
 void buf_putc(struct buf *b, int c);
 void buf_appendf(struct buf *b, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void buf_vappendf(struct buf *b, const char *fmt, va_list ap) ATTR_PRINTF(2, 0);
+/* Decimal text of v, as printf's %llu / %lld would write it (no padding). */
+void buf_append_uint(struct buf *b, unsigned long long v);
+void buf_append_int(struct buf *b, long long v);
 /* Drop n bytes from the front (n <= buf_len). */
 void buf_consume(struct buf *b, size_t n);
 /* Move unconsumed bytes to the start of the allocation. */

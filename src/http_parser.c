@@ -7,9 +7,10 @@
  * the head is complete, which is what makes every split give the same
  * answer. Then the head is parsed and checked (request line, headers,
  * framing) and the body is just a byte count. Because the caller's buffer
- * may move between calls, the head is parsed once more when the request
- * completes, to point the request's fields into the current buffer: twice
- * the head is still linear.
+ * may move between calls, a head parsed in an earlier call is parsed once
+ * more when the request completes, to point the request's fields into the
+ * current buffer (twice the head is still linear); a request whose head
+ * and body complete in the same call is parsed once.
  *
  * A chunked body (Transfer-Encoding: chunked) is followed the same way,
  * line by line and chunk by chunk from p->scanned. When it is complete the
@@ -39,19 +40,54 @@ static int hp_error(struct http_parser *p, int status, const char *error)
 	return HTTP_PARSE_ERROR;
 }
 
-/* RFC 9110 tchar. */
-static bool hp_tchar(unsigned char c)
+/* RFC 9110 tchar, by byte value: one load per byte of a method or header name. */
+static const unsigned char hp_tchar_tab[256] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+static inline bool hp_tchar(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	return hp_tchar_tab[c] != 0;
 }
 
-static bool hp_ieq(const char *a, size_t alen, const char *b)
+/*
+ * Does a[0..alen) equal the lower-case literal b[0..blen), ignoring the
+ * case of ASCII letters in a? Lengths are compared first, so most names
+ * are told apart without looking at a byte.
+ */
+static inline bool hp_ieqn(const char *a, size_t alen, const char *b, size_t blen)
 {
 	size_t i;
 
-	if (alen != strlen(b))
+	if (alen != blen)
+		return false;
+	for (i = 0; i < alen; i++) {
+		unsigned char x = (unsigned char)a[i];
+
+		if ((unsigned char)(x - 'A') < 26)
+			x = (unsigned char)(x | 0x20);
+		if (x != (unsigned char)b[i])
+			return false;
+	}
+	return true;
+}
+
+/* hp_ieqn() with a string literal for b. */
+#define HP_IEQ(a, alen, lit) hp_ieqn((a), (alen), (lit), sizeof(lit) - 1)
+
+static bool hp_ieq(const char *a, size_t alen, const char *b)
+{
+	size_t i, blen = strlen(b);
+
+	if (alen != blen)
 		return false;
 	for (i = 0; i < alen; i++) {
 		char x = a[i], y = b[i];
@@ -83,10 +119,11 @@ static const char *hp_line(const char *s, const char *end, const char **next)
 
 static const struct {
 	const char *name;
+	size_t len;
 	enum http_method method;
 } hp_methods[] = {
-        {"GET", HTTP_GET}, {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},
-        {"PUT", HTTP_PUT}, {"DELETE", HTTP_DELETE},
+        {"POST", 4, HTTP_POST}, {"GET", 3, HTTP_GET},       {"HEAD", 4, HTTP_HEAD},
+        {"PUT", 3, HTTP_PUT},   {"DELETE", 6, HTTP_DELETE},
 };
 
 static int hp_request_line(struct http_parser *p, const char *s, const char *e,
@@ -103,9 +140,11 @@ static int hp_request_line(struct http_parser *p, const char *s, const char *e,
 	req->method_len = (size_t)(sp1 - s);
 	req->method = HTTP_OTHER;
 	for (i = 0; i < sizeof(hp_methods) / sizeof(hp_methods[0]); i++) {
-		if (strlen(hp_methods[i].name) == req->method_len &&
-		    memcmp(hp_methods[i].name, s, req->method_len) == 0)
+		if (hp_methods[i].len == req->method_len &&
+		    memcmp(hp_methods[i].name, s, req->method_len) == 0) {
 			req->method = hp_methods[i].method;
+			break;
+		}
 	}
 	for (sp2 = sp1 + 1; sp2 < e && *sp2 != ' '; sp2++) {
 		unsigned char c = (unsigned char)*sp2;
@@ -171,9 +210,9 @@ static void hp_connection(const char *v, size_t n, struct http_request *req)
 			v++;
 		while (te > v && (te[-1] == ' ' || te[-1] == '\t'))
 			te--;
-		if (hp_ieq(v, (size_t)(te - v), "close"))
+		if (HP_IEQ(v, (size_t)(te - v), "close"))
 			req->keep_alive = false;
-		else if (hp_ieq(v, (size_t)(te - v), "keep-alive"))
+		else if (HP_IEQ(v, (size_t)(te - v), "keep-alive"))
 			req->keep_alive = true;
 		v = c + 1;
 	}
@@ -219,7 +258,7 @@ static int hp_head(struct http_parser *p, const char *buf, struct http_request *
 		h->name_len = (size_t)(colon - s);
 		h->value = v;
 		h->value_len = (size_t)(ve - v);
-		if (hp_ieq(h->name, h->name_len, "content-length")) {
+		if (HP_IEQ(h->name, h->name_len, "content-length")) {
 			size_t n;
 
 			if (hp_content_length(p, v, h->value_len, &n) != 0)
@@ -228,17 +267,17 @@ static int hp_head(struct http_parser *p, const char *buf, struct http_request *
 				return hp_error(p, 400, "more than one Content-Length header");
 			have_cl = true;
 			cl = n;
-		} else if (hp_ieq(h->name, h->name_len, "transfer-encoding")) {
+		} else if (HP_IEQ(h->name, h->name_len, "transfer-encoding")) {
 			/* Only "chunked", once: a list such as "gzip, chunked"
 			 * names a coding this server cannot undo. */
-			chunked = !have_te && hp_ieq(v, h->value_len, "chunked");
+			chunked = !have_te && HP_IEQ(v, h->value_len, "chunked");
 			have_te = true;
-		} else if (hp_ieq(h->name, h->name_len, "connection")) {
+		} else if (HP_IEQ(h->name, h->name_len, "connection")) {
 			hp_connection(v, h->value_len, req);
-		} else if (hp_ieq(h->name, h->name_len, "expect")) {
+		} else if (HP_IEQ(h->name, h->name_len, "expect")) {
 			/* Other expectations are ignored: the body comes anyway. */
 			p->expect_continue =
-			        req->version_minor >= 1 && hp_ieq(v, h->value_len, "100-continue");
+			        req->version_minor >= 1 && HP_IEQ(v, h->value_len, "100-continue");
 		}
 	}
 	if (have_te && have_cl)
@@ -265,11 +304,14 @@ static int hp_head(struct http_parser *p, const char *buf, struct http_request *
  */
 static bool hp_find_head_end(struct http_parser *p, const char *buf, size_t len)
 {
+	const char *nl;
 	size_t i;
 
 	for (i = p->scanned; i < len; i++) {
-		if (buf[i] != '\n')
-			continue;
+		nl = memchr(buf + i, '\n', len - i);
+		if (nl == NULL)
+			break;
+		i = (size_t)(nl - buf);
 		if (i == p->line_start || (i == p->line_start + 1 && buf[p->line_start] == '\r')) {
 			if (p->line_start == p->head_start) {
 				p->head_start = i + 1;
@@ -428,6 +470,8 @@ static void hp_join_chunks(struct http_parser *p, char *buf)
 enum http_parse_rc http_parse_request(struct http_parser *p, char *buf, size_t len,
                                       struct http_request *req)
 {
+	bool head_now = false; /* req was filled from this very buf in this call */
+
 	if (p->status != 0)
 		return HTTP_PARSE_ERROR;
 	if (p->state == HP_HEAD) {
@@ -444,6 +488,7 @@ enum http_parse_rc http_parse_request(struct http_parser *p, char *buf, size_t l
 			return HTTP_PARSE_ERROR;
 		p->state = p->chunked ? HP_CHUNK_SIZE : HP_BODY;
 		p->line_start = p->scanned = p->header_end;
+		head_now = true;
 	}
 	if (p->chunked) {
 		int rc = hp_chunks(p, buf, len);
@@ -456,8 +501,13 @@ enum http_parse_rc http_parse_request(struct http_parser *p, char *buf, size_t l
 			return HTTP_PARSE_NEED_MORE;
 		p->consumed = p->header_end + p->content_length;
 	}
-	/* Re-point the fields into buf, which may have moved since. */
-	if (hp_head(p, buf, req) != 0)
+	/*
+	 * If the head was parsed in an earlier call, re-point the fields into
+	 * buf, which may have moved since (and the caller's req may be
+	 * another one). When head and body came in together, as small
+	 * requests do, req already points into this buf.
+	 */
+	if (!head_now && hp_head(p, buf, req) != 0)
 		return HTTP_PARSE_ERROR;
 	if (p->chunked)
 		hp_join_chunks(p, buf);

@@ -182,14 +182,27 @@ static void hs_serialize(struct http_server *srv, struct buf *out, const struct 
 	if (resp->status >= 100 && resp->status < 600)
 		srv->s_responses[resp->status / 100]++;
 
-	buf_appendf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
-	            resp->status, http_status_text(resp->status),
-	            resp->content_type != NULL ? resp->content_type : "application/json",
-	            buf_len(&resp->body));
-	if (resp->allow != NULL)
-		buf_appendf(out, "Allow: %s\r\n", resp->allow);
-	if (resp->www_authenticate != NULL)
-		buf_appendf(out, "WWW-Authenticate: %s\r\n", resp->www_authenticate);
+	/* Every answer goes through here: pieces and digits, no printf. */
+	buf_reserve(out, 128 + (head ? 0 : buf_len(&resp->body)));
+	buf_append(out, "HTTP/1.1 ", 9);
+	buf_append_int(out, resp->status);
+	buf_putc(out, ' ');
+	buf_append_str(out, http_status_text(resp->status));
+	buf_append(out, "\r\nContent-Type: ", 16);
+	buf_append_str(out, resp->content_type != NULL ? resp->content_type : "application/json");
+	buf_append(out, "\r\nContent-Length: ", 18);
+	buf_append_uint(out, buf_len(&resp->body));
+	buf_append(out, "\r\n", 2);
+	if (resp->allow != NULL) {
+		buf_append(out, "Allow: ", 7);
+		buf_append_str(out, resp->allow);
+		buf_append(out, "\r\n", 2);
+	}
+	if (resp->www_authenticate != NULL) {
+		buf_append(out, "WWW-Authenticate: ", 18);
+		buf_append_str(out, resp->www_authenticate);
+		buf_append(out, "\r\n", 2);
+	}
 	if (resp->close)
 		buf_append_str(out, "Connection: close\r\n");
 	else if (req != NULL && req->version_minor == 0)

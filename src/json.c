@@ -504,6 +504,18 @@ static int json_parse(struct json_doc *d, const char *js, size_t len, const char
 		*why = JSON_WHY_DEEP;
 		return -1;
 	}
+	/*
+	 * Most documents fit the stack array: tokenize straight into it.
+	 * jsmn with a token array checks everything its counting mode does
+	 * and more, so success here is what counting and then filling would
+	 * have given. Otherwise (too many tokens, or an error, whose
+	 * explanation depends on which of the two passes saw it first)
+	 * count first, then fill, as always.
+	 */
+	jsmn_init(&parser);
+	d->ntok = jsmn_parse(&parser, js, len, d->tok, JSON_STACK_TOKENS);
+	if (d->ntok > 0)
+		goto parsed;
 	jsmn_init(&parser);
 	rc = jsmn_parse(&parser, js, len, NULL, 0);
 	if (rc < 0) {
@@ -514,6 +526,7 @@ static int json_parse(struct json_doc *d, const char *js, size_t len, const char
 		d->tok = xcalloc((size_t)rc, sizeof(*d->tok));
 	jsmn_init(&parser);
 	d->ntok = jsmn_parse(&parser, js, len, d->tok, (unsigned)(rc > 0 ? rc : 1));
+parsed:
 	if (d->ntok <= 0) {
 		*why = d->ntok == 0 ? JSON_WHY_END : json_jsmn_why(js, len, d->ntok, parser.pos);
 		json_doc_free(d);
@@ -548,6 +561,7 @@ void json_append_string(struct buf *out, const char *s, size_t len)
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, run, n;
 
+	buf_reserve(out, len + 2);
 	buf_putc(out, '"');
 	while (i < len) {
 		/* Copy the longest run that needs no escaping in one go. */
@@ -711,6 +725,11 @@ static bool json_text_equals(const char *js, size_t start, size_t end, const cha
 static bool json_tok_equals(const struct json_doc *d, const jsmntok_t *t, const char *want,
                             size_t wantlen)
 {
+	size_t n = (size_t)(t->end - t->start);
+
+	/* Without escapes the (validated) text is its own decoding. */
+	if (memchr(d->js + t->start, '\\', n) == NULL)
+		return n == wantlen && memcmp(d->js + t->start, want, n) == 0;
 	return json_text_equals(d->js, (size_t)t->start, (size_t)t->end, want, wantlen);
 }
 
@@ -723,7 +742,8 @@ static void json_put_member_event(struct buf *out, const char *event, size_t eve
 static void json_put_member_ts(struct buf *out, const char *ts_field, long long ts)
 {
 	json_append_string(out, ts_field, strlen(ts_field));
-	buf_appendf(out, ":%lld", ts);
+	buf_putc(out, ':');
+	buf_append_int(out, ts);
 }
 
 static bool json_is_null_body(const char *in, size_t inlen)
@@ -757,6 +777,8 @@ int json_event_payload(const char *in, size_t inlen, const char *event, size_t e
 			return -1;
 		}
 	}
+	/* Room for the usual case at once: the members, _event and the timestamp. */
+	buf_reserve(out, inlen + eventlen + ts_len + 48);
 	buf_putc(out, '{');
 	/* The root's members are the keys whose parent is token 0. */
 	for (i = 1; i < d.ntok; i++) {

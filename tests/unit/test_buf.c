@@ -5,6 +5,7 @@
  * errno text, level filter, the journal check, fatal exit status.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,41 @@
 #include "buf.h"
 #include "log.h"
 #include "check_compat.h"
+
+START_TEST(append_integers)
+{
+	static const unsigned long long u[] = {
+	        0, 1, 9, 10, 99, 100, 4294967295ULL, 1000000000000ULL, 18446744073709551615ULL};
+	static const long long s[] = {
+	        0, 1, -1, 9, -9, 10, -10, 1764067200LL, -2147483648LL, LLONG_MAX, LLONG_MIN};
+	struct buf b = BUF_INITIALIZER;
+	char want[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+		buf_reset(&b);
+		buf_append_str(&b, "x=");
+		buf_append_uint(&b, u[i]);
+		snprintf(want, sizeof(want), "x=%llu", u[i]);
+		ck_assert_uint_eq(buf_len(&b), strlen(want));
+		ck_assert_int_eq(memcmp(buf_data(&b), want, strlen(want)), 0);
+	}
+	for (i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+		buf_reset(&b);
+		buf_append_int(&b, s[i]);
+		snprintf(want, sizeof(want), "%lld", s[i]);
+		ck_assert_uint_eq(buf_len(&b), strlen(want));
+		ck_assert_int_eq(memcmp(buf_data(&b), want, strlen(want)), 0);
+	}
+	/* Appends after what is there, growing the buffer as needed. */
+	buf_reset(&b);
+	for (i = 0; i < 1000; i++)
+		buf_append_uint(&b, 1234567890);
+	ck_assert_uint_eq(buf_len(&b), 10000);
+	ck_assert_int_eq(memcmp(buf_data(&b) + 9990, "1234567890", 10), 0);
+	buf_free(&b);
+}
+END_TEST
 
 START_TEST(append_consume)
 {
@@ -465,6 +501,7 @@ static Suite *buf_suite(void)
 	TCase *tc = tcase_create("buf");
 
 	tcase_add_test(tc, append_consume);
+	tcase_add_test(tc, append_integers);
 	tcase_add_test(tc, growth_keeps_bytes);
 	tcase_add_test(tc, compact_reuses_prefix);
 	tcase_add_test(tc, compact_explicit);
