@@ -650,7 +650,7 @@ END_TEST
 START_TEST(queue_while_down_in_order)
 {
 	struct mqtt_client_stats st;
-	char p[8];
+	char p[16];
 	int i;
 
 	fk.answer_connack = false; /* the client waits for CONNACK: not connected */
