@@ -3,10 +3,12 @@
  * prefix is reclaimed lazily, when room is needed and moving the live
  * bytes is cheaper than growing.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
@@ -162,4 +164,21 @@ void buf_shrink(struct buf *b, size_t keep)
 		return;
 	free(b->b_data);
 	buf_init(b);
+}
+
+int buf_read_fd(struct buf *b, int fd)
+{
+	for (;;) {
+		ssize_t k;
+
+		buf_reserve(b, 65536);
+		k = read(fd, buf_tail(b), buf_avail(b));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			return 0;
+		buf_produced(b, (size_t)k);
+	}
 }

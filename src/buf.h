@@ -47,6 +47,8 @@ void buf_compact(struct buf *b);
 void buf_produced(struct buf *b, size_t n);
 /* Shrink the allocation back to at most `keep` bytes if it is empty and larger. */
 void buf_shrink(struct buf *b, size_t keep);
+/* Append everything read from fd until EOF. 0, or -1 with errno set. */
+int buf_read_fd(struct buf *b, int fd);
 
 static inline char *buf_data(const struct buf *b)
 {

@@ -441,22 +441,9 @@ int registry_load(struct registry *r, char *err, size_t errlen)
 		snprintf(err, errlen, "state.file %s: %s", r->r_path, strerror(errno));
 		return -1;
 	}
-	for (;;) {
-		ssize_t k;
-
-		buf_reserve(&text, 65536);
-		k = read(fd, buf_tail(&text), buf_avail(&text));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			snprintf(err, errlen, "state.file %s: read: %s", r->r_path,
-			         strerror(errno));
-			rc = -1;
-			break;
-		}
-		if (k == 0)
-			break;
-		buf_produced(&text, (size_t)k);
+	if (buf_read_fd(&text, fd) != 0) {
+		snprintf(err, errlen, "state.file %s: read: %s", r->r_path, strerror(errno));
+		rc = -1;
 	}
 	close(fd);
 	if (rc == 0 && registry_parse(r, buf_data(&text), buf_len(&text), &why) != 0) {

@@ -298,21 +298,10 @@ static int spool_load(struct spool *sp, struct buf *img, char *err, size_t errle
 		snprintf(err, errlen, "%s: %s", sp->sp_path, strerror(errno));
 		return -1;
 	}
-	for (;;) {
-		ssize_t k;
-
-		buf_reserve(img, 65536);
-		k = read(fd, buf_tail(img), buf_avail(img));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			snprintf(err, errlen, "%s: read: %s", sp->sp_path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (k == 0)
-			break;
-		buf_produced(img, (size_t)k);
+	if (buf_read_fd(img, fd) != 0) {
+		snprintf(err, errlen, "%s: read: %s", sp->sp_path, strerror(errno));
+		close(fd);
+		return -1;
 	}
 	close(fd);
 	d = (const uint8_t *)buf_data(img);

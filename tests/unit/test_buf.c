@@ -495,6 +495,30 @@ START_TEST(fatal_exits_1)
 }
 END_TEST
 
+/* buf_read_fd: everything up to EOF, appended; -1 on a bad descriptor. */
+START_TEST(read_fd_whole_file)
+{
+	struct buf b = BUF_INITIALIZER;
+	char path[] = "/tmp/octomqttd-buf.XXXXXX";
+	int fd = mkstemp(path);
+	size_t i;
+
+	ck_assert_int_ge(fd, 0);
+	for (i = 0; i < 100000; i++)
+		ck_assert_int_eq(write(fd, i % 2 ? "b" : "a", 1), 1);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	buf_append_str(&b, "x");
+	ck_assert_int_eq(buf_read_fd(&b, fd), 0);
+	ck_assert_uint_eq(buf_len(&b), 100001);
+	ck_assert_int_eq(buf_data(&b)[1], 'a');
+	ck_assert_int_eq(buf_data(&b)[100000], 'b');
+	close(fd);
+	unlink(path);
+	ck_assert_int_eq(buf_read_fd(&b, fd), -1);
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *buf_suite(void)
 {
 	Suite *s = suite_create("buf");
@@ -520,6 +544,7 @@ static Suite *buf_suite(void)
 	tcase_add_test(tc, log_journal_stream);
 	tcase_add_test(tc, log_level_names);
 	tcase_add_test(tc, fatal_exits_1);
+	tcase_add_test(tc, read_fd_whole_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
