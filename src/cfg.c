@@ -36,6 +36,7 @@ enum cfg_type {
 	CT_PROTOCOL, /* broker.protocol */
 	CT_LOGLEVEL, /* log.level */
 	CT_EVLIST,   /* comma-separated event names */
+	CT_CIDRLIST, /* comma-separated address blocks (webhook.allow) */
 	CT_PORT,     /* uint16_t 1..65535 */
 	CT_TOKEN,    /* char *, visible ASCII only (an HTTP bearer token) */
 };
@@ -76,6 +77,12 @@ static const struct cfg_key cfg_keys[] = {
         {"queue.max_messages", CT_SIZE, F(queue_max_messages), 1, 1000000000},
         {"queue.max_bytes", CT_SIZE, F(queue_max_bytes), 1024, (uint64_t)1 << 40},
         {"queue.spool", CT_STRING, F(queue_spool), 1, 4095},
+        {"subscribe.qos", CT_QOS, F(sub_qos), 0, 2},
+        {"webhook.allow", CT_CIDRLIST, F(webhook_allow), 0, 0},
+        {"webhook.timeout", CT_UINT, F(webhook_timeout), 1, 3600},
+        {"webhook.retries", CT_UINT, F(webhook_retries), 0, 100},
+        {"webhook.max_pending", CT_SIZE, F(webhook_max_pending), 1, 1000000000},
+        {"state.file", CT_STRING, F(state_file), 1, 4095},
         {"http.listen", CT_LISTEN, F(http_listen_host), 0, 0},
         {"http.max_body", CT_SIZE, F(http_max_body), 1, 1024 * 1024 * 1024},
         {"http.max_header", CT_SIZE, F(http_max_header), 256, 1024 * 1024},
@@ -141,6 +148,23 @@ void cfg_defaults(struct cfg *cfg)
 	cfg->pub_lw_topic = xstrdup("mqtt");
 	cfg->queue_max_messages = 10000;
 	cfg->queue_max_bytes = 16777216;
+	cfg->sub_qos = 1;
+	{
+		/* 127.0.0.0/8 and ::1, as DESIGN §4 says. */
+		static const char *const allow[] = {"127.0.0.0/8", "::1"};
+		char err[NET_ERR_LEN];
+		size_t i;
+
+		cfg->webhook_allow = xcalloc(nitems(allow), sizeof(*cfg->webhook_allow));
+		for (i = 0; i < nitems(allow); i++)
+			if (net_cidr_parse(allow[i], &cfg->webhook_allow[i], err, sizeof(err)) != 0)
+				fatalx("webhook.allow default: %s", err);
+		cfg->webhook_allow_n = nitems(allow);
+	}
+	cfg->webhook_timeout = 10;
+	cfg->webhook_retries = 5;
+	cfg->webhook_max_pending = 10000;
+	cfg->state_file = xstrdup(LOCALSTATEDIR "/lib/octomqttd/subscriptions.json");
 	cfg->http_listen_host = xstrdup("127.0.0.1");
 	cfg->http_listen_port = 5883;
 	cfg->http_max_body = 1048576;
@@ -169,6 +193,8 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->broker_password);
 	free(cfg->broker_password_file);
 	free(cfg->queue_spool);
+	free(cfg->webhook_allow);
+	free(cfg->state_file);
 	free(cfg->broker_client_id);
 	free(cfg->pub_base_topic);
 	free(cfg->pub_event_topic);
@@ -239,14 +265,17 @@ static void cfg_set_str(char **field, const char *v)
 	*field = xstrdup(v);
 }
 
-static int cfg_set_evlist(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
+/*
+ * A comma-separated value: fn for each item, blanks around it trimmed.
+ * An empty value has no items; an empty item after a ',' is an error.
+ */
+typedef int cfg_item_fn(struct cfg_parse *cp, const struct cfg_key *k, const char *s, size_t len,
+                        void *ctx);
+static int cfg_each_item(struct cfg_parse *cp, const struct cfg_key *k, const char *v,
+                         cfg_item_fn *fn, void *ctx)
 {
-	char ***field = (char ***)((char *)cp->cp_cfg + k->k_off);
-	char **list;
-	size_t n = 0, cap = 4;
 	const char *p = v;
 
-	list = xcalloc(cap + 1, sizeof(char *));
 	while (*p != '\0') {
 		const char *start, *end, *next;
 
@@ -258,27 +287,79 @@ static int cfg_set_evlist(struct cfg_parse *cp, const struct cfg_key *k, const c
 		p = next != NULL ? next + 1 : end;
 		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
 			end--;
-		if (!cfg_event_name_valid(start, (size_t)(end - start))) {
-			cfg_free_list(list);
-			return cfg_fail(cp, cp->cp_line,
-			                "%s: '%.*s' is not an event name (1-128 characters of "
-			                "A-Z a-z 0-9 _ . -)",
-			                k->k_name, (int)(end - start), start);
-		}
-		if (n == cap) {
-			cap *= 2;
-			list = xrealloc(list, (cap + 1) * sizeof(char *));
-		}
-		list[n++] = xstrndup(start, (size_t)(end - start));
-		list[n] = NULL;
-		if (next != NULL && *p == '\0') {
-			cfg_free_list(list);
-			return cfg_fail(cp, cp->cp_line, "%s: empty name after ','", k->k_name);
-		}
+		if (fn(cp, k, start, (size_t)(end - start), ctx) != 0)
+			return -1;
+		if (next != NULL && *p == '\0')
+			return cfg_fail(cp, cp->cp_line, "%s: empty item after ','", k->k_name);
+	}
+	return 0;
+}
+
+struct cfg_names {
+	char **n_list;
+	size_t n_n, n_cap;
+};
+
+static int cfg_event_item(struct cfg_parse *cp, const struct cfg_key *k, const char *s, size_t len,
+                          void *ctx)
+{
+	struct cfg_names *names = ctx;
+
+	if (!cfg_event_name_valid(s, len))
+		return cfg_fail(cp, cp->cp_line,
+		                "%s: '%.*s' is not an event name (1-128 characters of "
+		                "A-Z a-z 0-9 _ . -)",
+		                k->k_name, (int)len, s);
+	if (names->n_n == names->n_cap) {
+		names->n_cap = names->n_cap ? names->n_cap * 2 : 4;
+		names->n_list = xrealloc(names->n_list, (names->n_cap + 1) * sizeof(char *));
+	}
+	names->n_list[names->n_n++] = xstrndup(s, len);
+	names->n_list[names->n_n] = NULL;
+	return 0;
+}
+
+static int cfg_set_evlist(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
+{
+	char ***field = (char ***)((char *)cp->cp_cfg + k->k_off);
+	struct cfg_names names = {xcalloc(1, sizeof(char *)), 0, 0};
+
+	if (cfg_each_item(cp, k, v, cfg_event_item, &names) != 0) {
+		cfg_free_list(names.n_list);
+		return -1;
 	}
 	cfg_free_list(*field);
-	*field = list;
+	*field = names.n_list;
 	return 0;
+}
+
+static int cfg_cidr_item(struct cfg_parse *cp, const struct cfg_key *k, const char *s, size_t len,
+                         void *ctx)
+{
+	struct cfg *cfg = ctx;
+	char item[128], err[NET_ERR_LEN];
+
+	if (len >= sizeof(item))
+		return cfg_fail(cp, cp->cp_line, "%s: '%.*s' is too long for an address block",
+		                k->k_name, (int)len, s);
+	memcpy(item, s, len);
+	item[len] = '\0';
+	cfg->webhook_allow = xrealloc(cfg->webhook_allow,
+	                              (cfg->webhook_allow_n + 1) * sizeof(*cfg->webhook_allow));
+	if (net_cidr_parse(item, &cfg->webhook_allow[cfg->webhook_allow_n], err, sizeof(err)) != 0)
+		return cfg_fail(cp, cp->cp_line, "%s: %s", k->k_name, err);
+	cfg->webhook_allow_n++;
+	return 0;
+}
+
+static int cfg_set_cidrlist(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
+{
+	struct cfg *cfg = cp->cp_cfg;
+
+	free(cfg->webhook_allow);
+	cfg->webhook_allow = NULL;
+	cfg->webhook_allow_n = 0;
+	return cfg_each_item(cp, k, v, cfg_cidr_item, cfg);
 }
 
 static int cfg_set_url(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
@@ -390,6 +471,8 @@ static int cfg_set_value(struct cfg_parse *cp, const struct cfg_key *k, const ch
 		return 0;
 	case CT_EVLIST:
 		return cfg_set_evlist(cp, k, v);
+	case CT_CIDRLIST:
+		return cfg_set_cidrlist(cp, k, v);
 	}
 	return cfg_fail(cp, cp->cp_line, "%s: internal error: unknown type", k->k_name);
 }

@@ -56,6 +56,15 @@ struct cfg {
 	size_t queue_max_bytes;
 	char *queue_spool; /* directory, or NULL */
 
+	/* subscribe.*, webhook.*, state.* */
+	int sub_qos;                    /* QoS of the broker subscriptions */
+	struct net_cidr *webhook_allow; /* webhook.allow: address blocks */
+	size_t webhook_allow_n;
+	unsigned webhook_timeout; /* seconds */
+	unsigned webhook_retries;
+	size_t webhook_max_pending;
+	char *state_file;
+
 	/* http.* */
 	char *http_listen_host; /* from http.listen, no brackets */
 	uint16_t http_listen_port;

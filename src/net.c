@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -260,4 +261,72 @@ int net_connect_result(int fd, char *err, size_t errlen)
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, "%s", strerror(soerr));
 	return -1;
+}
+
+int net_cidr_parse(const char *s, struct net_cidr *out, char *err, size_t errlen)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	unsigned long prefix;
+	char *end;
+
+	memset(out, 0, sizeof(*out));
+	if (alen == 0 || alen >= sizeof(addr)) {
+		snprintf(err, errlen, "'%s': not an address or address/prefix", s);
+		return -1;
+	}
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, out->addr) == 1) {
+		out->family = AF_INET;
+		out->prefix = 32;
+	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
+		out->family = AF_INET6;
+		out->prefix = 128;
+	} else {
+		snprintf(err, errlen, "'%s': not an IPv4 or IPv6 address", addr);
+		return -1;
+	}
+	if (slash != NULL) {
+		if (slash[1] < '0' || slash[1] > '9' || strlen(slash + 1) > 3) {
+			snprintf(err, errlen, "'%s': bad prefix length", s);
+			return -1;
+		}
+		prefix = strtoul(slash + 1, &end, 10);
+		if (*end != '\0' || prefix > out->prefix) {
+			snprintf(err, errlen, "'%s': prefix length must be 0 to %u", s,
+			         out->prefix);
+			return -1;
+		}
+		out->prefix = (unsigned)prefix;
+	}
+	return 0;
+}
+
+bool net_cidr_contains(const struct net_cidr *c, const struct sockaddr *sa)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	const uint8_t *a;
+	int family = sa->sa_family;
+	unsigned full, rest;
+
+	if (family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	} else if (family == AF_INET6) {
+		a = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			a += 12;
+			family = AF_INET;
+		}
+	} else {
+		return false;
+	}
+	if (family != c->family)
+		return false;
+	full = c->prefix / 8;
+	rest = c->prefix % 8;
+	if (memcmp(a, c->addr, full) != 0)
+		return false;
+	return rest == 0 || ((a[full] ^ c->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
 }

@@ -8,6 +8,7 @@
 #ifndef OCTO_NET_H
 #define OCTO_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,21 @@ int net_accept(int lfd, char *peer, size_t peerlen);
 int net_connect(const char *host, uint16_t port, char *err, size_t errlen);
 /* 0 if the connect on fd succeeded, else -1 with strerror(SO_ERROR) in err. */
 int net_connect_result(int fd, char *err, size_t errlen);
+
+/*
+ * An address block: "127.0.0.0/8", "::1" (a single address), "fe80::/10".
+ * net_cidr_parse is pure: 0, or -1 with err. net_cidr_contains: is the
+ * address (AF_INET or AF_INET6; an IPv4-mapped IPv6 address counts as its
+ * IPv4 address) in the block?
+ */
+struct net_cidr {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	unsigned prefix;
+};
+struct sockaddr;
+int net_cidr_parse(const char *s, struct net_cidr *out, char *err, size_t errlen);
+bool net_cidr_contains(const struct net_cidr *c, const struct sockaddr *sa);
 
 /* 0 or -1 with errno set. */
 int net_set_nonblock(int fd);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "net.h"
 #include "check_compat.h"
 
 #define URL "broker.url = 127.0.0.1\n"
@@ -58,6 +59,14 @@ START_TEST(defaults)
 	ck_assert_uint_eq(cfg.http_timeout, 30);
 	ck_assert_ptr_null(cfg.http_token);
 	ck_assert_ptr_null(cfg.queue_spool);
+	ck_assert_int_eq(cfg.sub_qos, 1);
+	ck_assert_uint_eq(cfg.webhook_allow_n, 2);
+	ck_assert_uint_eq(cfg.webhook_allow[0].prefix, 8);
+	ck_assert_uint_eq(cfg.webhook_allow[1].prefix, 128);
+	ck_assert_uint_eq(cfg.webhook_timeout, 10);
+	ck_assert_uint_eq(cfg.webhook_retries, 5);
+	ck_assert_uint_eq(cfg.webhook_max_pending, 10000);
+	ck_assert_ptr_nonnull(strstr(cfg.state_file, "/lib/octomqttd/subscriptions.json"));
 	ck_assert_uint_eq(cfg.shutdown_grace, 5);
 	ck_assert_int_eq(cfg.log_level, LOGL_INFO);
 	cfg_free(&cfg);
@@ -94,6 +103,12 @@ START_TEST(every_key)
 	        "queue.max_messages = 5\n"
 	        "queue.max_bytes = 1024\n"
 	        "queue.spool = /var/spool/octo mqttd\n"
+	        "subscribe.qos = 2\n"
+	        "webhook.allow = 10.0.0.0/8 , fd00::/8,192.168.1.7\n"
+	        "webhook.timeout = 3\n"
+	        "webhook.retries = 0\n"
+	        "webhook.max_pending = 7\n"
+	        "state.file = /tmp/s.json\n"
 	        "http.listen = [::1]:8080\n"
 	        "http.max_body = 100\n"
 	        "http.max_header = 256\n"
@@ -113,6 +128,14 @@ START_TEST(every_key)
 	ck_assert_uint_eq(cfg.broker_keepalive, 0);
 	ck_assert_str_eq(cfg.broker_client_id, "printer-1");
 	ck_assert_str_eq(cfg.queue_spool, "/var/spool/octo mqttd");
+	ck_assert_int_eq(cfg.sub_qos, 2);
+	ck_assert_uint_eq(cfg.webhook_allow_n, 3);
+	ck_assert_uint_eq(cfg.webhook_allow[1].prefix, 8);
+	ck_assert_uint_eq(cfg.webhook_allow[2].prefix, 32);
+	ck_assert_uint_eq(cfg.webhook_timeout, 3);
+	ck_assert_uint_eq(cfg.webhook_retries, 0);
+	ck_assert_uint_eq(cfg.webhook_max_pending, 7);
+	ck_assert_str_eq(cfg.state_file, "/tmp/s.json");
 	ck_assert_uint_eq(cfg.broker_max_packet, 64);
 	ck_assert(!cfg.broker_clean_session);
 	ck_assert_int_eq(cfg.broker_protocol, MQTT_PROTO_V31);
@@ -235,6 +258,15 @@ static const struct {
         {URL "broker.lwRetain = 1\n", "t.conf:2: broker.lwRetain: expected true or false, got '1'"},
         {URL "publish.lwActive = no\n",
          "t.conf:2: publish.lwActive: expected true or false, got 'no'"},
+        {URL "webhook.allow = 10.0.0.0/33\n",
+         "t.conf:2: webhook.allow: '10.0.0.0/33': prefix length must be 0 to 32"},
+        {URL "webhook.allow = 127.0.0.1, example.com\n",
+         "t.conf:2: webhook.allow: 'example.com': not an IPv4 or IPv6 address"},
+        {URL "webhook.allow = ::1,\n", "t.conf:2: webhook.allow: empty item after ','"},
+        {URL "webhook.retries = 101\n",
+         "t.conf:2: webhook.retries: expected an integer from 0 to 100, got '101'"},
+        {URL "subscribe.qos = 3\n",
+         "t.conf:2: subscribe.qos: expected an integer from 0 to 2, got '3'"},
         {URL "publish.events_exclude = A,,B\n",
          "t.conf:2: publish.events_exclude: '' is not an event name (1-128 characters of "
          "A-Z a-z 0-9 _ . -)"},
@@ -242,7 +274,7 @@ static const struct {
          "t.conf:2: publish.events_exclude: 'A B' is not an event name (1-128 characters of "
          "A-Z a-z 0-9 _ . -)"},
         {URL "publish.events_exclude = A,\n",
-         "t.conf:2: publish.events_exclude: empty name after ','"},
+         "t.conf:2: publish.events_exclude: empty item after ','"},
         /* rules across keys */
         {"broker.port = 1883\n", "t.conf: broker.url is required"},
         {"", "t.conf: broker.url is required"},

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -239,6 +240,80 @@ START_TEST(listen_port_in_use)
 }
 END_TEST
 
+static const struct {
+	const char *cidr;
+	const char *addr;
+	bool in;
+} cidr_cases[] = {
+        {"127.0.0.0/8", "127.0.0.1", true},
+        {"127.0.0.0/8", "127.255.255.255", true},
+        {"127.0.0.0/8", "128.0.0.1", false},
+        {"127.0.0.0/8", "::ffff:127.0.0.1", true},
+        {"127.0.0.0/8", "::1", false},
+        {"::1", "::1", true},
+        {"::1", "::2", false},
+        {"::1", "127.0.0.1", false},
+        {"10.1.2.3", "10.1.2.3", true},
+        {"10.1.2.3", "10.1.2.4", false},
+        {"192.168.0.0/23", "192.168.1.200", true},
+        {"192.168.0.0/23", "192.168.2.1", false},
+        {"0.0.0.0/0", "8.8.8.8", true},
+        {"fe80::/10", "fe80::1", true},
+        {"fe80::/10", "febf::1", true},
+        {"fe80::/10", "fec0::1", false},
+        {"::/0", "2001:db8::1", true},
+        {"::/0", "1.2.3.4", false},
+};
+
+START_TEST(cidr_contains)
+{
+	struct net_cidr c;
+	struct sockaddr_storage ss;
+	char err[NET_ERR_LEN];
+
+	memset(&ss, 0, sizeof(ss));
+	ck_assert_msg(net_cidr_parse(cidr_cases[_i].cidr, &c, err, sizeof(err)) == 0, "%s", err);
+	if (strchr(cidr_cases[_i].addr, ':') != NULL) {
+		ss.ss_family = AF_INET6;
+		ck_assert_int_eq(inet_pton(AF_INET6, cidr_cases[_i].addr,
+		                           &((struct sockaddr_in6 *)&ss)->sin6_addr),
+		                 1);
+	} else {
+		ss.ss_family = AF_INET;
+		ck_assert_int_eq(inet_pton(AF_INET, cidr_cases[_i].addr,
+		                           &((struct sockaddr_in *)&ss)->sin_addr),
+		                 1);
+	}
+	ck_assert_msg(net_cidr_contains(&c, (struct sockaddr *)&ss) == cidr_cases[_i].in,
+	              "%s in %s", cidr_cases[_i].addr, cidr_cases[_i].cidr);
+}
+END_TEST
+
+START_TEST(cidr_bad)
+{
+	static const char *const bad_cidrs[] = {"",
+	                                        "/8",
+	                                        "127.0.0.0/",
+	                                        "127.0.0.0/33",
+	                                        "::1/129",
+	                                        "127.0.0.0/8x",
+	                                        "localhost",
+	                                        "127.0.0.0/-1",
+	                                        "1.2.3.4/0008",
+	                                        "[::1]"};
+	struct net_cidr c;
+	char err[NET_ERR_LEN];
+	size_t i;
+
+	for (i = 0; i < nitems(bad_cidrs); i++) {
+		err[0] = '\0';
+		ck_assert_msg(net_cidr_parse(bad_cidrs[i], &c, err, sizeof(err)) == -1,
+		              "'%s' accepted", bad_cidrs[i]);
+		ck_assert_msg(err[0] != '\0', "no message for '%s'", bad_cidrs[i]);
+	}
+}
+END_TEST
+
 static Suite *net_suite(void)
 {
 	Suite *s = suite_create("net");
@@ -252,6 +327,8 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, connect_refused);
 	tcase_add_test(tc, listen_bad_address);
 	tcase_add_test(tc, listen_port_in_use);
+	tcase_add_loop_test(tc, cidr_contains, 0, (int)nitems(cidr_cases));
+	tcase_add_test(tc, cidr_bad);
 	suite_add_tcase(s, tc);
 	return s;
 }
