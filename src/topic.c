@@ -2,8 +2,10 @@
  * topic: MQTT topic names and filters (MQTT 3.1.1 §1.5.3, §4.7), pure.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "topic.h"
 
 bool utf8_valid(const char *s, size_t len)
@@ -198,4 +200,122 @@ void topic_covering_set(const struct topic_span *f, size_t n, bool *needed)
 				needed[i] = false;
 		}
 	}
+}
+
+/* Level i of filter s as [*b, *e); false when s has fewer levels. */
+static bool topic_level(const char *s, size_t len, size_t *pos, const char **b, size_t *n)
+{
+	size_t e;
+
+	if (*pos > len)
+		return false;
+	e = topic_level_end(s, len, *pos);
+	*b = s + *pos;
+	*n = e - *pos;
+	*pos = e + 1;
+	return true;
+}
+
+bool topic_filters_overlap(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t ai = 0, bi = 0, an = 0, bn = 0;
+	const char *as = NULL, *bs = NULL;
+	bool ha, hb;
+
+	/* A leading wildcard never meets a '$' topic. */
+	if ((a[0] == '+' || a[0] == '#') && b[0] == '$')
+		return false;
+	if ((b[0] == '+' || b[0] == '#') && a[0] == '$')
+		return false;
+	for (;;) {
+		ha = topic_level(a, alen, &ai, &as, &an);
+		hb = topic_level(b, blen, &bi, &bs, &bn);
+		if (!ha && !hb)
+			return true; /* the same depth: one topic matches both */
+		if (!ha || !hb) {
+			/* One ended: the other meets it only with a last "#". */
+			return ha ? an == 1 && as[0] == '#' : bn == 1 && bs[0] == '#';
+		}
+		if ((an == 1 && as[0] == '#') || (bn == 1 && bs[0] == '#'))
+			return true;
+		if ((an == 1 && as[0] == '+') || (bn == 1 && bs[0] == '+'))
+			continue;
+		if (an != bn || memcmp(as, bs, an) != 0)
+			return false;
+	}
+}
+
+void topic_filter_join(const char *a, size_t alen, const char *b, size_t blen, struct buf *out)
+{
+	size_t ai = 0, bi = 0, an = 0, bn = 0;
+	const char *as = NULL, *bs = NULL;
+	bool ha, hb, first = true;
+
+	for (;;) {
+		ha = topic_level(a, alen, &ai, &as, &an);
+		hb = topic_level(b, blen, &bi, &bs, &bn);
+		if (!ha && !hb)
+			return;
+		if (!first)
+			buf_putc(out, '/');
+		first = false;
+		if (!ha || !hb || (an == 1 && as[0] == '#') || (bn == 1 && bs[0] == '#')) {
+			buf_putc(out, '#');
+			return;
+		}
+		if (an == bn && memcmp(as, bs, an) == 0)
+			buf_append(out, as, an);
+		else
+			buf_putc(out, '+');
+	}
+}
+
+size_t topic_broker_set(const struct topic_span *f, size_t n, struct buf *out)
+{
+	struct topic_span *w = xcalloc(n ? n : 1, sizeof(*w));
+	char **owned = xcalloc(n ? n : 1, sizeof(*owned));
+	bool *needed = xcalloc(n ? n : 1, sizeof(*needed));
+	size_t m = n, i, j, k;
+
+	memcpy(w, f, n * sizeof(*w));
+	for (;;) {
+		/* Drop what another one covers. */
+		topic_covering_set(w, m, needed);
+		for (i = k = 0; i < m; i++) {
+			if (needed[i]) {
+				w[k] = w[i];
+				owned[k++] = owned[i];
+			} else {
+				free(owned[i]);
+			}
+		}
+		m = k;
+		/* Two that still overlap become one that covers both. */
+		for (i = 0; i < m; i++) {
+			for (j = i + 1; j < m; j++) {
+				if (topic_filters_overlap(w[i].s, w[i].len, w[j].s, w[j].len))
+					goto join;
+			}
+		}
+		break;
+	join : {
+		struct buf b = BUF_INITIALIZER;
+
+		topic_filter_join(w[i].s, w[i].len, w[j].s, w[j].len, &b);
+		free(owned[i]);
+		owned[i] = xstrndup(buf_data(&b), buf_len(&b));
+		w[i].s = owned[i];
+		w[i].len = buf_len(&b);
+		buf_free(&b);
+	}
+	}
+	for (i = 0; i < m; i++) {
+		buf_append(out, w[i].s, w[i].len);
+		buf_putc(out, '\0');
+		free(owned[i]);
+	}
+	free(w);
+	free(owned);
+	free(needed);
+	return m;
 }

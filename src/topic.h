@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
+
 #define TOPIC_MAX_LEN 65535
 
 /* true if valid; otherwise false and *why names the problem (static text). */
@@ -34,6 +36,24 @@ struct topic_span {
  * filter matches, each once. O(n^2) comparisons.
  */
 void topic_covering_set(const struct topic_span *f, size_t n, bool *needed);
+
+/* Can one topic name match both filters a and b? */
+bool topic_filters_overlap(const char *a, size_t alen, const char *b, size_t blen);
+/*
+ * Append to out the most specific filter that covers both a and b:
+ * levels that agree are kept, others become '+', and a difference in
+ * depth or a '#' ends it with '#'. For a and b that overlap.
+ */
+void topic_filter_join(const char *a, size_t alen, const char *b, size_t blen, struct buf *out);
+
+/*
+ * The filters to subscribe at the broker for the registered filters
+ * f[0..n): every topic some f[i] matches is matched by exactly one of them
+ * (a filter another covers is dropped; two that overlap are joined), so a
+ * broker that sends one copy per matching subscription still sends one.
+ * Appended to out NUL-terminated, one after the other; returns how many.
+ */
+size_t topic_broker_set(const struct topic_span *f, size_t n, struct buf *out);
 
 /* Pure UTF-8 validity (no overlongs, no surrogates, <= U+10FFFF). */
 bool utf8_valid(const char *s, size_t len);

@@ -2,6 +2,7 @@
  * test_topic: topic-name validity (MQTT 3.1.1 §4.7) and UTF-8 validity.
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "compat.h"
@@ -263,6 +264,72 @@ START_TEST(covering_set)
 }
 END_TEST
 
+static const struct {
+	const char *a, *b;
+	bool overlap;
+	const char *join;
+} pairs[] = {
+        {"a/+", "+/b", true, "+/+"},       {"a/b", "a/c", false, NULL},
+        {"a/#", "a", true, "a/#"},         {"a", "a/b", false, NULL},
+        {"a/+/c", "a/b/#", true, "a/+/#"}, {"#", "$SYS/x", false, NULL},
+        {"+/x", "$SYS/x", false, NULL},    {"$SYS/+", "$SYS/a", true, "$SYS/+"},
+        {"a/b/c", "a/+/d", false, NULL},   {"+", "+/+", false, NULL},
+        {"a/+/+", "a/b/#", true, "a/+/#"}, {"x/y", "x/y", true, "x/y"},
+};
+
+START_TEST(overlap_and_join)
+{
+	struct buf b = BUF_INITIALIZER;
+	const char *a = pairs[_i].a, *c = pairs[_i].b;
+
+	ck_assert_msg(topic_filters_overlap(a, strlen(a), c, strlen(c)) == pairs[_i].overlap,
+	              "'%s' / '%s'", a, c);
+	ck_assert(topic_filters_overlap(c, strlen(c), a, strlen(a)) == pairs[_i].overlap);
+	if (pairs[_i].join != NULL) {
+		topic_filter_join(a, strlen(a), c, strlen(c), &b);
+		buf_putc(&b, '\0');
+		ck_assert_str_eq(buf_data(&b), pairs[_i].join);
+		/* The join covers both. */
+		ck_assert(topic_filter_covers(buf_data(&b), strlen(buf_data(&b)), a, strlen(a)));
+		ck_assert(topic_filter_covers(buf_data(&b), strlen(buf_data(&b)), c, strlen(c)));
+	}
+	buf_free(&b);
+}
+END_TEST
+
+/* Registered filters -> broker filters ('|'-separated, in order). */
+static const struct {
+	const char *in;
+	const char *out;
+} broker_sets[] = {
+        {"a/b|a/#|c", "a/#|c"},         {"a/+|+/b", "+/+"},
+        {"a/+|+/b|a/b/c", "+/+|a/b/c"}, {"x|x|x", "x"},
+        {"$SYS/#|#", "$SYS/#|#"},       {"a/b|a/c|a/d", "a/b|a/c|a/d"},
+        {"a/+/c|a/b/#|z", "a/+/#|z"},   {"", ""},
+};
+
+START_TEST(broker_set)
+{
+	struct topic_span f[8];
+	struct buf out = BUF_INITIALIZER, got = BUF_INITIALIZER;
+	char in[128], *p, *save = NULL;
+	size_t n = 0, m, i;
+
+	snprintf(in, sizeof(in), "%s", broker_sets[_i].in);
+	for (p = strtok_r(in, "|", &save); p != NULL; p = strtok_r(NULL, "|", &save)) {
+		f[n].s = p;
+		f[n++].len = strlen(p);
+	}
+	m = topic_broker_set(f, n, &out);
+	for (i = 0, p = buf_data(&out); i < m; i++, p += strlen(p) + 1)
+		buf_appendf(&got, "%s%s", i ? "|" : "", p);
+	buf_putc(&got, '\0');
+	ck_assert_str_eq(buf_data(&got), broker_sets[_i].out);
+	buf_free(&out);
+	buf_free(&got);
+}
+END_TEST
+
 static Suite *topic_suite(void)
 {
 	Suite *s = suite_create("topic");
@@ -278,6 +345,8 @@ static Suite *topic_suite(void)
 	tcase_add_loop_test(tc, covering, 0, (int)nitems(covers));
 	tcase_add_test(tc, covering_agrees_with_matching);
 	tcase_add_test(tc, covering_set);
+	tcase_add_loop_test(tc, overlap_and_join, 0, (int)nitems(pairs));
+	tcase_add_loop_test(tc, broker_set, 0, (int)nitems(broker_sets));
 	suite_add_tcase(s, tc);
 	return s;
 }
