@@ -948,3 +948,29 @@ int json_base64_decode(const char *s, size_t len, struct buf *out)
 	/* Left-over bits must be zero, or two encodings would give one result. */
 	return (acc & ((1u << bits) - 1)) == 0 ? 0 : -1;
 }
+
+void json_base64_encode(struct buf *out, const void *p, size_t len)
+{
+	static const char alphabet[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *b = p;
+	size_t i;
+
+	buf_reserve(out, (len + 2) / 3 * 4);
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
+
+		buf_putc(out, alphabet[v >> 18]);
+		buf_putc(out, alphabet[(v >> 12) & 63]);
+		buf_putc(out, alphabet[(v >> 6) & 63]);
+		buf_putc(out, alphabet[v & 63]);
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)b[i] << 16 | (i + 1 < len ? (uint32_t)b[i + 1] << 8 : 0);
+
+		buf_putc(out, alphabet[v >> 18]);
+		buf_putc(out, alphabet[(v >> 12) & 63]);
+		buf_putc(out, i + 1 < len ? alphabet[(v >> 6) & 63] : '=');
+		buf_putc(out, '=');
+	}
+}

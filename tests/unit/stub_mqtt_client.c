@@ -3,6 +3,7 @@
  * stub_mqtt_client.h). Linked instead of mqtt_client.c by tests that only
  * need to see what would have been published.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,35 @@ void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *s
 	memset(st, 0, sizeof(*st));
 	st->connected = stub_mqtt.connected;
 	st->published = stub_mqtt.calls;
+}
+
+static void stub_sub_log(char sign, const char *filter, size_t len)
+{
+	size_t n = strlen(stub_mqtt.subs);
+
+	snprintf(stub_mqtt.subs + n, sizeof(stub_mqtt.subs) - n, "%c%.*s;", sign, (int)len, filter);
+}
+
+int mqtt_client_subscribe(struct mqtt_client *mc, const char *filter, size_t len, int qos)
+{
+	(void)mc;
+	(void)qos;
+	stub_sub_log('+', filter, len);
+	return 0;
+}
+
+int mqtt_client_unsubscribe(struct mqtt_client *mc, const char *filter, size_t len)
+{
+	(void)mc;
+	stub_sub_log('-', filter, len);
+	return 0;
+}
+
+void mqtt_client_ack(struct mqtt_client *mc, uint64_t token)
+{
+	(void)mc;
+	if (stub_mqtt.nacks < sizeof(stub_mqtt.acks) / sizeof(stub_mqtt.acks[0]))
+		stub_mqtt.acks[stub_mqtt.nacks++] = token;
 }
 
 void mqtt_client_stop(struct mqtt_client *mc)

@@ -21,7 +21,10 @@ struct stub_mqtt {
 	int qos;
 	bool retain;
 	bool allow_queue;
-	bool connected;                   /* what mqtt_client_connected() says */
+	bool connected;    /* what mqtt_client_connected() says */
+	char subs[512];    /* "+filter;" per subscribe, "-filter;" per unsubscribe */
+	uint64_t acks[16]; /* tokens given to mqtt_client_ack(), in order */
+	unsigned nacks;
 	enum mqtt_pub_result next_result; /* what mqtt_client_publish() returns */
 };
 

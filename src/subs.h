@@ -1,0 +1,51 @@
+/*
+ * subs: the subscription side of DESIGN §6 and §7, between the registry,
+ * the MQTT client and the webhook deliveries.
+ *
+ * - The broker's subscriptions follow the registry: subs_sync() computes
+ *   the broker set (topic_broker_set: no topic matches two of its
+ *   filters, so a message arrives once however the registrations overlap)
+ *   and subscribes or unsubscribes only what changed.
+ * - Each inbound message (subs_on_message, the client's delivery hook) is
+ *   matched against every registered filter; each match gets one delivery
+ *   (the webhook body of §6) handed to the deliver function, which queues
+ *   it; then the client may acknowledge the message (§7).
+ */
+#ifndef OCTO_SUBS_H
+#define OCTO_SUBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct registry;
+struct reg_entry;
+struct mqtt_client;
+struct mqtt_message;
+struct subs;
+
+/* Queue one delivery of body to subscription e; must not fail. */
+typedef void subs_deliver_fn(void *ctx, const struct reg_entry *e, const char *body, size_t len);
+
+struct subs *subs_new(struct registry *reg, struct mqtt_client *mc, int qos, subs_deliver_fn *fn,
+                      void *ctx);
+/* After every change of the registry (and once at start). */
+void subs_sync(struct subs *s);
+/* An mqtt_message_fn: ctx is the struct subs. */
+void subs_on_message(void *ctx, const struct mqtt_message *msg, uint64_t token);
+/* Filters subscribed at the broker now. */
+size_t subs_broker_count(const struct subs *s);
+/* Messages received, deliveries queued. */
+void subs_stats(const struct subs *s, uint64_t *messages, uint64_t *deliveries);
+void subs_free(struct subs *s);
+
+/*
+ * The webhook request body of §6 for msg and one subscription's args and
+ * kwargs (JSON text, copied as they are): the payload as a JSON string
+ * when it is valid UTF-8, else "payload": null and "payload_base64".
+ */
+void subs_body(struct buf *out, const struct mqtt_message *msg, const char *args,
+               const char *kwargs);
+
+#endif
