@@ -28,7 +28,14 @@
 #include "json.h"
 #include "log.h"
 #include "mqtt_client.h"
+#include "net.h"
+#include "registry.h"
+#include "subs.h"
 #include "topic.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #define API_EVENTS_PREFIX "/events/"
 #define API_TS_FIELD      "_timestamp"
@@ -42,6 +49,8 @@ struct api {
 	struct buf a_topic;              /* topic of the current event */
 	struct buf a_payload;            /* rewritten payload, or scratch for a message */
 	const struct http_server *a_srv; /* for request counters; may be NULL */
+	struct registry *a_reg;          /* webhook subscriptions; may be NULL */
+	struct subs *a_subs;
 	time_t a_started;
 	/* POST /events: answered 202 and published or queued / answered 202
 	 * and dropped by configuration / answered 503. */
@@ -66,6 +75,12 @@ struct api *api_new(const struct cfg *cfg, struct mqtt_client *mc, time_t (*now)
 void api_set_server(struct api *api, const struct http_server *srv)
 {
 	api->a_srv = srv;
+}
+
+void api_set_subscriptions(struct api *api, struct registry *reg, struct subs *subs)
+{
+	api->a_reg = reg;
+	api->a_subs = subs;
 }
 
 void api_free(struct api *api)
@@ -360,6 +375,330 @@ done:
 	buf_shrink(&api->a_topic, API_BUF_KEEP);
 }
 
+/*
+ * POST /subscriptions: {"topic": filter, "url": URL, "args": [...],
+ * "kwargs": {...}}. The members, then the checks of §5.
+ */
+struct api_subreq {
+	struct api *q_api;
+	char *q_topic, *q_url, *q_args, *q_kwargs;
+};
+
+static int api_sub_member(void *ctx, const struct json_member *m, const char **why)
+{
+	struct api_subreq *q = ctx;
+	struct buf *t = &q->q_api->a_topic;
+	char **field;
+
+	if (json_key_is(m, "topic"))
+		field = &q->q_topic;
+	else if (json_key_is(m, "url"))
+		field = &q->q_url;
+	else if (json_key_is(m, "args"))
+		field = &q->q_args;
+	else if (json_key_is(m, "kwargs"))
+		field = &q->q_kwargs;
+	else {
+		*why = "unknown member (topic, url, args, kwargs)";
+		return -1;
+	}
+	if (*field != NULL) {
+		*why = "a member appears twice";
+		return -1;
+	}
+	if (field == &q->q_args || field == &q->q_kwargs) {
+		if (m->kind == JSON_NULL)
+			return 0;
+		if (m->kind != (field == &q->q_args ? JSON_ARRAY : JSON_OBJECT)) {
+			*why = "args must be an array and kwargs an object";
+			return -1;
+		}
+		*field = xstrndup(m->value, m->value_len);
+		return 0;
+	}
+	buf_reset(t);
+	if (m->kind != JSON_STRING || json_string_decode(m->value, m->value_len, t, why) < 0 ||
+	    memchr(buf_data(t), '\0', buf_len(t)) != NULL) {
+		*why = "topic and url must be strings";
+		return -1;
+	}
+	*field = xstrndup(buf_data(t), buf_len(t));
+	return 0;
+}
+
+/*
+ * The webhook's address must be literal (an IP address, or localhost:
+ * resolving names would block the loop) and inside webhook.allow.
+ * 0, or an HTTP status (400, 403) with *why.
+ */
+static int api_url_allowed(const struct api *api, const struct net_url *u, const char **why)
+{
+	const struct cfg *cfg = api->a_cfg;
+	struct sockaddr_storage ss[2];
+	size_t n = 0, i, j;
+
+	memset(ss, 0, sizeof(ss));
+	if (strcmp(u->host, "localhost") == 0) {
+		ss[0].ss_family = AF_INET;
+		((struct sockaddr_in *)&ss[0])->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ss[1].ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss[1])->sin6_addr = in6addr_loopback;
+		n = 2;
+	} else if (inet_pton(AF_INET, u->host, &((struct sockaddr_in *)&ss[0])->sin_addr) == 1) {
+		ss[0].ss_family = AF_INET;
+		n = 1;
+	} else if (inet_pton(AF_INET6, u->host, &((struct sockaddr_in6 *)&ss[0])->sin6_addr) == 1) {
+		ss[0].ss_family = AF_INET6;
+		n = 1;
+	} else {
+		*why = "the webhook host must be an IP address or localhost";
+		return 400;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < cfg->webhook_allow_n; j++) {
+			if (net_cidr_contains(&cfg->webhook_allow[j], (struct sockaddr *)&ss[i]))
+				break;
+		}
+		if (j == cfg->webhook_allow_n) {
+			*why = "the webhook address is outside webhook.allow";
+			return 403;
+		}
+	}
+	return 0;
+}
+
+static void api_sub_answer(struct buf *b, const struct reg_entry *e, bool full)
+{
+	buf_append_str(b, "{\"id\":");
+	json_append_string(b, e->id, strlen(e->id));
+	buf_append_str(b, ",\"topic\":");
+	json_append_string(b, e->topic, strlen(e->topic));
+	buf_append_str(b, ",\"url\":");
+	json_append_string(b, e->url, strlen(e->url));
+	if (full) {
+		buf_append_str(b, ",\"args\":");
+		buf_append_str(b, e->args);
+		buf_append_str(b, ",\"kwargs\":");
+		buf_append_str(b, e->kwargs);
+	}
+	buf_putc(b, '}');
+}
+
+static void api_post_subscription(struct api *api, const struct http_request *req,
+                                  struct http_response *resp)
+{
+	struct api_subreq q = {api, NULL, NULL, NULL, NULL};
+	const struct reg_entry *e;
+	const char *why = NULL;
+	char err[NET_ERR_LEN + 64];
+	struct net_url u;
+	bool created;
+	int st;
+
+	if (json_object_each(req->body, req->body_len, api_sub_member, &q, &why) < 0) {
+		http_response_error(resp, 400, "bad_request", why);
+		goto done;
+	}
+	if (q.q_topic == NULL || q.q_url == NULL) {
+		http_response_error(resp, 400, "bad_request", "topic and url are required");
+		goto done;
+	}
+	if (!topic_filter_valid(q.q_topic, strlen(q.q_topic), &why)) {
+		http_response_error(resp, 400, "bad_request", why);
+		goto done;
+	}
+	if (net_parse_url(q.q_url, &u, err, sizeof(err)) != 0) {
+		http_response_error(resp, 400, "bad_request", err);
+		goto done;
+	}
+	if (u.tls) {
+		http_response_error(
+		        resp, 400, "bad_request",
+		        "https:// webhooks need TLS, which this build does not have yet");
+		goto done;
+	}
+	if ((st = api_url_allowed(api, &u, &why)) != 0) {
+		http_response_error(resp, st, st == 403 ? "url_not_allowed" : "bad_request", why);
+		goto done;
+	}
+	e = registry_add(api->a_reg, q.q_topic, q.q_url, q.q_args, q.q_kwargs, &created, err,
+	                 sizeof(err));
+	if (e == NULL) {
+		log_warnx("%s", err);
+		http_response_error(resp, 500, "state_error", err);
+		goto done;
+	}
+	if (created) {
+		log_info("subscription %s: '%s' -> %s", e->id, e->topic, e->url);
+		subs_sync(api->a_subs);
+	}
+	resp->status = created ? 201 : 200;
+	buf_reset(&resp->body);
+	api_sub_answer(&resp->body, e, false);
+done:
+	free(q.q_topic);
+	free(q.q_url);
+	free(q.q_args);
+	free(q.q_kwargs);
+}
+
+static void api_list_subscriptions(struct api *api, struct http_response *resp)
+{
+	size_t i, n = registry_count(api->a_reg);
+
+	resp->status = 200;
+	buf_reset(&resp->body);
+	buf_append_str(&resp->body, "{\"subscriptions\":[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_putc(&resp->body, ',');
+		api_sub_answer(&resp->body, registry_at(api->a_reg, i), true);
+	}
+	buf_append_str(&resp->body, "]}");
+}
+
+/* Value of a hex digit, -1 for any other character. */
+static int api_hex(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * The value of `name` in a query string (application/x-www-form-urlencoded:
+ * %XX and '+' for a space), NUL-terminated, newly allocated; NULL if
+ * absent. *bad is set when a value is badly encoded.
+ */
+static char *api_query_value(const char *q, size_t qlen, const char *name, bool *bad)
+{
+	size_t nlen = strlen(name), i = 0;
+
+	while (i < qlen) {
+		size_t end = i, eq;
+		struct buf v = BUF_INITIALIZER;
+		char *out;
+
+		while (end < qlen && q[end] != '&')
+			end++;
+		for (eq = i; eq < end && q[eq] != '='; eq++)
+			;
+		if (eq - i != nlen || memcmp(q + i, name, nlen) != 0) {
+			i = end + 1;
+			continue;
+		}
+		for (i = eq < end ? eq + 1 : end; i < end; i++) {
+			int hi, lo;
+
+			if (q[i] == '+') {
+				buf_putc(&v, ' ');
+			} else if (q[i] != '%') {
+				buf_putc(&v, q[i]);
+			} else if (i + 2 < end && (hi = api_hex((unsigned char)q[i + 1])) >= 0 &&
+			           (lo = api_hex((unsigned char)q[i + 2])) >= 0 && (hi | lo) != 0) {
+				buf_putc(&v, hi << 4 | lo);
+				i += 2;
+			} else {
+				*bad = true;
+				buf_free(&v);
+				return NULL;
+			}
+		}
+		out = xstrndup(buf_len(&v) > 0 ? buf_data(&v) : "", buf_len(&v));
+		buf_free(&v);
+		return out;
+	}
+	return NULL;
+}
+
+static void api_removed(struct api *api, struct http_response *resp, long n)
+{
+	resp->status = 200;
+	buf_reset(&resp->body);
+	buf_appendf(&resp->body, "{\"removed\":%ld}", n);
+	if (n > 0)
+		subs_sync(api->a_subs);
+}
+
+/* DELETE /subscriptions?url=URL[&topic=FILTER] */
+static void api_delete_subscriptions(struct api *api, const struct http_request *req,
+                                     struct http_response *resp)
+{
+	bool bad = false;
+	char *url = api_query_value(req->query, req->query_len, "url", &bad);
+	char *topic = bad ? NULL : api_query_value(req->query, req->query_len, "topic", &bad);
+	char err[NET_ERR_LEN + 64];
+	long n;
+
+	if (bad || url == NULL) {
+		http_response_error(resp, 400, "bad_request",
+		                    bad ? "badly encoded query (%XX)" : "url= is required");
+		goto done;
+	}
+	n = registry_remove_url(api->a_reg, url, topic, err, sizeof(err));
+	if (n < 0) {
+		log_warnx("%s", err);
+		http_response_error(resp, 500, "state_error", err);
+		goto done;
+	}
+	if (n > 0)
+		log_info("%ld subscription(s) of %s%s%s removed", n, url, topic ? " on " : "",
+		         topic ? topic : "");
+	api_removed(api, resp, n);
+done:
+	free(url);
+	free(topic);
+}
+
+#define API_SUBS_PATH "/subscriptions"
+
+static void api_subscriptions(struct api *api, const struct http_request *req,
+                              struct http_response *resp)
+{
+	const size_t plen = sizeof(API_SUBS_PATH) - 1;
+	char id[REGISTRY_ID_LEN + 1], err[NET_ERR_LEN + 64];
+	int rc;
+
+	if (req->path_len == plen) {
+		if (req->method == HTTP_POST)
+			api_post_subscription(api, req, resp);
+		else if (req->method == HTTP_GET || req->method == HTTP_HEAD)
+			api_list_subscriptions(api, resp);
+		else if (req->method == HTTP_DELETE)
+			api_delete_subscriptions(api, req, resp);
+		else {
+			resp->allow = "GET, HEAD, POST, DELETE";
+			http_response_error(resp, 405, "method_not_allowed",
+			                    "GET, POST or DELETE on /subscriptions");
+		}
+		return;
+	}
+	/* /subscriptions/{id} */
+	if (req->method != HTTP_DELETE) {
+		resp->allow = "DELETE";
+		http_response_error(resp, 405, "method_not_allowed",
+		                    "only DELETE is allowed on /subscriptions/{id}");
+		return;
+	}
+	if (req->path_len - plen - 1 != REGISTRY_ID_LEN) {
+		http_response_error(resp, 404, "not_found", "no such subscription");
+		return;
+	}
+	memcpy(id, req->path + plen + 1, REGISTRY_ID_LEN);
+	id[REGISTRY_ID_LEN] = '\0';
+	rc = registry_remove_id(api->a_reg, id, err, sizeof(err));
+	if (rc < 0) {
+		log_warnx("%s", err);
+		http_response_error(resp, 500, "state_error", err);
+	} else if (rc == 0) {
+		http_response_error(resp, 404, "not_found", "no such subscription");
+	} else {
+		log_info("subscription %s removed", id);
+		api_removed(api, resp, 1);
+	}
+}
+
 /* Everything /status and /metrics report, read at one moment. */
 struct api_figures {
 	struct mqtt_client_stats mq;
@@ -448,8 +787,9 @@ static void api_status(struct api *api, struct http_response *resp)
 	buf_append(b, buf_data(&api->a_topic), buf_len(&api->a_topic));
 	buf_appendf(b,
 	            "\",\"uptime\":%" PRIu64 ",\"queue\":{\"messages\":%zu,\"bytes\":%zu},"
-	            "\"inflight\":%zu,\"subscriptions\":0,\"counters\":{",
-	            f.uptime, f.mq.queue_messages, f.mq.queue_bytes, f.mq.inflight);
+	            "\"inflight\":%zu,\"subscriptions\":%zu,\"counters\":{",
+	            f.uptime, f.mq.queue_messages, f.mq.queue_bytes, f.mq.inflight,
+	            api->a_reg != NULL ? registry_count(api->a_reg) : (size_t)0);
 	for (i = 0; i < nitems(api_counters); i++)
 		buf_appendf(b, "\"%s\":%" PRIu64 ",", api_counters[i].name,
 		            api_counter_value(api, &f, &api_counters[i]));
@@ -576,6 +916,13 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
 		return;
 	}
 
+	if (api->a_reg != NULL &&
+	    (api_path_is(req, API_SUBS_PATH) ||
+	     (req->path_len > sizeof(API_SUBS_PATH) &&
+	      memcmp(req->path, API_SUBS_PATH "/", sizeof(API_SUBS_PATH)) == 0))) {
+		api_subscriptions(api, req, resp);
+		return;
+	}
 	if (api_path_is(req, "/publish")) {
 		if (req->method != HTTP_POST) {
 			resp->allow = "POST";

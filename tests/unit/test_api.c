@@ -13,6 +13,9 @@
 #include "http_parser.h"
 #include "http_server.h"
 #include "json.h"
+#include "net.h"
+#include "registry.h"
+#include "subs.h"
 #include "stub_mqtt_client.h"
 #include "check_compat.h"
 
@@ -25,6 +28,17 @@ static char *exclude_some[] = {"Shutdown", "PositionUpdate", NULL};
 static struct cfg cfg;
 static struct mqtt_client *mc;
 static struct api *api;
+static struct registry *reg;
+static struct subs *subs;
+static struct net_cidr allow[2];
+
+static void no_delivery(void *ctx, const struct reg_entry *e, const char *b, size_t len)
+{
+	(void)ctx;
+	(void)e;
+	(void)b;
+	(void)len;
+}
 static struct http_response resp;
 static char *body; /* resp.body as a string, after call() */
 
@@ -47,8 +61,15 @@ static void setup(void)
 	cfg.pub_timestamp = true;
 	cfg.pub_queue_events = true;
 	stub_mqtt_reset();
+	ck_assert_int_eq(net_cidr_parse("127.0.0.0/8", &allow[0], NULL, 0), 0);
+	ck_assert_int_eq(net_cidr_parse("::1", &allow[1], NULL, 0), 0);
+	cfg.webhook_allow = allow;
+	cfg.webhook_allow_n = 2;
 	mc = mqtt_client_new(NULL, &cfg);
 	api = api_new(&cfg, mc, fixed_now);
+	reg = registry_new(NULL);
+	subs = subs_new(reg, mc, 1, no_delivery, NULL);
+	api_set_subscriptions(api, reg, subs);
 	memset(&resp, 0, sizeof(resp));
 	buf_init(&resp.body);
 	body = NULL;
@@ -57,6 +78,8 @@ static void setup(void)
 static void teardown(void)
 {
 	api_free(api);
+	subs_free(subs);
+	registry_free(reg);
 	mqtt_client_free(mc);
 	buf_free(&resp.body);
 	free(body);
@@ -76,7 +99,11 @@ static void call_len(enum http_method method, const char *path, const char *in, 
 	req.method_str = method == HTTP_POST ? "POST" : method == HTTP_GET ? "GET" : "X";
 	req.method_len = strlen(req.method_str);
 	req.path = path;
-	req.path_len = strlen(path);
+	req.path_len = strcspn(path, "?");
+	if (path[req.path_len] == '?') {
+		req.query = path + req.path_len + 1;
+		req.query_len = strlen(req.query);
+	}
 	req.version_minor = 1;
 	req.keep_alive = true;
 	req.body = in;
@@ -768,6 +795,131 @@ START_TEST(test_publish_wrong_method)
 }
 END_TEST
 
+#define CB "http://127.0.0.1:5000/plugin/mqtt/cb"
+
+START_TEST(subscribe_and_list)
+{
+	char id[32];
+
+	call(HTTP_POST, "/subscriptions", "{\"topic\":\"a/#\",\"url\":\"" CB "\"}");
+	ck_assert_int_eq(resp.status, 201);
+	ck_assert_uint_eq(
+	        strlen(body),
+	        strlen("{\"id\":\"0123456789abcdef\",\"topic\":\"a/#\",\"url\":\"" CB "\"}"));
+	memcpy(id, body + 7, 16);
+	id[16] = '\0';
+	ck_assert_str_eq(stub_mqtt.subs, "+a/#;");
+	/* The identical registration again: 200, the same id, nothing new. */
+	call(HTTP_POST, "/subscriptions", "{\"url\":\"" CB "\",\"topic\":\"a/#\",\"args\":null}");
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_ptr_nonnull(strstr(body, id));
+	ck_assert_str_eq(stub_mqtt.subs, "+a/#;");
+	call(HTTP_POST, "/subscriptions",
+	     "{\"topic\":\"a/b\",\"url\":\"http://[::1]:1/x\",\"args\":[1, "
+	     "\"a\"],\"kwargs\":{\"k\": "
+	     "true}}");
+	ck_assert_int_eq(resp.status, 201);
+	call(HTTP_GET, "/subscriptions", NULL);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_ptr_nonnull(strstr(body, "{\"subscriptions\":[{\"id\":\""));
+	ck_assert_ptr_nonnull(strstr(body, "\"topic\":\"a/b\",\"url\":\"http://[::1]:1/x\","
+	                                   "\"args\":[1, \"a\"],\"kwargs\":{\"k\": true}}]}"));
+	ck_assert_ptr_nonnull(strstr(body, "\"args\":[],\"kwargs\":{}}"));
+	call(HTTP_GET, "/status", NULL);
+	ck_assert_ptr_nonnull(strstr(body, "\"subscriptions\":2,"));
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	int status;
+	const char *text;
+} bad_subs[] = {
+        {"{\"topic\":\"a\"}", 400, "topic and url are required"},
+        {"{\"url\":\"" CB "\"}", 400, "topic and url are required"},
+        {"{\"topic\":\"a/#/b\",\"url\":\"" CB "\"}", 400, "'#' must be the last level"},
+        {"{\"topic\":\"\",\"url\":\"" CB "\"}", 400, "topic filter is empty"},
+        {"{\"topic\":1,\"url\":\"" CB "\"}", 400, "topic and url must be strings"},
+        {"{\"topic\":\"a\",\"url\":\"ftp://127.0.0.1/\"}", 400, "http:// or https://"},
+        {"{\"topic\":\"a\",\"url\":\"https://127.0.0.1/\"}", 400, "TLS"},
+        {"{\"topic\":\"a\",\"url\":\"http://printer.lan/\"}", 400, "IP address or localhost"},
+        {"{\"topic\":\"a\",\"url\":\"http://10.0.0.1/\"}", 403, "outside webhook.allow"},
+        {"{\"topic\":\"a\",\"url\":\"http://[::2]/\"}", 403, "outside webhook.allow"},
+        {"{\"topic\":\"a\",\"url\":\"" CB "\",\"args\":{}}", 400, "args must be an array"},
+        {"{\"topic\":\"a\",\"url\":\"" CB "\",\"kwargs\":[]}", 400, "kwargs an object"},
+        {"{\"topic\":\"a\",\"url\":\"" CB "\",\"callback\":1}", 400, "unknown member"},
+        {"{\"topic\":\"a\",\"topic\":\"b\",\"url\":\"" CB "\"}", 400, "appears twice"},
+        {"[]", 400, "body must be a JSON object"},
+};
+
+START_TEST(subscribe_refused)
+{
+	call(HTTP_POST, "/subscriptions", bad_subs[_i].in);
+	ck_assert_msg(resp.status == bad_subs[_i].status, "%s: %d %s", bad_subs[_i].in, resp.status,
+	              body);
+	ck_assert_msg(strstr(body, bad_subs[_i].text) != NULL, "%s: %s", bad_subs[_i].in, body);
+	if (resp.status == 403)
+		ck_assert_ptr_nonnull(strstr(body, "\"error\":\"url_not_allowed\""));
+	ck_assert_uint_eq(registry_count(reg), 0);
+	ck_assert_str_eq(stub_mqtt.subs, "");
+}
+END_TEST
+
+START_TEST(localhost_allowed)
+{
+	call(HTTP_POST, "/subscriptions", "{\"topic\":\"a\",\"url\":\"http://localhost:8/\"}");
+	ck_assert_int_eq(resp.status, 201);
+}
+END_TEST
+
+/* mqtt_unsubscribe(callback, topic=None): by URL, or URL and exact filter. */
+START_TEST(unsubscribe_by_url)
+{
+	call(HTTP_POST, "/subscriptions", "{\"topic\":\"a\",\"url\":\"" CB "\"}");
+	call(HTTP_POST, "/subscriptions", "{\"topic\":\"b\",\"url\":\"" CB "\"}");
+	call(HTTP_POST, "/subscriptions", "{\"topic\":\"a\",\"url\":\"http://127.0.0.1:1/other\"}");
+	call(HTTP_DELETE,
+	     "/subscriptions?topic=a&url=http%3A%2F%2F127.0.0.1%3A5000%2Fplugin%2Fmqtt%2Fcb", NULL);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_str_eq(body, "{\"removed\":1}");
+	call(HTTP_DELETE, "/subscriptions?url=" CB, NULL);
+	ck_assert_str_eq(body, "{\"removed\":1}");
+	call(HTTP_DELETE, "/subscriptions?url=" CB, NULL);
+	ck_assert_str_eq(body, "{\"removed\":0}");
+	ck_assert_uint_eq(registry_count(reg), 1);
+	/* The broker: a and b subscribed, b dropped, a kept (still used). */
+	ck_assert_str_eq(stub_mqtt.subs, "+a;+b;-b;");
+	call(HTTP_DELETE, "/subscriptions", NULL);
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_ptr_nonnull(strstr(body, "url= is required"));
+	call(HTTP_DELETE, "/subscriptions?url=%zz", NULL);
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_ptr_nonnull(strstr(body, "badly encoded"));
+}
+END_TEST
+
+START_TEST(unsubscribe_by_id)
+{
+	char path[64];
+
+	call(HTTP_POST, "/subscriptions", "{\"topic\":\"a\",\"url\":\"" CB "\"}");
+	snprintf(path, sizeof(path), "/subscriptions/%s", registry_at(reg, 0)->id);
+	call(HTTP_GET, path, NULL);
+	ck_assert_int_eq(resp.status, 405);
+	ck_assert_str_eq(resp.allow, "DELETE");
+	call(HTTP_DELETE, path, NULL);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_str_eq(body, "{\"removed\":1}");
+	call(HTTP_DELETE, path, NULL);
+	ck_assert_int_eq(resp.status, 404);
+	call(HTTP_DELETE, "/subscriptions/x", NULL);
+	ck_assert_int_eq(resp.status, 404);
+	call(HTTP_PUT, "/subscriptions", "{}");
+	ck_assert_int_eq(resp.status, 405);
+	ck_assert_str_eq(resp.allow, "GET, HEAD, POST, DELETE");
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -806,6 +958,15 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_publish_topic_length);
 	tcase_add_test(tc, test_publish_refused);
 	tcase_add_test(tc, test_publish_wrong_method);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("subscriptions");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, subscribe_and_list);
+	tcase_add_loop_test(tc, subscribe_refused, 0, (int)nitems(bad_subs));
+	tcase_add_test(tc, localhost_allowed);
+	tcase_add_test(tc, unsubscribe_by_url);
+	tcase_add_test(tc, unsubscribe_by_id);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("routes");
