@@ -948,3 +948,32 @@ int json_base64_decode(const char *s, size_t len, struct buf *out)
 	/* Left-over bits must be zero, or two encodings would give one result. */
 	return (acc & ((1u << bits) - 1)) == 0 ? 0 : -1;
 }
+
+void json_base64_encode(const void *data, size_t len, struct buf *out)
+{
+	static const char alphabet[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = data;
+	char *w;
+	size_t i;
+
+	buf_reserve(out, (len + 2) / 3 * 4);
+	w = buf_tail(out);
+	for (i = 0; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+		*w++ = alphabet[v >> 18];
+		*w++ = alphabet[(v >> 12) & 63];
+		*w++ = alphabet[(v >> 6) & 63];
+		*w++ = alphabet[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+
+		*w++ = alphabet[v >> 18];
+		*w++ = alphabet[(v >> 12) & 63];
+		*w++ = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+		*w++ = '=';
+	}
+	buf_produced(out, (size_t)(w - buf_tail(out)));
+}
