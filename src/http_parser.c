@@ -17,6 +17,11 @@
  * chunks' data is moved together in place, so the handler sees one
  * contiguous body like a Content-Length one; p->consumed still counts the
  * bytes as they came, framing included.
+ *
+ * Responses (http_parse_response) share all of this: the same head scan,
+ * the same header-line rules, the same chunk states. Only the first line
+ * and the framing rules differ, and a body may run until the server
+ * closes, which only the caller can see (http_parse_response_eof).
  */
 #include <string.h>
 
@@ -196,7 +201,7 @@ static int hp_content_length(struct http_parser *p, const char *v, size_t n, siz
 }
 
 /* Connection: a comma-separated list of tokens. */
-static void hp_connection(const char *v, size_t n, struct http_request *req)
+static void hp_connection(const char *v, size_t n, bool *keep_alive)
 {
 	const char *end = v + n;
 
@@ -211,17 +216,47 @@ static void hp_connection(const char *v, size_t n, struct http_request *req)
 		while (te > v && (te[-1] == ' ' || te[-1] == '\t'))
 			te--;
 		if (HP_IEQ(v, (size_t)(te - v), "close"))
-			req->keep_alive = false;
+			*keep_alive = false;
 		else if (HP_IEQ(v, (size_t)(te - v), "keep-alive"))
-			req->keep_alive = true;
+			*keep_alive = true;
 		v = c + 1;
 	}
+}
+
+/* One header line s..e (line end excluded) into h. 0 or HTTP_PARSE_ERROR. */
+static int hp_field(struct http_parser *p, const char *s, const char *e, struct http_header *h)
+{
+	const char *colon = s, *v, *ve;
+
+	if (*s == ' ' || *s == '\t')
+		return hp_error(p, 400, "folded header lines are not allowed");
+	while (colon < e && hp_tchar((unsigned char)*colon))
+		colon++;
+	if (colon < e && colon > s && (*colon == ' ' || *colon == '\t'))
+		return hp_error(p, 400, "whitespace between a header name and ':'");
+	if (colon == s || colon == e || *colon != ':')
+		return hp_error(p, 400, "malformed header line");
+	for (v = colon + 1; v < e && (*v == ' ' || *v == '\t'); v++)
+		;
+	for (ve = e; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
+		;
+	for (const char *c = v; c < ve; c++) {
+		unsigned char ch = (unsigned char)*c;
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return hp_error(p, 400, "control character in a header value");
+	}
+	h->name = s;
+	h->name_len = (size_t)(colon - s);
+	h->value = v;
+	h->value_len = (size_t)(ve - v);
+	return 0;
 }
 
 /* Parse the complete head buf[0 .. p->header_end) into req. */
 static int hp_head(struct http_parser *p, const char *buf, struct http_request *req)
 {
-	const char *s = buf + p->head_start, *end = buf + p->header_end, *e, *next;
+	const char *s = buf + p->head_start, *end = buf + p->header_end, *e, *next = NULL;
 	bool have_cl = false, have_te = false, chunked = false;
 	size_t cl = 0;
 
@@ -230,34 +265,22 @@ static int hp_head(struct http_parser *p, const char *buf, struct http_request *
 	if (hp_request_line(p, s, e, req) != 0)
 		return HTTP_PARSE_ERROR;
 	for (s = next; (e = hp_line(s, end, &next)) != NULL && e > s; s = next) {
-		const char *colon = s, *v, *ve;
+		const char *v;
 		struct http_header *h;
 
-		if (*s == ' ' || *s == '\t')
-			return hp_error(p, 400, "folded header lines are not allowed");
-		while (colon < e && hp_tchar((unsigned char)*colon))
-			colon++;
-		if (colon < e && colon > s && (*colon == ' ' || *colon == '\t'))
-			return hp_error(p, 400, "whitespace between a header name and ':'");
-		if (colon == s || colon == e || *colon != ':')
-			return hp_error(p, 400, "malformed header line");
-		for (v = colon + 1; v < e && (*v == ' ' || *v == '\t'); v++)
-			;
-		for (ve = e; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
-			;
-		for (const char *c = v; c < ve; c++) {
-			unsigned char ch = (unsigned char)*c;
+		if (req->nheaders == HTTP_MAX_HEADERS) {
+			struct http_header tmp;
 
-			if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-				return hp_error(p, 400, "control character in a header value");
-		}
-		if (req->nheaders == HTTP_MAX_HEADERS)
+			/* A malformed line is still 400, as before the limit. */
+			if (hp_field(p, s, e, &tmp) != 0)
+				return HTTP_PARSE_ERROR;
 			return hp_error(p, 431, "too many header fields");
-		h = &req->headers[req->nheaders++];
-		h->name = s;
-		h->name_len = (size_t)(colon - s);
-		h->value = v;
-		h->value_len = (size_t)(ve - v);
+		}
+		h = &req->headers[req->nheaders];
+		if (hp_field(p, s, e, h) != 0)
+			return HTTP_PARSE_ERROR;
+		req->nheaders++;
+		v = h->value;
 		if (HP_IEQ(h->name, h->name_len, "content-length")) {
 			size_t n;
 
@@ -273,7 +296,7 @@ static int hp_head(struct http_parser *p, const char *buf, struct http_request *
 			chunked = !have_te && HP_IEQ(v, h->value_len, "chunked");
 			have_te = true;
 		} else if (HP_IEQ(h->name, h->name_len, "connection")) {
-			hp_connection(v, h->value_len, req);
+			hp_connection(v, h->value_len, &req->keep_alive);
 		} else if (HP_IEQ(h->name, h->name_len, "expect")) {
 			/* Other expectations are ignored: the body comes anyway. */
 			p->expect_continue =
@@ -295,6 +318,14 @@ static int hp_head(struct http_parser *p, const char *buf, struct http_request *
 		return hp_error(p, 413, "request body is larger than http.max_body");
 	p->content_length = cl;
 	return 0;
+}
+
+/* 413 with the text for the message being parsed. */
+static int hp_body_too_large(struct http_parser *p)
+{
+	return hp_error(p, 413,
+	                p->response ? "response body is larger than the limit"
+	                            : "request body is larger than http.max_body");
 }
 
 /*
@@ -351,7 +382,7 @@ static int hp_chunk_size(struct http_parser *p, const char *buf, size_t s, size_
 
 	while (i < e && (d = hp_hex((unsigned char)buf[i])) >= 0) {
 		if (n > (p->lim.max_body >> 4))
-			return hp_error(p, 413, "request body is larger than http.max_body");
+			return hp_body_too_large(p);
 		n = (n << 4) | (size_t)d;
 		i++;
 	}
@@ -414,8 +445,7 @@ static int hp_chunks(struct http_parser *p, const char *buf, size_t len)
 			if (hp_chunk_size(p, buf, p->line_start, e, &n) != 0)
 				return HTTP_PARSE_ERROR;
 			if (n > p->lim.max_body - p->content_length)
-				return hp_error(p, 413,
-				                "request body is larger than http.max_body");
+				return hp_body_too_large(p);
 			p->content_length += n;
 			p->chunk_left = n;
 			p->state = n > 0 ? HP_CHUNK_DATA : HP_TRAILER;
@@ -441,7 +471,9 @@ static int hp_chunks(struct http_parser *p, const char *buf, size_t len)
 	return 0;
 too_long:
 	if (p->state == HP_TRAILER)
-		return hp_error(p, 431, "trailer section is larger than http.max_header");
+		return hp_error(p, 431,
+		                p->response ? "trailer section is larger than the limit"
+		                            : "trailer section is larger than http.max_header");
 	return hp_error(p, 400, "chunk size line is too long");
 }
 
@@ -513,6 +545,183 @@ enum http_parse_rc http_parse_request(struct http_parser *p, char *buf, size_t l
 		hp_join_chunks(p, buf);
 	req->body = buf + p->header_end;
 	req->body_len = p->content_length;
+	return HTTP_PARSE_OK;
+}
+
+/* "HTTP/1.x SP 3DIGIT [SP reason-phrase]" from s to e. */
+static int hp_status_line(struct http_parser *p, const char *s, const char *e,
+                          struct http_response_info *out)
+{
+	int st;
+
+	if (e - s < 12 || memcmp(s, "HTTP/", 5) != 0 || s[6] != '.' || s[5] < '0' || s[5] > '9' ||
+	    s[7] < '0' || s[7] > '9' || s[8] != ' ')
+		return hp_error(p, 400, "malformed status line");
+	if (s[5] != '1' || s[7] > '1')
+		return hp_error(p, 505, "the server does not speak HTTP/1.0 or HTTP/1.1");
+	out->version_minor = s[7] - '0';
+	out->keep_alive = out->version_minor >= 1;
+	if (s[9] < '1' || s[9] > '5' || s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9')
+		return hp_error(p, 400, "malformed status code");
+	st = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+	s += 12;
+	/* The reason phrase and the space before it may be missing. */
+	if (s < e && *s++ != ' ')
+		return hp_error(p, 400, "malformed status code");
+	for (const char *c = s; c < e; c++) {
+		unsigned char ch = (unsigned char)*c;
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return hp_error(p, 400, "control character in the reason phrase");
+	}
+	out->status = st;
+	out->reason = s;
+	out->reason_len = (size_t)(e - s);
+	return 0;
+}
+
+/* Is the last element of the comma-separated list v[0..n) "chunked"? */
+static bool hp_last_is_chunked(const char *v, size_t n)
+{
+	const char *c = v + n, *end = v + n;
+
+	while (c > v && c[-1] != ',')
+		c--;
+	while (c < end && (*c == ' ' || *c == '\t'))
+		c++;
+	return HP_IEQ(c, (size_t)(end - c), "chunked");
+}
+
+/* Parse the complete response head buf[head_start .. header_end) into out. */
+static int hp_response_head(struct http_parser *p, const char *buf, struct http_response_info *out)
+{
+	const char *s = buf + p->head_start, *end = buf + p->header_end, *e, *next = NULL;
+	bool have_cl = false, have_te = false, chunked = false;
+	size_t cl = 0;
+
+	memset(out, 0, sizeof(*out));
+	e = hp_line(s, end, &next);
+	if (hp_status_line(p, s, e, out) != 0)
+		return HTTP_PARSE_ERROR;
+	for (s = next; (e = hp_line(s, end, &next)) != NULL && e > s; s = next) {
+		struct http_header h;
+
+		if (hp_field(p, s, e, &h) != 0)
+			return HTTP_PARSE_ERROR;
+		if (HP_IEQ(h.name, h.name_len, "content-length")) {
+			if (hp_content_length(p, h.value, h.value_len, &cl) != 0) {
+				if (p->status == 413)
+					return hp_body_too_large(p);
+				return HTTP_PARSE_ERROR;
+			}
+			if (have_cl)
+				return hp_error(p, 400, "more than one Content-Length header");
+			have_cl = true;
+		} else if (HP_IEQ(h.name, h.name_len, "transfer-encoding")) {
+			/* Several fields form one list: the last one's end decides. */
+			chunked = hp_last_is_chunked(h.value, h.value_len);
+			have_te = true;
+		} else if (HP_IEQ(h.name, h.name_len, "connection")) {
+			hp_connection(h.value, h.value_len, &out->keep_alive);
+		}
+	}
+	p->chunked = false;
+	p->until_close = false;
+	p->content_length = 0;
+	if (out->status < 200 || out->status == 204 || out->status == 304) {
+		out->framing = HTTP_BODY_NONE;
+		return 0;
+	}
+	if (have_te && have_cl)
+		return hp_error(p, 400, "both Content-Length and Transfer-Encoding");
+	if (have_te && out->version_minor == 0)
+		return hp_error(p, 400, "Transfer-Encoding in an HTTP/1.0 response");
+	if (have_te && chunked) {
+		out->framing = HTTP_BODY_CHUNKED;
+		p->chunked = true;
+	} else if (have_cl) {
+		if (cl > p->lim.max_body)
+			return hp_body_too_large(p);
+		out->framing = HTTP_BODY_LENGTH;
+		p->content_length = cl;
+	} else {
+		/* RFC 9112 §6.3: no length, or a coding other than chunked last. */
+		out->framing = HTTP_BODY_CLOSE;
+		out->keep_alive = false;
+		p->until_close = true;
+	}
+	return 0;
+}
+
+enum http_parse_rc http_parse_response(struct http_parser *p, char *buf, size_t len,
+                                       struct http_response_info *out)
+{
+	bool head_now = false; /* out was filled from this very buf in this call */
+
+	if (p->status != 0)
+		return HTTP_PARSE_ERROR;
+	p->response = true;
+	if (p->state == HP_HEAD) {
+		if (!hp_find_head_end(p, buf, len)) {
+			if (len >= p->lim.max_header)
+				return hp_error(p, 431, "response head is larger than the limit");
+			return HTTP_PARSE_NEED_MORE;
+		}
+		if (p->header_end > p->lim.max_header)
+			return hp_error(p, 431, "response head is larger than the limit");
+		if (hp_response_head(p, buf, out) != 0)
+			return HTTP_PARSE_ERROR;
+		p->state = p->chunked ? HP_CHUNK_SIZE : HP_BODY;
+		p->line_start = p->scanned = p->header_end;
+		head_now = true;
+	}
+	if (p->chunked) {
+		int rc = hp_chunks(p, buf, len);
+
+		if (rc != 0)
+			return rc;
+		p->consumed = p->scanned;
+	} else if (p->until_close) {
+		if (len - p->header_end > p->lim.max_body)
+			return hp_body_too_large(p);
+		return HTTP_PARSE_NEED_MORE;
+	} else {
+		if (len - p->header_end < p->content_length)
+			return HTTP_PARSE_NEED_MORE;
+		p->consumed = p->header_end + p->content_length;
+	}
+	if (!head_now) {
+		/* The head sets the framing again; a chunked size counted so far stays. */
+		size_t decoded = p->content_length;
+
+		if (hp_response_head(p, buf, out) != 0)
+			return HTTP_PARSE_ERROR;
+		p->content_length = decoded;
+	}
+	if (p->chunked)
+		hp_join_chunks(p, buf);
+	out->body = buf + p->header_end;
+	out->body_len = p->content_length;
+	return HTTP_PARSE_OK;
+}
+
+enum http_parse_rc http_parse_response_eof(struct http_parser *p, char *buf, size_t len,
+                                           struct http_response_info *out)
+{
+	enum http_parse_rc rc = http_parse_response(p, buf, len, out);
+
+	if (rc != HTTP_PARSE_NEED_MORE)
+		return rc;
+	if (p->state == HP_HEAD || !p->until_close)
+		return hp_error(p, 400, "the connection closed before the response was complete");
+	if (hp_response_head(p, buf, out) != 0)
+		return HTTP_PARSE_ERROR;
+	/* hp_response_head() cleared it; the body is all that came. */
+	p->until_close = true;
+	p->content_length = len - p->header_end;
+	p->consumed = len;
+	out->body = buf + p->header_end;
+	out->body_len = p->content_length;
 	return HTTP_PARSE_OK;
 }
 

@@ -949,28 +949,31 @@ int json_base64_decode(const char *s, size_t len, struct buf *out)
 	return (acc & ((1u << bits) - 1)) == 0 ? 0 : -1;
 }
 
-void json_base64_encode(struct buf *out, const void *p, size_t len)
+void json_base64_encode(const void *data, size_t len, struct buf *out)
 {
 	static const char alphabet[] =
 	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *b = p;
+	const unsigned char *p = data;
+	char *w;
 	size_t i;
 
 	buf_reserve(out, (len + 2) / 3 * 4);
-	for (i = 0; i + 2 < len; i += 3) {
-		uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
+	w = buf_tail(out);
+	for (i = 0; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
 
-		buf_putc(out, alphabet[v >> 18]);
-		buf_putc(out, alphabet[(v >> 12) & 63]);
-		buf_putc(out, alphabet[(v >> 6) & 63]);
-		buf_putc(out, alphabet[v & 63]);
+		*w++ = alphabet[v >> 18];
+		*w++ = alphabet[(v >> 12) & 63];
+		*w++ = alphabet[(v >> 6) & 63];
+		*w++ = alphabet[v & 63];
 	}
 	if (i < len) {
-		uint32_t v = (uint32_t)b[i] << 16 | (i + 1 < len ? (uint32_t)b[i + 1] << 8 : 0);
+		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
 
-		buf_putc(out, alphabet[v >> 18]);
-		buf_putc(out, alphabet[(v >> 12) & 63]);
-		buf_putc(out, i + 1 < len ? alphabet[(v >> 6) & 63] : '=');
-		buf_putc(out, '=');
+		*w++ = alphabet[v >> 18];
+		*w++ = alphabet[(v >> 12) & 63];
+		*w++ = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+		*w++ = '=';
 	}
+	buf_produced(out, (size_t)(w - buf_tail(out)));
 }

@@ -92,7 +92,7 @@ int json_string_decode(const char *text, size_t len, struct buf *out, const char
  * character, a bad length or padding, or non-zero left-over bits.
  */
 int json_base64_decode(const char *s, size_t len, struct buf *out);
-/* Append RFC 4648 base64 (standard alphabet, '=' padding) of p[0..len). */
-void json_base64_encode(struct buf *out, const void *p, size_t len);
+/* RFC 4648 base64 of data[0..len), standard alphabet, '=' padded, appended to out. */
+void json_base64_encode(const void *data, size_t len, struct buf *out);
 
 #endif

@@ -11,6 +11,7 @@
 #include "registry.h"
 #include "subs.h"
 #include "topic.h"
+#include "webhook.h"
 
 struct subs {
 	struct registry *s_reg;
@@ -105,29 +106,6 @@ void subs_sync(struct subs *s)
 	s->s_nbroker = m;
 }
 
-void subs_body(struct buf *out, const struct mqtt_message *msg, const char *args,
-               const char *kwargs)
-{
-	buf_append_str(out, "{\"topic\":");
-	json_append_string(out, msg->topic, msg->topic_len);
-	if (utf8_valid(msg->payload, msg->payload_len)) {
-		buf_append_str(out, ",\"payload\":");
-		json_append_string(out, msg->payload, msg->payload_len);
-	} else {
-		buf_append_str(out, ",\"payload\":null,\"payload_base64\":\"");
-		json_base64_encode(out, msg->payload, msg->payload_len);
-		buf_putc(out, '"');
-	}
-	buf_append_str(out, msg->retain ? ",\"retained\":true,\"qos\":"
-	                                : ",\"retained\":false,\"qos\":");
-	buf_putc(out, '0' + msg->qos);
-	buf_append_str(out, ",\"args\":");
-	buf_append_str(out, args);
-	buf_append_str(out, ",\"kwargs\":");
-	buf_append_str(out, kwargs);
-	buf_putc(out, '}');
-}
-
 void subs_on_message(void *ctx, const struct mqtt_message *msg, uint64_t token)
 {
 	struct subs *s = ctx;
@@ -140,7 +118,8 @@ void subs_on_message(void *ctx, const struct mqtt_message *msg, uint64_t token)
 		if (!topic_match(e->topic, strlen(e->topic), msg->topic, msg->topic_len))
 			continue;
 		buf_reset(&s->s_body);
-		subs_body(&s->s_body, msg, e->args, e->kwargs);
+		webhook_body(&s->s_body, msg->topic, msg->topic_len, msg->payload,
+		             msg->payload_len, msg->retain, msg->qos, e->args, e->kwargs);
 		s->s_fn(s->s_ctx, e, buf_data(&s->s_body), buf_len(&s->s_body));
 		hits++;
 	}

@@ -40,12 +40,4 @@ size_t subs_broker_count(const struct subs *s);
 void subs_stats(const struct subs *s, uint64_t *messages, uint64_t *deliveries);
 void subs_free(struct subs *s);
 
-/*
- * The webhook request body of §6 for msg and one subscription's args and
- * kwargs (JSON text, copied as they are): the payload as a JSON string
- * when it is valid UTF-8, else "payload": null and "payload_base64".
- */
-void subs_body(struct buf *out, const struct mqtt_message *msg, const char *args,
-               const char *kwargs);
-
 #endif

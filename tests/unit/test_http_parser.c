@@ -712,6 +712,337 @@ START_TEST(test_status_text)
 }
 END_TEST
 
+/*
+ * Responses (http_parse_response): a table like the one above. `eof` is
+ * the outcome when the server closes right after the bytes: the rc of
+ * http_parse_response_eof() (the body then runs to the end for
+ * HTTP_BODY_CLOSE).
+ */
+struct rcase {
+	const char *name;
+	const char *in;
+	size_t max_header, max_body;
+	int rc, error;  /* rc, and p->status when rc is HTTP_PARSE_ERROR */
+	int status;     /* HTTP status on OK (or at EOF) */
+	int keep_alive; /* on OK (or at EOF) */
+	enum http_body_framing framing;
+	const char *body;
+	size_t consumed; /* WHOLE: all of in */
+	int eof;         /* rc of http_parse_response_eof on all of in */
+};
+
+#define RGOOD(n, in, st, ka, fr, body)                                                             \
+	{                                                                                          \
+		n, in, 8192, 1024, HTTP_PARSE_OK, 0, st, ka, fr, body, WHOLE, HTTP_PARSE_OK        \
+	}
+#define RBAD(n, in, err)                                                                           \
+	{                                                                                          \
+		n, in, 8192, 1024, HTTP_PARSE_ERROR, err, 0, 0, 0, NULL, 0, HTTP_PARSE_ERROR       \
+	}
+/* Not complete; at EOF an error (truncated). */
+#define RMORE(n, in)                                                                               \
+	{                                                                                          \
+		n, in, 8192, 1024, HTTP_PARSE_NEED_MORE, 0, 0, 0, 0, NULL, 0, HTTP_PARSE_ERROR     \
+	}
+/* A body running until the close: NEED_MORE, then OK at EOF. */
+#define RCLOSE(n, in, st, body)                                                                    \
+	{                                                                                          \
+		n, in, 8192, 1024, HTTP_PARSE_NEED_MORE, 0, st, 0, HTTP_BODY_CLOSE, body, WHOLE,   \
+		        HTTP_PARSE_OK                                                              \
+	}
+
+static const struct rcase rcases[] = {
+        RGOOD("200 with length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, 1,
+              HTTP_BODY_LENGTH, "ok"),
+        RGOOD("204 no body", "HTTP/1.1 204 No Content\r\n\r\n", 204, 1, HTTP_BODY_NONE, ""),
+        RGOOD("204 ignores length", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", 204, 1,
+              HTTP_BODY_NONE, ""),
+        RGOOD("304 no body", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", 304,
+              1, HTTP_BODY_NONE, ""),
+        RGOOD("100 interim", "HTTP/1.1 100 Continue\r\n\r\n", 100, 1, HTTP_BODY_NONE, ""),
+        RGOOD("zero length", "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 201, 1,
+              HTTP_BODY_LENGTH, ""),
+        RGOOD("connection close",
+              "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 200, 0,
+              HTTP_BODY_LENGTH, ""),
+        RGOOD("http/1.0 closes", "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", 200, 0,
+              HTTP_BODY_LENGTH, "x"),
+        RGOOD("http/1.0 keep-alive",
+              "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx", 200, 1,
+              HTTP_BODY_LENGTH, "x"),
+        RGOOD("no reason phrase", "HTTP/1.1 500\r\nContent-Length: 0\r\n\r\n", 500, 1,
+              HTTP_BODY_LENGTH, ""),
+        RGOOD("empty reason phrase", "HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n", 404, 1,
+              HTTP_BODY_LENGTH, ""),
+        RGOOD("bare LF", "HTTP/1.1 200 OK\nContent-Length: 3\n\nabc", 200, 1, HTTP_BODY_LENGTH,
+              "abc"),
+        RGOOD("chunked",
+              "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+              "1;x=y\r\nd\r\n0\r\nX-T: 1\r\n\r\n",
+              200, 1, HTTP_BODY_CHUNKED, "abcd"),
+        RGOOD("gzip, chunked",
+              "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n0\r\n\r\n", 200, 1,
+              HTTP_BODY_CHUNKED, ""),
+        RGOOD("leading empty line", "\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n", 202,
+              1, HTTP_BODY_LENGTH, ""),
+        RCLOSE("no length: until close", "HTTP/1.1 200 OK\r\n\r\nall of it", 200, "all of it"),
+        RCLOSE("http/1.0 no length", "HTTP/1.0 500 Oops\r\nServer: x\r\n\r\n", 500, ""),
+        RCLOSE("other coding: until close",
+               "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n\x1f\x8b", 200,
+               "\x1f\x8b"),
+        RCLOSE("keep-alive does not help without length",
+               "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\nx", 200, "x"),
+
+        RBAD("not http", "SSH-2.0-OpenSSH\r\n\r\n", 400),
+        RBAD("lowercase version", "http/1.1 200 OK\r\n\r\n", 400),
+        RBAD("http/2", "HTTP/2.0 200 OK\r\n\r\n", 505),
+        RBAD("http/1.2", "HTTP/1.2 200 OK\r\n\r\n", 505),
+        RBAD("two-digit status", "HTTP/1.1 20 OK\r\n\r\n", 400),
+        RBAD("four-digit status", "HTTP/1.1 2000 OK\r\n\r\n", 400),
+        RBAD("status 600", "HTTP/1.1 600 X\r\n\r\n", 400),
+        RBAD("status 099", "HTTP/1.1 099 X\r\n\r\n", 400),
+        RBAD("letters in status", "HTTP/1.1 2x0 OK\r\n\r\n", 400),
+        RBAD("control char in reason", "HTTP/1.1 200 O\x01K\r\n\r\n", 400),
+        RBAD("bad header", "HTTP/1.1 200 OK\r\nNo colon\r\n\r\n", 400),
+        RBAD("folded header", "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", 400),
+        RBAD("length and chunked",
+             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        RBAD("two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+             400),
+        RBAD("bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 400),
+        RBAD("length over max_body", "HTTP/1.1 200 OK\r\nContent-Length: 1025\r\n\r\n", 413),
+        RBAD("length overflow",
+             "HTTP/1.1 200 OK\r\nContent-Length: 999999999999999999999999\r\n\r\n", 413),
+        RBAD("chunked in http/1.0", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        RBAD("bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        RBAD("chunks over max_body", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n",
+             413),
+
+        RMORE("empty", ""),
+        RMORE("partial status line", "HTTP/1.1 20"),
+        RMORE("head not finished", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"),
+        RMORE("body not finished", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no"),
+        RMORE("chunked not finished", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                      "3\r\nabc\r\n"),
+
+        /* Bytes after a complete response are not part of it. */
+        {"extra bytes after", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1", 8192, 1024,
+         HTTP_PARSE_OK, 0, 200, 1, HTTP_BODY_LENGTH, "x", 39, HTTP_PARSE_OK},
+        {"interim then final", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", 8192, 1024,
+         HTTP_PARSE_OK, 0, 100, 1, HTTP_BODY_NONE, "", 25, HTTP_PARSE_OK},
+};
+
+struct routcome {
+	int rc;
+	char text[2048];
+};
+
+static void routcome_fill(struct routcome *o, int rc, const struct http_parser *p,
+                          const struct http_response_info *r)
+{
+	o->rc = rc;
+	o->text[0] = '\0';
+	if (rc == HTTP_PARSE_ERROR)
+		snprintf(o->text, sizeof(o->text), "error %d %s", p->status, p->error);
+	else if (rc == HTTP_PARSE_OK)
+		snprintf(o->text, sizeof(o->text),
+		         "st=%d v=%d reason=%.*s ka=%d fr=%d consumed=%zu body=%.*s", r->status,
+		         r->version_minor, (int)r->reason_len, r->reason, (int)r->keep_alive,
+		         (int)r->framing, p->consumed, (int)r->body_len, r->body);
+}
+
+/* Like feed(): prefixes in fresh copies; then, if eof, the EOF call. */
+static void rfeed(const char *in, size_t len, const size_t *cuts, size_t ncuts,
+                  const struct http_limits *lim, bool eof, struct routcome *o)
+{
+	struct http_parser p;
+	struct http_response_info r;
+	size_t i;
+	int rc = HTTP_PARSE_NEED_MORE;
+	char *copy;
+
+	http_parser_init(&p, lim);
+	memset(&r, 0, sizeof(r));
+	for (i = 0; i < ncuts; i++) {
+		copy = malloc(cuts[i] > 0 ? cuts[i] : 1);
+		ck_assert_ptr_nonnull(copy);
+		memcpy(copy, in, cuts[i]);
+		rc = http_parse_response(&p, copy, cuts[i], &r);
+		if (rc != HTTP_PARSE_NEED_MORE || i + 1 == ncuts) {
+			if (rc == HTTP_PARSE_NEED_MORE && eof)
+				rc = http_parse_response_eof(&p, copy, cuts[i], &r);
+			routcome_fill(o, rc, &p, &r);
+			free(copy);
+			return;
+		}
+		free(copy);
+	}
+	/* No cuts at all: the empty input. */
+	copy = malloc(1);
+	ck_assert_ptr_nonnull(copy);
+	if (eof)
+		rc = http_parse_response_eof(&p, copy, 0, &r);
+	routcome_fill(o, rc, &p, &r);
+	free(copy);
+	(void)len;
+}
+
+static void check_rcase(const struct rcase *t)
+{
+	struct http_limits lim = {t->max_header, t->max_body};
+	size_t len = strlen(t->in), i;
+	size_t *cuts = calloc(len + 1, sizeof(*cuts));
+	struct routcome whole, other;
+	struct http_parser p;
+	struct http_response_info r;
+	char *copy;
+	int rc, pass;
+
+	ck_assert_ptr_nonnull(cuts);
+	for (pass = 0; pass < 2; pass++) {
+		bool eof = pass == 1;
+		int want = eof ? (t->rc == HTTP_PARSE_NEED_MORE ? t->eof : t->rc) : t->rc;
+
+		cuts[0] = len;
+		rfeed(t->in, len, cuts, len > 0 ? 1 : 0, &lim, eof, &whole);
+		ck_assert_msg(whole.rc == want, "%s%s: rc %d, want %d (%s)", t->name,
+		              eof ? " at EOF" : "", whole.rc, want, whole.text);
+		for (i = 0; i < len; i++)
+			cuts[i] = i + 1;
+		if (len > 0) {
+			rfeed(t->in, len, cuts, len, &lim, eof, &other);
+			ck_assert_msg(other.rc == whole.rc && strcmp(other.text, whole.text) == 0,
+			              "%s: byte by byte gives %d '%s', in one piece %d '%s'",
+			              t->name, other.rc, other.text, whole.rc, whole.text);
+		}
+		for (i = 0; i <= len; i++) {
+			size_t two[2] = {i, len};
+
+			rfeed(t->in, len, two, 2, &lim, eof, &other);
+			ck_assert_msg(other.rc == whole.rc && strcmp(other.text, whole.text) == 0,
+			              "%s: split at %zu gives %d '%s', in one piece %d '%s'",
+			              t->name, i, other.rc, other.text, whole.rc, whole.text);
+		}
+	}
+
+	/* The fields, on one piece (with EOF for a body running to the close). */
+	http_parser_init(&p, &lim);
+	copy = malloc(len + 1);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, t->in, len);
+	rc = http_parse_response(&p, copy, len, &r);
+	ck_assert_int_eq(rc, t->rc);
+	if (rc == HTTP_PARSE_NEED_MORE && t->eof == HTTP_PARSE_OK)
+		rc = http_parse_response_eof(&p, copy, len, &r);
+	if (rc == HTTP_PARSE_ERROR) {
+		if (t->rc == HTTP_PARSE_ERROR)
+			ck_assert_msg(p.status == t->error, "%s: error %d (%s), want %d", t->name,
+			              p.status, p.error, t->error);
+		ck_assert_ptr_nonnull(p.error);
+		/* Sticky. */
+		ck_assert_int_eq(http_parse_response(&p, copy, len, &r), HTTP_PARSE_ERROR);
+	}
+	if (rc == HTTP_PARSE_OK) {
+		ck_assert_int_eq(r.status, t->status);
+		ck_assert_msg(r.keep_alive == (t->keep_alive != 0), "%s: keep_alive", t->name);
+		ck_assert_int_eq(r.framing, t->framing);
+		ck_assert_uint_eq(r.body_len, strlen(t->body));
+		ck_assert(r.body_len == 0 || memcmp(r.body, t->body, r.body_len) == 0);
+		ck_assert_uint_eq(p.consumed, t->consumed == WHOLE ? len : t->consumed);
+	}
+	free(copy);
+	free(cuts);
+}
+
+START_TEST(test_response_table)
+{
+	check_rcase(&rcases[_i]);
+}
+END_TEST
+
+START_TEST(test_response_limits)
+{
+	struct http_limits lim = {64, 16};
+	struct http_parser p;
+	struct http_response_info r;
+	char in[256];
+	int n;
+
+	/* A head of max_header bytes is fine, one more is not. */
+	n = snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\nX: %s\r\nContent-Length: 0\r\n\r\n",
+	             "aaaaaaaaaaaaaaaaaaaaa");
+	ck_assert_int_eq(n, 64);
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_response(&p, in, (size_t)n, &r), HTTP_PARSE_OK);
+	n = snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\nX: %s\r\nContent-Length: 0\r\n\r\n",
+	             "aaaaaaaaaaaaaaaaaaaaaa");
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_response(&p, in, (size_t)n, &r), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(p.status, 431);
+	/* An endless head is refused once max_header bytes are in. */
+	memset(in, 'H', 64);
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_response(&p, in, 63, &r), HTTP_PARSE_NEED_MORE);
+	ck_assert_int_eq(http_parse_response(&p, in, 64, &r), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(p.status, 431);
+
+	/* A body until the close: max_body bytes are fine, one more is 413. */
+	n = snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\n\r\n0123456789abcdefX");
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_response(&p, in, (size_t)n - 1, &r), HTTP_PARSE_NEED_MORE);
+	ck_assert_int_eq(http_parse_response_eof(&p, in, (size_t)n - 1, &r), HTTP_PARSE_OK);
+	ck_assert_uint_eq(r.body_len, 16);
+	ck_assert(!r.keep_alive);
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_response(&p, in, (size_t)n, &r), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(p.status, 413);
+	ck_assert_str_eq(p.error, "response body is larger than the limit");
+	/* Content-Length at and over the limit. */
+	n = snprintf(in, sizeof(in),
+	             "HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n0123456789abcdef");
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_response(&p, in, (size_t)n, &r), HTTP_PARSE_OK);
+	n = snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n");
+	http_parser_init(&p, &lim);
+	ck_assert_int_eq(http_parse_response(&p, in, (size_t)n, &r), HTTP_PARSE_ERROR);
+	ck_assert_int_eq(p.status, 413);
+}
+END_TEST
+
+/* Linear: a 1 MB head and a 4 MB chunked body, one byte per call. */
+START_TEST(test_response_linear)
+{
+	size_t head = 1u << 20, body = 4u << 20, total, len, off;
+	struct http_limits lim = {head, body};
+	struct http_parser p;
+	struct http_response_info r;
+	char *in;
+	int rc = HTTP_PARSE_NEED_MORE, n;
+
+	in = malloc(head + body + body / 8 + 100);
+	ck_assert_ptr_nonnull(in);
+	n = snprintf(in, 100, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: ");
+	memset(in + n, 'v', head - (size_t)n - 4);
+	memcpy(in + head - 4, "\r\n\r\n", 4);
+	off = head;
+	for (len = 0; len < body; len += 64) {
+		memcpy(in + off, "40\r\n", 4);
+		memset(in + off + 4, 'b', 64);
+		memcpy(in + off + 68, "\r\n", 2);
+		off += 70;
+	}
+	memcpy(in + off, "0\r\n\r\n", 5);
+	total = off + 5;
+	http_parser_init(&p, &lim);
+	for (len = 1; len <= total && rc == HTTP_PARSE_NEED_MORE; len++)
+		rc = http_parse_response(&p, in, len, &r);
+	ck_assert_int_eq(rc, HTTP_PARSE_OK);
+	ck_assert_uint_eq(p.consumed, total);
+	ck_assert_uint_eq(r.body_len, body);
+	free(in);
+}
+END_TEST
+
 static Suite *http_parser_suite(void)
 {
 	Suite *s = suite_create("http_parser");
@@ -728,11 +1059,14 @@ static Suite *http_parser_suite(void)
 	tcase_add_test(tc, test_error_is_sticky);
 	tcase_add_test(tc, test_expect_continue);
 	tcase_add_test(tc, test_status_text);
+	tcase_add_loop_test(tc, test_response_table, 0, (int)(sizeof(rcases) / sizeof(rcases[0])));
+	tcase_add_test(tc, test_response_limits);
 	suite_add_tcase(s, tc);
 	/* Own case and timeout: a parser with quadratic work fails by timing out. */
 	tc = tcase_create("linear");
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_linear);
+	tcase_add_test(tc, test_response_linear);
 	suite_add_tcase(s, tc);
 	return s;
 }

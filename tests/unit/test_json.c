@@ -546,6 +546,51 @@ START_TEST(test_base64)
 }
 END_TEST
 
+/* Encoding: the padded form of every valid case, and a round trip of all byte values. */
+START_TEST(test_base64_encode)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *out;
+	} enc[] = {
+	        {"", 0, ""},
+	        {"f", 1, "Zg=="},
+	        {"fo", 2, "Zm8="},
+	        {"foo", 3, "Zm9v"},
+	        {"foob", 4, "Zm9vYg=="},
+	        {"fooba", 5, "Zm9vYmE="},
+	        {"foobar", 6, "Zm9vYmFy"},
+	        {"\0\0\xff", 3, "AAD/"},
+	        {"\xfb\xff\xbf", 3, "+/+/"},
+	};
+	struct buf out = BUF_INITIALIZER, back = BUF_INITIALIZER;
+	unsigned char all[256];
+	size_t i, n;
+
+	for (i = 0; i < nitems(enc); i++) {
+		buf_reset(&out);
+		buf_append_str(&out, "x");
+		json_base64_encode(enc[i].in, enc[i].len, &out);
+		ck_assert_uint_eq(buf_len(&out), 1 + strlen(enc[i].out));
+		ck_assert(memcmp(buf_data(&out) + 1, enc[i].out, strlen(enc[i].out)) == 0);
+	}
+	for (i = 0; i < sizeof(all); i++)
+		all[i] = (unsigned char)(255 - i);
+	for (n = 0; n <= sizeof(all); n++) {
+		buf_reset(&out);
+		buf_reset(&back);
+		json_base64_encode(all, n, &out);
+		ck_assert_uint_eq(buf_len(&out), (n + 2) / 3 * 4);
+		ck_assert_int_eq(json_base64_decode(buf_data(&out), buf_len(&out), &back), 0);
+		ck_assert_uint_eq(buf_len(&back), n);
+		ck_assert(n == 0 || memcmp(buf_data(&back), all, n) == 0);
+	}
+	buf_free(&out);
+	buf_free(&back);
+}
+END_TEST
+
 /* Records each member as "key=kind:value;" (key decoded). */
 static int each_record(void *ctx, const struct json_member *m, const char **why)
 {
@@ -649,6 +694,7 @@ static Suite *json_suite(void)
 
 	tc = tcase_create("access");
 	tcase_add_loop_test(tc, test_base64, 0, (int)nitems(b64_cases));
+	tcase_add_test(tc, test_base64_encode);
 	tcase_add_test(tc, test_object_each);
 	tcase_add_test(tc, test_string_decode);
 	tcase_add_test(tc, test_rewrite_no_event);

@@ -132,27 +132,6 @@ START_TEST(sys_topics_and_qos0)
 }
 END_TEST
 
-/* Bytes that are not UTF-8: payload null, payload_base64. */
-START_TEST(binary_payload)
-{
-	struct mqtt_message m = {"t", 1, "\xff\x00\x01", 3, 2, false, true};
-	struct buf b = BUF_INITIALIZER;
-
-	subs_body(&b, &m, "[]", "{\"k\":1}");
-	buf_putc(&b, '\0');
-	ck_assert_str_eq(buf_data(&b),
-	                 "{\"topic\":\"t\",\"payload\":null,\"payload_base64\":\"/wAB\","
-	                 "\"retained\":false,\"qos\":2,\"args\":[],\"kwargs\":{\"k\":1}}");
-	buf_reset(&b);
-	m.payload = "\x00";
-	m.payload_len = 1;
-	subs_body(&b, &m, "[]", "{}");
-	buf_putc(&b, '\0');
-	ck_assert_ptr_nonnull(strstr(buf_data(&b), "\"payload\":\"\\u0000\""));
-	buf_free(&b);
-}
-END_TEST
-
 static Suite *subs_suite(void)
 {
 	Suite *s = suite_create("subs");
@@ -162,7 +141,6 @@ static Suite *subs_suite(void)
 	tcase_add_test(tc, broker_set_follows_the_registry);
 	tcase_add_test(tc, one_delivery_per_matching_registration);
 	tcase_add_test(tc, sys_topics_and_qos0);
-	tcase_add_test(tc, binary_payload);
 	suite_add_tcase(s, tc);
 	return s;
 }

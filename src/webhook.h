@@ -1,0 +1,149 @@
+/*
+ * webhook: the outbound HTTP/1.1 client of DESIGN §6, on the shared loop.
+ *
+ * A target is one subscription: an id (sent as X-Octomqttd-Subscription)
+ * and an http:// URL. Each target has a FIFO of deliveries (JSON bodies
+ * built by the caller, see webhook_body()) and at most one request in
+ * flight, so a target's deliveries arrive in the order they were queued.
+ *
+ * Connections belong to a host:port and are shared by every target of it:
+ * keep-alive connections are reused, at most max_conns_per_host are open at
+ * once (targets beyond that wait, first come first served), and a
+ * connection idle for idle_ms is closed. One request, from the start of
+ * its connect (or from being handed an idle connection) to the end of the
+ * response, may take timeout_ms.
+ *
+ * Outcome of a request: 2xx delivered. A network error, a timeout, a
+ * malformed response, 408, 429 or 5xx: tried again after
+ * min(backoff_max_ms, backoff_min_ms * 2^(n-1)) ms for the n-th retry, up
+ * to `retries` retries, then failed (dropped, counted, logged). Any other
+ * status (1xx as final, 3xx, other 4xx): failed at once. While a target
+ * waits for its retry its later deliveries wait too (order is kept).
+ * A keep-alive connection that the server closed while idle (EOF or reset
+ * before any byte of the response) does not count as an attempt: the
+ * request is sent again at once on a new connection.
+ *
+ * At most max_pending deliveries wait per target besides the one being
+ * sent; beyond that the oldest waiting one is dropped, counted and logged.
+ * Removing a target discards what it still had queued (counted as
+ * `cancelled`, logged).
+ *
+ * Host names: a literal IPv4/IPv6 address needs no lookup. A name is
+ * looked up once, with getaddrinfo(), when the first target of that
+ * host:port is added (registration or start-up), and its addresses are
+ * kept; connections use those addresses, tried in turn after a failed
+ * connect, so delivery never waits for a lookup. See doc/CHOICES.md.
+ *
+ * Nothing here is freed inside its own callback (loop_defer). Only
+ * "http://" URLs for now.
+ */
+#ifndef OCTO_WEBHOOK_H
+#define OCTO_WEBHOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "net.h"
+
+struct loop;
+struct webhook;
+
+#define WEBHOOK_ERR_LEN 256
+
+struct webhook_opts {
+	int64_t timeout_ms;          /* one request: connect + send + response */
+	unsigned retries;            /* attempts after the first */
+	size_t max_pending;          /* waiting deliveries per target */
+	unsigned max_conns_per_host; /* open connections per host:port, >= 1 */
+	const char *user_agent;      /* User-Agent value (copied) */
+	int64_t backoff_min_ms;      /* first retry delay */
+	int64_t backoff_max_ms;      /* cap of the doubling */
+	int64_t idle_ms;             /* an idle keep-alive connection is closed after this */
+	size_t max_response_header;  /* bytes of status line + headers */
+	size_t max_response_body;    /* bytes of body (read and thrown away) */
+};
+
+/*
+ * Defaults: timeout 10 s, 5 retries, 10000 pending, 4 connections per
+ * host, "octomqttd/<version>", backoff 1 s doubling to 60 s, idle close
+ * after 4 s (under the 5 s keep-alive timeout of common servers, so we
+ * close first), 16 KiB of response head, 1 MiB of response body.
+ */
+void webhook_opts_init(struct webhook_opts *o);
+
+/* The delay before the n-th retry (n >= 1): min(max, min * 2^(n-1)) ms. */
+int64_t webhook_backoff_ms(const struct webhook_opts *o, unsigned n);
+
+/* A parsed http:// URL. */
+struct webhook_url {
+	char host[NET_HOST_LEN]; /* name or address, without brackets */
+	uint16_t port;           /* 80 if not given */
+	char *path;              /* "/..." with the query, malloc'd ("/" if none given) */
+	char *host_header;       /* Host: value ("h", "h:8080", "[::1]:81"), malloc'd */
+};
+
+/*
+ * Pure: parse "http://host[:port][/path][?query]" (scheme case-insensitive;
+ * host a name, IPv4, or [IPv6]). No user info, no fragment, no spaces,
+ * control or non-ASCII bytes in the path. 0, or -1 with err set ("https://"
+ * says it is not supported yet). Free with webhook_url_free().
+ */
+int webhook_parse_url(const char *url, struct webhook_url *out, char *err, size_t errlen);
+void webhook_url_free(struct webhook_url *u);
+
+/*
+ * The delivery body of DESIGN §6 (pure), appended to out:
+ * {"topic":...,"payload":"<text>"|null[,"payload_base64":"..."],
+ *  "retained":bool,"qos":n,"args":<args>,"kwargs":<kwargs>}
+ * payload is a JSON string when the bytes are valid UTF-8, else null with
+ * payload_base64. args/kwargs are JSON text copied verbatim (NULL: [] and
+ * {}); the caller vouches that they are valid JSON (the registry stores
+ * them validated).
+ */
+void webhook_body(struct buf *out, const char *topic, size_t topic_len, const void *payload,
+                  size_t payload_len, bool retained, int qos, const char *args, const char *kwargs);
+
+/* The client on loop, with opts copied (NULL: defaults). */
+struct webhook *webhook_new(struct loop *loop, const struct webhook_opts *opts);
+/* Closes every connection and frees everything; queued deliveries are lost. */
+void webhook_free(struct webhook *wh);
+
+/*
+ * Add the target `id` for url. Adding an id that exists with the same URL
+ * does nothing; with another URL is an error. The host of a name is looked
+ * up here when no other target uses it yet (see above). 0, or -1 with err
+ * set (bad URL, name that does not resolve, id taken).
+ */
+int webhook_add_target(struct webhook *wh, const char *id, const char *url, char *err,
+                       size_t errlen);
+/*
+ * Remove a target: its queued deliveries are discarded (counted as
+ * cancelled); a request in flight is not interrupted but its outcome is
+ * ignored. 0, or -1 if id is unknown.
+ */
+int webhook_remove_target(struct webhook *wh, const char *id);
+bool webhook_has_target(const struct webhook *wh, const char *id);
+
+/*
+ * Queue body[0..len) (copied) for target id and start sending if the
+ * target is free. 0, or -1 if id is unknown.
+ */
+int webhook_enqueue(struct webhook *wh, const char *id, const char *body, size_t len);
+
+struct webhook_stats {
+	uint64_t delivered; /* 2xx answers */
+	uint64_t retried;   /* attempts scheduled again (each retry counts) */
+	uint64_t failed;    /* given up: final status or retries exhausted */
+	uint64_t dropped;   /* the oldest waiting delivery, over max_pending */
+	uint64_t cancelled; /* discarded with their target */
+	uint64_t connects;  /* connections opened */
+	uint64_t pending;   /* gauge: queued or in flight, all targets */
+	uint64_t conns;     /* gauge: connections open */
+};
+void webhook_stats(const struct webhook *wh, struct webhook_stats *out);
+/* Deliveries queued or in flight for one target (0 if unknown). */
+size_t webhook_target_pending(const struct webhook *wh, const char *id);
+
+#endif
