@@ -33,9 +33,6 @@
 #include "subs.h"
 #include "topic.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #define API_EVENTS_PREFIX "/events/"
 #define API_TS_FIELD      "_timestamp"
@@ -426,47 +423,6 @@ static int api_sub_member(void *ctx, const struct json_member *m, const char **w
 	return 0;
 }
 
-/*
- * The webhook's address must be literal (an IP address, or localhost:
- * resolving names would block the loop) and inside webhook.allow.
- * 0, or an HTTP status (400, 403) with *why.
- */
-static int api_url_allowed(const struct api *api, const struct net_url *u, const char **why)
-{
-	const struct cfg *cfg = api->a_cfg;
-	struct sockaddr_storage ss[2];
-	size_t n = 0, i, j;
-
-	memset(ss, 0, sizeof(ss));
-	if (strcmp(u->host, "localhost") == 0) {
-		ss[0].ss_family = AF_INET;
-		((struct sockaddr_in *)&ss[0])->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		ss[1].ss_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss[1])->sin6_addr = in6addr_loopback;
-		n = 2;
-	} else if (inet_pton(AF_INET, u->host, &((struct sockaddr_in *)&ss[0])->sin_addr) == 1) {
-		ss[0].ss_family = AF_INET;
-		n = 1;
-	} else if (inet_pton(AF_INET6, u->host, &((struct sockaddr_in6 *)&ss[0])->sin6_addr) == 1) {
-		ss[0].ss_family = AF_INET6;
-		n = 1;
-	} else {
-		*why = "the webhook host must be an IP address or localhost";
-		return 400;
-	}
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < cfg->webhook_allow_n; j++) {
-			if (net_cidr_contains(&cfg->webhook_allow[j], (struct sockaddr *)&ss[i]))
-				break;
-		}
-		if (j == cfg->webhook_allow_n) {
-			*why = "the webhook address is outside webhook.allow";
-			return 403;
-		}
-	}
-	return 0;
-}
-
 static void api_sub_answer(struct buf *b, const struct reg_entry *e, bool full)
 {
 	buf_append_str(b, "{\"id\":");
@@ -517,7 +473,8 @@ static void api_post_subscription(struct api *api, const struct http_request *re
 		        "https:// webhooks need TLS, which this build does not have yet");
 		goto done;
 	}
-	if ((st = api_url_allowed(api, &u, &why)) != 0) {
+	if ((st = net_host_allowed(u.host, api->a_cfg->webhook_allow, api->a_cfg->webhook_allow_n,
+	                           &why)) != 0) {
 		http_response_error(resp, st, st == 403 ? "url_not_allowed" : "bad_request", why);
 		goto done;
 	}

@@ -18,6 +18,10 @@
 #include "log.h"
 #include "loop.h"
 #include "mqtt_client.h"
+#include "net.h"
+#include "registry.h"
+#include "subs.h"
+#include "webhook.h"
 
 #define EXIT_USAGE  64 /* EX_USAGE */
 #define EXIT_CONFIG 78 /* EX_CONFIG */
@@ -40,6 +44,53 @@ static void on_signal(int sig)
 		got_hup = 1;
 	else
 		got_stop = sig;
+}
+
+/*
+ * Wiring of subs to the webhook client: one delivery target per
+ * subscription, checked against webhook.allow again (the configuration
+ * may have changed since it was registered).
+ */
+struct main_hooks {
+	struct webhook *h_wh;
+	const struct cfg *h_cfg;
+};
+
+static int main_add_target(void *ctx, const struct reg_entry *e)
+{
+	struct main_hooks *h = ctx;
+	char err[NET_ERR_LEN + 64];
+	const char *why = NULL;
+	struct net_url u;
+
+	if (net_parse_url(e->url, &u, err, sizeof(err)) != 0) {
+		log_warnx("subscription %s: %s", e->id, err);
+		return -1;
+	}
+	if (net_host_allowed(u.host, h->h_cfg->webhook_allow, h->h_cfg->webhook_allow_n, &why) !=
+	    0) {
+		log_warnx("subscription %s: %s: %s", e->id, e->url, why);
+		return -1;
+	}
+	if (webhook_add_target(h->h_wh, e->id, e->url, err, sizeof(err)) != 0) {
+		log_warnx("subscription %s: %s", e->id, err);
+		return -1;
+	}
+	return 0;
+}
+
+static void main_remove_target(void *ctx, const char *id)
+{
+	struct main_hooks *h = ctx;
+
+	webhook_remove_target(h->h_wh, id);
+}
+
+static int main_deliver(void *ctx, const struct reg_entry *e, const char *body, size_t len)
+{
+	struct main_hooks *h = ctx;
+
+	return webhook_enqueue(h->h_wh, e->id, body, len);
 }
 
 static void usage(FILE *f)
@@ -73,6 +124,13 @@ int main(int argc, char **argv)
 	struct http_server *srv;
 	struct mqtt_client *mc;
 	struct api *api;
+	struct registry *reg;
+	struct webhook *wh;
+	struct webhook_opts wo;
+	struct webhook_stats ws;
+	struct subs *subs;
+	struct main_hooks hooks;
+	struct subs_ops ops = {main_add_target, main_remove_target, main_deliver, &hooks};
 	struct loop *loop;
 	struct cfg cfg;
 	bool check = false;
@@ -130,11 +188,36 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 1;
 	}
+	reg = registry_new(cfg.state_file);
+	if (registry_load(reg, err, sizeof(err)) != 0) {
+		log_errorx("%s", err);
+		registry_free(reg);
+		mqtt_client_free(mc);
+		loop_free(loop);
+		cfg_free(&cfg);
+		return 1;
+	}
+	webhook_opts_init(&wo);
+	wo.timeout_ms = (int64_t)cfg.webhook_timeout * 1000;
+	wo.retries = cfg.webhook_retries;
+	wo.max_pending = cfg.webhook_max_pending;
+	wh = webhook_new(loop, &wo);
+	hooks.h_wh = wh;
+	hooks.h_cfg = &cfg;
+	subs = subs_new(reg, mc, cfg.sub_qos, &ops);
+	mqtt_client_on_message(mc, subs_on_message, subs);
+	subs_sync(subs);
+	if (registry_count(reg) > 0)
+		log_info("%zu subscription(s) from %s", registry_count(reg), cfg.state_file);
 	api = api_new(&cfg, mc, NULL);
+	api_set_subscriptions(api, reg, subs);
 	srv = http_server_new(loop, &cfg, api_handle, api, err, sizeof(err));
 	if (srv == NULL) {
 		log_errorx("%s", err);
 		api_free(api);
+		subs_free(subs);
+		webhook_free(wh);
+		registry_free(reg);
 		mqtt_client_free(mc);
 		loop_free(loop);
 		cfg_free(&cfg);
@@ -160,13 +243,24 @@ int main(int argc, char **argv)
 	http_server_stop_accepting(srv);
 	mqtt_client_stop(mc);
 	deadline = loop_clock_ms() + (uint64_t)cfg.shutdown_grace * 1000;
-	while (!mqtt_client_stopped(mc) && loop_clock_ms() < deadline)
+	/* The broker link closes; webhook deliveries already queued go out. */
+	for (;;) {
+		webhook_stats(wh, &ws);
+		if ((mqtt_client_stopped(mc) && ws.pending == 0) || loop_clock_ms() >= deadline)
+			break;
 		loop_run_once(loop, 100);
+	}
 	if (!mqtt_client_stopped(mc))
 		log_warnx("shutdown.grace (%u s) passed before the broker connection closed",
 		          cfg.shutdown_grace);
+	if (ws.pending > 0)
+		log_warnx("%llu webhook delivery(ies) not made at shutdown",
+		          (unsigned long long)ws.pending);
 	http_server_free(srv);
 	api_free(api);
+	subs_free(subs);
+	webhook_free(wh);
+	registry_free(reg);
 	mqtt_client_free(mc);
 	loop_free(loop);
 	cfg_free(&cfg);

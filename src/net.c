@@ -370,3 +370,38 @@ int net_parse_url(const char *url, struct net_url *out, char *err, size_t errlen
 	out->path = slash != NULL ? slash : "/";
 	return 0;
 }
+
+int net_host_allowed(const char *host, const struct net_cidr *allow, size_t n, const char **why)
+{
+	struct sockaddr_storage ss[2];
+	size_t naddr = 0, i, j;
+
+	memset(ss, 0, sizeof(ss));
+	if (strcmp(host, "localhost") == 0) {
+		ss[0].ss_family = AF_INET;
+		((struct sockaddr_in *)&ss[0])->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ss[1].ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss[1])->sin6_addr = in6addr_loopback;
+		naddr = 2;
+	} else if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss[0])->sin_addr) == 1) {
+		ss[0].ss_family = AF_INET;
+		naddr = 1;
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss[0])->sin6_addr) == 1) {
+		ss[0].ss_family = AF_INET6;
+		naddr = 1;
+	} else {
+		*why = "the webhook host must be an IP address or localhost";
+		return 400;
+	}
+	for (i = 0; i < naddr; i++) {
+		for (j = 0; j < n; j++) {
+			if (net_cidr_contains(&allow[j], (struct sockaddr *)&ss[i]))
+				break;
+		}
+		if (j == n) {
+			*why = "the webhook address is outside webhook.allow";
+			return 403;
+		}
+	}
+	return 0;
+}

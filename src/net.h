@@ -69,6 +69,13 @@ struct net_cidr {
 };
 struct sockaddr;
 int net_cidr_parse(const char *s, struct net_cidr *out, char *err, size_t errlen);
+/*
+ * May a webhook go to host? It must be literal, an IP address or
+ * "localhost" (127.0.0.1 and ::1; resolving a name would block), and every
+ * address in one of the n blocks. 0; 400 (not literal) or 403 (outside)
+ * with *why set.
+ */
+int net_host_allowed(const char *host, const struct net_cidr *allow, size_t n, const char **why);
 bool net_cidr_contains(const struct net_cidr *c, const struct sockaddr *sa);
 
 /* 0 or -1 with errno set. */

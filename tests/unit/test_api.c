@@ -32,13 +32,29 @@ static struct registry *reg;
 static struct subs *subs;
 static struct net_cidr allow[2];
 
-static void no_delivery(void *ctx, const struct reg_entry *e, const char *b, size_t len)
+static int no_delivery(void *ctx, const struct reg_entry *e, const char *b, size_t len)
 {
 	(void)ctx;
 	(void)e;
 	(void)b;
 	(void)len;
+	return 0;
 }
+
+static int no_target(void *ctx, const struct reg_entry *e)
+{
+	(void)ctx;
+	(void)e;
+	return 0;
+}
+
+static void no_removal(void *ctx, const char *id)
+{
+	(void)ctx;
+	(void)id;
+}
+
+static const struct subs_ops no_ops = {no_target, no_removal, no_delivery, NULL};
 static struct http_response resp;
 static char *body; /* resp.body as a string, after call() */
 
@@ -68,7 +84,7 @@ static void setup(void)
 	mc = mqtt_client_new(NULL, &cfg);
 	api = api_new(&cfg, mc, fixed_now);
 	reg = registry_new(NULL);
-	subs = subs_new(reg, mc, 1, no_delivery, NULL);
+	subs = subs_new(reg, mc, 1, &no_ops);
 	api_set_subscriptions(api, reg, subs);
 	memset(&resp, 0, sizeof(resp));
 	buf_init(&resp.body);

@@ -19,23 +19,47 @@ static struct subs *subs;
 static char delivered[2048]; /* "id body\n" per delivery */
 static unsigned ndelivered;
 
-static void deliver(void *ctx, const struct reg_entry *e, const char *body, size_t len)
+static char targets[512]; /* "+id;" per add_target, "-id;" per remove_target */
+static bool no_target_for_b;
+
+static int deliver(void *ctx, const struct reg_entry *e, const char *body, size_t len)
 {
 	size_t n = strlen(delivered);
 
 	(void)ctx;
 	ck_assert_uint_eq(stub_mqtt.nacks, 0); /* queued before the ack */
+	if (no_target_for_b && strcmp(e->topic, "a/b") == 0)
+		return -1;
 	snprintf(delivered + n, sizeof(delivered) - n, "%s %.*s\n", e->url, (int)len, body);
 	ndelivered++;
+	return 0;
 }
+
+static int add_target(void *ctx, const struct reg_entry *e)
+{
+	(void)ctx;
+	snprintf(targets + strlen(targets), sizeof(targets) - strlen(targets), "+%s;", e->topic);
+	return 0;
+}
+
+static void remove_target(void *ctx, const char *id)
+{
+	(void)ctx;
+	(void)id;
+	snprintf(targets + strlen(targets), sizeof(targets) - strlen(targets), "-;");
+}
+
+static const struct subs_ops ops = {add_target, remove_target, deliver, NULL};
 
 static void setup(void)
 {
 	stub_mqtt_reset();
 	reg = registry_new(NULL);
 	mc = mqtt_client_new(NULL, NULL);
-	subs = subs_new(reg, mc, 1, deliver, NULL);
+	subs = subs_new(reg, mc, 1, &ops);
 	delivered[0] = '\0';
+	targets[0] = '\0';
+	no_target_for_b = false;
 	ndelivered = 0;
 }
 
@@ -86,6 +110,8 @@ START_TEST(broker_set_follows_the_registry)
 	                 1);
 	subs_sync(subs);
 	ck_assert_str_eq(stub_mqtt.subs, "++/q;-+/#;");
+	/* Targets follow the registry: one per subscription. */
+	ck_assert_str_eq(targets, "+a/b;+a/#;+a/#;++/q;-;-;-;");
 }
 END_TEST
 
@@ -111,11 +137,28 @@ START_TEST(one_delivery_per_matching_registration)
 }
 END_TEST
 
+/* A delivery without a target is counted; the message is still acked. */
+START_TEST(undeliverable_counted)
+{
+	struct mqtt_message m = {"a/b", 3, "x", 1, 1, false, false};
+	uint64_t messages, deliveries, undeliverable;
+
+	add("a/b", "http://127.0.0.1:1/two", NULL);
+	add("a/+", "http://127.0.0.1:1/one", NULL);
+	no_target_for_b = true;
+	subs_on_message(subs, &m, 9);
+	subs_stats(subs, &messages, &deliveries, &undeliverable);
+	ck_assert_uint_eq(deliveries, 1);
+	ck_assert_uint_eq(undeliverable, 1);
+	ck_assert_uint_eq(stub_mqtt.acks[0], 9);
+}
+END_TEST
+
 /* $SYS topics are not matched by a leading wildcard; QoS 0 needs no ack. */
 START_TEST(sys_topics_and_qos0)
 {
 	struct mqtt_message m = {"$SYS/broker/uptime", 18, "5", 1, 0, false, false};
-	uint64_t messages, deliveries;
+	uint64_t messages, deliveries, undeliverable;
 
 	add("#", "http://127.0.0.1:1/all", NULL);
 	add("+/broker/+", "http://127.0.0.1:1/plus", NULL);
@@ -126,7 +169,7 @@ START_TEST(sys_topics_and_qos0)
 	subs_on_message(subs, &m, 7);
 	ck_assert_uint_eq(ndelivered, 1);
 	ck_assert_uint_eq(stub_mqtt.acks[0], 7);
-	subs_stats(subs, &messages, &deliveries);
+	subs_stats(subs, &messages, &deliveries, &undeliverable);
 	ck_assert_uint_eq(messages, 2);
 	ck_assert_uint_eq(deliveries, 1);
 }
@@ -141,6 +184,7 @@ static Suite *subs_suite(void)
 	tcase_add_test(tc, broker_set_follows_the_registry);
 	tcase_add_test(tc, one_delivery_per_matching_registration);
 	tcase_add_test(tc, sys_topics_and_qos0);
+	tcase_add_test(tc, undeliverable_counted);
 	suite_add_tcase(s, tc);
 	return s;
 }
