@@ -32,7 +32,7 @@
 #include "registry.h"
 #include "subs.h"
 #include "topic.h"
-
+#include "webhook.h"
 
 #define API_EVENTS_PREFIX "/events/"
 #define API_TS_FIELD      "_timestamp"
@@ -48,6 +48,7 @@ struct api {
 	const struct http_server *a_srv; /* for request counters; may be NULL */
 	struct registry *a_reg;          /* webhook subscriptions; may be NULL */
 	struct subs *a_subs;
+	const struct webhook *a_wh;
 	time_t a_started;
 	/* POST /events: answered 202 and published or queued / answered 202
 	 * and dropped by configuration / answered 503. */
@@ -74,10 +75,12 @@ void api_set_server(struct api *api, const struct http_server *srv)
 	api->a_srv = srv;
 }
 
-void api_set_subscriptions(struct api *api, struct registry *reg, struct subs *subs)
+void api_set_subscriptions(struct api *api, struct registry *reg, struct subs *subs,
+                           const struct webhook *wh)
 {
 	api->a_reg = reg;
 	api->a_subs = subs;
+	api->a_wh = wh;
 }
 
 void api_free(struct api *api)
@@ -660,6 +663,8 @@ static void api_subscriptions(struct api *api, const struct http_request *req,
 struct api_figures {
 	struct mqtt_client_stats mq;
 	struct http_server_stats http;
+	struct webhook_stats wh;
+	uint64_t messages, deliveries, undeliverable; /* subs */
 	uint64_t uptime;
 };
 
@@ -671,6 +676,10 @@ static void api_figures(struct api *api, struct api_figures *f)
 	mqtt_client_stats(api->a_mc, &f->mq);
 	if (api->a_srv != NULL)
 		http_server_stats(api->a_srv, &f->http);
+	if (api->a_wh != NULL)
+		webhook_stats(api->a_wh, &f->wh);
+	if (api->a_subs != NULL)
+		subs_stats(api->a_subs, &f->messages, &f->deliveries, &f->undeliverable);
 	f->uptime = now > api->a_started ? (uint64_t)(now - api->a_started) : 0;
 }
 
@@ -687,7 +696,7 @@ static void api_broker(struct api *api, struct buf *out)
  * One table drives both /status "counters" and /metrics, so the two can
  * never disagree. Offsets point into struct api_figures or struct api.
  */
-enum api_src { API_MQ, API_API };
+enum api_src { API_MQ, API_API, API_FIG };
 static const struct api_counter {
 	const char *name; /* JSON member; metric octomqttd_<name>_total */
 	enum api_src src;
@@ -716,12 +725,28 @@ static const struct api_counter {
          "Connections accepted by the broker."},
         {"reconnects", API_MQ, offsetof(struct mqtt_client_stats, reconnects),
          "Connection attempts after the first."},
+        {"messages_received", API_FIG, offsetof(struct api_figures, messages),
+         "Messages received from the broker."},
+        {"deliveries", API_FIG, offsetof(struct api_figures, deliveries),
+         "Webhook deliveries queued (one per matching subscription)."},
+        {"undeliverable", API_FIG, offsetof(struct api_figures, undeliverable),
+         "Deliveries not queued: the subscription has no usable target (logged)."},
+        {"webhook_delivered", API_FIG, offsetof(struct api_figures, wh.delivered),
+         "Webhook requests answered 2xx."},
+        {"webhook_retried", API_FIG, offsetof(struct api_figures, wh.retried),
+         "Webhook requests tried again after a failure."},
+        {"webhook_failed", API_FIG, offsetof(struct api_figures, wh.failed),
+         "Webhook deliveries given up (final status, or retries exhausted; logged)."},
+        {"webhook_dropped", API_FIG, offsetof(struct api_figures, wh.dropped),
+         "Webhook deliveries dropped over webhook.max_pending (logged)."},
 };
 
 static uint64_t api_counter_value(const struct api *api, const struct api_figures *f,
                                   const struct api_counter *c)
 {
-	const char *base = c->src == API_MQ ? (const char *)&f->mq : (const char *)api;
+	const char *base = c->src == API_MQ    ? (const char *)&f->mq
+	                   : c->src == API_FIG ? (const char *)f
+	                                       : (const char *)api;
 	uint64_t v;
 
 	memcpy(&v, base + c->off, sizeof(v));

@@ -22,7 +22,9 @@ void api_set_server(struct api *api, const struct http_server *srv);
 /* The webhook subscriptions (§5 /subscriptions routes; without them 404). */
 struct registry;
 struct subs;
-void api_set_subscriptions(struct api *api, struct registry *reg, struct subs *subs);
+struct webhook;
+void api_set_subscriptions(struct api *api, struct registry *reg, struct subs *subs,
+                           const struct webhook *wh);
 /*
  * An http_handler_fn: ctx is the struct api. Serves POST /events/{name}
  * (202 accepted, published or dropped by publish.eventActive /

@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 	if (registry_count(reg) > 0)
 		log_info("%zu subscription(s) from %s", registry_count(reg), cfg.state_file);
 	api = api_new(&cfg, mc, NULL);
-	api_set_subscriptions(api, reg, subs);
+	api_set_subscriptions(api, reg, subs, wh);
 	srv = http_server_new(loop, &cfg, api_handle, api, err, sizeof(err));
 	if (srv == NULL) {
 		log_errorx("%s", err);

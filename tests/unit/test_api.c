@@ -85,7 +85,7 @@ static void setup(void)
 	api = api_new(&cfg, mc, fixed_now);
 	reg = registry_new(NULL);
 	subs = subs_new(reg, mc, 1, &no_ops);
-	api_set_subscriptions(api, reg, subs);
+	api_set_subscriptions(api, reg, subs, NULL);
 	memset(&resp, 0, sizeof(resp));
 	buf_init(&resp.body);
 	body = NULL;
@@ -520,7 +520,10 @@ START_TEST(test_status)
 	                       "\"events_filtered\":1,\"events_refused\":1,\"publishes\":0,"
 	                       "\"publishes_refused\":0,\"published\":2,"
 	                       "\"queued\":0,\"refused\":0,\"dropped\":0,\"connects\":0,"
-	                       "\"reconnects\":0,\"http_1xx\":0,\"http_2xx\":0,\"http_3xx\":0,"
+	                       "\"reconnects\":0,\"messages_received\":0,\"deliveries\":0,"
+	                       "\"undeliverable\":0,\"webhook_delivered\":0,\"webhook_retried\":0,"
+	                       "\"webhook_failed\":0,\"webhook_dropped\":0,"
+	                       "\"http_1xx\":0,\"http_2xx\":0,\"http_3xx\":0,"
 	                       "\"http_4xx\":0,\"http_5xx\":0}}");
 }
 END_TEST
