@@ -213,7 +213,7 @@ daemon_conf() {
 		echo "broker.url = 127.0.0.1"
 		echo "broker.port = $BROKER_PORT"
 		for _kv in broker.reconnect_min=1 broker.reconnect_max=2 broker.keepalive=5 \
-			log.level=debug; do
+			log.level=debug "state.file=$T/state.json"; do
 			grep -q "^${_kv%%=*} *=" "$1.extra" || echo "${_kv%%=*} = ${_kv#*=}"
 		done
 		echo "http.listen = 127.0.0.1:$HTTP_PORT"

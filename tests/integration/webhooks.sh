@@ -1,0 +1,176 @@
+#!/bin/sh
+# webhooks.sh: subscriptions and webhook deliveries end to end, with a real
+# mosquitto and a real HTTP receiver (tests/tools/receiver.py): '+' and
+# '#', $SYS not matched by '#', overlapping registrations delivered once
+# each, the order of 1,000 messages, retries after 5xx, none after 404,
+# the receiver down then up, unsubscribe by URL and by URL + topic, a
+# daemon restart keeping the subscriptions, a broker restart
+# re-subscribing.
+# shellcheck source=tests/integration/lib.sh
+. "$TESTS_SRCDIR/integration/lib.sh"
+
+RECV_LOG=$T/received.jsonl
+: >"$RECV_LOG"
+
+start_receiver() {
+	spawn /usr/bin/python3 "$TESTS_SRCDIR/tools/receiver.py" "$RECV_PORT" "$RECV_LOG" \
+		>>"$T/receiver.log" 2>&1
+	RECV_PID=$SPAWNED
+	"$FREEPORT" -w "$RECV_PORT" 10 || fail "the receiver did not listen on $RECV_PORT"
+}
+
+stop_receiver() {
+	kill "$RECV_PID" 2>/dev/null
+	wait "$RECV_PID" 2>/dev/null
+	forget "$RECV_PID"
+	"$FREEPORT" -c "$RECV_PORT" 10 || fail "the receiver's port is still open"
+}
+
+# subscribe TOPIC PATH [ARGS_AND_KWARGS_JSON_MEMBERS]: register; expect 201.
+subscribe() {
+	post /subscriptions "{\"topic\":\"$1\",\"url\":\"http://127.0.0.1:$RECV_PORT$2\"${3:+,$3}}"
+	[ "$CODE" = 201 ] || fail "subscribing $1 -> $2: $CODE $(cat "$T/body")"
+}
+
+# pub TOPIC MESSAGE: a QoS 1 message from a plain MQTT client.
+pub() {
+	mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t "$1" -m "$2" ||
+		fail "mosquitto_pub $1 failed"
+}
+
+# received PATH: how many requests came to PATH.
+received() {
+	grep -c -F "\"path\": \"$1\"" "$RECV_LOG"
+}
+
+# got PATH N: at least N requests came to PATH.
+got() {
+	[ "$(received "$1")" -ge "$2" ]
+}
+
+# counter NAME: a counter of GET /status.
+counter() {
+	hcurl "http://127.0.0.1:$HTTP_PORT/status" |
+		/usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["counters"][sys.argv[1]])' "$1"
+}
+
+counter_ge() {
+	[ "$(counter "$1")" -ge "$2" ]
+}
+
+# check PYTHON: run assertions over the received requests (list `reqs`).
+check() {
+	/usr/bin/python3 -c '
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+def at(path):
+    return [r for r in reqs if r["path"] == path]
+'"$1" "$RECV_LOG" || fail "check failed: $1"
+}
+
+start_broker
+RECV_PORT=$("$FREEPORT") || fail "freeport failed"
+start_receiver
+daemon_conf "$T/d.conf" false <<EOF
+webhook.retries = 3
+webhook.timeout = 2
+EOF
+start_daemon "$T/d.conf"
+wait_for "the daemon to connect" 10 log_has "connected to broker"
+
+# Overlapping registrations: each gets the message once.
+subscribe 't/+' /a
+subscribe 't/#' /b
+subscribe 't/x' /c '"args":[1,"two"],"kwargs":{"k":"v"}'
+subscribe '#' /d
+subscribe '$SYS/broker/version' /sys
+wait_for "the broker subscriptions" 10 log_has "subscribed to '#' with QoS 1"
+pub t/x one
+for p in /a /b /c /d; do
+	wait_for "the delivery to $p" 10 got "$p" 1
+done
+check '
+c = at("/c")[0]
+assert c["body"] == {"topic": "t/x", "payload": "one", "retained": False, "qos": 1,
+                     "args": [1, "two"], "kwargs": {"k": "v"}}, c
+assert len(c["sub"]) == 16, c
+'
+[ "$(counter messages_received)" -ge 1 ] || fail "no message counted"
+# $SYS: the retained version reaches its own subscription, never '#'.
+wait_for "the \$SYS delivery" 10 got /sys 1
+check '
+assert at("/sys")[0]["body"]["topic"] == "$SYS/broker/version", at("/sys")
+assert all(not r["body"]["topic"].startswith("$") for r in at("/d")), at("/d")
+'
+
+# 1,000 messages in order to one subscription.
+# '#' covers it at the broker: registered, it takes effect at once.
+subscribe 'order/#' /o
+seq 0 999 | mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t order/n -l ||
+	fail "mosquitto_pub -l failed"
+wait_for "1000 ordered deliveries" 30 got /o 1000
+check '
+got = [int(r["body"]["payload"]) for r in at("/o")]
+assert got == list(range(1000)), got[:20]
+'
+
+# 5xx is retried; 404 is not.
+subscribe 'retry/x' /flaky/2/r
+subscribe 'nr/x' /status/404/n
+pub retry/x again
+wait_for "the third attempt" 15 got /flaky/2/r 3
+check 'assert [r["status"] for r in at("/flaky/2/r")] == [500, 500, 200], at("/flaky/2/r")'
+pub nr/x never
+wait_for "the 404 to be final" 10 counter_ge webhook_failed 1
+
+# The receiver down, then up again: the delivery waits and arrives.
+subscribe 'down/x' /down
+stop_receiver
+retried=$(counter webhook_retried)
+pub down/x later
+wait_for "a retry while the receiver is down" 10 counter_ge webhook_retried $((retried + 1))
+start_receiver
+wait_for "the delivery after the receiver came back" 15 got /down 1
+
+# Unsubscribe by URL + topic, and by URL.
+post_delete() {
+	CODE=$(hcurl -o "$T/body" -w '%{http_code}' -X DELETE "http://127.0.0.1:$HTTP_PORT$1") ||
+		fail "DELETE $1 failed"
+}
+post_delete "/subscriptions?url=http%3A%2F%2F127.0.0.1%3A$RECV_PORT%2Fa&topic=t%2F%2B"
+expect_answer 200 '{"removed":1}'
+post_delete "/subscriptions?url=http://127.0.0.1:$RECV_PORT/b"
+expect_answer 200 '{"removed":1}'
+deliveries=$(counter deliveries)
+pub t/x two
+wait_for "the deliveries of 'two'" 10 counter_ge deliveries $((deliveries + 2))
+wait_for "'two' at /c and /d" 10 sh -c "[ \$(grep -c '\"payload\": \"two\"' '$RECV_LOG') -ge 2 ]"
+[ "$(counter deliveries)" -eq $((deliveries + 2)) ] || fail "'two' delivered more than twice"
+check '
+assert [r for r in at("/a") + at("/b") if r["body"]["payload"] == "two"] == []
+'
+
+# A daemon restart keeps the subscriptions (state.file).
+hcurl "http://127.0.0.1:$HTTP_PORT/subscriptions" >"$T/before.json"
+stop_daemon
+start_daemon "$T/d.conf"
+hcurl "http://127.0.0.1:$HTTP_PORT/subscriptions" >"$T/after.json"
+cmp -s "$T/before.json" "$T/after.json" ||
+	fail "subscriptions changed over a restart: $(cat "$T/before.json") / $(cat "$T/after.json")"
+wait_for "the daemon to subscribe again" 10 log_has "subscribed to '#' with" 2
+pub t/x three
+wait_for "'three' after the daemon restart" 10 sh -c "grep -q '\"payload\": \"three\"' '$RECV_LOG'"
+
+# A broker restart (no session kept): the daemon subscribes again.
+PORT=$BROKER_PORT
+stop_broker
+start_broker "$PORT"
+wait_for "the reconnect" 15 log_has "connected to broker 127\.0\.0\.1:$PORT" 3
+wait_for "the subscriptions after the broker restart" 15 log_has "subscribed to '#' with" 3
+pub t/x four
+wait_for "'four' after the broker restart" 10 sh -c "grep -q '\"payload\": \"four\"' '$RECV_LOG'"
+
+# Never retried: the 404 got exactly one request.
+[ "$(received /status/404/n)" -eq 1 ] || fail "the 404 was retried: $(received /status/404/n)"
+stop_daemon
+echo "ok: $(wc -l <"$RECV_LOG") requests received"
