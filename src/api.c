@@ -450,7 +450,7 @@ static void api_post_subscription(struct api *api, const struct http_request *re
 	const struct reg_entry *e;
 	const char *why = NULL;
 	char err[NET_ERR_LEN + 64];
-	struct net_url u;
+	struct webhook_url u;
 	bool created;
 	int st;
 
@@ -466,18 +466,13 @@ static void api_post_subscription(struct api *api, const struct http_request *re
 		http_response_error(resp, 400, "bad_request", why);
 		goto done;
 	}
-	if (net_parse_url(q.q_url, &u, err, sizeof(err)) != 0) {
+	if (webhook_parse_url(q.q_url, &u, err, sizeof(err)) != 0) {
 		http_response_error(resp, 400, "bad_request", err);
 		goto done;
 	}
-	if (u.tls) {
-		http_response_error(
-		        resp, 400, "bad_request",
-		        "https:// webhooks need TLS, which this build does not have yet");
-		goto done;
-	}
-	if ((st = net_host_allowed(u.host, api->a_cfg->webhook_allow, api->a_cfg->webhook_allow_n,
-	                           &why)) != 0) {
+	st = net_host_allowed(u.host, api->a_cfg->webhook_allow, api->a_cfg->webhook_allow_n, &why);
+	webhook_url_free(&u);
+	if (st != 0) {
 		http_response_error(resp, st, st == 403 ? "url_not_allowed" : "bad_request", why);
 		goto done;
 	}

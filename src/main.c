@@ -61,14 +61,16 @@ static int main_add_target(void *ctx, const struct reg_entry *e)
 	struct main_hooks *h = ctx;
 	char err[NET_ERR_LEN + 64];
 	const char *why = NULL;
-	struct net_url u;
+	struct webhook_url u;
+	int st;
 
-	if (net_parse_url(e->url, &u, err, sizeof(err)) != 0) {
+	if (webhook_parse_url(e->url, &u, err, sizeof(err)) != 0) {
 		log_warnx("subscription %s: %s", e->id, err);
 		return -1;
 	}
-	if (net_host_allowed(u.host, h->h_cfg->webhook_allow, h->h_cfg->webhook_allow_n, &why) !=
-	    0) {
+	st = net_host_allowed(u.host, h->h_cfg->webhook_allow, h->h_cfg->webhook_allow_n, &why);
+	webhook_url_free(&u);
+	if (st != 0) {
 		log_warnx("subscription %s: %s: %s", e->id, e->url, why);
 		return -1;
 	}

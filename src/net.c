@@ -331,46 +331,6 @@ bool net_cidr_contains(const struct net_cidr *c, const struct sockaddr *sa)
 	return rest == 0 || ((a[full] ^ c->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
 }
 
-int net_parse_url(const char *url, struct net_url *out, char *err, size_t errlen)
-{
-	char hostport[NET_HOST_LEN + 8];
-	const char *rest, *slash;
-	size_t n;
-
-	memset(out, 0, sizeof(*out));
-	if (strncmp(url, "http://", 7) == 0) {
-		rest = url + 7;
-	} else if (strncmp(url, "https://", 8) == 0) {
-		rest = url + 8;
-		out->tls = true;
-	} else {
-		return net_err(err, errlen, "'%s': the URL must start with http:// or https://",
-		               url);
-	}
-	for (const char *c = url; *c != '\0'; c++) {
-		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
-			return net_err(err, errlen, "URL contains a space or control character");
-	}
-	if (strchr(url, '#') != NULL)
-		return net_err(err, errlen, "'%s': a URL fragment ('#') is not allowed", url);
-	slash = strchr(rest, '/');
-	n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
-	if (memchr(rest, '@', n) != NULL)
-		return net_err(err, errlen, "'%s': user information in the URL is not allowed",
-		               url);
-	if (memchr(rest, '?', n) != NULL)
-		return net_err(err, errlen, "'%s': expected '/' before the query", url);
-	if (n >= sizeof(hostport))
-		return net_err(err, errlen, "'%s': host name too long", url);
-	memcpy(hostport, rest, n);
-	hostport[n] = '\0';
-	if (net_split_hostport(hostport, out->host, sizeof(out->host), &out->port,
-	                       out->tls ? 443 : 80, err, errlen) != 0)
-		return -1;
-	out->path = slash != NULL ? slash : "/";
-	return 0;
-}
-
 int net_host_allowed(const char *host, const struct net_cidr *allow, size_t n, const char **why)
 {
 	struct sockaddr_storage ss[2];

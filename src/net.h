@@ -43,20 +43,6 @@ int net_connect(const char *host, uint16_t port, char *err, size_t errlen);
 int net_connect_result(int fd, char *err, size_t errlen);
 
 /*
- * Pure: a webhook URL "http://host[:port][/path]" or "https://...": host
- * as for net_split_hostport (IPv6 in brackets), port 80 / 443 by default,
- * path "/" when absent (the query stays part of the path). No user info,
- * no fragment, no spaces or control characters.
- */
-struct net_url {
-	bool tls;
-	char host[NET_HOST_LEN];
-	uint16_t port;
-	const char *path; /* into the parsed string */
-};
-int net_parse_url(const char *url, struct net_url *out, char *err, size_t errlen);
-
-/*
  * An address block: "127.0.0.0/8", "::1" (a single address), "fe80::/10".
  * net_cidr_parse is pure: 0, or -1 with err. net_cidr_contains: is the
  * address (AF_INET or AF_INET6; an IPv4-mapped IPv6 address counts as its

@@ -314,51 +314,6 @@ START_TEST(cidr_bad)
 }
 END_TEST
 
-static const struct {
-	const char *url;
-	bool tls;
-	const char *host;
-	unsigned port;
-	const char *path; /* NULL: refused, then `why` is in the message */
-	const char *why;
-} urls[] = {
-        {"http://127.0.0.1:5000/plugin/mqtt/cb", false, "127.0.0.1", 5000, "/plugin/mqtt/cb", NULL},
-        {"http://127.0.0.1", false, "127.0.0.1", 80, "/", NULL},
-        {"https://[::1]/x?a=1&b=2", true, "::1", 443, "/x?a=1&b=2", NULL},
-        {"http://localhost:8080", false, "localhost", 8080, "/", NULL},
-        {"http://[::1]:1/", false, "::1", 1, "/", NULL},
-        {"ftp://127.0.0.1/", false, NULL, 0, NULL, "must start with http:// or https://"},
-        {"127.0.0.1:80/", false, NULL, 0, NULL, "must start with http://"},
-        {"http://", false, NULL, 0, NULL, "empty address"},
-        {"http:///x", false, NULL, 0, NULL, "empty address"},
-        {"http://u:p@127.0.0.1/", false, NULL, 0, NULL, "user information"},
-        {"http://127.0.0.1/a b", false, NULL, 0, NULL, "space or control character"},
-        {"http://127.0.0.1/a#frag", false, NULL, 0, NULL, "fragment"},
-        {"http://127.0.0.1:0/", false, NULL, 0, NULL, "port"},
-        {"http://127.0.0.1:99999/", false, NULL, 0, NULL, "port"},
-        {"http://::1/", false, NULL, 0, NULL, "brackets"},
-        {"http://h?q/", false, NULL, 0, NULL, "expected '/' before the query"},
-};
-
-START_TEST(url_parse)
-{
-	struct net_url u;
-	char err[NET_ERR_LEN] = "";
-	int rc = net_parse_url(urls[_i].url, &u, err, sizeof(err));
-
-	if (urls[_i].path == NULL) {
-		ck_assert_msg(rc == -1, "'%s' accepted", urls[_i].url);
-		ck_assert_msg(strstr(err, urls[_i].why) != NULL, "'%s': %s", urls[_i].url, err);
-		return;
-	}
-	ck_assert_msg(rc == 0, "'%s': %s", urls[_i].url, err);
-	ck_assert(u.tls == urls[_i].tls);
-	ck_assert_str_eq(u.host, urls[_i].host);
-	ck_assert_uint_eq(u.port, urls[_i].port);
-	ck_assert_str_eq(u.path, urls[_i].path);
-}
-END_TEST
-
 static Suite *net_suite(void)
 {
 	Suite *s = suite_create("net");
@@ -374,7 +329,6 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, listen_port_in_use);
 	tcase_add_loop_test(tc, cidr_contains, 0, (int)nitems(cidr_cases));
 	tcase_add_test(tc, cidr_bad);
-	tcase_add_loop_test(tc, url_parse, 0, (int)nitems(urls));
 	suite_add_tcase(s, tc);
 	return s;
 }
