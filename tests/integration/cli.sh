@@ -179,6 +179,19 @@ if [ -n "${FREEPORT:-}" ] && [ -x "$FREEPORT" ]; then
 		exec 9>&-
 	fi
 
+	# A damaged state.file stops the start, naming the file.
+	printf '{"octomqttd_subscriptions":1,"subscriptions":{' >"$T/state.json"
+	printf 'broker.url = 127.0.0.1:1\nhttp.listen = 127.0.0.1:1\nstate.file = %s/state.json\n' \
+		"$T" >"$T/state.conf"
+	run -c "$T/state.conf"
+	expect_rc 1 "damaged state file"
+	case $ERR in
+	*"state.file $T/state.json is damaged"*"nothing was changed"*) ;;
+	*) fail "damaged state file message: '$ERR'" ;;
+	esac
+	[ "$(cat "$T/state.json")" = '{"octomqttd_subscriptions":1,"subscriptions":{' ] ||
+		fail "the damaged state file was changed"
+
 	# wait_log TEXT: poll the daemon's log for TEXT for up to 10 s.
 	wait_log() {
 		_n=0

@@ -170,6 +170,13 @@ wait_for "the subscriptions after the broker restart" 15 log_has "subscribed to 
 pub t/x four
 wait_for "'four' after the broker restart" 10 sh -c "grep -q '\"payload\": \"four\"' '$RECV_LOG'"
 
+# Overlapping registrations: 'one' reached each of them exactly once.
+check '
+for p in ("/a", "/b", "/c", "/d"):
+    n = [r for r in at(p) if r["body"]["payload"] == "one"]
+    assert len(n) == 1, (p, n)
+'
+
 # Never retried: the 404 got exactly one request.
 [ "$(received /status/404/n)" -eq 1 ] || fail "the 404 was retried: $(received /status/404/n)"
 stop_daemon
