@@ -499,6 +499,20 @@ static void hp_join_chunks(struct http_parser *p, char *buf)
 	}
 }
 
+/*
+ * Wait for the end of the head: 0 once it is in, else NEED_MORE, or 431
+ * (too_large) when max_header bytes came without it or the head is longer.
+ */
+static int hp_head_end(struct http_parser *p, const char *buf, size_t len, const char *too_large)
+{
+	if (!hp_find_head_end(p, buf, len))
+		return len >= p->lim.max_header ? hp_error(p, 431, too_large)
+		                                : HTTP_PARSE_NEED_MORE;
+	if (p->header_end > p->lim.max_header)
+		return hp_error(p, 431, too_large);
+	return 0;
+}
+
 enum http_parse_rc http_parse_request(struct http_parser *p, char *buf, size_t len,
                                       struct http_request *req)
 {
@@ -507,15 +521,10 @@ enum http_parse_rc http_parse_request(struct http_parser *p, char *buf, size_t l
 	if (p->status != 0)
 		return HTTP_PARSE_ERROR;
 	if (p->state == HP_HEAD) {
-		if (!hp_find_head_end(p, buf, len)) {
-			/* max_header bytes without the end: the head cannot fit. */
-			if (len >= p->lim.max_header)
-				return hp_error(p, 431,
-				                "request head is larger than http.max_header");
-			return HTTP_PARSE_NEED_MORE;
-		}
-		if (p->header_end > p->lim.max_header)
-			return hp_error(p, 431, "request head is larger than http.max_header");
+		int rc = hp_head_end(p, buf, len, "request head is larger than http.max_header");
+
+		if (rc != 0)
+			return rc;
 		if (hp_head(p, buf, req) != 0)
 			return HTTP_PARSE_ERROR;
 		p->state = p->chunked ? HP_CHUNK_SIZE : HP_BODY;
@@ -662,13 +671,10 @@ enum http_parse_rc http_parse_response(struct http_parser *p, char *buf, size_t 
 		return HTTP_PARSE_ERROR;
 	p->response = true;
 	if (p->state == HP_HEAD) {
-		if (!hp_find_head_end(p, buf, len)) {
-			if (len >= p->lim.max_header)
-				return hp_error(p, 431, "response head is larger than the limit");
-			return HTTP_PARSE_NEED_MORE;
-		}
-		if (p->header_end > p->lim.max_header)
-			return hp_error(p, 431, "response head is larger than the limit");
+		int rc = hp_head_end(p, buf, len, "response head is larger than the limit");
+
+		if (rc != 0)
+			return rc;
 		if (hp_response_head(p, buf, out) != 0)
 			return HTTP_PARSE_ERROR;
 		p->state = p->chunked ? HP_CHUNK_SIZE : HP_BODY;
