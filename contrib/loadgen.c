@@ -21,12 +21,32 @@
  *       comes would make). With -r each write() ends with a PINGREQ and
  *       the connection waits for the PINGRESP before its next write: a
  *       closed loop of one round trip per write, like the HTTP clients'.
+ *   loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES -q 1 [-w WINDOW] [-N]
+ *       One connection, COUNT QoS 1 PUBLISH, at most WINDOW (default 100,
+ *       at most 65535) not yet acknowledged at any time; the time runs
+ *       until the last PUBACK is in. acked= says how many came.
+ *       With -N (QoS 0 without -c/-k/-r, or QoS 1) the payload of message i
+ *       (from 0) starts with "{" and i in ten digits (BYTES at least 12),
+ *       for http-sink to check. start_ns= is the CLOCK_MONOTONIC time of
+ *       the first write, to compare with http-sink's last_ns=.
  *   loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]
  *       CONNECT, SUBSCRIBE FILTER at QoS 0, prints "ready" once the SUBACK
  *       is in, then counts PUBLISH packets until COUNT arrived, IDLE
  *       seconds (default 1) passed without one after the first, or MAX
  *       seconds (default 60) passed in all. The rate is taken between the
  *       first and the last message.
+ *   loadgen http-sink -p PORT [-n COUNT] [-i IDLE] [-T MAX]
+ *       An HTTP/1.1 receiver on 127.0.0.1:PORT: prints "ready" once it
+ *       listens, accepts any number of keep-alive connections, reads
+ *       requests (bodies by Content-Length; pipelined ones too) and
+ *       answers each "200 OK" with no body. Stops when COUNT requests
+ *       arrived, IDLE seconds (default 2) passed without one after the
+ *       first, or MAX seconds (default 60) in all. When a body holds
+ *       "payload": "{NNNNNNNNNN (mqtt-pub -N through the daemon's webhook
+ *       body) with NNNNNNNNNN < COUNT, it counts distinct numbers,
+ *       duplicates and numbers that came after a higher one (reordered).
+ *       first_ns= and last_ns= are CLOCK_MONOTONIC times of the reads
+ *       that completed the first and the last request.
  *
  * Results are one line of key=value pairs on stdout, for a script to pick
  * apart. Errors go to stderr: exit 1, or 2 for bad usage.
@@ -62,6 +82,8 @@
 #define LG_MQTT_RBUF    (256 * 1024)
 #define LG_PUB_BATCH    65536 /* bytes of PUBLISH packets per write() */
 #define LG_NS           1000000000ULL
+#define LG_SINK_BUF     (256 * 1024) /* one connection's unanswered requests */
+#define LG_SEQ_DIGITS   10
 
 static void lg_usage(const char *why)
 {
@@ -72,8 +94,9 @@ static void lg_usage(const char *why)
 	fprintf(out, "usage: loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT]\n"
 	             "                    [-b BYTES] [-a TOKEN]\n"
 	             "       loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES [-c CONNS]\n"
-	             "                        [-k PER_WRITE] [-r]\n"
-	             "       loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]\n");
+	             "                        [-k PER_WRITE] [-r] [-q 0|1] [-w WINDOW] [-N]\n"
+	             "       loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]\n"
+	             "       loadgen http-sink -p PORT [-n COUNT] [-i IDLE] [-T MAX]\n");
 	exit(why != NULL ? 2 : 0);
 }
 
@@ -529,6 +552,7 @@ static int lg_http_main(int argc, char **argv)
 #define LG_MQTT_CONNECT    0x10
 #define LG_MQTT_CONNACK    0x20
 #define LG_MQTT_PUBLISH    0x30
+#define LG_MQTT_PUBACK     0x40
 #define LG_MQTT_SUBSCRIBE  0x82 /* type 8, reserved flags 0010 */
 #define LG_MQTT_SUBACK     0x90
 #define LG_MQTT_PINGREQ    0xc0
@@ -825,14 +849,105 @@ static void lg_pub_many(unsigned port, unsigned conns, unsigned long count, size
 	free(pfd);
 }
 
+/* -N: the ten digits of SEQ at P. */
+static void lg_stamp(unsigned char *p, unsigned long seq)
+{
+	int i;
+
+	for (i = LG_SEQ_DIGITS - 1; i >= 0; i--) {
+		p[i] = (unsigned char)('0' + seq % 10);
+		seq /= 10;
+	}
+}
+
+/*
+ * -q 1: COUNT QoS 1 PUBLISH on FD (CONNACK in), copies of PKT (PKTLEN
+ * bytes, its packet identifier at ID_OFF, with -N the number at SEQ_OFF,
+ * else SEQ_OFF is 0), at most WINDOW not yet acknowledged; whole packets,
+ * up to 64 KiB per write(). Returns when every PUBACK is in, with
+ * *written (the last PUBLISH went out) and *acked (the last PUBACK read).
+ */
+static void lg_pub_qos1(int fd, struct lg_rbuf *rb, unsigned long count, size_t window,
+                        const unsigned char *pkt, size_t pktlen, size_t id_off, size_t seq_off,
+                        uint64_t *written, uint64_t *acked)
+{
+	size_t cap = pktlen > LG_PUB_BATCH ? pktlen : LG_PUB_BATCH, out_off = 0, out_len = 0;
+	unsigned char *out = malloc(cap);
+	unsigned long next = 0, nacked = 0;
+	uint64_t progress = lg_now();
+
+	if (out == NULL)
+		lg_die("out of memory");
+	lg_nonblock(fd);
+	*written = *acked = 0;
+	while (nacked < count) {
+		struct pollfd pfd;
+		const unsigned char *b;
+		unsigned type;
+		size_t blen;
+		int rc;
+
+		if (out_off == out_len) {
+			out_off = out_len = 0;
+			while (next < count && next - nacked < window &&
+			       (out_len == 0 || out_len + pktlen <= cap)) {
+				unsigned id = (unsigned)(next % 65535) + 1;
+
+				memcpy(out + out_len, pkt, pktlen);
+				out[out_len + id_off] = (unsigned char)(id >> 8);
+				out[out_len + id_off + 1] = (unsigned char)id;
+				if (seq_off > 0)
+					lg_stamp(out + out_len + seq_off, next);
+				out_len += pktlen;
+				next++;
+			}
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN | (out_off < out_len ? POLLOUT : 0);
+		pfd.revents = 0;
+		if (poll(&pfd, 1, lg_poll_ms(progress + LG_MQTT_WAIT_NS)) < 0 && errno != EINTR)
+			lg_die("poll: %s", strerror(errno));
+		if (lg_now() >= progress + LG_MQTT_WAIT_NS)
+			lg_die("QoS 1: no progress for %llu s (%lu of %lu acknowledged)",
+			       LG_MQTT_WAIT_NS / LG_NS, nacked, count);
+		if ((pfd.revents & POLLOUT) != 0) {
+			ssize_t w = write(fd, out + out_off, out_len - out_off);
+
+			if (w < 0 && errno != EAGAIN && errno != EINTR)
+				lg_die("write: %s", strerror(errno));
+			if (w > 0) {
+				out_off += (size_t)w;
+				progress = lg_now();
+				if (out_off == out_len && next == count)
+					*written = progress;
+			}
+		}
+		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+			continue;
+		/* Every whole packet that is in; a deadline in the past: no waiting. */
+		while ((rc = lg_mqtt_next(fd, rb, 0, &type, &b, &blen)) == 1) {
+			if (type != LG_MQTT_PUBACK)
+				continue;
+			nacked++;
+			*acked = progress = rb->r_read_at;
+		}
+		if (rc < 0)
+			lg_die("the broker closed the connection (%lu of %lu acknowledged)", nacked,
+			       count);
+	}
+	free(out);
+}
+
 static int lg_pub_main(int argc, char **argv)
 {
 	unsigned port = 0, conns = 0;
 	unsigned long count = 0, size = 0, i;
 	const char *topic = NULL;
 	unsigned char *batch, *pkt;
-	size_t tlen = 0, pktlen, per_batch, rl, per_write = 0;
-	bool rtt = false;
+	size_t tlen = 0, pktlen, per_batch, rl, per_write = 0, window = 100, id_off = 0;
+	size_t seq_off = 0;
+	unsigned qos = 0;
+	bool rtt = false, number = false;
 	char client_id[64];
 	struct lg_rbuf rb;
 	uint64_t start, written, closed, deadline;
@@ -840,7 +955,7 @@ static int lg_pub_main(int argc, char **argv)
 	const unsigned char *b;
 	int fd, opt, rc;
 
-	while ((opt = getopt(argc, argv, "p:n:t:s:c:k:r")) != -1) {
+	while ((opt = getopt(argc, argv, "p:n:t:s:c:k:rq:w:N")) != -1) {
 		switch (opt) {
 		case 'p':
 			port = (unsigned)lg_number(optarg, 1, 65535, "PORT must be 1-65535");
@@ -858,6 +973,15 @@ static int lg_pub_main(int argc, char **argv)
 		case 'r':
 			rtt = true;
 			break;
+		case 'q':
+			qos = (unsigned)lg_number(optarg, 0, 1, "QoS must be 0 or 1");
+			break;
+		case 'w':
+			window = lg_number(optarg, 1, 65535, "WINDOW must be 1-65535");
+			break;
+		case 'N':
+			number = true;
+			break;
 		case 't':
 			topic = optarg;
 			tlen = lg_topic_arg(optarg);
@@ -871,21 +995,34 @@ static int lg_pub_main(int argc, char **argv)
 	}
 	if (optind != argc || port == 0 || count == 0 || topic == NULL)
 		lg_usage("mqtt-pub needs -p, -n, -t and -s");
+	if ((qos > 0 || number) && (conns > 0 || per_write > 0 || rtt))
+		lg_usage("-q 1 and -N go with one connection: not with -c, -k or -r");
+	if (number && size < LG_SEQ_DIGITS + 2)
+		lg_usage("-N needs BYTES of at least 12");
 
-	/* One QoS 0 PUBLISH (no packet id), copied into a batch of whole packets. */
-	rl = 2 + tlen + size;
+	/*
+	 * One PUBLISH (QoS 0: no packet id), copied into a batch of whole
+	 * packets (QoS 1: into each write() by lg_pub_qos1).
+	 */
+	rl = 2 + tlen + (qos > 0 ? 2 : 0) + size;
 	pkt = malloc(5 + rl);
 	if (pkt == NULL)
 		lg_die("out of memory");
 	pktlen = 0;
-	pkt[pktlen++] = LG_MQTT_PUBLISH;
+	pkt[pktlen++] = LG_MQTT_PUBLISH | (qos << 1);
 	pktlen += lg_mqtt_put_len(pkt + pktlen, rl);
 	pktlen += lg_mqtt_put_str(pkt + pktlen, topic, tlen);
+	if (qos > 0) {
+		id_off = pktlen;
+		pktlen += 2;
+	}
 	memset(pkt + pktlen, 'x', size);
 	if (size >= 2) {
 		pkt[pktlen] = '{';
 		pkt[pktlen + size - 1] = '}';
 	}
+	if (number)
+		seq_off = pktlen + 1;
 	pktlen += size;
 	per_batch = LG_PUB_BATCH / pktlen > 0 ? LG_PUB_BATCH / pktlen : 1;
 	if (per_write > 0 && per_write < per_batch)
@@ -911,9 +1048,19 @@ static int lg_pub_main(int argc, char **argv)
 	lg_mqtt_handshake(fd, &rb, client_id);
 
 	start = lg_now();
+	if (qos > 0) {
+		lg_pub_qos1(fd, &rb, count, window, pkt, pktlen, id_off, seq_off, &written,
+		            &closed);
+		lg_mqtt_disconnect(fd);
+		close(fd);
+		free(rb.r_data);
+		goto report;
+	}
 	for (i = 0; i < count; i += per_batch) {
-		size_t k = count - i < per_batch ? count - i : per_batch;
+		size_t k = count - i < per_batch ? count - i : per_batch, j;
 
+		for (j = 0; number && j < k; j++)
+			lg_stamp(batch + j * pktlen + seq_off, i + j);
 		lg_write_all(fd, batch, k * pktlen);
 	}
 	lg_mqtt_disconnect(fd);
@@ -930,10 +1077,13 @@ static int lg_pub_main(int argc, char **argv)
 	free(rb.r_data);
 
 report:
+	/* QoS 1: the time runs until the last PUBACK, every message acknowledged. */
 	printf("mode=mqtt-pub sent=%lu payload=%lu packet=%zu conns=%u per_write=%zu rtt=%d "
-	       "write_seconds=%.3f seconds=%.3f rate=%.0f\n",
+	       "write_seconds=%.3f seconds=%.3f rate=%.0f qos=%u window=%zu acked=%lu "
+	       "start_ns=%llu\n",
 	       count, size, pktlen, conns, per_batch, rtt, (double)(written - start) / 1e9,
-	       (double)(closed - start) / 1e9, (double)count / ((double)(closed - start) / 1e9));
+	       (double)(closed - start) / 1e9, (double)count / ((double)(closed - start) / 1e9),
+	       qos, qos > 0 ? window : 0, qos > 0 ? count : 0, (unsigned long long)start);
 	free(batch);
 	free(pkt);
 	return 0;
@@ -1035,6 +1185,313 @@ static int lg_sub_main(int argc, char **argv)
 	return rc < 0;
 }
 
+/* ---- http-sink ---- */
+
+struct lg_sconn {
+	int s_fd;
+	char *s_in; /* LG_SINK_BUF bytes */
+	size_t s_in_len;
+	size_t s_owed; /* answers not yet written in full: bytes of them left */
+};
+
+struct lg_sink {
+	unsigned long k_want, k_got, k_bad;
+	unsigned long k_distinct, k_dups, k_reordered, k_max_seq;
+	bool k_any_seq;
+	unsigned char *k_seen; /* one byte per number < COUNT; NULL without -n */
+	uint64_t k_first, k_last;
+	unsigned long long k_bytes;
+};
+
+static const char lg_sink_answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+#define LG_SINK_ANSWER_LEN (sizeof(lg_sink_answer) - 1)
+
+/* The number after "payload": "{ in BODY, if mqtt-pub -N put one there. */
+static void lg_sink_seq(struct lg_sink *k, const char *body, size_t n)
+{
+	const char *p = memmem(body, n, "\"payload\":", 10), *end = body + n;
+	unsigned long seq = 0;
+	int i;
+
+	if (p == NULL || k->k_seen == NULL)
+		return;
+	for (p += 10; p < end && (*p == ' ' || *p == '\t'); p++)
+		;
+	if (end - p < LG_SEQ_DIGITS + 2 || p[0] != '"' || p[1] != '{')
+		return;
+	for (i = 0, p += 2; i < LG_SEQ_DIGITS; i++, p++) {
+		if (*p < '0' || *p > '9')
+			return;
+		seq = seq * 10 + (unsigned long)(*p - '0');
+	}
+	if (seq >= k->k_want)
+		return;
+	if (k->k_seen[seq]++ != 0)
+		k->k_dups++;
+	else
+		k->k_distinct++;
+	if (k->k_any_seq && seq < k->k_max_seq)
+		k->k_reordered++;
+	if (!k->k_any_seq || seq > k->k_max_seq)
+		k->k_max_seq = seq;
+	k->k_any_seq = true;
+}
+
+/*
+ * The whole requests at the start of C's input: counted and answered.
+ * 0, or -1 when the connection is to be dropped (not HTTP/1.x with a
+ * Content-Length, or larger than the buffer).
+ */
+static int lg_sink_requests(struct lg_sink *k, struct lg_sconn *c, uint64_t now)
+{
+	size_t off = 0;
+
+	for (;;) {
+		const char *p = c->s_in + off, *end, *line, *eol;
+		size_t n = c->s_in_len - off, total;
+		long long clen = 0;
+
+		end = memmem(p, n, "\r\n\r\n", 4);
+		if (end == NULL) {
+			if (n >= LG_SINK_BUF)
+				return -1;
+			break;
+		}
+		line = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
+		if (memmem(p, (size_t)(line - p), " HTTP/1.", 8) == NULL)
+			return -1;
+		for (line += 2; line < end + 2; line = eol + 2) {
+			eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
+			if (eol - line > 15 && strncasecmp(line, "content-length:", 15) == 0) {
+				const char *d = line + 15;
+
+				while (d < eol && (*d == ' ' || *d == '\t'))
+					d++;
+				for (clen = 0; d < eol && *d >= '0' && *d <= '9'; d++)
+					if ((clen = clen * 10 + (*d - '0')) > LG_SINK_BUF)
+						return -1;
+			} else if (eol - line > 18 &&
+			           strncasecmp(line, "transfer-encoding:", 18) == 0) {
+				return -1; /* chunked bodies: not from this daemon */
+			}
+		}
+		total = (size_t)(end + 4 - p) + (size_t)clen;
+		if (total > LG_SINK_BUF)
+			return -1;
+		if (n < total)
+			break;
+		if (strncmp(p, "POST ", 5) != 0)
+			k->k_bad++;
+		lg_sink_seq(k, end + 4, (size_t)clen);
+		k->k_bytes += total;
+		if (k->k_got++ == 0)
+			k->k_first = now;
+		k->k_last = now;
+		c->s_owed += LG_SINK_ANSWER_LEN;
+		off += total;
+	}
+	memmove(c->s_in, c->s_in + off, c->s_in_len - off);
+	c->s_in_len -= off;
+	return 0;
+}
+
+/* Write the answers owed (all the same bytes); 0, or -1 on an error. */
+static int lg_sink_write(struct lg_sconn *c)
+{
+	static char chunk[64 * LG_SINK_ANSWER_LEN];
+	size_t i;
+
+	if (chunk[0] == '\0')
+		for (i = 0; i < sizeof(chunk); i += LG_SINK_ANSWER_LEN)
+			memcpy(chunk + i, lg_sink_answer, LG_SINK_ANSWER_LEN);
+	while (c->s_owed > 0) {
+		/* Where in an answer the bytes still owed start. */
+		size_t at = (LG_SINK_ANSWER_LEN - c->s_owed % LG_SINK_ANSWER_LEN) %
+		            LG_SINK_ANSWER_LEN,
+		       n = c->s_owed < sizeof(chunk) - at ? c->s_owed : sizeof(chunk) - at;
+		ssize_t w;
+
+		w = write(c->s_fd, chunk + at, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (w <= 0)
+			return -1;
+		c->s_owed -= (size_t)w;
+	}
+	return 0;
+}
+
+static void lg_sink_close(struct lg_sconn *c)
+{
+	close(c->s_fd);
+	free(c->s_in);
+	c->s_fd = -1;
+	c->s_in = NULL;
+	c->s_in_len = c->s_owed = 0;
+}
+
+static int lg_sink_main(int argc, char **argv)
+{
+	struct lg_sink k;
+	struct lg_sconn conns[LG_MAX_CONNS];
+	struct pollfd pfd[LG_MAX_CONNS + 1];
+	struct sockaddr_in sa;
+	unsigned port = 0, nconns = 0, open = 0, open_max = 0, accepted = 0, dropped = 0, i;
+	unsigned long idle = 2, max = 60;
+	uint64_t start, deadline;
+	const char *end = "timeout";
+	int lfd, opt, one = 1;
+	double span;
+
+	memset(&k, 0, sizeof(k));
+	while ((opt = getopt(argc, argv, "p:n:i:T:")) != -1) {
+		switch (opt) {
+		case 'p':
+			port = (unsigned)lg_number(optarg, 1, 65535, "PORT must be 1-65535");
+			break;
+		case 'n':
+			k.k_want = lg_number(optarg, 1, LG_MAX_COUNT, "COUNT must be 1-100000000");
+			break;
+		case 'i':
+			idle = lg_number(optarg, 1, LG_MAX_SECONDS, "IDLE must be 1-3600");
+			break;
+		case 'T':
+			max = lg_number(optarg, 1, LG_MAX_SECONDS, "MAX must be 1-3600");
+			break;
+		default:
+			lg_usage("unknown option");
+		}
+	}
+	if (optind != argc || port == 0)
+		lg_usage("http-sink needs -p");
+	if (k.k_want > 0 && (k.k_seen = calloc(k.k_want, 1)) == NULL)
+		lg_die("out of memory");
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0)
+		lg_die("socket: %s", strerror(errno));
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		lg_die("bind 127.0.0.1:%u: %s", port, strerror(errno));
+	if (listen(lfd, 128) != 0)
+		lg_die("listen: %s", strerror(errno));
+	lg_nonblock(lfd);
+	printf("ready\n");
+	fflush(stdout);
+
+	start = lg_now();
+	for (;;) {
+		uint64_t now;
+
+		deadline = start + (uint64_t)max * LG_NS;
+		if (k.k_got > 0 && k.k_last + (uint64_t)idle * LG_NS < deadline)
+			deadline = k.k_last + (uint64_t)idle * LG_NS;
+		pfd[0].fd = lfd;
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		for (i = 0; i < nconns; i++) {
+			pfd[i + 1].fd = conns[i].s_fd;
+			pfd[i + 1].events = POLLIN | (conns[i].s_owed > 0 ? POLLOUT : 0);
+			pfd[i + 1].revents = 0;
+		}
+		if (poll(pfd, nconns + 1, lg_poll_ms(deadline)) < 0 && errno != EINTR)
+			lg_die("poll: %s", strerror(errno));
+		now = lg_now();
+		if (now >= deadline)
+			break;
+		for (i = 0; i < nconns; i++) {
+			struct lg_sconn *c = &conns[i];
+			ssize_t r;
+
+			if (c->s_fd < 0 || pfd[i + 1].revents == 0)
+				continue;
+			if ((pfd[i + 1].revents & POLLOUT) != 0 && lg_sink_write(c) != 0) {
+				lg_sink_close(c);
+				dropped++;
+				open--;
+				continue;
+			}
+			if ((pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+				continue;
+			r = read(c->s_fd, c->s_in + c->s_in_len, LG_SINK_BUF - c->s_in_len);
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+				continue;
+			if (r <= 0) {
+				/* The daemon closing an idle connection is no error. */
+				if (r < 0 || c->s_in_len > 0)
+					dropped++;
+				lg_sink_close(c);
+				open--;
+				continue;
+			}
+			c->s_in_len += (size_t)r;
+			if (lg_sink_requests(&k, c, now) != 0 || lg_sink_write(c) != 0) {
+				if (k.k_bad++ < 5)
+					fprintf(stderr, "loadgen: http-sink: a bad request\n");
+				lg_sink_close(c);
+				dropped++;
+				open--;
+			}
+		}
+		if (k.k_want > 0 && k.k_got >= k.k_want) {
+			end = "count";
+			break;
+		}
+		if ((pfd[0].revents & POLLIN) != 0) {
+			int fd = accept(lfd, NULL, NULL);
+
+			if (fd < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				lg_die("accept: %s", strerror(errno));
+			if (fd >= 0) {
+				/* A free slot, or a new one at the end. */
+				for (i = 0; i < nconns && conns[i].s_fd >= 0; i++)
+					;
+				if (i == LG_MAX_CONNS)
+					lg_die("more than %d connections at once", LG_MAX_CONNS);
+				if (i == nconns)
+					nconns++;
+				lg_nonblock(fd);
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+				conns[i].s_fd = fd;
+				conns[i].s_in = malloc(LG_SINK_BUF);
+				conns[i].s_in_len = conns[i].s_owed = 0;
+				if (conns[i].s_in == NULL)
+					lg_die("out of memory");
+				accepted++;
+				if (++open > open_max)
+					open_max = open;
+			}
+		}
+	}
+	/* Answers still owed go out (blocking) before the connections close. */
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].s_fd < 0)
+			continue;
+		if (conns[i].s_owed > 0) {
+			fcntl(conns[i].s_fd, F_SETFL, fcntl(conns[i].s_fd, F_GETFL) & ~O_NONBLOCK);
+			lg_sink_write(&conns[i]);
+		}
+		lg_sink_close(&conns[i]);
+	}
+	close(lfd);
+
+	span = (double)(k.k_last - k.k_first) / 1e9;
+	printf("mode=http-sink requests=%lu bytes=%llu bad=%lu conns=%u conns_max=%u "
+	       "conns_dropped=%u distinct=%lu dups=%lu reordered=%lu first_ns=%llu last_ns=%llu "
+	       "seconds=%.3f rate=%.0f end=%s\n",
+	       k.k_got, k.k_bytes, k.k_bad, accepted, open_max, dropped, k.k_distinct, k.k_dups,
+	       k.k_reordered, (unsigned long long)k.k_first, (unsigned long long)k.k_last, span,
+	       k.k_got > 1 && span > 0 ? (double)(k.k_got - 1) / span : 0.0, end);
+	free(k.k_seen);
+	return k.k_bad > 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* A server that closes on us must not kill the run with SIGPIPE. */
@@ -1045,8 +1502,10 @@ int main(int argc, char **argv)
 		return lg_pub_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "mqtt-sub") == 0)
 		return lg_sub_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "http-sink") == 0)
+		return lg_sink_main(argc - 1, argv + 1);
 	if (argc == 2 && strcmp(argv[1], "-h") == 0)
 		lg_usage(NULL);
-	lg_usage("the first argument is http, mqtt-pub or mqtt-sub");
+	lg_usage("the first argument is http, mqtt-pub, mqtt-sub or http-sink");
 	return 2;
 }
