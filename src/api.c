@@ -720,6 +720,8 @@ static const struct api_counter {
          "Connections accepted by the broker."},
         {"reconnects", API_MQ, offsetof(struct mqtt_client_stats, reconnects),
          "Connection attempts after the first."},
+        {"input_pauses", API_MQ, offsetof(struct mqtt_client_stats, pauses),
+         "Times reading from the broker paused because webhook deliveries backed up."},
         {"messages_received", API_FIG, offsetof(struct api_figures, messages),
          "Messages received from the broker."},
         {"deliveries", API_FIG, offsetof(struct api_figures, deliveries),

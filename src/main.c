@@ -95,6 +95,12 @@ static int main_deliver(void *ctx, const struct reg_entry *e, const char *body, 
 	return webhook_enqueue(h->h_wh, e->id, body, len);
 }
 
+/* Deliveries backed up: stop reading from the broker until they drain. */
+static void main_backlog(void *ctx, bool backlogged)
+{
+	mqtt_client_pause(ctx, backlogged);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: octomqttd [-c FILE] [-t] [-v] [-V] [-h]\n"
@@ -204,6 +210,7 @@ int main(int argc, char **argv)
 	wo.retries = cfg.webhook_retries;
 	wo.max_pending = cfg.webhook_max_pending;
 	wh = webhook_new(loop, &wo);
+	webhook_on_backlog(wh, main_backlog, mc);
 	hooks.h_wh = wh;
 	hooks.h_cfg = &cfg;
 	subs = subs_new(reg, mc, cfg.sub_qos, &ops);

@@ -117,6 +117,7 @@ struct mqtt_client {
 	uint64_t mc_timer;   /* connect timeout, backoff or keepalive timer */
 	uint64_t mc_last_sent, mc_last_recv;
 	bool mc_writing; /* write watcher installed */
+	bool mc_paused;  /* mqtt_client_pause(): not reading from the broker */
 	bool mc_ever_connected;
 	unsigned mc_rand;
 	char *mc_lw_topic;         /* baseTopic + lwTopic; NULL: no will, no status */
@@ -580,7 +581,12 @@ static int64_t mc_keepalive_fire(struct loop *loop, uint64_t id, void *arg)
 {
 	struct mqtt_client *mc = arg;
 	uint64_t now = loop_clock_ms(), ka = (uint64_t)mc->mc_cfg->broker_keepalive * 1000;
-	uint64_t dead = mc->mc_last_recv + ka + ka / 2, ping = mc->mc_last_sent + ka, next;
+	uint64_t dead, ping = mc->mc_last_sent + ka, next;
+
+	/* Paused, the broker's answers wait unread: silence is not death. */
+	if (mc->mc_paused)
+		mc->mc_last_recv = now;
+	dead = mc->mc_last_recv + ka + ka / 2;
 
 	if (now >= dead) {
 		mc->mc_timer = 0;
@@ -1084,6 +1090,11 @@ static void mc_io(struct loop *loop, int fd, int mask, void *arg)
 		mc_tcp_up(mc);
 		return;
 	}
+	if ((mask & LOOP_READ) && mc->mc_paused && mc->mc_state == MC_CONNECTED) {
+		/* Paused: leave the bytes in the socket; the broker waits. */
+		loop_unwatch(loop, fd, LOOP_READ);
+		mask &= ~LOOP_READ;
+	}
 	if (mask & LOOP_READ)
 		mc_read(mc);
 	/* The read may have dropped the connection. */
@@ -1233,6 +1244,24 @@ int mqtt_client_spool(struct mqtt_client *mc, const char *dir, char *err, size_t
 {
 	mc->mc_spool = spool_open(dir, mc_replay, mc, err, errlen);
 	return mc->mc_spool != NULL ? 0 : -1;
+}
+
+void mqtt_client_pause(struct mqtt_client *mc, bool paused)
+{
+	if (paused == mc->mc_paused)
+		return;
+	mc->mc_paused = paused;
+	if (paused) {
+		mc->mc_st.pauses++;
+		log_debug("broker %s: deliveries backed up, reading paused", mc->mc_addr);
+		if (mc->mc_fd >= 0 && mc->mc_state == MC_CONNECTED)
+			loop_unwatch(mc->mc_loop, mc->mc_fd, LOOP_READ);
+		return;
+	}
+	log_debug("broker %s: reading resumed", mc->mc_addr);
+	if (mc->mc_fd >= 0 && mc->mc_state != MC_CONNECTING &&
+	    loop_watch(mc->mc_loop, mc->mc_fd, LOOP_READ, mc_io, mc) != 0)
+		mc_lost(mc, ": descriptor out of range");
 }
 
 bool mqtt_client_connected(const struct mqtt_client *mc)

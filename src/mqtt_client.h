@@ -45,6 +45,7 @@ struct mqtt_client_stats {
 	size_t queue_messages; /* now in the offline queue */
 	size_t queue_bytes;
 	size_t inflight; /* QoS 1/2 messages sent and not yet acknowledged */
+	uint64_t pauses; /* times reading was paused (mqtt_client_pause) */
 };
 
 /* cfg must outlive the client. Does not connect until mqtt_client_start(). */
@@ -110,6 +111,13 @@ int mqtt_client_unsubscribe(struct mqtt_client *mc, const char *filter, size_t l
  */
 void mqtt_client_attach(struct mqtt_client *mc, int fd);
 int mqtt_client_input(struct mqtt_client *mc, const void *data, size_t len);
+
+/*
+ * Flow control for inbound messages: while paused the client reads
+ * nothing from the broker (it still writes, and the silence does not
+ * count as a dead link), so TCP makes the broker hold its messages.
+ */
+void mqtt_client_pause(struct mqtt_client *mc, bool paused);
 
 bool mqtt_client_connected(const struct mqtt_client *mc);
 void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *st);

@@ -64,6 +64,7 @@ struct hook_target {
 	struct hook_conn *t_conn;
 	bool t_fail_logged; /* a final failure was logged since the last success */
 	bool t_drop_logged; /* a max_pending drop was logged since the last success */
+	bool t_full;        /* counted in w_full: t_count reached the high mark */
 	char t_err[NET_ERR_LEN];
 };
 
@@ -105,6 +106,10 @@ struct webhook {
 	struct hook_target *w_targets;
 	struct hook_host *w_hosts;
 	struct webhook_stats w_stats;
+	/* Backlog: targets at or over the high mark (webhook_on_backlog). */
+	size_t w_full;
+	webhook_backlog_fn *w_backlog_fn;
+	void *w_backlog_ctx;
 };
 
 static void hook_conn_io(struct loop *loop, int fd, int mask, void *arg);
@@ -668,6 +673,37 @@ static struct hook_target *hook_target_find(const struct webhook *wh, const char
 	return NULL;
 }
 
+/*
+ * Hysteresis on one target's queue: full at max_pending / 2 (room is left
+ * for what is already on its way), not full again at max_pending / 4.
+ * The backlog hook hears when the first target fills and when the last
+ * one drains.
+ */
+static void hook_target_level(struct hook_target *t)
+{
+	struct webhook *wh = t->t_wh;
+	size_t high = wh->w_opts.max_pending / 2, low = wh->w_opts.max_pending / 4;
+	bool full = t->t_full ? t->t_count > low : t->t_count >= high && high > 0;
+
+	if (full == t->t_full)
+		return;
+	t->t_full = full;
+	wh->w_full += full ? 1 : (size_t)-1;
+	if (wh->w_backlog_fn != NULL && wh->w_full == (full ? 1u : 0u))
+		wh->w_backlog_fn(wh->w_backlog_ctx, full);
+}
+
+void webhook_on_backlog(struct webhook *wh, webhook_backlog_fn *fn, void *ctx)
+{
+	wh->w_backlog_fn = fn;
+	wh->w_backlog_ctx = ctx;
+}
+
+bool webhook_backlogged(const struct webhook *wh)
+{
+	return wh->w_full > 0;
+}
+
 /* Drop the head delivery (done with it, one way or another). */
 static void hook_target_pop(struct hook_target *t)
 {
@@ -680,6 +716,7 @@ static void hook_target_pop(struct hook_target *t)
 	t->t_wh->w_stats.pending--;
 	t->t_attempts = 0;
 	free(d);
+	hook_target_level(t);
 }
 
 static int64_t hook_target_timer(struct loop *loop, uint64_t id, void *arg)
@@ -882,6 +919,7 @@ void webhook_free(struct webhook *wh)
 
 	if (wh == NULL)
 		return;
+	wh->w_backlog_fn = NULL; /* no news while everything goes */
 	for (t = wh->w_targets; t != NULL; t = tn) {
 		tn = t->t_next;
 		if (t->t_timer != 0)
@@ -1036,6 +1074,7 @@ int webhook_enqueue(struct webhook *wh, const char *id, const char *body, size_t
 			          t->t_url);
 		t->t_drop_logged = true;
 	}
+	hook_target_level(t);
 	hook_target_kick(t);
 	return 0;
 }

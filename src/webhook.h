@@ -132,6 +132,17 @@ bool webhook_has_target(const struct webhook *wh, const char *id);
  */
 int webhook_enqueue(struct webhook *wh, const char *id, const char *body, size_t len);
 
+/*
+ * Backlog: fn(ctx, true) when the first target's queue reaches half of
+ * max_pending, fn(ctx, false) when the last such one is down to a
+ * quarter again. The caller can stop taking messages meanwhile (main
+ * pauses reading from the broker), so a burst waits upstream instead of
+ * being dropped here.
+ */
+typedef void webhook_backlog_fn(void *ctx, bool backlogged);
+void webhook_on_backlog(struct webhook *wh, webhook_backlog_fn *fn, void *ctx);
+bool webhook_backlogged(const struct webhook *wh);
+
 struct webhook_stats {
 	uint64_t delivered; /* 2xx answers */
 	uint64_t retried;   /* attempts scheduled again (each retry counts) */

@@ -1313,6 +1313,40 @@ START_TEST(stop_flushes_messages_first)
 }
 END_TEST
 
+/*
+ * Paused, the client reads nothing (the message waits in the socket) and
+ * the silence is not taken for a dead link; resumed, it comes.
+ */
+START_TEST(pause_holds_input)
+{
+	struct buf b = BUF_INITIALIZER;
+	struct mqtt_client_stats st;
+	uint64_t end;
+
+	hook_n = 0;
+	cfg.broker_keepalive = 1; /* dead after 1.5 s of silence */
+	fk.answer_ping = false;
+	start_client();
+	mqtt_client_on_message(mc, hook, NULL);
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	mqtt_client_pause(mc, true);
+	mqtt_encode_publish(&b, "held", 4, "x", 1, 0, false, false, 0);
+	fake_send_buf(&b);
+	end = loop_clock_ms() + 2500;
+	while (loop_clock_ms() < end)
+		loop_run_once(loop, 20);
+	ck_assert_int_eq(hook_n, 0);
+	ck_assert(mqtt_client_connected(mc));
+	ck_assert_int_eq(fk.connects, 1);
+	mqtt_client_pause(mc, false);
+	ck_assert(RUN_UNTIL(hook_n == 1));
+	ck_assert_str_eq(hook_topics[0], "held");
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.pauses, 1);
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("mqtt_client");
@@ -1352,6 +1386,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, inbound_ack_after_reconnect_ignored);
 	tcase_add_test(tc, subscriptions_follow_the_session);
 	tcase_add_test(tc, spool_survives_the_client);
+	tcase_add_test(tc, pause_holds_input);
 	suite_add_tcase(s, tc);
 	return s;
 }

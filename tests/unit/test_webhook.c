@@ -841,6 +841,49 @@ START_TEST(test_remove_target)
 }
 END_TEST
 
+/* The backlog hook: first target at half of max_pending, last one at a quarter. */
+static char backlog_log[64];
+
+static void on_backlog(void *ctx, bool full)
+{
+	(void)ctx;
+	strcat(backlog_log, full ? "F" : "e");
+}
+
+START_TEST(test_backlog)
+{
+	int i;
+
+	backlog_log[0] = '\0';
+	opts.max_pending = 8; /* full at 4, not full again at 2 */
+	answer_delay_ms = 20;
+	r_listen(0);
+	start();
+	webhook_on_backlog(wh, on_backlog, NULL);
+	add("a", "/a");
+	add("b", "/b");
+	for (i = 0; i < 3; i++)
+		enqueue("a", "x");
+	ck_assert_str_eq(backlog_log, "");
+	ck_assert(!webhook_backlogged(wh));
+	enqueue("a", "x");
+	ck_assert_str_eq(backlog_log, "F");
+	ck_assert(webhook_backlogged(wh));
+	/* Another target filling up says nothing new. */
+	for (i = 0; i < 5; i++)
+		enqueue("b", "y");
+	enqueue("a", "x");
+	ck_assert_str_eq(backlog_log, "F");
+	/* Removing b leaves a full; draining a ends it, once. */
+	webhook_remove_target(wh, "b");
+	ck_assert_str_eq(backlog_log, "F");
+	run_until_idle();
+	ck_assert_str_eq(backlog_log, "Fe");
+	ck_assert(!webhook_backlogged(wh));
+	ck_assert_uint_eq(stats().dropped, 0);
+}
+END_TEST
+
 static Suite *webhook_suite(void)
 {
 	Suite *s = suite_create("webhook");
@@ -868,6 +911,7 @@ static Suite *webhook_suite(void)
 	tcase_add_test(tc, test_server_closes_idle);
 	tcase_add_loop_test(tc, test_framings, 0, 4);
 	tcase_add_test(tc, test_max_pending);
+	tcase_add_test(tc, test_backlog);
 	tcase_add_test(tc, test_remove_target);
 	suite_add_tcase(s, tc);
 	return s;
