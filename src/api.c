@@ -418,11 +418,11 @@ static int api_sub_member(void *ctx, const struct json_member *m, const char **w
 	}
 	buf_reset(t);
 	if (m->kind != JSON_STRING || json_string_decode(m->value, m->value_len, t, why) < 0 ||
-	    memchr(buf_data(t), '\0', buf_len(t)) != NULL) {
+	    (buf_len(t) > 0 && memchr(buf_data(t), '\0', buf_len(t)) != NULL)) {
 		*why = "topic and url must be strings";
 		return -1;
 	}
-	*field = xstrndup(buf_data(t), buf_len(t));
+	*field = xstrndup(buf_len(t) > 0 ? buf_data(t) : "", buf_len(t));
 	return 0;
 }
 

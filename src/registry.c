@@ -303,6 +303,8 @@ static char *reg_string(struct reg_parse *p, const struct json_member *m, const 
 	if (m->kind != JSON_STRING ||
 	    json_string_decode(m->value, m->value_len, &p->p_tmp, why) < 0)
 		return NULL;
+	if (buf_len(&p->p_tmp) == 0)
+		return xstrdup("");
 	if (memchr(buf_data(&p->p_tmp), '\0', buf_len(&p->p_tmp)) != NULL)
 		return NULL;
 	return xstrndup(buf_data(&p->p_tmp), buf_len(&p->p_tmp));
