@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -37,6 +38,8 @@ enum cfg_type {
 	CT_LOGLEVEL, /* log.level */
 	CT_EVLIST,   /* comma-separated event names */
 	CT_CIDRLIST, /* comma-separated address blocks (webhook.allow) */
+	CT_RETAIN,   /* true, false, or comma-separated event names */
+	CT_FLOAT,    /* a non-negative decimal number */
 	CT_PORT,     /* uint16_t 1..65535 */
 	CT_TOKEN,    /* char *, visible ASCII only (an HTTP bearer token) */
 };
@@ -69,7 +72,22 @@ static const struct cfg_key cfg_keys[] = {
         {"publish.eventActive", CT_BOOL, F(pub_event_active), 0, 0},
         {"publish.events_exclude", CT_EVLIST, F(pub_events_exclude), 0, 0},
         {"publish.qos", CT_QOS, F(pub_qos), 0, 2},
-        {"publish.retain", CT_BOOL, F(pub_retain), 0, 0},
+        {"publish.retain", CT_RETAIN, F(pub_retain_events), 0, 0},
+        {"publish.timestamp_fieldname", CT_STRING, F(pub_ts_field), 1, 256},
+        {"publish.events.server", CT_BOOL, F(pub_event_class[CFG_EV_SERVER]), 0, 0},
+        {"publish.events.comm", CT_BOOL, F(pub_event_class[CFG_EV_COMM]), 0, 0},
+        {"publish.events.files", CT_BOOL, F(pub_event_class[CFG_EV_FILES]), 0, 0},
+        {"publish.events.printjob", CT_BOOL, F(pub_event_class[CFG_EV_PRINTJOB]), 0, 0},
+        {"publish.events.gcode", CT_BOOL, F(pub_event_class[CFG_EV_GCODE]), 0, 0},
+        {"publish.events.timelapse", CT_BOOL, F(pub_event_class[CFG_EV_TIMELAPSE]), 0, 0},
+        {"publish.events.slicing", CT_BOOL, F(pub_event_class[CFG_EV_SLICING]), 0, 0},
+        {"publish.events.settings", CT_BOOL, F(pub_event_class[CFG_EV_SETTINGS]), 0, 0},
+        {"publish.events.unclassified", CT_BOOL, F(pub_event_class[CFG_EV_UNCLASSIFIED]), 0, 0},
+        {"publish.progressTopic", CT_TOPIC, F(pub_progress_topic), 0, 0},
+        {"publish.progressActive", CT_BOOL, F(pub_progress_active), 0, 0},
+        {"publish.temperatureTopic", CT_TOPIC, F(pub_temperature_topic), 0, 0},
+        {"publish.temperatureActive", CT_BOOL, F(pub_temperature_active), 0, 0},
+        {"publish.temperatureThreshold", CT_FLOAT, F(pub_temperature_threshold), 0, 1000},
         {"publish.timestamp", CT_BOOL, F(pub_timestamp), 0, 0},
         {"publish.queue_events", CT_BOOL, F(pub_queue_events), 0, 0},
         {"publish.lwActive", CT_BOOL, F(pub_lw_active), 0, 0},
@@ -142,7 +160,16 @@ void cfg_defaults(struct cfg *cfg)
 	cfg->pub_events_exclude = xcalloc(1, sizeof(char *));
 	cfg->pub_qos = 0;
 	cfg->pub_retain = false;
+	cfg->pub_retain_events = xcalloc(1, sizeof(char *));
 	cfg->pub_timestamp = true;
+	cfg->pub_ts_field = xstrdup("_timestamp");
+	for (int c = 0; c < CFG_EV_NCLASSES; c++)
+		cfg->pub_event_class[c] = true;
+	cfg->pub_progress_topic = xstrdup("progress/{progress}");
+	cfg->pub_progress_active = true;
+	cfg->pub_temperature_topic = xstrdup("temperature/{temp}");
+	cfg->pub_temperature_active = true;
+	cfg->pub_temperature_threshold = 0.1;
 	cfg->pub_queue_events = true;
 	cfg->pub_lw_active = true;
 	cfg->pub_lw_topic = xstrdup("mqtt");
@@ -200,6 +227,10 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->pub_event_topic);
 	cfg_free_list(cfg->pub_events_exclude);
 	free(cfg->pub_lw_topic);
+	cfg_free_list(cfg->pub_retain_events);
+	free(cfg->pub_ts_field);
+	free(cfg->pub_progress_topic);
+	free(cfg->pub_temperature_topic);
 	free(cfg->http_listen_host);
 	free(cfg->http_token);
 	memset(cfg, 0, sizeof(*cfg));
@@ -248,15 +279,62 @@ bool cfg_lw_enabled(const struct cfg *cfg)
 	return cfg->pub_lw_active && cfg->pub_lw_topic != NULL && cfg->pub_lw_topic[0] != '\0';
 }
 
-bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len)
-{
-	char **p;
+/* §5.1: the events of each class (others are unclassified). */
+static const struct {
+	enum cfg_event_class cls;
+	const char *names;
+} cfg_classes[] = {
+        {CFG_EV_SERVER, " Startup Shutdown ClientOpened ClientClosed ConnectivityChanged "},
+        {CFG_EV_COMM,
+         " Connecting Connected Disconnecting Disconnected Error PrinterStateChanged "},
+        {CFG_EV_FILES, " Upload FileAdded FileRemoved FolderAdded FolderRemoved UpdatedFiles "
+                       "MetadataAnalysisStarted MetadataAnalysisFinished FileSelected "
+                       "FileDeselected TransferStarted TransferFailed TransferDone "},
+        {CFG_EV_PRINTJOB,
+         " PrintStarted PrintFailed PrintDone PrintCancelled PrintPaused PrintResumed "},
+        {CFG_EV_GCODE, " PowerOn PowerOff Home ZChange Dwell Waiting Cooling Alert Conveyor "
+                       "Eject EStop PositionUpdate ToolChange "},
+        {CFG_EV_TIMELAPSE, " CaptureStart CaptureFailed CaptureDone MovieRendering MovieFailed "},
+        {CFG_EV_SLICING, " SlicingStarted SlicingDone SlicingCancelled SlicingFailed "
+                         "SlicingProfileAdded SlicingProfileDeleted SlicingProfileModified "},
+        {CFG_EV_SETTINGS, " SettingsUpdated "},
+};
 
-	for (p = cfg->pub_events_exclude; p != NULL && *p != NULL; p++) {
-		if (strlen(*p) == len && memcmp(*p, name, len) == 0)
+enum cfg_event_class cfg_event_class(const char *name, size_t len)
+{
+	char key[132];
+	size_t i;
+
+	if (len == 0 || len > 128)
+		return CFG_EV_UNCLASSIFIED;
+	key[0] = ' ';
+	memcpy(key + 1, name, len);
+	key[len + 1] = ' ';
+	key[len + 2] = '\0';
+	for (i = 0; i < nitems(cfg_classes); i++) {
+		if (strstr(cfg_classes[i].names, key) != NULL)
+			return cfg_classes[i].cls;
+	}
+	return CFG_EV_UNCLASSIFIED;
+}
+
+static bool cfg_in_list(char *const *list, const char *name, size_t len)
+{
+	for (; list != NULL && *list != NULL; list++) {
+		if (strlen(*list) == len && memcmp(*list, name, len) == 0)
 			return true;
 	}
 	return false;
+}
+
+bool cfg_event_retained(const struct cfg *cfg, const char *name, size_t len)
+{
+	return cfg->pub_retain || cfg_in_list(cfg->pub_retain_events, name, len);
+}
+
+bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len)
+{
+	return cfg_in_list(cfg->pub_events_exclude, name, len);
 }
 
 static void cfg_set_str(char **field, const char *v)
@@ -473,6 +551,42 @@ static int cfg_set_value(struct cfg_parse *cp, const struct cfg_key *k, const ch
 		return cfg_set_evlist(cp, k, v);
 	case CT_CIDRLIST:
 		return cfg_set_cidrlist(cp, k, v);
+	case CT_RETAIN:
+		/* true / false, or the events to retain (OctoPrint-MQTT retained
+		 * ZChange and FirmwareData: say so with a list). */
+		if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "no") == 0 ||
+		    strcasecmp(v, "on") == 0 || strcasecmp(v, "off") == 0 ||
+		    ((strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0) &&
+		     strcmp(v, "true") != 0 && strcmp(v, "false") != 0) ||
+		    strcmp(v, "1") == 0 || strcmp(v, "0") == 0)
+			return cfg_fail(cp, cp->cp_line,
+			                "%s: expected true, false or event names, got '%s'",
+			                k->k_name, v);
+		cp->cp_cfg->pub_retain = strcmp(v, "true") == 0;
+		if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+			v = "";
+		return cfg_set_evlist(cp, k, v);
+	case CT_FLOAT: {
+		const char *c = v;
+		char *end;
+		double d;
+
+		while (*c >= '0' && *c <= '9')
+			c++;
+		if (c == v || (*c == '.' && (c[1] < '0' || c[1] > '9')))
+			c = v; /* marks it bad */
+		if (c != v && *c == '.')
+			for (c++; *c >= '0' && *c <= '9'; c++)
+				;
+		d = strtod(v, &end);
+		if (c == v || *c != '\0' || end != c || d > (double)k->k_max)
+			return cfg_fail(cp, cp->cp_line,
+			                "%s: expected a number from 0 to %" PRIu64
+			                " (like 0.5), got '%s'",
+			                k->k_name, k->k_max, v);
+		*(double *)field = d;
+		return 0;
+	}
 	}
 	return cfg_fail(cp, cp->cp_line, "%s: internal error: unknown type", k->k_name);
 }
@@ -630,6 +744,9 @@ static int cfg_check(struct cfg_parse *cp, const char *hostname)
 			line = cp->cp_seen[cfg_key_index("publish.baseTopic")];
 		rc = cfg_fail(cp, line, "publish.baseTopic + publish.eventTopic: %s", why);
 	}
+	if (rc == 0 && strcmp(cfg->pub_ts_field, "_event") == 0)
+		rc = cfg_fail(cp, cp->cp_seen[cfg_key_index("publish.timestamp_fieldname")],
+		              "publish.timestamp_fieldname: '_event' is the event name's member");
 	/* The will/status topic, when in use, is checked the same way. */
 	buf_reset(&t);
 	buf_append_str(&t, cfg->pub_base_topic);

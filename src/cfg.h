@@ -23,6 +23,20 @@
 #define MQTT_PROTO_V31  3
 #define MQTT_PROTO_V311 4
 
+/* The event classes of DESIGN §5.1 (publish.events.<class>). */
+enum cfg_event_class {
+	CFG_EV_SERVER,
+	CFG_EV_COMM,
+	CFG_EV_FILES,
+	CFG_EV_PRINTJOB,
+	CFG_EV_GCODE,
+	CFG_EV_TIMELAPSE,
+	CFG_EV_SLICING,
+	CFG_EV_SETTINGS,
+	CFG_EV_UNCLASSIFIED,
+	CFG_EV_NCLASSES
+};
+
 struct cfg {
 	/* broker.* */
 	char *broker_host;          /* from broker.url (required), no brackets */
@@ -45,8 +59,16 @@ struct cfg {
 	bool pub_event_active;
 	char **pub_events_exclude; /* event names, NULL-terminated (never NULL) */
 	int pub_qos;               /* 0..2 */
-	bool pub_retain;
+	bool pub_retain;           /* publish.retain = true */
+	char **pub_retain_events;  /* publish.retain = a list: these are retained */
 	bool pub_timestamp;
+	char *pub_ts_field;                    /* publish.timestamp_fieldname, "_timestamp" */
+	bool pub_event_class[CFG_EV_NCLASSES]; /* publish.events.<class> */
+	char *pub_progress_topic;              /* "progress/{progress}" */
+	bool pub_progress_active;
+	char *pub_temperature_topic; /* "temperature/{temp}" */
+	bool pub_temperature_active;
+	double pub_temperature_threshold; /* 0.1 */
 	bool pub_queue_events;
 	bool pub_lw_active; /* false: no will, no connected/disconnected messages */
 	char *pub_lw_topic; /* "mqtt": will/status topic under baseTopic; "" disables */
@@ -102,6 +124,10 @@ bool cfg_event_name_valid(const char *s, size_t len);
 bool cfg_lw_enabled(const struct cfg *cfg);
 /* Is `name` in publish.events_exclude? */
 bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len);
+/* The class of an event name (§5.1); any other name is unclassified. */
+enum cfg_event_class cfg_event_class(const char *name, size_t len);
+/* Is the event published retained (publish.retain true, or listed)? */
+bool cfg_event_retained(const struct cfg *cfg, const char *name, size_t len);
 
 /*
  * Strict unsigned parse of all of s: digits only, no sign, no spaces,

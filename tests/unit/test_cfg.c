@@ -60,6 +60,13 @@ START_TEST(defaults)
 	ck_assert_ptr_null(cfg.http_token);
 	ck_assert_ptr_null(cfg.queue_spool);
 	ck_assert_int_eq(cfg.sub_qos, 1);
+	ck_assert_str_eq(cfg.pub_ts_field, "_timestamp");
+	ck_assert_str_eq(cfg.pub_progress_topic, "progress/{progress}");
+	ck_assert_str_eq(cfg.pub_temperature_topic, "temperature/{temp}");
+	ck_assert(cfg.pub_progress_active && cfg.pub_temperature_active);
+	ck_assert(cfg.pub_temperature_threshold > 0.0999 && cfg.pub_temperature_threshold < 0.1001);
+	ck_assert(cfg.pub_event_class[CFG_EV_SERVER] && cfg.pub_event_class[CFG_EV_UNCLASSIFIED]);
+	ck_assert(!cfg_event_retained(&cfg, "ZChange", 7));
 	ck_assert_uint_eq(cfg.webhook_allow_n, 2);
 	ck_assert_uint_eq(cfg.webhook_allow[0].prefix, 8);
 	ck_assert_uint_eq(cfg.webhook_allow[1].prefix, 128);
@@ -225,9 +232,9 @@ static const struct {
          "t.conf:2: broker.port: expected an integer from 1 to 65535, got '0'"},
         /* booleans and enums */
         {URL "publish.retain = yes\n",
-         "t.conf:2: publish.retain: expected true or false, got 'yes'"},
+         "t.conf:2: publish.retain: expected true, false or event names, got 'yes'"},
         {URL "publish.retain = True\n",
-         "t.conf:2: publish.retain: expected true or false, got 'True'"},
+         "t.conf:2: publish.retain: expected true, false or event names, got 'True'"},
         {URL "broker.protocol = MQTTv5\n",
          "t.conf:2: broker.protocol: expected MQTTv311 or MQTTv31, got 'MQTTv5'"},
         {URL "log.level = verbose\n",
@@ -476,12 +483,87 @@ START_TEST(load_files)
 }
 END_TEST
 
+/* The OctoPrint-MQTT keys of issue 7. */
+START_TEST(octoprint_keys)
+{
+	static const char text[] = URL "publish.retain = ZChange, FirmwareData\n"
+	                               "publish.timestamp_fieldname = ts\n"
+	                               "publish.events.gcode = false\n"
+	                               "publish.events.unclassified = false\n"
+	                               "publish.progressTopic = p/{progress}\n"
+	                               "publish.progressActive = false\n"
+	                               "publish.temperatureTopic = t/{temp}\n"
+	                               "publish.temperatureActive = false\n"
+	                               "publish.temperatureThreshold = 1.5\n";
+	struct cfg cfg;
+	char err[CFG_ERR_LEN];
+
+	ck_assert_msg(parse(&cfg, text, err) == 0, "%s", err);
+	ck_assert(!cfg.pub_retain);
+	ck_assert(cfg_event_retained(&cfg, "ZChange", 7));
+	ck_assert(cfg_event_retained(&cfg, "FirmwareData", 12));
+	ck_assert(!cfg_event_retained(&cfg, "Home", 4));
+	ck_assert_str_eq(cfg.pub_ts_field, "ts");
+	ck_assert(!cfg.pub_event_class[CFG_EV_GCODE]);
+	ck_assert(!cfg.pub_event_class[CFG_EV_UNCLASSIFIED]);
+	ck_assert(cfg.pub_event_class[CFG_EV_PRINTJOB]);
+	ck_assert_str_eq(cfg.pub_progress_topic, "p/{progress}");
+	ck_assert(!cfg.pub_progress_active && !cfg.pub_temperature_active);
+	ck_assert(cfg.pub_temperature_threshold == 1.5);
+	cfg_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, URL "publish.retain = true\n", err), 0);
+	ck_assert(cfg_event_retained(&cfg, "Anything", 8));
+	cfg_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, URL "publish.temperatureThreshold = 1.\n", err), -1);
+	cfg_free(&cfg);
+	ck_assert_str_eq(err, "t.conf:2: publish.temperatureThreshold: expected a number from 0 to "
+	                      "1000 (like 0.5), got '1.'");
+	ck_assert_int_eq(parse(&cfg, URL "publish.temperatureThreshold = -1\n", err), -1);
+	cfg_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, URL "publish.temperatureThreshold = 1e3\n", err), -1);
+	cfg_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, URL "publish.temperatureThreshold = 1001\n", err), -1);
+	cfg_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, URL "publish.timestamp_fieldname = _event\n", err), -1);
+	cfg_free(&cfg);
+	ck_assert_str_eq(err, "t.conf:2: publish.timestamp_fieldname: '_event' is the event name's "
+	                      "member");
+}
+END_TEST
+
+static const struct {
+	const char *name;
+	enum cfg_event_class cls;
+} classes[] = {
+        {"Startup", CFG_EV_SERVER},
+        {"PrinterStateChanged", CFG_EV_COMM},
+        {"UpdatedFiles", CFG_EV_FILES},
+        {"PrintDone", CFG_EV_PRINTJOB},
+        {"ZChange", CFG_EV_GCODE},
+        {"MovieFailed", CFG_EV_TIMELAPSE},
+        {"SlicingDone", CFG_EV_SLICING},
+        {"SettingsUpdated", CFG_EV_SETTINGS},
+        {"UserLoggedIn", CFG_EV_UNCLASSIFIED},
+        {"Print", CFG_EV_UNCLASSIFIED},
+        {"Done", CFG_EV_UNCLASSIFIED},
+};
+
+START_TEST(event_classes)
+{
+	ck_assert_msg(cfg_event_class(classes[_i].name, strlen(classes[_i].name)) ==
+	                      classes[_i].cls,
+	              "%s", classes[_i].name);
+}
+END_TEST
+
 static Suite *cfg_suite(void)
 {
 	Suite *s = suite_create("cfg");
 	TCase *tc = tcase_create("cfg");
 
 	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, octoprint_keys);
+	tcase_add_loop_test(tc, event_classes, 0, (int)nitems(classes));
 	tcase_add_test(tc, every_key);
 	tcase_add_loop_test(tc, errors, 0, (int)nitems(bad));
 	tcase_add_test(tc, lw_topic);
