@@ -35,7 +35,6 @@
 #include "webhook.h"
 
 #define API_EVENTS_PREFIX "/events/"
-#define API_TS_FIELD      "_timestamp"
 /* A buffer that grew for a large request is given back above this size. */
 #define API_BUF_KEEP 65536
 
@@ -55,6 +54,15 @@ struct api {
 	uint64_t a_events, a_events_filtered, a_events_refused;
 	/* POST /publish: answered 200 / answered 503. */
 	uint64_t a_publishes, a_publishes_refused;
+	/* POST /temperature: the last values published per sensor. */
+	struct api_temp *a_temps;
+	size_t a_ntemps;
+};
+
+struct api_temp {
+	char t_name[129];
+	bool t_has_actual, t_has_target; /* false: null */
+	double t_actual, t_target;
 };
 
 struct api *api_new(const struct cfg *cfg, struct mqtt_client *mc, time_t (*now)(void))
@@ -89,6 +97,7 @@ void api_free(struct api *api)
 		return;
 	buf_free(&api->a_topic);
 	buf_free(&api->a_payload);
+	free(api->a_temps);
 	free(api);
 }
 
@@ -133,12 +142,12 @@ static void api_refused(struct api *api, struct http_response *resp, enum mqtt_p
 	}
 }
 
-/* baseTopic + eventTopic, with every "{event}" replaced by the name. */
-static void api_event_topic(struct api *api, const char *name, size_t len)
+/* baseTopic + template into a_topic, every placeholder replaced by name. */
+static void api_topic(struct api *api, const char *t, const char *placeholder, const char *name,
+                      size_t len)
 {
-	static const char placeholder[] = "{event}";
-	const size_t plen = sizeof(placeholder) - 1;
-	const char *t = api->a_cfg->pub_event_topic, *hit;
+	const size_t plen = strlen(placeholder);
+	const char *hit;
 
 	buf_reset(&api->a_topic);
 	buf_append_str(&api->a_topic, api->a_cfg->pub_base_topic);
@@ -167,23 +176,27 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 		ts = (long long)(api->a_now != NULL ? api->a_now() : time(NULL));
 	buf_reset(&api->a_payload);
 	if (json_event_payload(req->body, req->body_len, name, len,
-	                       cfg->pub_timestamp ? API_TS_FIELD : NULL, ts, &api->a_payload,
+	                       cfg->pub_timestamp ? cfg->pub_ts_field : NULL, ts, &api->a_payload,
 	                       &why) < 0) {
 		http_response_error(resp, 400, "invalid_json", why);
 		return;
 	}
-	api_event_topic(api, name, len);
+	api_topic(api, cfg->pub_event_topic, "{event}", name, len);
 	/* Dropped events are still accepted: the host has nothing to retry. */
-	if (!cfg->pub_event_active || cfg_event_excluded(cfg, name, len)) {
+	if (!cfg->pub_event_active || cfg_event_excluded(cfg, name, len) ||
+	    !cfg->pub_event_class[cfg_event_class(name, len)]) {
 		log_debug("event %.*s dropped: %s", (int)len, name,
-		          cfg->pub_event_active ? "excluded" : "eventActive is false");
+		          !cfg->pub_event_active ? "eventActive is false"
+		          : cfg_event_excluded(cfg, name, len)
+		                  ? "excluded"
+		                  : "its class is off (publish.events)");
 		api->a_events_filtered++;
 		api_accepted(api, resp, 202, true, NULL, NULL);
 		goto done;
 	}
 	res = mqtt_client_publish(api->a_mc, buf_data(&api->a_topic), buf_len(&api->a_topic),
 	                          buf_data(&api->a_payload), buf_len(&api->a_payload), cfg->pub_qos,
-	                          cfg->pub_retain, cfg->pub_queue_events);
+	                          cfg_event_retained(cfg, name, len), cfg->pub_queue_events);
 	if (res == MQTT_PUB_SENT || res == MQTT_PUB_QUEUED) {
 		api->a_events++;
 		api_accepted(api, resp, 202, true, NULL, NULL);
@@ -192,6 +205,220 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 		api_refused(api, resp, res);
 	}
 done:
+	buf_reset(&api->a_payload);
+	buf_shrink(&api->a_payload, API_BUF_KEEP);
+}
+
+/* The time of a request, for the timestamp member. */
+static long long api_time(const struct api *api)
+{
+	return (long long)(api->a_now != NULL ? api->a_now() : time(NULL));
+}
+
+/* Answer a publish of this build's own messages (progress): 202 or 503. */
+static void api_publish_answer(struct api *api, struct http_response *resp,
+                               enum mqtt_pub_result res)
+{
+	if (res == MQTT_PUB_SENT || res == MQTT_PUB_QUEUED) {
+		api->a_events++;
+		api_accepted(api, resp, 202, true, NULL, NULL);
+	} else {
+		api->a_events_refused++;
+		api_refused(api, resp, res);
+	}
+}
+
+/*
+ * POST /progress/{kind}: the body object plus the timestamp member, to
+ * baseTopic + progressTopic with {progress} = kind; answered like events.
+ */
+static void api_post_progress(struct api *api, const struct http_request *req, const char *kind,
+                              size_t len, struct http_response *resp)
+{
+	const struct cfg *cfg = api->a_cfg;
+	const char *why = NULL;
+
+	if (!cfg_event_name_valid(kind, len)) {
+		http_response_error(resp, 400, "invalid_name",
+		                    "progress kind must be 1-128 characters of A-Z a-z 0-9 _ . -");
+		return;
+	}
+	buf_reset(&api->a_payload);
+	if (json_event_payload(req->body, req->body_len, NULL, 0, cfg->pub_ts_field, api_time(api),
+	                       &api->a_payload, &why) < 0) {
+		http_response_error(resp, 400, "invalid_json", why);
+		return;
+	}
+	api_topic(api, cfg->pub_progress_topic, "{progress}", kind, len);
+	if (!cfg->pub_progress_active) {
+		api->a_events_filtered++;
+		api_accepted(api, resp, 202, true, NULL, NULL);
+	} else {
+		api_publish_answer(api, resp,
+		                   mqtt_client_publish(api->a_mc, buf_data(&api->a_topic),
+		                                       buf_len(&api->a_topic),
+		                                       buf_data(&api->a_payload),
+		                                       buf_len(&api->a_payload), cfg->pub_qos,
+		                                       false, cfg->pub_queue_events));
+	}
+	buf_reset(&api->a_payload);
+	buf_shrink(&api->a_payload, API_BUF_KEEP);
+}
+
+/* POST /temperature: the body read member by member. */
+#define API_MAX_SENSORS 64
+struct api_tempreq {
+	const struct json_member *q_time;
+	struct json_member q_time_m;
+	struct json_member q_sensor[API_MAX_SENSORS];
+	size_t q_n;
+};
+
+static int api_temp_member(void *ctx, const struct json_member *m, const char **why)
+{
+	struct api_tempreq *q = ctx;
+
+	if (json_key_is(m, "time")) {
+		if (m->kind != JSON_NUMBER && m->kind != JSON_NULL) {
+			*why = "time must be a number (unix seconds)";
+			return -1;
+		}
+		q->q_time_m = *m;
+		q->q_time = m->kind == JSON_NUMBER ? &q->q_time_m : NULL;
+		return 0;
+	}
+	if (m->kind != JSON_OBJECT) {
+		*why = "each sensor must be an object {\"actual\": n, \"target\": n}";
+		return -1;
+	}
+	if (!cfg_event_name_valid(m->key, m->key_len) || memchr(m->key, '\\', m->key_len)) {
+		*why = "sensor names must be 1-128 characters of A-Z a-z 0-9 _ . -";
+		return -1;
+	}
+	if (q->q_n == API_MAX_SENSORS) {
+		*why = "more than 64 sensors";
+		return -1;
+	}
+	q->q_sensor[q->q_n++] = *m;
+	return 0;
+}
+
+/* One sensor's reading: the JSON text of actual and target ("null" if absent). */
+struct api_reading {
+	const char *r_text[2];
+	size_t r_len[2];
+	bool r_has[2];
+	double r_val[2];
+};
+
+static int api_reading_member(void *ctx, const struct json_member *m, const char **why)
+{
+	struct api_reading *r = ctx;
+	int i = json_key_is(m, "actual") ? 0 : json_key_is(m, "target") ? 1 : -1;
+
+	if (i < 0)
+		return 0; /* other members are OctoPrint's business */
+	if (m->kind != JSON_NUMBER && m->kind != JSON_NULL) {
+		*why = "actual and target must be numbers or null";
+		return -1;
+	}
+	r->r_text[i] = m->value;
+	r->r_len[i] = m->value_len;
+	r->r_has[i] = m->kind == JSON_NUMBER;
+	r->r_val[i] = r->r_has[i] ? strtod(m->value, NULL) : 0;
+	return 0;
+}
+
+static struct api_temp *api_temp_find(struct api *api, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < api->a_ntemps; i++) {
+		if (strlen(api->a_temps[i].t_name) == len &&
+		    memcmp(api->a_temps[i].t_name, name, len) == 0)
+			return &api->a_temps[i];
+	}
+	return NULL;
+}
+
+/*
+ * Moved by at least min since the last published value (or null changed)?
+ * A margin of 1e-9 keeps 200.1 - 200 (0.0999999...) a move of 0.1.
+ */
+static bool api_moved(bool had, double was, bool has, double now, double min)
+{
+	if (had != has)
+		return true;
+	return has && (now - was >= min - 1e-9 || was - now >= min - 1e-9);
+}
+
+static void api_post_temperature(struct api *api, const struct http_request *req,
+                                 struct http_response *resp)
+{
+	const struct cfg *cfg = api->a_cfg;
+	struct api_tempreq q;
+	const char *why = NULL;
+	long long ts;
+	size_t i, published = 0;
+
+	memset(&q, 0, sizeof(q));
+	if (json_object_each(req->body, req->body_len, api_temp_member, &q, &why) < 0) {
+		http_response_error(resp, 400, "invalid_json", why);
+		return;
+	}
+	ts = q.q_time != NULL ? (long long)strtod(q.q_time->value, NULL) : api_time(api);
+	for (i = 0; i < q.q_n && cfg->pub_temperature_active; i++) {
+		const struct json_member *s = &q.q_sensor[i];
+		struct api_reading r = {{"null", "null"}, {4, 4}, {false, false}, {0, 0}};
+		struct api_temp *t;
+		enum mqtt_pub_result res;
+
+		if (json_object_each(s->value, s->value_len, api_reading_member, &r, &why) < 0) {
+			http_response_error(resp, 400, "invalid_json", why);
+			return;
+		}
+		/* Zero or null actual and target: nothing connected there. */
+		if ((!r.r_has[0] || r.r_val[0] == 0) && (!r.r_has[1] || r.r_val[1] == 0))
+			continue;
+		t = api_temp_find(api, s->key, s->key_len);
+		if (t != NULL &&
+		    !api_moved(t->t_has_actual, t->t_actual, r.r_has[0], r.r_val[0],
+		               cfg->pub_temperature_threshold) &&
+		    !api_moved(t->t_has_target, t->t_target, r.r_has[1], r.r_val[1], 0.1))
+			continue;
+		buf_reset(&api->a_payload);
+		buf_append_str(&api->a_payload, "{\"actual\":");
+		buf_append(&api->a_payload, r.r_text[0], r.r_len[0]);
+		buf_append_str(&api->a_payload, ",\"target\":");
+		buf_append(&api->a_payload, r.r_text[1], r.r_len[1]);
+		buf_putc(&api->a_payload, ',');
+		json_append_string(&api->a_payload, cfg->pub_ts_field, strlen(cfg->pub_ts_field));
+		buf_appendf(&api->a_payload, ":%lld}", ts);
+		api_topic(api, cfg->pub_temperature_topic, "{temp}", s->key, s->key_len);
+		res = mqtt_client_publish(api->a_mc, buf_data(&api->a_topic),
+		                          buf_len(&api->a_topic), buf_data(&api->a_payload),
+		                          buf_len(&api->a_payload), cfg->pub_qos, false, true);
+		if (res != MQTT_PUB_SENT && res != MQTT_PUB_QUEUED) {
+			api->a_events_refused++;
+			api_refused(api, resp, res);
+			return;
+		}
+		api->a_events++;
+		published++;
+		if (t == NULL) {
+			api->a_temps = xrealloc(api->a_temps, (api->a_ntemps + 1) * sizeof(*t));
+			t = &api->a_temps[api->a_ntemps++];
+			memcpy(t->t_name, s->key, s->key_len);
+			t->t_name[s->key_len] = '\0';
+		}
+		t->t_has_actual = r.r_has[0];
+		t->t_actual = r.r_val[0];
+		t->t_has_target = r.r_has[1];
+		t->t_target = r.r_val[1];
+	}
+	resp->status = 202;
+	buf_reset(&resp->body);
+	buf_appendf(&resp->body, "{\"accepted\":true,\"published\":%zu}", published);
 	buf_reset(&api->a_payload);
 	buf_shrink(&api->a_payload, API_BUF_KEEP);
 }
@@ -333,8 +560,8 @@ static int api_publish_build(struct api_publish *p, const char **why)
 	} else if (pl != NULL && p->p_timestamp) {
 		long long ts = (long long)(api->a_now != NULL ? api->a_now() : time(NULL));
 
-		if (json_event_payload(pl->value, pl->value_len, NULL, 0, API_TS_FIELD, ts,
-		                       &api->a_payload, why) < 0)
+		if (json_event_payload(pl->value, pl->value_len, NULL, 0, api->a_cfg->pub_ts_field,
+		                       ts, &api->a_payload, why) < 0)
 			return -1;
 	} else if (pl != NULL) {
 		buf_append(&api->a_payload, pl->value, pl->value_len);
@@ -900,6 +1127,26 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
 	     (req->path_len > sizeof(API_SUBS_PATH) &&
 	      memcmp(req->path, API_SUBS_PATH "/", sizeof(API_SUBS_PATH)) == 0))) {
 		api_subscriptions(api, req, resp);
+		return;
+	}
+	if (req->path_len > 10 && memcmp(req->path, "/progress/", 10) == 0) {
+		if (req->method != HTTP_POST) {
+			resp->allow = "POST";
+			http_response_error(resp, 405, "method_not_allowed",
+			                    "only POST is allowed on /progress/{kind}");
+			return;
+		}
+		api_post_progress(api, req, req->path + 10, req->path_len - 10, resp);
+		return;
+	}
+	if (api_path_is(req, "/temperature")) {
+		if (req->method != HTTP_POST) {
+			resp->allow = "POST";
+			http_response_error(resp, 405, "method_not_allowed",
+			                    "only POST is allowed on /temperature");
+			return;
+		}
+		api_post_temperature(api, req, resp);
 		return;
 	}
 	if (api_path_is(req, "/publish")) {

@@ -76,6 +76,15 @@ static void setup(void)
 	cfg.pub_retain = false;
 	cfg.pub_timestamp = true;
 	cfg.pub_queue_events = true;
+	cfg.pub_ts_field = "_timestamp";
+	for (int c = 0; c < CFG_EV_NCLASSES; c++)
+		cfg.pub_event_class[c] = true;
+	cfg.pub_retain_events = exclude_none;
+	cfg.pub_progress_topic = "progress/{progress}";
+	cfg.pub_progress_active = true;
+	cfg.pub_temperature_topic = "temperature/{temp}";
+	cfg.pub_temperature_active = true;
+	cfg.pub_temperature_threshold = 0.5;
 	stub_mqtt_reset();
 	ck_assert_int_eq(net_cidr_parse("127.0.0.0/8", &allow[0], NULL, 0), 0);
 	ck_assert_int_eq(net_cidr_parse("::1", &allow[1], NULL, 0), 0);
@@ -941,6 +950,102 @@ START_TEST(unsubscribe_by_id)
 }
 END_TEST
 
+/* publish.events.<class>, publish.retain as a list, timestamp_fieldname. */
+START_TEST(event_classes_retain_tsfield)
+{
+	static char *retained[] = {"ZChange", NULL};
+
+	cfg.pub_event_class[CFG_EV_GCODE] = false;
+	call(HTTP_POST, "/events/Home", "{}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_uint_eq(stub_mqtt.calls, 0);
+	cfg.pub_event_class[CFG_EV_GCODE] = true;
+	cfg.pub_retain_events = retained;
+	cfg.pub_ts_field = "ts";
+	call(HTTP_POST, "/events/ZChange", "{\"ts\":1}");
+	ck_assert_uint_eq(stub_mqtt.calls, 1);
+	ck_assert(stub_mqtt.retain);
+	ck_assert_str_eq(stub_mqtt.payload, "{\"ts\":" NOW_STR ",\"_event\":\"ZChange\"}");
+	call(HTTP_POST, "/events/Home", "{}");
+	ck_assert(!stub_mqtt.retain);
+}
+END_TEST
+
+START_TEST(progress)
+{
+	call(HTTP_POST, "/progress/printing",
+	     "{\"location\":\"local\",\"path\":\"a.gcode\",\"progress\":42}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_str_eq(body, "{\"accepted\":true,\"topic\":\"octoprint/progress/printing\"}");
+	ck_assert_str_eq(stub_mqtt.topic, "octoprint/progress/printing");
+	ck_assert_str_eq(stub_mqtt.payload, "{\"location\":\"local\",\"path\":\"a.gcode\","
+	                                    "\"progress\":42,\"_timestamp\":" NOW_STR "}");
+	ck_assert(!stub_mqtt.retain);
+	ck_assert(stub_mqtt.allow_queue);
+	call(HTTP_POST, "/progress/bad name", "{}");
+	ck_assert_int_eq(resp.status, 400);
+	call(HTTP_POST, "/progress/slicing", "[1]");
+	ck_assert_int_eq(resp.status, 400);
+	call(HTTP_GET, "/progress/slicing", NULL);
+	ck_assert_int_eq(resp.status, 405);
+	cfg.pub_progress_active = false;
+	call(HTTP_POST, "/progress/slicing", "{\"progress\":1}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_uint_eq(stub_mqtt.calls, 1);
+	cfg.pub_progress_active = true;
+	stub_mqtt.next_result = MQTT_PUB_NOT_CONNECTED;
+	call(HTTP_POST, "/progress/slicing", "{}");
+	ck_assert_int_eq(resp.status, 503);
+}
+END_TEST
+
+/* POST /temperature: the threshold rules of DESIGN §5. */
+START_TEST(temperature)
+{
+	/* First values: both sensors; the one all zero/null is skipped. */
+	call(HTTP_POST, "/temperature",
+	     "{\"time\": 1700000123.7, \"tool0\": {\"actual\": 21.5, \"target\": null},"
+	     " \"bed\": {\"actual\": 0, \"target\": 0}, \"chamber\": {\"actual\": null, "
+	     "\"target\": "
+	     "null}, \"tool1\": {\"actual\": 20, \"target\": 200}}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert_str_eq(body, "{\"accepted\":true,\"published\":2}");
+	ck_assert_uint_eq(stub_mqtt.calls, 2);
+	ck_assert_str_eq(stub_mqtt.topic, "octoprint/temperature/tool1");
+	ck_assert_str_eq(stub_mqtt.payload,
+	                 "{\"actual\":20,\"target\":200,\"_timestamp\":1700000123}");
+	ck_assert(stub_mqtt.allow_queue);
+	/* actual moved less than the threshold (0.5), target the same: nothing. */
+	call(HTTP_POST, "/temperature", "{\"tool0\": {\"actual\": 21.9, \"target\": null}}");
+	ck_assert_str_eq(body, "{\"accepted\":true,\"published\":0}");
+	/* ... by the threshold: published, with the time of now. */
+	call(HTTP_POST, "/temperature", "{\"tool0\": {\"actual\": 22.0, \"target\": null}}");
+	ck_assert_str_eq(body, "{\"accepted\":true,\"published\":1}");
+	ck_assert_str_eq(stub_mqtt.payload,
+	                 "{\"actual\":22.0,\"target\":null,\"_timestamp\":" NOW_STR "}");
+	/* target moved by 0.1: published even though actual did not move. */
+	call(HTTP_POST, "/temperature", "{\"tool1\": {\"actual\": 20, \"target\": 200.1}}");
+	ck_assert_str_eq(body, "{\"accepted\":true,\"published\":1}");
+	call(HTTP_POST, "/temperature", "{\"tool1\": {\"actual\": 20, \"target\": 200.15}}");
+	ck_assert_str_eq(body, "{\"accepted\":true,\"published\":0}");
+	ck_assert_uint_eq(stub_mqtt.calls, 4);
+	/* Bad bodies. */
+	call(HTTP_POST, "/temperature", "{\"tool0\": 21}");
+	ck_assert_int_eq(resp.status, 400);
+	call(HTTP_POST, "/temperature", "{\"tool0\": {\"actual\": \"hot\"}}");
+	ck_assert_int_eq(resp.status, 400);
+	call(HTTP_POST, "/temperature", "{\"time\": \"now\"}");
+	ck_assert_int_eq(resp.status, 400);
+	call(HTTP_POST, "/temperature", "{\"to/ol\": {\"actual\": 1}}");
+	ck_assert_int_eq(resp.status, 400);
+	/* Off: accepted, nothing published. */
+	cfg.pub_temperature_active = false;
+	call(HTTP_POST, "/temperature", "{\"tool0\": {\"actual\": 99, \"target\": 0}}");
+	ck_assert_str_eq(body, "{\"accepted\":true,\"published\":0}");
+	ck_assert_uint_eq(stub_mqtt.calls, 4);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -979,6 +1084,13 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_publish_topic_length);
 	tcase_add_test(tc, test_publish_refused);
 	tcase_add_test(tc, test_publish_wrong_method);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("octoprint");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, event_classes_retain_tsfield);
+	tcase_add_test(tc, progress);
+	tcase_add_test(tc, temperature);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("subscriptions");
