@@ -13,10 +13,12 @@ Every wait has a deadline; every failure is an AssertionError.
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
+import types
 import urllib.request
 
 import harness
@@ -352,7 +354,35 @@ def test_daemon_down():
     print("ok daemon down")
 
 
+def test_seed_example():
+    """The seed README's own example plugin, run unchanged: its code block
+    is read from $OCTOMQTTD_SHARED/seed at test time (not copied here)."""
+    readme = os.path.join(os.environ.get("OCTOMQTTD_SHARED", ""), "seed",
+                          "OctoPrint-MQTT-README.md")
+    if not os.path.exists(readme):
+        print("SKIP seed example: %s not found" % readme)
+        return
+    with open(readme, encoding="utf-8") as f:
+        blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+    code = [b for b in blocks if "get_helpers" in b and "__plugin_implementations__" in b]
+    assert len(code) == 1, "the example plugin block was not found in " + readme
+    mod = types.ModuleType("seed_example")
+    exec(compile(code[0], readme, "exec"), mod.__dict__)
+    op = harness.OctoPrint()
+    op.load("mqtt", PLUGIN, {"url": LIVE})
+    op.load("mqtt_test", None, module=mod)
+    op.startup()
+    message_on("octoprint/plugin/mqtt_test/pub", lambda p: p == "test plugin startup")
+    wait_until("its subscription", lambda: webhook_urls(LIVE))
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", BROKER_PORT, "-q", "1",
+                    "-t", "octoprint/plugin/mqtt_test/sub", "-m", "ping 2"], check=True)
+    message_on("octoprint/plugin/mqtt_test/pub", lambda p: p == "echo: ping 2")
+    op.shutdown()
+    assert webhook_urls(LIVE) == [], "on_shutdown left webhooks"
+    print("ok seed example")
+
+
 if __name__ == "__main__":
-    for name in sys.argv[1:] or ["test_contract", "test_live", "test_not_connected",
-                                 "test_daemon_down"]:
+    for name in sys.argv[1:] or ["test_contract", "test_live", "test_seed_example",
+                                 "test_not_connected", "test_daemon_down"]:
         globals()[name]()
