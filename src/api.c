@@ -352,14 +352,16 @@ static bool api_moved(bool had, double was, bool has, double now, double min)
 	return has && (now - was >= min - 1e-9 || was - now >= min - 1e-9);
 }
 
-static void api_post_temperature(struct api *api, const struct http_request *req,
-                                 struct http_response *resp)
+static void api_post_temperature(struct api *api, const struct http_request *req, const char *rest,
+                                 size_t restlen, struct http_response *resp)
 {
 	const struct cfg *cfg = api->a_cfg;
 	struct api_tempreq q;
 	const char *why = NULL;
 	long long ts;
 	size_t i, published = 0;
+	(void)rest;
+	(void)restlen;
 
 	memset(&q, 0, sizeof(q));
 	if (json_object_each(req->body, req->body_len, api_temp_member, &q, &why) < 0) {
@@ -569,12 +571,14 @@ static int api_publish_build(struct api_publish *p, const char **why)
 	return 0;
 }
 
-static void api_post_publish(struct api *api, const struct http_request *req,
-                             struct http_response *resp)
+static void api_post_publish(struct api *api, const struct http_request *req, const char *rest,
+                             size_t restlen, struct http_response *resp)
 {
 	struct api_publish p;
 	const char *why = NULL;
 	enum mqtt_pub_result res;
+	(void)rest;
+	(void)restlen;
 
 	memset(&p, 0, sizeof(p));
 	p.p_api = api;
@@ -1096,10 +1100,23 @@ static bool api_authorized(const struct api *api, const struct http_request *req
 	return diff == 0;
 }
 
+/* The POST routes: an exact path, or a prefix whose rest is the name. */
+static const struct {
+	const char *path;
+	bool prefix;
+	const char *what; /* the route as the 405 message names it */
+	void (*fn)(struct api *, const struct http_request *, const char *, size_t,
+	           struct http_response *);
+} api_post_routes[] = {
+        {API_EVENTS_PREFIX, true, "/events/{name}", api_post_event},
+        {"/progress/", true, "/progress/{kind}", api_post_progress},
+        {"/temperature", false, "/temperature", api_post_temperature},
+        {"/publish", false, "/publish", api_post_publish},
+};
+
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct api *api = ctx;
-	const size_t plen = sizeof(API_EVENTS_PREFIX) - 1;
 	size_t i;
 
 	if (!api_authorized(api, req)) {
@@ -1129,44 +1146,24 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
 		api_subscriptions(api, req, resp);
 		return;
 	}
-	if (req->path_len > 10 && memcmp(req->path, "/progress/", 10) == 0) {
+	for (i = 0; i < nitems(api_post_routes); i++) {
+		const char *path = api_post_routes[i].path;
+		size_t n = strlen(path);
+
+		if (api_post_routes[i].prefix ? req->path_len < n || memcmp(req->path, path, n) != 0
+		                              : !api_path_is(req, path))
+			continue;
 		if (req->method != HTTP_POST) {
 			resp->allow = "POST";
+			buf_reset(&api->a_payload);
+			buf_appendf(&api->a_payload, "only POST is allowed on %s",
+			            api_post_routes[i].what);
+			buf_putc(&api->a_payload, '\0');
 			http_response_error(resp, 405, "method_not_allowed",
-			                    "only POST is allowed on /progress/{kind}");
+			                    buf_data(&api->a_payload));
 			return;
 		}
-		api_post_progress(api, req, req->path + 10, req->path_len - 10, resp);
-		return;
-	}
-	if (api_path_is(req, "/temperature")) {
-		if (req->method != HTTP_POST) {
-			resp->allow = "POST";
-			http_response_error(resp, 405, "method_not_allowed",
-			                    "only POST is allowed on /temperature");
-			return;
-		}
-		api_post_temperature(api, req, resp);
-		return;
-	}
-	if (api_path_is(req, "/publish")) {
-		if (req->method != HTTP_POST) {
-			resp->allow = "POST";
-			http_response_error(resp, 405, "method_not_allowed",
-			                    "only POST is allowed on /publish");
-			return;
-		}
-		api_post_publish(api, req, resp);
-		return;
-	}
-	if (req->path_len >= plen && memcmp(req->path, API_EVENTS_PREFIX, plen) == 0) {
-		if (req->method != HTTP_POST) {
-			resp->allow = "POST";
-			http_response_error(resp, 405, "method_not_allowed",
-			                    "only POST is allowed on /events/{name}");
-			return;
-		}
-		api_post_event(api, req, req->path + plen, req->path_len - plen, resp);
+		api_post_routes[i].fn(api, req, req->path + n, req->path_len - n, resp);
 		return;
 	}
 	buf_reset(&api->a_payload);
