@@ -513,35 +513,56 @@ static int hp_head_end(struct http_parser *p, const char *buf, size_t len, const
 	return 0;
 }
 
-enum http_parse_rc http_parse_request(struct http_parser *p, char *buf, size_t len,
-                                      struct http_request *req)
+/* The head is parsed: the body comes next, in the framing it named. */
+static void hp_body_start(struct http_parser *p)
 {
-	bool head_now = false; /* req was filled from this very buf in this call */
+	p->state = p->chunked ? HP_CHUNK_SIZE : HP_BODY;
+	p->line_start = p->scanned = p->header_end;
+}
 
-	if (p->status != 0)
-		return HTTP_PARSE_ERROR;
-	if (p->state == HP_HEAD) {
-		int rc = hp_head_end(p, buf, len, "request head is larger than http.max_header");
-
-		if (rc != 0)
-			return rc;
-		if (hp_head(p, buf, req) != 0)
-			return HTTP_PARSE_ERROR;
-		p->state = p->chunked ? HP_CHUNK_SIZE : HP_BODY;
-		p->line_start = p->scanned = p->header_end;
-		head_now = true;
-	}
+/*
+ * The body after the head: 0 once complete (p->consumed set), else
+ * NEED_MORE or ERROR. A response without a length runs until the close.
+ */
+static int hp_body(struct http_parser *p, const char *buf, size_t len)
+{
 	if (p->chunked) {
 		int rc = hp_chunks(p, buf, len);
 
 		if (rc != 0)
 			return rc;
 		p->consumed = p->scanned;
-	} else {
-		if (len - p->header_end < p->content_length)
-			return HTTP_PARSE_NEED_MORE;
-		p->consumed = p->header_end + p->content_length;
+		return 0;
 	}
+	if (p->until_close)
+		return len - p->header_end > p->lim.max_body ? hp_body_too_large(p)
+		                                             : HTTP_PARSE_NEED_MORE;
+	if (len - p->header_end < p->content_length)
+		return HTTP_PARSE_NEED_MORE;
+	p->consumed = p->header_end + p->content_length;
+	return 0;
+}
+
+enum http_parse_rc http_parse_request(struct http_parser *p, char *buf, size_t len,
+                                      struct http_request *req)
+{
+	bool head_now = false; /* req was filled from this very buf in this call */
+	int rc;
+
+	if (p->status != 0)
+		return HTTP_PARSE_ERROR;
+	if (p->state == HP_HEAD) {
+		rc = hp_head_end(p, buf, len, "request head is larger than http.max_header");
+		if (rc != 0)
+			return rc;
+		if (hp_head(p, buf, req) != 0)
+			return HTTP_PARSE_ERROR;
+		hp_body_start(p);
+		head_now = true;
+	}
+	rc = hp_body(p, buf, len);
+	if (rc != 0)
+		return rc;
 	/*
 	 * If the head was parsed in an earlier call, re-point the fields into
 	 * buf, which may have moved since (and the caller's req may be
@@ -666,36 +687,23 @@ enum http_parse_rc http_parse_response(struct http_parser *p, char *buf, size_t 
                                        struct http_response_info *out)
 {
 	bool head_now = false; /* out was filled from this very buf in this call */
+	int rc;
 
 	if (p->status != 0)
 		return HTTP_PARSE_ERROR;
 	p->response = true;
 	if (p->state == HP_HEAD) {
-		int rc = hp_head_end(p, buf, len, "response head is larger than the limit");
-
+		rc = hp_head_end(p, buf, len, "response head is larger than the limit");
 		if (rc != 0)
 			return rc;
 		if (hp_response_head(p, buf, out) != 0)
 			return HTTP_PARSE_ERROR;
-		p->state = p->chunked ? HP_CHUNK_SIZE : HP_BODY;
-		p->line_start = p->scanned = p->header_end;
+		hp_body_start(p);
 		head_now = true;
 	}
-	if (p->chunked) {
-		int rc = hp_chunks(p, buf, len);
-
-		if (rc != 0)
-			return rc;
-		p->consumed = p->scanned;
-	} else if (p->until_close) {
-		if (len - p->header_end > p->lim.max_body)
-			return hp_body_too_large(p);
-		return HTTP_PARSE_NEED_MORE;
-	} else {
-		if (len - p->header_end < p->content_length)
-			return HTTP_PARSE_NEED_MORE;
-		p->consumed = p->header_end + p->content_length;
-	}
+	rc = hp_body(p, buf, len);
+	if (rc != 0)
+		return rc;
 	if (!head_now) {
 		/* The head sets the framing again; a chunked size counted so far stays. */
 		size_t decoded = p->content_length;
