@@ -35,44 +35,16 @@
 # Environment: DURABLE_COUNT (default 10000) messages.
 # shellcheck source=tests/integration/lib.sh
 . "$TESTS_SRCDIR/integration/lib.sh"
-
-COUNT=${DURABLE_COUNT:-10000}
 TOPIC=octomqttd-test/durable
-PUBLISH=$TESTS_SRCDIR/tools/publish.py
-START=$(date +%s)
-
-# accepted_at_least N: the publisher has had N messages accepted.
-accepted_at_least() {
-	[ "$(wc -l <"$T/accepted")" -ge "$1" ]
-}
-
-publisher_done() {
-	! alive "$PUB_PID"
-}
-
-# payloads: the n of every message the subscriber received, one a line.
-payloads() {
-	messages "$T/sub.out" | sed -n "s|^$TOPIC ||p"
-}
+# shellcheck source=tests/integration/durable_lib.sh
+. "$TESTS_SRCDIR/integration/durable_lib.sh"
 
 # all_arrived: every n of 0..COUNT-1 is at the subscriber.
 all_arrived() {
 	[ "$(payloads | sort -u | wc -l)" -ge "$COUNT" ]
 }
 
-mkdir "$T/db"
-BROKER_EXTRA="persistence true
-persistence_location $T/db/
-max_queued_messages 100000000"
-start_broker
-PORT=$BROKER_PORT
-start_sub "$TOPIC" "$T/sub.out" -c -i octo-durable-sub -q 1
-
-daemon_conf "$T/d.conf" false <<EOF
-broker.clean_session = false
-broker.client_id = octo-durable
-EOF
-start_daemon "$T/d.conf"
+durable_start octo-durable </dev/null
 wait_for "the first connection" 10 log_has "connected to broker 127\.0\.0\.1:$PORT"
 
 # The publisher stops at each gate until the test opens it, so each

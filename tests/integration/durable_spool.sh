@@ -48,27 +48,9 @@ if [ -z "${DURABLE_SPOOL_ON_DISK:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] &&
 fi
 # shellcheck source=tests/integration/lib.sh
 . "$TESTS_SRCDIR/integration/lib.sh"
-
-COUNT=${DURABLE_COUNT:-10000}
 TOPIC=octomqttd-test/spool
-PUBLISH=$TESTS_SRCDIR/tools/publish.py
-START=$(date +%s)
-
-accepted_count() {
-	wc -l <"$T/accepted"
-}
-
-accepted_at_least() {
-	[ "$(accepted_count)" -ge "$1" ]
-}
-
-publisher_done() {
-	! alive "$PUB_PID"
-}
-
-payloads() {
-	messages "$T/sub.out" | sed -n "s|^$TOPIC ||p"
-}
+# shellcheck source=tests/integration/durable_lib.sh
+. "$TESTS_SRCDIR/integration/durable_lib.sh"
 
 # all_arrived: every accepted n is at the subscriber.
 all_arrived() {
@@ -102,20 +84,10 @@ restarted() {
 		fail "$REPLAYED message(s) from the last run, but $2 were accepted and unacknowledged"
 }
 
-mkdir "$T/db" "$T/spool"
-BROKER_EXTRA="persistence true
-persistence_location $T/db/
-max_queued_messages 100000000"
-start_broker
-PORT=$BROKER_PORT
-start_sub "$TOPIC" "$T/sub.out" -c -i octo-spool-sub -q 1
-
-daemon_conf "$T/d.conf" false <<EOF
-broker.clean_session = false
-broker.client_id = octo-spool
+mkdir "$T/spool"
+durable_start octo-spool "$T/daemon-1.log" <<EOF
 queue.spool = $T/spool
 EOF
-start_daemon "$T/d.conf" "$T/daemon-1.log"
 wait_for "the first connection" 10 log_has "connected to broker 127\.0\.0\.1:$PORT"
 
 # Gates (see tests/tools/publish.py) hold the publisher at known points:
