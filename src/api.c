@@ -47,7 +47,7 @@ struct api {
 	const struct http_server *a_srv; /* for request counters; may be NULL */
 	struct registry *a_reg;          /* webhook subscriptions; may be NULL */
 	struct subs *a_subs;
-	const struct webhook *a_wh;
+	struct webhook *a_wh; /* stats, and loading the https CA bundle */
 	time_t a_started;
 	/* POST /events: answered 202 and published or queued / answered 202
 	 * and dropped by configuration / answered 503. */
@@ -84,7 +84,7 @@ void api_set_server(struct api *api, const struct http_server *srv)
 }
 
 void api_set_subscriptions(struct api *api, struct registry *reg, struct subs *subs,
-                           const struct webhook *wh)
+                           struct webhook *wh)
 {
 	api->a_reg = reg;
 	api->a_subs = subs;
@@ -705,6 +705,11 @@ static void api_post_subscription(struct api *api, const struct http_request *re
 	webhook_url_free(&u);
 	if (st != 0) {
 		http_response_error(resp, st, st == 403 ? "url_not_allowed" : "bad_request", why);
+		goto done;
+	}
+	if (u.tls && api->a_wh != NULL && webhook_tls_ready(api->a_wh, err, sizeof(err)) != 0) {
+		log_warnx("%s", err);
+		http_response_error(resp, 500, "tls_error", err);
 		goto done;
 	}
 	e = registry_add(api->a_reg, q.q_topic, q.q_url, q.q_args, q.q_kwargs, &created, err,

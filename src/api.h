@@ -24,7 +24,7 @@ struct registry;
 struct subs;
 struct webhook;
 void api_set_subscriptions(struct api *api, struct registry *reg, struct subs *subs,
-                           const struct webhook *wh);
+                           struct webhook *wh);
 /*
  * An http_handler_fn: ctx is the struct api. Serves POST /events/{name}
  * (202 accepted, published or dropped by publish.eventActive /

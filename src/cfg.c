@@ -5,6 +5,8 @@
  * the parser, so adding a key is one line. cfg_parse() touches no files;
  * cfg_load() reads the file and broker.password_file around it.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -67,6 +69,12 @@ static const struct cfg_key cfg_keys[] = {
         {"broker.reconnect_min", CT_UINT, F(broker_reconnect_min), 1, 86400},
         {"broker.reconnect_max", CT_UINT, F(broker_reconnect_max), 1, 86400},
         {"broker.lwRetain", CT_BOOL, F(broker_lw_retain), 0, 0},
+        {"broker.tls", CT_BOOL, F(broker_tls), 0, 0},
+        {"broker.tls_ca_certs", CT_STRING, F(broker_tls_ca_certs), 1, 4095},
+        {"broker.tls_certfile", CT_STRING, F(broker_tls_certfile), 1, 4095},
+        {"broker.tls_keyfile", CT_STRING, F(broker_tls_keyfile), 1, 4095},
+        {"broker.tls_insecure", CT_BOOL, F(broker_tls_insecure), 0, 0},
+        {"broker.tls_verify", CT_BOOL, F(broker_tls_verify), 0, 0},
         {"publish.baseTopic", CT_TOPIC, F(pub_base_topic), 0, 0},
         {"publish.eventTopic", CT_TOPIC, F(pub_event_topic), 0, 0},
         {"publish.eventActive", CT_BOOL, F(pub_event_active), 0, 0},
@@ -100,6 +108,8 @@ static const struct cfg_key cfg_keys[] = {
         {"webhook.timeout", CT_UINT, F(webhook_timeout), 1, 3600},
         {"webhook.retries", CT_UINT, F(webhook_retries), 0, 100},
         {"webhook.max_pending", CT_SIZE, F(webhook_max_pending), 1, 1000000000},
+        {"webhook.tls_ca_certs", CT_STRING, F(webhook_tls_ca_certs), 1, 4095},
+        {"webhook.tls_insecure", CT_BOOL, F(webhook_tls_insecure), 0, 0},
         {"state.file", CT_STRING, F(state_file), 1, 4095},
         {"http.listen", CT_LISTEN, F(http_listen_host), 0, 0},
         {"http.max_body", CT_SIZE, F(http_max_body), 1, 1024 * 1024 * 1024},
@@ -122,6 +132,7 @@ struct cfg_parse {
 	unsigned cp_line;
 	unsigned cp_seen[nitems(cfg_keys)]; /* line each key was set on, 0 = unset */
 	bool cp_url_port;                   /* broker.url named a port */
+	bool cp_url_tls;                    /* broker.url is mqtts:// */
 };
 
 static int cfg_fail(struct cfg_parse *cp, unsigned line, const char *fmt, ...) ATTR_PRINTF(3, 4);
@@ -154,6 +165,7 @@ void cfg_defaults(struct cfg *cfg)
 	cfg->broker_reconnect_min = 1;
 	cfg->broker_reconnect_max = 60;
 	cfg->broker_lw_retain = true;
+	cfg->broker_tls_verify = true;
 	cfg->pub_base_topic = xstrdup("octoprint/");
 	cfg->pub_event_topic = xstrdup("event/{event}");
 	cfg->pub_event_active = true;
@@ -233,6 +245,12 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->pub_temperature_topic);
 	free(cfg->http_listen_host);
 	free(cfg->http_token);
+	free(cfg->broker_tls_ca_certs);
+	free(cfg->broker_tls_certfile);
+	free(cfg->broker_tls_keyfile);
+	free(cfg->webhook_tls_ca_certs);
+	free(cfg->src_name);
+	free(cfg->src_lines);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -447,14 +465,16 @@ static int cfg_set_url(struct cfg_parse *cp, const struct cfg_key *k, const char
 	uint16_t port = 0;
 	const char *rest = v;
 
-	if (strncmp(v, "mqtts://", 8) == 0)
-		return cfg_fail(cp, cp->cp_line, "%s: TLS is not supported yet; use mqtt://",
-		                k->k_name);
-	if (strncmp(v, "mqtt://", 7) == 0)
+	if (strncmp(v, "mqtts://", 8) == 0) {
+		rest = v + 8;
+		cp->cp_url_tls = true;
+	} else if (strncmp(v, "mqtt://", 7) == 0) {
 		rest = v + 7;
-	else if (strstr(v, "://") != NULL)
-		return cfg_fail(cp, cp->cp_line, "%s: unknown scheme in '%s' (expected mqtt://)",
+	} else if (strstr(v, "://") != NULL) {
+		return cfg_fail(cp, cp->cp_line,
+		                "%s: unknown scheme in '%s' (expected mqtt:// or mqtts://)",
 		                k->k_name, v);
+	}
 	if (rest[0] != '\0' && rest[strlen(rest) - 1] == '/')
 		return cfg_fail(cp, cp->cp_line, "%s: '%s': a path is not allowed", k->k_name, v);
 	if (net_split_hostport(rest, host, sizeof(host), &port, 1883, err, sizeof(err)) != 0)
@@ -691,6 +711,70 @@ static size_t cfg_key_index(const char *name)
 	return idx;
 }
 
+/* The line a key was set on (0: not set). */
+static unsigned cfg_line_of(const struct cfg_parse *cp, const char *key)
+{
+	return cp->cp_seen[cfg_key_index(key)];
+}
+
+/*
+ * TLS: mqtts:// and broker.tls agree, the default port follows, a client
+ * certificate comes with its key, and TLS file keys are not set for a
+ * link without TLS (a mistake that would leave the link in clear text).
+ */
+static int cfg_check_tls(struct cfg_parse *cp)
+{
+	static const char *const broker_files[] = {"broker.tls_ca_certs", "broker.tls_certfile",
+	                                           "broker.tls_keyfile", "broker.tls_insecure",
+	                                           "broker.tls_verify"};
+	struct cfg *cfg = cp->cp_cfg;
+	unsigned line_tls = cfg_line_of(cp, "broker.tls");
+
+	if (cp->cp_url_tls && line_tls > 0 && !cfg->broker_tls)
+		return cfg_fail(cp, line_tls, "broker.tls: false, but broker.url is mqtts://");
+	if (cp->cp_url_tls)
+		cfg->broker_tls = true;
+	if (cfg->broker_tls && !cp->cp_url_port && cfg_line_of(cp, "broker.port") == 0)
+		cfg->broker_port = 8883;
+	if (!cfg->broker_tls) {
+		for (size_t i = 0; i < nitems(broker_files); i++) {
+			unsigned line = cfg_line_of(cp, broker_files[i]);
+
+			if (line > 0)
+				return cfg_fail(cp, line,
+				                "%s is set, but TLS is off (set broker.tls = true "
+				                "or use an mqtts:// URL)",
+				                broker_files[i]);
+		}
+	}
+#ifndef HAVE_TLS
+	if (cfg->broker_tls)
+		return cfg_fail(cp, line_tls > 0 ? line_tls : cfg_line_of(cp, "broker.url"),
+		                "TLS is not available: octomqttd was built --without-tls");
+#endif
+	if ((cfg->broker_tls_certfile == NULL) != (cfg->broker_tls_keyfile == NULL)) {
+		const char *set = cfg->broker_tls_certfile != NULL ? "broker.tls_certfile"
+		                                                   : "broker.tls_keyfile";
+		const char *missing = cfg->broker_tls_certfile != NULL ? "broker.tls_keyfile"
+		                                                       : "broker.tls_certfile";
+
+		return cfg_fail(cp, cfg_line_of(cp, set), "%s needs %s too", set, missing);
+	}
+	return 0;
+}
+
+const char *cfg_where(const struct cfg *cfg, const char *key, char *out, size_t outlen)
+{
+	size_t idx;
+	const char *name = cfg->src_name != NULL ? cfg->src_name : "(config)";
+
+	if (cfg_find(key, &idx) != NULL && cfg->src_lines != NULL && cfg->src_lines[idx] > 0)
+		snprintf(out, outlen, "%s:%u: %s", name, cfg->src_lines[idx], key);
+	else
+		snprintf(out, outlen, "%s: %s", name, key);
+	return out;
+}
+
 /* Rules that involve more than one key, checked after the whole file. */
 static int cfg_check(struct cfg_parse *cp, const char *hostname)
 {
@@ -709,6 +793,8 @@ static int cfg_check(struct cfg_parse *cp, const char *hostname)
 	if (cfg->broker_password != NULL && cfg->broker_password_file != NULL)
 		return cfg_fail(cp, cp->cp_seen[cfg_key_index("broker.password_file")],
 		                "broker.password_file: broker.password is set too; use one");
+	if (cfg_check_tls(cp) != 0)
+		return -1;
 	if (cfg->broker_reconnect_min > cfg->broker_reconnect_max)
 		return cfg_fail(
 		        cp, cp->cp_seen[cfg_key_index("broker.reconnect_min")],
@@ -818,6 +904,13 @@ int cfg_parse(struct cfg *cfg, const char *name, const char *text, size_t len, c
 	}
 	if (rc == 0)
 		rc = cfg_check(&cp, hostname);
+	if (rc == 0) {
+		free(cfg->src_name);
+		free(cfg->src_lines);
+		cfg->src_name = xstrdup(name);
+		cfg->src_lines = xcalloc(nitems(cfg_keys), sizeof(*cfg->src_lines));
+		memcpy(cfg->src_lines, cp.cp_seen, sizeof(cp.cp_seen));
+	}
 done:
 	buf_free(&key);
 	buf_free(&val);

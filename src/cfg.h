@@ -52,6 +52,12 @@ struct cfg {
 	unsigned broker_reconnect_min; /* seconds, >= 1 */
 	unsigned broker_reconnect_max; /* seconds, >= reconnect_min */
 	bool broker_lw_retain;         /* retained flag of the will and status messages */
+	bool broker_tls;               /* broker.tls, or an mqtts:// URL */
+	char *broker_tls_ca_certs;     /* NULL: the system store */
+	char *broker_tls_certfile;     /* client certificate, NULL: none */
+	char *broker_tls_keyfile;      /* its key (set together with the certificate) */
+	bool broker_tls_insecure;      /* skip the host-name check */
+	bool broker_tls_verify;        /* check the certificate chain */
 
 	/* publish.* */
 	char *pub_base_topic;  /* "octoprint/" */
@@ -85,6 +91,8 @@ struct cfg {
 	unsigned webhook_timeout; /* seconds */
 	unsigned webhook_retries;
 	size_t webhook_max_pending;
+	char *webhook_tls_ca_certs; /* https webhooks: NULL: the system store */
+	bool webhook_tls_insecure;  /* https webhooks: skip the host-name check */
 	char *state_file;
 
 	/* http.* */
@@ -99,6 +107,10 @@ struct cfg {
 	/* shutdown.*, log.* */
 	unsigned shutdown_grace; /* seconds */
 	enum log_level log_level;
+
+	/* Where the settings came from, for messages about them (cfg_where). */
+	char *src_name;      /* the file name given to cfg_parse */
+	unsigned *src_lines; /* the line each key was set on, 0 = default */
 };
 
 /* Fill every field with its documented default (broker_host stays NULL). */
@@ -114,6 +126,13 @@ int cfg_parse(struct cfg *cfg, const char *name, const char *text, size_t len, c
 /* cfg_defaults + read `path` + cfg_parse + read broker.password_file. */
 int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen);
 void cfg_free(struct cfg *cfg);
+
+/*
+ * "FILE:LINE: key" for the line that set key, or "FILE: key" when it has
+ * its default: for messages about a setting found wrong after parsing
+ * (a TLS file that does not load).
+ */
+const char *cfg_where(const struct cfg *cfg, const char *key, char *out, size_t outlen);
 
 /* An event name: 1-128 characters of [A-Za-z0-9_.-] (DESIGN §5). */
 bool cfg_event_name_valid(const char *s, size_t len);

@@ -21,6 +21,7 @@
 #include "net.h"
 #include "registry.h"
 #include "subs.h"
+#include "tls.h"
 #include "webhook.h"
 
 #define EXIT_USAGE  64 /* EX_USAGE */
@@ -101,6 +102,51 @@ static void main_backlog(void *ctx, bool backlogged)
 	mqtt_client_pause(ctx, backlogged);
 }
 
+/*
+ * The TLS settings of the broker link (broker) or of https webhooks as a
+ * tls_conf: the files are read and checked here. NULL with err
+ * "FILE:LINE: key: what is wrong" when one of them does not load.
+ */
+static struct tls_conf *main_tls_conf(const struct cfg *cfg, bool broker, char *err, size_t errlen)
+{
+	struct tls_conf_opts o = {0};
+	struct tls_conf *tc;
+	enum tls_file which;
+	char why[TLS_ERR_LEN], where[CFG_ERR_LEN / 2];
+	const char *key;
+
+	if (broker) {
+		o.ca_file = cfg->broker_tls_ca_certs;
+		o.cert_file = cfg->broker_tls_certfile;
+		o.key_file = cfg->broker_tls_keyfile;
+		o.verify = cfg->broker_tls_verify;
+		o.check_name = !cfg->broker_tls_insecure;
+	} else {
+		o.ca_file = cfg->webhook_tls_ca_certs;
+		o.verify = true;
+		o.check_name = !cfg->webhook_tls_insecure;
+	}
+	tc = tls_conf_new(&o, &which, why, sizeof(why));
+	if (tc != NULL)
+		return tc;
+	switch (which) {
+	case TLS_FILE_CERT:
+		key = "broker.tls_certfile";
+		break;
+	case TLS_FILE_KEY:
+		key = "broker.tls_keyfile";
+		break;
+	case TLS_FILE_CA:
+		key = broker ? "broker.tls_ca_certs" : "webhook.tls_ca_certs";
+		break;
+	default:
+		key = broker ? "broker.tls" : "webhook.tls_ca_certs";
+		break;
+	}
+	snprintf(err, errlen, "%s: %s", cfg_where(cfg, key, where, sizeof(where)), why);
+	return NULL;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: octomqttd [-c FILE] [-t] [-v] [-V] [-h]\n"
@@ -128,7 +174,7 @@ static void install_signals(void)
 int main(int argc, char **argv)
 {
 	const char *path = DEFAULT_CONFIG;
-	char err[CFG_ERR_LEN];
+	char err[CFG_ERR_LEN + TLS_ERR_LEN];
 	struct http_server *srv;
 	struct mqtt_client *mc;
 	struct api *api;
@@ -140,6 +186,7 @@ int main(int argc, char **argv)
 	struct main_hooks hooks;
 	struct subs_ops ops = {main_add_target, main_remove_target, main_deliver, &hooks};
 	struct loop *loop;
+	struct tls_conf *broker_tls = NULL;
 	struct cfg cfg;
 	bool check = false;
 	int verbose = 0, ch, level;
@@ -177,8 +224,26 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return check ? 1 : EXIT_CONFIG;
 	}
+	/* TLS files are read at start-up and by -t: a bad one stops both. */
+	if (cfg.broker_tls && (broker_tls = main_tls_conf(&cfg, true, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		cfg_free(&cfg);
+		return check ? 1 : EXIT_CONFIG;
+	}
+	if (cfg.webhook_tls_ca_certs != NULL) {
+		struct tls_conf *tc = main_tls_conf(&cfg, false, err, sizeof(err));
+
+		if (tc == NULL) {
+			fprintf(stderr, "%s\n", err);
+			tls_conf_free(broker_tls);
+			cfg_free(&cfg);
+			return check ? 1 : EXIT_CONFIG;
+		}
+		tls_conf_free(tc);
+	}
 	if (check) {
 		printf("%s: configuration OK\n", path);
+		tls_conf_free(broker_tls);
 		cfg_free(&cfg);
 		return 0;
 	}
@@ -188,10 +253,16 @@ int main(int argc, char **argv)
 
 	loop = loop_new();
 	mc = mqtt_client_new(loop, &cfg);
+	mqtt_client_tls(mc, broker_tls);
+	if (cfg.broker_tls && !cfg.broker_tls_verify)
+		log_warnx("broker.tls_verify = false: the broker's certificate is not checked");
+	else if (cfg.broker_tls && cfg.broker_tls_insecure)
+		log_warnx("broker.tls_insecure = true: the broker's host name is not checked");
 	if (cfg.queue_spool != NULL &&
 	    mqtt_client_spool(mc, cfg.queue_spool, err, sizeof(err)) != 0) {
 		log_errorx("%s", err);
 		mqtt_client_free(mc);
+		tls_conf_free(broker_tls);
 		loop_free(loop);
 		cfg_free(&cfg);
 		return 1;
@@ -201,6 +272,7 @@ int main(int argc, char **argv)
 		log_errorx("%s", err);
 		registry_free(reg);
 		mqtt_client_free(mc);
+		tls_conf_free(broker_tls);
 		loop_free(loop);
 		cfg_free(&cfg);
 		return 1;
@@ -209,6 +281,8 @@ int main(int argc, char **argv)
 	wo.timeout_ms = (int64_t)cfg.webhook_timeout * 1000;
 	wo.retries = cfg.webhook_retries;
 	wo.max_pending = cfg.webhook_max_pending;
+	wo.tls_ca_file = cfg.webhook_tls_ca_certs;
+	wo.tls_insecure = cfg.webhook_tls_insecure;
 	wh = webhook_new(loop, &wo);
 	webhook_on_backlog(wh, main_backlog, mc);
 	hooks.h_wh = wh;
@@ -228,6 +302,7 @@ int main(int argc, char **argv)
 		webhook_free(wh);
 		registry_free(reg);
 		mqtt_client_free(mc);
+		tls_conf_free(broker_tls);
 		loop_free(loop);
 		cfg_free(&cfg);
 		return 1;
@@ -271,6 +346,7 @@ int main(int argc, char **argv)
 	webhook_free(wh);
 	registry_free(reg);
 	mqtt_client_free(mc);
+	tls_conf_free(broker_tls);
 	loop_free(loop);
 	cfg_free(&cfg);
 	log_info("stopped");

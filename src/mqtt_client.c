@@ -30,6 +30,7 @@
 #include "mqtt_codec.h"
 #include "net.h"
 #include "spool.h"
+#include "tls.h"
 
 /*
  * TCP connect plus CONNACK must complete within this time. A fixed bound
@@ -52,6 +53,7 @@
 enum mc_state {
 	MC_IDLE,         /* not started */
 	MC_CONNECTING,   /* TCP connect in progress */
+	MC_HANDSHAKE,    /* TLS handshake in progress */
 	MC_WAIT_CONNACK, /* CONNECT sent */
 	MC_CONNECTED,
 	MC_BACKOFF,  /* waiting to reconnect */
@@ -105,6 +107,10 @@ struct mqtt_client {
 	const struct cfg *mc_cfg;
 	enum mc_state mc_state;
 	int mc_fd;
+	struct tls_conf *mc_tls_conf; /* broker.tls: sessions come from here; NULL: plain TCP */
+	struct tls *mc_tls;           /* the session on mc_fd, or NULL */
+	bool mc_wblocked;             /* a TLS write waits for readability (tls_want) */
+	uint64_t mc_resume_timer;     /* reads what TLS holds after a pause ends */
 	char mc_addr[NET_HOST_LEN + 16];
 	struct buf mc_in, mc_out;
 	uint64_t mc_out_written; /* bytes of mc_out written on this connection */
@@ -306,6 +312,9 @@ static void mc_close_fd(struct mqtt_client *mc)
 	if (mc->mc_fd < 0)
 		return;
 	loop_unwatch(mc->mc_loop, mc->mc_fd, LOOP_READ | LOOP_WRITE);
+	tls_free(mc->mc_tls);
+	mc->mc_tls = NULL;
+	mc->mc_wblocked = false;
 	close(mc->mc_fd);
 	mc->mc_fd = -1;
 	mc->mc_writing = false;
@@ -403,7 +412,7 @@ static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
 
 static void mc_want_write(struct mqtt_client *mc)
 {
-	if (mc->mc_fd < 0 || mc->mc_writing || buf_len(&mc->mc_out) == 0)
+	if (mc->mc_fd < 0 || mc->mc_writing || mc->mc_wblocked || buf_len(&mc->mc_out) == 0)
 		return;
 	if (loop_watch(mc->mc_loop, mc->mc_fd, LOOP_WRITE, mc_io, mc) == 0)
 		mc->mc_writing = true;
@@ -426,16 +435,30 @@ static void mc_written(struct mqtt_client *mc, size_t n)
 
 static void mc_flush(struct mqtt_client *mc)
 {
+	char err[TLS_ERR_LEN];
+
+	mc->mc_wblocked = false;
 	while (buf_len(&mc->mc_out) > 0) {
-		/* send(MSG_NOSIGNAL): a broker gone away must not raise SIGPIPE. */
-		ssize_t n =
-		        send(mc->mc_fd, buf_data(&mc->mc_out), buf_len(&mc->mc_out), MSG_NOSIGNAL);
+		/* mc_out only grows at its tail: what tls_send asks of a retry. */
+		ssize_t n = tls_send(mc->mc_tls, mc->mc_fd, buf_data(&mc->mc_out),
+		                     buf_len(&mc->mc_out), err, sizeof(err));
 
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			mc_lost(mc, ": write failed: %s", strerror(errno));
-			return;
+			if (errno != EAGAIN) {
+				mc_lost(mc, ": write failed: %s", err);
+				return;
+			}
+			if (mc->mc_tls != NULL && tls_want(mc->mc_tls) == LOOP_READ) {
+				/* mbedtls must read first: the read watcher retries us. */
+				mc->mc_wblocked = true;
+				if (mc->mc_writing)
+					loop_unwatch(mc->mc_loop, mc->mc_fd, LOOP_WRITE);
+				mc->mc_writing = false;
+				if (loop_watch(mc->mc_loop, mc->mc_fd, LOOP_READ, mc_io, mc) != 0)
+					mc_lost(mc, ": descriptor out of range");
+				return;
+			}
+			break;
 		}
 		buf_consume(&mc->mc_out, (size_t)n);
 		mc_written(mc, (size_t)n);
@@ -1021,23 +1044,83 @@ static const char *mc_in_type(const struct mqtt_client *mc)
 static void mc_input(struct mqtt_client *mc);
 static int mc_tcp_up(struct mqtt_client *mc);
 
+/*
+ * Read one chunk, and with TLS go on while mbedtls holds decrypted bytes:
+ * the socket would not wake the loop for those.
+ */
 static void mc_read(struct mqtt_client *mc)
 {
-	ssize_t n;
+	char err[TLS_ERR_LEN];
 
-	buf_reserve(&mc->mc_in, MC_READ_CHUNK);
-	n = read(mc->mc_fd, buf_tail(&mc->mc_in), buf_avail(&mc->mc_in));
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			mc_lost(mc, ": read failed: %s", strerror(errno));
+	do {
+		ssize_t n;
+
+		buf_reserve(&mc->mc_in, MC_READ_CHUNK);
+		n = tls_recv(mc->mc_tls, mc->mc_fd, buf_tail(&mc->mc_in), buf_avail(&mc->mc_in),
+		             err, sizeof(err));
+		if (n < 0) {
+			if (errno != EAGAIN)
+				mc_lost(mc, ": read failed: %s", err);
+			return;
+		}
+		if (n == 0) {
+			mc_lost(mc, " closed the connection");
+			return;
+		}
+		buf_produced(&mc->mc_in, (size_t)n);
+		mc_input(mc);
+		/* mc_input may have dropped the connection (mc_tls is NULL then). */
+	} while (mc->mc_fd >= 0 && !mc->mc_paused && tls_pending(mc->mc_tls));
+}
+
+/* broker.tls: drive the handshake; CONNECT follows once it is done. */
+static void mc_tls_step(struct mqtt_client *mc)
+{
+	char err[TLS_ERR_LEN], info[128];
+	int rc = tls_handshake(mc->mc_tls, err, sizeof(err));
+	int want;
+
+	if (rc == TLS_FAIL) {
+		mc_lost(mc, ": TLS handshake failed: %s", err);
 		return;
 	}
-	if (n == 0) {
-		mc_lost(mc, " closed the connection");
+	if (rc == TLS_OK) {
+		log_info("broker %s: TLS established (%s)", mc->mc_addr,
+		         tls_describe(mc->mc_tls, info, sizeof(info)));
+		loop_unwatch(mc->mc_loop, mc->mc_fd, LOOP_WRITE);
+		mc->mc_writing = false;
+		mc_tcp_up(mc);
 		return;
 	}
-	buf_produced(&mc->mc_in, (size_t)n);
-	mc_input(mc);
+	want = tls_want(mc->mc_tls);
+	loop_unwatch(mc->mc_loop, mc->mc_fd, (LOOP_READ | LOOP_WRITE) & ~want);
+	if (loop_watch(mc->mc_loop, mc->mc_fd, want, mc_io, mc) != 0) {
+		mc_lost(mc, ": descriptor out of range");
+		return;
+	}
+	mc->mc_writing = want == LOOP_WRITE;
+}
+
+/* TCP is up: TLS first when configured, else CONNECT at once. */
+static void mc_link_up(struct mqtt_client *mc)
+{
+	char err[TLS_ERR_LEN];
+
+	if (mc->mc_tls_conf == NULL) {
+		log_debug("broker %s: TCP connected, sending CONNECT", mc->mc_addr);
+		loop_unwatch(mc->mc_loop, mc->mc_fd, LOOP_WRITE);
+		mc->mc_writing = false;
+		mc_tcp_up(mc);
+		return;
+	}
+	log_debug("broker %s: TCP connected, starting TLS", mc->mc_addr);
+	mc->mc_tls = tls_new(mc->mc_tls_conf, mc->mc_fd, mc->mc_cfg->broker_host, err, sizeof(err));
+	if (mc->mc_tls == NULL) {
+		mc_lost(mc, ": %s", err);
+		return;
+	}
+	mc->mc_state = MC_HANDSHAKE;
+	mc_tls_step(mc);
 }
 
 /* Handle the whole packets in mc_in (bytes just arrived from the broker). */
@@ -1084,10 +1167,11 @@ static void mc_io(struct loop *loop, int fd, int mask, void *arg)
 			mc_lost(mc, ": connect failed: %s", err);
 			return;
 		}
-		log_debug("broker %s: TCP connected, sending CONNECT", mc->mc_addr);
-		loop_unwatch(loop, fd, LOOP_WRITE);
-		mc->mc_writing = false;
-		mc_tcp_up(mc);
+		mc_link_up(mc);
+		return;
+	}
+	if (mc->mc_state == MC_HANDSHAKE) {
+		mc_tls_step(mc);
 		return;
 	}
 	if ((mask & LOOP_READ) && mc->mc_paused && mc->mc_state == MC_CONNECTED) {
@@ -1098,7 +1182,7 @@ static void mc_io(struct loop *loop, int fd, int mask, void *arg)
 	if (mask & LOOP_READ)
 		mc_read(mc);
 	/* The read may have dropped the connection. */
-	if ((mask & LOOP_WRITE) && mc->mc_fd == fd)
+	if (mc->mc_fd == fd && ((mask & LOOP_WRITE) || mc->mc_wblocked))
 		mc_flush(mc);
 }
 
@@ -1109,6 +1193,8 @@ static int64_t mc_connect_timeout(struct loop *loop, uint64_t id, void *arg)
 	mc->mc_timer = 0;
 	if (mc->mc_state == MC_CONNECTING)
 		mc_lost(mc, ": connect timed out after %d s", MC_CONNECT_TIMEOUT_MS / 1000);
+	else if (mc->mc_state == MC_HANDSHAKE)
+		mc_lost(mc, ": TLS handshake not done within %d s", MC_CONNECT_TIMEOUT_MS / 1000);
 	else
 		mc_lost(mc, ": no CONNACK within %d s", MC_CONNECT_TIMEOUT_MS / 1000);
 	return LOOP_TIMER_STOP;
@@ -1246,6 +1332,17 @@ int mqtt_client_spool(struct mqtt_client *mc, const char *dir, char *err, size_t
 	return mc->mc_spool != NULL ? 0 : -1;
 }
 
+static int64_t mc_resume_fire(struct loop *loop, uint64_t id, void *arg)
+{
+	struct mqtt_client *mc = arg;
+
+	mc->mc_resume_timer = 0;
+	if (mc->mc_fd >= 0 && !mc->mc_paused && mc->mc_state != MC_HANDSHAKE &&
+	    tls_pending(mc->mc_tls))
+		mc_read(mc);
+	return LOOP_TIMER_STOP;
+}
+
 void mqtt_client_pause(struct mqtt_client *mc, bool paused)
 {
 	if (paused == mc->mc_paused)
@@ -1259,9 +1356,19 @@ void mqtt_client_pause(struct mqtt_client *mc, bool paused)
 		return;
 	}
 	log_debug("broker %s: reading resumed", mc->mc_addr);
-	if (mc->mc_fd >= 0 && mc->mc_state != MC_CONNECTING &&
-	    loop_watch(mc->mc_loop, mc->mc_fd, LOOP_READ, mc_io, mc) != 0)
+	if (mc->mc_fd >= 0 && mc->mc_state != MC_CONNECTING && mc->mc_state != MC_HANDSHAKE &&
+	    loop_watch(mc->mc_loop, mc->mc_fd, LOOP_READ, mc_io, mc) != 0) {
 		mc_lost(mc, ": descriptor out of range");
+		return;
+	}
+	/* Bytes mbedtls decrypted before the pause do not make the socket readable. */
+	if (tls_pending(mc->mc_tls) && mc->mc_resume_timer == 0)
+		mc->mc_resume_timer = loop_timer_add(mc->mc_loop, 0, mc_resume_fire, mc);
+}
+
+void mqtt_client_tls(struct mqtt_client *mc, struct tls_conf *conf)
+{
+	mc->mc_tls_conf = conf;
 }
 
 bool mqtt_client_connected(const struct mqtt_client *mc)
@@ -1354,6 +1461,8 @@ void mqtt_client_free(struct mqtt_client *mc)
 	if (mc == NULL)
 		return;
 	mc_timer_clear(mc);
+	if (mc->mc_resume_timer != 0)
+		loop_timer_del(mc->mc_loop, mc->mc_resume_timer);
 	mc_close_fd(mc);
 	mc_drop_all(mc);
 	while (mc->mc_subs != NULL)

@@ -1,7 +1,8 @@
 /*
  * mqtt_client: the broker connection on the loop.
  *
- * States: IDLE -> CONNECTING (TCP) -> WAIT_CONNACK -> CONNECTED, and
+ * States: IDLE -> CONNECTING (TCP) [-> HANDSHAKE (TLS)] -> WAIT_CONNACK ->
+ * CONNECTED, and
  * BACKOFF between attempts (capped exponential backoff with jitter from
  * broker.reconnect_min..max). Keepalive: PINGREQ after keepalive seconds of
  * silence on our side; no packet from the broker within 1.5 x keepalive
@@ -50,6 +51,15 @@ struct mqtt_client_stats {
 
 /* cfg must outlive the client. Does not connect until mqtt_client_start(). */
 struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg);
+/*
+ * broker.tls: every connection does a TLS handshake with sessions of conf
+ * (which must outlive the client) before CONNECT; the handshake counts
+ * against the connect timeout, and a failed one is logged with its reason
+ * and retried with backoff like any failed connect. Call before
+ * mqtt_client_start(); NULL (the default) means plain TCP.
+ */
+struct tls_conf;
+void mqtt_client_tls(struct mqtt_client *mc, struct tls_conf *conf);
 void mqtt_client_start(struct mqtt_client *mc);
 /*
  * Publish one message. Copies topic and payload. qos 0..2; allow_queue lets

@@ -36,6 +36,7 @@
 #include "json.h"
 #include "log.h"
 #include "loop.h"
+#include "tls.h"
 #include "topic.h"
 #include "webhook.h"
 
@@ -70,8 +71,10 @@ struct hook_target {
 
 struct hook_host {
 	struct hook_host *h_next;
-	char *h_key;    /* lower-case host, ':', port */
+	char *h_key;    /* scheme, lower-case host, ':', port */
 	char *h_header; /* Host: value */
+	char *h_name;   /* the host as in the URL: SNI and the name its certificate must carry */
+	bool h_tls;     /* https:// */
 	uint16_t h_port;
 	char **h_addrs; /* numeric addresses to connect to */
 	size_t h_naddrs, h_addr_i;
@@ -81,7 +84,7 @@ struct hook_host {
 	size_t h_ntargets;
 };
 
-enum hook_cstate { HC_CONNECTING, HC_BUSY, HC_IDLE };
+enum hook_cstate { HC_CONNECTING, HC_HANDSHAKE, HC_BUSY, HC_IDLE };
 
 struct hook_conn {
 	struct webhook *c_wh;
@@ -89,6 +92,7 @@ struct hook_conn {
 	struct hook_conn *c_prev, *c_next;
 	int c_fd;
 	int c_mask;
+	struct tls *c_tls; /* https: the session on c_fd */
 	enum hook_cstate c_state;
 	struct buf c_out, c_in;
 	struct http_parser c_parser;
@@ -103,6 +107,7 @@ struct webhook {
 	struct webhook_opts w_opts;
 	char *w_ua;
 	struct http_limits w_lim;
+	struct tls_conf *w_tls; /* https: made at the first https target */
 	struct hook_target *w_targets;
 	struct hook_host *w_hosts;
 	struct webhook_stats w_stats;
@@ -148,12 +153,20 @@ int webhook_parse_url(const char *url, struct webhook_url *out, char *err, size_
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
-	if (strncasecmp(url, "https://", 8) == 0)
-		return hook_err(err, errlen,
-		                "https:// webhooks are not supported in this build yet", url);
-	if (strncasecmp(url, "http://", 7) != 0)
-		return hook_err(err, errlen, "the URL must start with http://", url);
-	a = url + 7;
+	if (strncasecmp(url, "https://", 8) == 0) {
+		if (!tls_available())
+			return hook_err(err, errlen,
+			                "https:// needs TLS, and octomqttd was built --without-tls",
+			                url);
+		out->tls = true;
+		out->port = 443;
+		a = url + 8;
+	} else if (strncasecmp(url, "http://", 7) == 0) {
+		out->port = 80;
+		a = url + 7;
+	} else {
+		return hook_err(err, errlen, "the URL must start with http:// or https://", url);
+	}
 	ae = a + strcspn(a, "/?#");
 	if (memchr(a, '@', (size_t)(ae - a)) != NULL)
 		return hook_err(err, errlen, "user information in the URL is not supported", url);
@@ -166,8 +179,8 @@ int webhook_parse_url(const char *url, struct webhook_url *out, char *err, size_
 		return hook_err(err, errlen, "the host is too long", url);
 	memcpy(auth, a, n);
 	auth[n] = '\0';
-	if (net_split_hostport(auth, out->host, sizeof(out->host), &out->port, 80, err, errlen) !=
-	    0)
+	if (net_split_hostport(auth, out->host, sizeof(out->host), &out->port, out->port, err,
+	                       errlen) != 0)
 		return -1;
 	path = ae;
 	for (const char *c = path; *c != '\0'; c++) {
@@ -192,7 +205,7 @@ int webhook_parse_url(const char *url, struct webhook_url *out, char *err, size_
 		snprintf(out->host_header, n, "[%s]", out->host);
 	else
 		snprintf(out->host_header, n, "%s", out->host);
-	if (out->port != 80)
+	if (out->port != (out->tls ? 443 : 80))
 		snprintf(out->host_header + strlen(out->host_header), n - strlen(out->host_header),
 		         ":%u", out->port);
 	return 0;
@@ -239,6 +252,7 @@ static void hook_host_free(struct hook_host *h)
 	free(h->h_addrs);
 	free(h->h_key);
 	free(h->h_header);
+	free(h->h_name);
 	free(h);
 }
 
@@ -309,11 +323,11 @@ done:
 static struct hook_host *hook_host_get(struct webhook *wh, const struct webhook_url *u, char *err,
                                        size_t errlen)
 {
-	char key[NET_HOST_LEN + 8];
+	char key[NET_HOST_LEN + 16];
 	struct hook_host *h;
 	size_t i;
 
-	snprintf(key, sizeof(key), "%s:%u", u->host, u->port);
+	snprintf(key, sizeof(key), "%s%s:%u", u->tls ? "https:" : "", u->host, u->port);
 	for (i = 0; key[i] != '\0'; i++) {
 		if (key[i] >= 'A' && key[i] <= 'Z')
 			key[i] = (char)(key[i] - 'A' + 'a');
@@ -331,6 +345,8 @@ static struct hook_host *hook_host_get(struct webhook *wh, const struct webhook_
 	h = xcalloc(1, sizeof(*h));
 	h->h_key = xstrdup(key);
 	h->h_header = xstrdup(u->host_header);
+	h->h_name = xstrdup(u->host);
+	h->h_tls = u->tls;
 	h->h_port = u->port;
 	if (hook_host_resolve(h, u, err, errlen) != 0) {
 		hook_host_free(h);
@@ -398,6 +414,8 @@ static void hook_conn_close(struct hook_conn *c)
 	if (c->c_mask != 0)
 		loop_unwatch(c->c_wh->w_loop, c->c_fd, c->c_mask);
 	c->c_mask = 0;
+	tls_free(c->c_tls);
+	c->c_tls = NULL;
 	close(c->c_fd);
 	hook_conn_arm(c, -1);
 	if (c->c_target != NULL)
@@ -416,18 +434,26 @@ static void hook_conn_close(struct hook_conn *c)
 /* Write what the socket takes. 0, or -1 with err set. */
 static int hook_conn_write(struct hook_conn *c, char *err, size_t errlen)
 {
+	int more = 0;
+
 	while (buf_len(&c->c_out) > 0) {
-		ssize_t n = send(c->c_fd, buf_data(&c->c_out), buf_len(&c->c_out), MSG_NOSIGNAL);
+		char why[TLS_ERR_LEN - 16];
+		/* c_out is one request, consumed from its head: what tls_send asks. */
+		ssize_t n = tls_send(c->c_tls, c->c_fd, buf_data(&c->c_out), buf_len(&c->c_out),
+		                     why, sizeof(why));
 
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				break;
-			snprintf(err, errlen, "write: %s", strerror(errno));
-			return -1;
+			if (errno != EAGAIN) {
+				snprintf(err, errlen, "write: %s", why);
+				return -1;
+			}
+			/* Plain TCP waits to write; TLS may need to read first. */
+			more = c->c_tls != NULL ? tls_want(c->c_tls) : LOOP_WRITE;
+			break;
 		}
 		buf_consume(&c->c_out, (size_t)n);
 	}
-	hook_want(c, LOOP_READ | (buf_len(&c->c_out) > 0 ? LOOP_WRITE : 0));
+	hook_want(c, LOOP_READ | more);
 	return 0;
 }
 
@@ -564,14 +590,16 @@ static void hook_conn_parse(struct hook_conn *c, bool eof)
 
 static void hook_conn_read(struct hook_conn *c)
 {
-	char why[NET_ERR_LEN];
+	char why[TLS_ERR_LEN + 8], err[TLS_ERR_LEN];
 
 	for (;;) {
 		ssize_t n;
 
 		buf_reserve(&c->c_in, HOOK_READ_CHUNK);
-		n = recv(c->c_fd, buf_tail(&c->c_in), HOOK_READ_CHUNK, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		/* Until EAGAIN: that also drains what mbedtls holds decrypted. */
+		n = tls_recv(c->c_tls, c->c_fd, buf_tail(&c->c_in), HOOK_READ_CHUNK, err,
+		             sizeof(err));
+		if (n < 0 && errno == EAGAIN)
 			return;
 		if (c->c_state == HC_IDLE) {
 			/* EOF, an error, or bytes nobody asked for: done with it. */
@@ -584,7 +612,7 @@ static void hook_conn_read(struct hook_conn *c)
 			return;
 		}
 		if (n < 0) {
-			snprintf(why, sizeof(why), "read: %s", strerror(errno));
+			snprintf(why, sizeof(why), "read: %s", err);
 			hook_conn_fail(c, why);
 			return;
 		}
@@ -599,10 +627,45 @@ static void hook_conn_read(struct hook_conn *c)
 	}
 }
 
+/* https: drive the handshake; the request goes out once it is done. */
+static void hook_conn_tls_step(struct hook_conn *c)
+{
+	char err[TLS_ERR_LEN], why[TLS_ERR_LEN + 16];
+	int rc = tls_handshake(c->c_tls, err, sizeof(err));
+
+	if (rc == TLS_AGAIN) {
+		hook_want(c, tls_want(c->c_tls));
+		return;
+	}
+	if (rc == TLS_FAIL) {
+		snprintf(why, sizeof(why), "TLS: %s", err);
+		hook_conn_fail(c, why);
+		return;
+	}
+	log_debug("webhook %s: TLS established (%s)", c->c_host->h_header,
+	          tls_describe(c->c_tls, why, sizeof(why)));
+	c->c_state = HC_BUSY;
+	if (hook_conn_write(c, err, sizeof(err)) != 0)
+		hook_conn_fail(c, err);
+}
+
+static void hook_conn_tls_start(struct hook_conn *c)
+{
+	char err[TLS_ERR_LEN];
+
+	c->c_tls = tls_new(c->c_wh->w_tls, c->c_fd, c->c_host->h_name, err, sizeof(err));
+	if (c->c_tls == NULL) {
+		hook_conn_fail(c, err);
+		return;
+	}
+	c->c_state = HC_HANDSHAKE;
+	hook_conn_tls_step(c);
+}
+
 static void hook_conn_io(struct loop *loop, int fd, int mask, void *arg)
 {
 	struct hook_conn *c = arg;
-	char err[NET_ERR_LEN + 32];
+	char err[TLS_ERR_LEN + 32];
 
 	(void)loop;
 	(void)fd;
@@ -621,9 +684,17 @@ static void hook_conn_io(struct loop *loop, int fd, int mask, void *arg)
 			hook_conn_fail(c, why);
 			return;
 		}
+		if (c->c_host->h_tls) {
+			hook_conn_tls_start(c);
+			return;
+		}
 		c->c_state = HC_BUSY;
 		if (hook_conn_write(c, err, sizeof(err)) != 0)
 			hook_conn_fail(c, err);
+		return;
+	}
+	if (c->c_state == HC_HANDSHAKE) {
+		hook_conn_tls_step(c);
 		return;
 	}
 	if (mask & LOOP_READ) {
@@ -811,7 +882,7 @@ static void hook_target_kick(struct hook_target *t)
 		return;
 	for (c = h->h_conns; c != NULL; c = c->c_next) {
 		if (c->c_state == HC_IDLE) {
-			char err[NET_ERR_LEN];
+			char err[TLS_ERR_LEN + 32];
 
 			hook_conn_assign(c, t);
 			c->c_state = HC_BUSY;
@@ -934,6 +1005,7 @@ void webhook_free(struct webhook *wh)
 		}
 		hook_host_free(h);
 	}
+	tls_conf_free(wh->w_tls);
 	free(wh->w_ua);
 	free(wh);
 }
@@ -973,6 +1045,10 @@ int webhook_add_target(struct webhook *wh, const char *id, const char *url, char
 	}
 	if (webhook_parse_url(url, &u, err, errlen) != 0)
 		return -1;
+	if (u.tls && webhook_tls_ready(wh, err, errlen) != 0) {
+		webhook_url_free(&u);
+		return -1;
+	}
 	h = hook_host_get(wh, &u, err, errlen);
 	if (h == NULL) {
 		webhook_url_free(&u);
@@ -1016,6 +1092,24 @@ int webhook_remove_target(struct webhook *wh, const char *id)
 	wh->w_stats.cancelled += t->t_count;
 	t->t_host->h_ntargets--;
 	hook_target_free(t);
+	return 0;
+}
+
+int webhook_tls_ready(struct webhook *wh, char *err, size_t errlen)
+{
+	struct tls_conf_opts o = {0};
+	char why[TLS_ERR_LEN];
+
+	if (wh->w_tls != NULL)
+		return 0;
+	o.ca_file = wh->w_opts.tls_ca_file;
+	o.verify = true;
+	o.check_name = !wh->w_opts.tls_insecure;
+	wh->w_tls = tls_conf_new(&o, NULL, why, sizeof(why));
+	if (wh->w_tls == NULL) {
+		snprintf(err, errlen, "https webhooks: %s", why);
+		return -1;
+	}
 	return 0;
 }
 

@@ -34,8 +34,15 @@
  * kept; connections use those addresses, tried in turn after a failed
  * connect, so delivery never waits for a lookup. See doc/CHOICES.md.
  *
- * Nothing here is freed inside its own callback (loop_defer). Only
- * "http://" URLs for now.
+ * https:// URLs: after the TCP connect a TLS handshake (tls module) with
+ * the URL's host as SNI and as the name the certificate must carry
+ * (unless tls_insecure); its time counts in the request's timeout, and a
+ * failed handshake is a network error (retried). Keep-alive connections
+ * keep their session. The CA bundle is loaded once, at the first https
+ * target (webhook_tls_ready), so a daemon without https webhooks never
+ * holds it in memory.
+ *
+ * Nothing here is freed inside its own callback (loop_defer).
  */
 #ifndef OCTO_WEBHOOK_H
 #define OCTO_WEBHOOK_H
@@ -63,6 +70,8 @@ struct webhook_opts {
 	int64_t idle_ms;             /* an idle keep-alive connection is closed after this */
 	size_t max_response_header;  /* bytes of status line + headers */
 	size_t max_response_body;    /* bytes of body (read and thrown away) */
+	const char *tls_ca_file;     /* https: CA bundle (NULL: the system store); not copied */
+	bool tls_insecure;           /* https: do not check the host name */
 };
 
 /*
@@ -76,19 +85,21 @@ void webhook_opts_init(struct webhook_opts *o);
 /* The delay before the n-th retry (n >= 1): min(max, min * 2^(n-1)) ms. */
 int64_t webhook_backoff_ms(const struct webhook_opts *o, unsigned n);
 
-/* A parsed http:// URL. */
+/* A parsed http:// or https:// URL. */
 struct webhook_url {
 	char host[NET_HOST_LEN]; /* name or address, without brackets */
-	uint16_t port;           /* 80 if not given */
+	uint16_t port;           /* 80 (443 for https) if not given */
+	bool tls;                /* https:// */
 	char *path;              /* "/..." with the query, malloc'd ("/" if none given) */
 	char *host_header;       /* Host: value ("h", "h:8080", "[::1]:81"), malloc'd */
 };
 
 /*
- * Pure: parse "http://host[:port][/path][?query]" (scheme case-insensitive;
- * host a name, IPv4, or [IPv6]). No user info, no fragment, no spaces,
- * control or non-ASCII bytes in the path. 0, or -1 with err set ("https://"
- * says it is not supported yet). Free with webhook_url_free().
+ * Pure: parse "http[s]://host[:port][/path][?query]" (scheme
+ * case-insensitive; host a name, IPv4, or [IPv6]). No user info, no
+ * fragment, no spaces, control or non-ASCII bytes in the path. 0, or -1
+ * with err set (https:// in a build without TLS says so). Free with
+ * webhook_url_free().
  */
 int webhook_parse_url(const char *url, struct webhook_url *out, char *err, size_t errlen);
 void webhook_url_free(struct webhook_url *u);
@@ -125,6 +136,13 @@ int webhook_add_target(struct webhook *wh, const char *id, const char *url, char
  */
 int webhook_remove_target(struct webhook *wh, const char *id);
 bool webhook_has_target(const struct webhook *wh, const char *id);
+/*
+ * Load the TLS settings of https webhooks (CA bundle) if not done yet: 0,
+ * or -1 with err saying why (the bundle is missing or unreadable).
+ * webhook_add_target() calls it for https URLs; the API calls it first so
+ * a registration is refused rather than accepted and never delivered.
+ */
+int webhook_tls_ready(struct webhook *wh, char *err, size_t errlen);
 
 /*
  * Queue body[0..len) (copied) for target id and start sending if the

@@ -204,15 +204,15 @@ stop_broker() {
 # daemon_conf FILE TIMESTAMP: a config for the broker at
 # 127.0.0.1:$BROKER_PORT, an HTTP port of its own (sets HTTP_PORT) and
 # publish.timestamp = TIMESTAMP; more "key = value" lines from stdin. A
-# line from stdin for broker.reconnect_min, broker.reconnect_max,
-# broker.keepalive or log.level replaces the default written here.
+# line from stdin for broker.url, broker.port, broker.reconnect_min,
+# broker.reconnect_max, broker.keepalive or log.level replaces the default
+# written here.
 daemon_conf() {
 	HTTP_PORT=$("$FREEPORT") || fail "freeport failed"
 	cat >"$1.extra"
 	{
-		echo "broker.url = 127.0.0.1"
-		echo "broker.port = $BROKER_PORT"
-		for _kv in broker.reconnect_min=1 broker.reconnect_max=2 broker.keepalive=5 \
+		for _kv in broker.url=127.0.0.1 "broker.port=$BROKER_PORT" \
+			broker.reconnect_min=1 broker.reconnect_max=2 broker.keepalive=5 \
 			log.level=debug "state.file=$T/state.json"; do
 			grep -q "^${_kv%%=*} *=" "$1.extra" || echo "${_kv%%=*} = ${_kv#*=}"
 		done

@@ -870,8 +870,9 @@ static const struct {
         {"{\"topic\":\"\",\"url\":\"" CB "\"}", 400, "topic filter is empty"},
         {"{\"topic\":1,\"url\":\"" CB "\"}", 400, "topic and url must be strings"},
         {"{\"topic\":\"a\",\"url\":\"ftp://127.0.0.1/\"}", 400, "must start with http://"},
-        {"{\"topic\":\"a\",\"url\":\"https://127.0.0.1/\"}", 400,
-         "not supported in this build yet"},
+#ifndef HAVE_TLS
+        {"{\"topic\":\"a\",\"url\":\"https://127.0.0.1/\"}", 400, "built --without-tls"},
+#endif
         {"{\"topic\":\"a\",\"url\":\"http://printer.lan/\"}", 400, "IP address or localhost"},
         {"{\"topic\":\"a\",\"url\":\"http://10.0.0.1/\"}", 403, "outside webhook.allow"},
         {"{\"topic\":\"a\",\"url\":\"http://[::2]/\"}", 403, "outside webhook.allow"},

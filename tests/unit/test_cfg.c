@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
+
 #include "cfg.h"
 #include "net.h"
 #include "check_compat.h"
@@ -240,9 +242,29 @@ static const struct {
         {URL "log.level = verbose\n",
          "t.conf:2: log.level: expected error, warn, info or debug, got 'verbose'"},
         /* addresses */
-        {"broker.url = mqtts://h\n", "t.conf:1: broker.url: TLS is not supported yet; use mqtt://"},
         {"broker.url = http://h\n",
-         "t.conf:1: broker.url: unknown scheme in 'http://h' (expected mqtt://)"},
+         "t.conf:1: broker.url: unknown scheme in 'http://h' (expected mqtt:// or mqtts://)"},
+        /* TLS */
+        {"broker.url = mqtts://h\nbroker.tls = false\n",
+         "t.conf:2: broker.tls: false, but broker.url is mqtts://"},
+        {URL "broker.tls_ca_certs = /ca.pem\n",
+         "t.conf:2: broker.tls_ca_certs is set, but TLS is off (set broker.tls = true or use "
+         "an mqtts:// URL)"},
+        {URL "broker.tls_insecure = true\n",
+         "t.conf:2: broker.tls_insecure is set, but TLS is off (set broker.tls = true or use "
+         "an mqtts:// URL)"},
+        {URL "broker.tls = maybe\n", "t.conf:2: broker.tls: expected true or false, got 'maybe'"},
+#ifdef HAVE_TLS
+        {URL "broker.tls = true\nbroker.tls_certfile = /c.pem\n",
+         "t.conf:3: broker.tls_certfile needs broker.tls_keyfile too"},
+        {URL "broker.tls = true\nbroker.tls_keyfile = /k.pem\n",
+         "t.conf:3: broker.tls_keyfile needs broker.tls_certfile too"},
+#else
+        {"broker.url = mqtts://h\n",
+         "t.conf:1: TLS is not available: octomqttd was built --without-tls"},
+        {URL "broker.tls = true\n",
+         "t.conf:2: TLS is not available: octomqttd was built --without-tls"},
+#endif
         {"broker.url = h:99999\n",
          "t.conf:1: broker.url: 'h:99999': port must be a number from 1 to 65535"},
         {"broker.url = ::1\n",
@@ -406,6 +428,14 @@ START_TEST(url_forms)
 	        {"broker.url = mqtt://broker.lan:1999\n", "broker.lan", 1999},
 	        {"broker.url = [fe80::2]\n", "fe80::2", 1883},
 	        {"broker.url = 10.1.2.3\nbroker.port = 1900\n", "10.1.2.3", 1900},
+#ifdef HAVE_TLS
+	        /* TLS: 8883 unless a port is named. */
+	        {"broker.url = mqtts://broker.lan\n", "broker.lan", 8883},
+	        {"broker.url = mqtts://broker.lan:8884\n", "broker.lan", 8884},
+	        {"broker.url = broker.lan\nbroker.tls = true\n", "broker.lan", 8883},
+	        {"broker.url = broker.lan\nbroker.tls = true\nbroker.port = 1883\n", "broker.lan",
+	         1883},
+#endif
 	};
 	struct cfg cfg;
 	char err[CFG_ERR_LEN];
@@ -415,8 +445,51 @@ START_TEST(url_forms)
 		ck_assert_msg(parse(&cfg, cases[i].url, err) == 0, "%s", err);
 		ck_assert_str_eq(cfg.broker_host, cases[i].host);
 		ck_assert_uint_eq(cfg.broker_port, cases[i].port);
+		ck_assert(cfg.broker_tls == (strstr(cases[i].url, "tls") != NULL ||
+		                             strstr(cases[i].url, "mqtts") != NULL));
 		cfg_free(&cfg);
 	}
+}
+END_TEST
+
+/* The TLS keys land where main reads them; cfg_where names their line. */
+START_TEST(tls_keys)
+{
+#ifdef HAVE_TLS
+	static const char text[] = "broker.url = mqtts://b\n"
+	                           "broker.tls_ca_certs = /ca.pem\n"
+	                           "broker.tls_certfile = /c.pem\n"
+	                           "broker.tls_keyfile = /k.pem\n"
+	                           "broker.tls_insecure = true\n"
+	                           "broker.tls_verify = false\n"
+	                           "webhook.tls_ca_certs = /w.pem\n"
+	                           "webhook.tls_insecure = true\n";
+	struct cfg cfg;
+	char err[CFG_ERR_LEN], where[128];
+
+	ck_assert_msg(parse(&cfg, text, err) == 0, "%s", err);
+	ck_assert(cfg.broker_tls);
+	ck_assert_str_eq(cfg.broker_tls_ca_certs, "/ca.pem");
+	ck_assert_str_eq(cfg.broker_tls_certfile, "/c.pem");
+	ck_assert_str_eq(cfg.broker_tls_keyfile, "/k.pem");
+	ck_assert(cfg.broker_tls_insecure);
+	ck_assert(!cfg.broker_tls_verify);
+	ck_assert_str_eq(cfg.webhook_tls_ca_certs, "/w.pem");
+	ck_assert(cfg.webhook_tls_insecure);
+	ck_assert_str_eq(cfg_where(&cfg, "broker.tls_keyfile", where, sizeof(where)),
+	                 "t.conf:4: broker.tls_keyfile");
+	ck_assert_str_eq(cfg_where(&cfg, "broker.tls", where, sizeof(where)), "t.conf: broker.tls");
+	cfg_free(&cfg);
+	/* Defaults: verify on, names checked, the system store. */
+	ck_assert_int_eq(parse(&cfg, URL, err), 0);
+	ck_assert(!cfg.broker_tls);
+	ck_assert(cfg.broker_tls_verify);
+	ck_assert(!cfg.broker_tls_insecure);
+	ck_assert_ptr_null(cfg.broker_tls_ca_certs);
+	ck_assert_ptr_null(cfg.webhook_tls_ca_certs);
+	ck_assert(!cfg.webhook_tls_insecure);
+	cfg_free(&cfg);
+#endif
 }
 END_TEST
 
@@ -571,6 +644,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, crlf_and_comments);
 	tcase_add_test(tc, client_id_default_cut_for_v31);
 	tcase_add_test(tc, url_forms);
+	tcase_add_test(tc, tls_keys);
 	tcase_add_test(tc, parse_u64);
 	tcase_add_test(tc, load_files);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,611 @@
+/*
+ * tls: mbedtls client sessions over non-blocking sockets (see tls.h).
+ *
+ * Written against Debian's mbedtls 2.28; the few calls that changed in
+ * 3.x are behind MBEDTLS_VERSION_MAJOR checks.
+ *
+ * Buffers: mbedtls allocates its record buffers per session at
+ * mbedtls_ssl_setup(), sized by the library's compile-time
+ * MBEDTLS_SSL_IN/OUT_CONTENT_LEN (16 KiB each in Debian's build, about
+ * 33 KiB a session with overhead). They cannot be smaller here: a TLS
+ * peer may send 16 KiB records, and Debian's build lacks
+ * MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH. What we control is how many
+ * sessions exist (one broker link; webhook connections are few per host)
+ * and that the CA chain is parsed once per tls_conf, not per session.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "log.h"
+#include "loop.h"
+#include "tls.h"
+
+/* Plain sockets: the same contract as the TLS calls. */
+static ssize_t tls_plain_recv(int fd, void *buf, size_t len, char *err, size_t errlen)
+{
+	ssize_t n = recv(fd, buf, len, 0);
+
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		snprintf(err, errlen, "%s", strerror(errno));
+	else if (n < 0)
+		errno = EAGAIN;
+	return n;
+}
+
+static ssize_t tls_plain_send(int fd, const void *buf, size_t len, char *err, size_t errlen)
+{
+	/* MSG_NOSIGNAL: a peer gone away must not raise SIGPIPE. */
+	ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		snprintf(err, errlen, "%s", strerror(errno));
+	else if (n < 0)
+		errno = EAGAIN;
+	return n;
+}
+
+/* The system CA bundle, first found. */
+static const char *const tls_ca_places[] = {
+#ifdef TLS_CA_BUNDLE
+        TLS_CA_BUNDLE,
+#endif
+        "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu */
+        "/etc/pki/tls/certs/ca-bundle.crt",   /* Fedora, RHEL */
+        "/etc/ssl/ca-bundle.pem",             /* openSUSE */
+        "/etc/ssl/cert.pem",                  /* Alpine, the BSDs */
+};
+
+const char *tls_system_ca(void)
+{
+	for (size_t i = 0; i < nitems(tls_ca_places); i++)
+		if (access(tls_ca_places[i], R_OK) == 0)
+			return tls_ca_places[i];
+	return NULL;
+}
+
+#ifndef HAVE_TLS
+
+bool tls_available(void)
+{
+	return false;
+}
+
+struct tls_conf *tls_conf_new(const struct tls_conf_opts *o, enum tls_file *which, char *err,
+                              size_t errlen)
+{
+	(void)o;
+	if (which != NULL)
+		*which = TLS_FILE_NONE;
+	snprintf(err, errlen, "TLS is not available: octomqttd was built --without-tls");
+	return NULL;
+}
+
+void tls_conf_free(struct tls_conf *c)
+{
+	(void)c;
+}
+
+struct tls *tls_new(struct tls_conf *c, int fd, const char *host, char *err, size_t errlen)
+{
+	(void)c;
+	(void)fd;
+	(void)host;
+	snprintf(err, errlen, "TLS is not available in this build");
+	return NULL;
+}
+
+void tls_free(struct tls *t)
+{
+	(void)t;
+}
+
+int tls_handshake(struct tls *t, char *err, size_t errlen)
+{
+	(void)t;
+	snprintf(err, errlen, "TLS is not available in this build");
+	return TLS_FAIL;
+}
+
+int tls_want(const struct tls *t)
+{
+	(void)t;
+	return LOOP_READ;
+}
+
+const char *tls_describe(const struct tls *t, char *out, size_t outlen)
+{
+	(void)t;
+	if (outlen > 0)
+		out[0] = '\0';
+	return out;
+}
+
+ssize_t tls_recv(struct tls *t, int fd, void *buf, size_t len, char *err, size_t errlen)
+{
+	(void)t;
+	return tls_plain_recv(fd, buf, len, err, errlen);
+}
+
+ssize_t tls_send(struct tls *t, int fd, const void *buf, size_t len, char *err, size_t errlen)
+{
+	(void)t;
+	return tls_plain_send(fd, buf, len, err, errlen);
+}
+
+bool tls_pending(const struct tls *t)
+{
+	(void)t;
+	return false;
+}
+
+#else /* HAVE_TLS */
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crt.h>
+
+#include <sys/stat.h>
+
+struct tls_conf {
+	mbedtls_ssl_config c_ssl;
+	mbedtls_x509_crt c_ca, c_cert;
+	mbedtls_pk_context c_key;
+	mbedtls_entropy_context c_entropy;
+	mbedtls_ctr_drbg_context c_drbg;
+};
+
+struct tls {
+	mbedtls_ssl_context t_ssl;
+	int t_fd;
+	int t_want;    /* LOOP_READ / LOOP_WRITE */
+	int t_errno;   /* of a failed send()/recv() under mbedtls */
+	size_t t_wlen; /* length of the write that WANT_WRITE left half done */
+};
+
+bool tls_available(void)
+{
+	return true;
+}
+
+/* mbedtls's text for an error code: "X509 - Read/write of file failed". */
+static void tls_strerror(int rc, char *out, size_t outlen)
+{
+	mbedtls_strerror(rc, out, outlen);
+	if (out[0] == '\0')
+		snprintf(out, outlen, "mbedtls error -0x%04x", (unsigned)-rc);
+}
+
+static int tls_file_fail(enum tls_file *which, enum tls_file f, char *err, size_t errlen,
+                         const char *path, const char *what, int rc)
+{
+	char e[200];
+
+	if (which != NULL)
+		*which = f;
+	if (rc != 0) {
+		tls_strerror(rc, e, sizeof(e));
+		snprintf(err, errlen, "%s: %s (%s)", path, what, e);
+	} else {
+		snprintf(err, errlen, "%s: %s", path, what);
+	}
+	return -1;
+}
+
+/* The file must be readable; say why not in the words of the system. */
+static int tls_readable(enum tls_file *which, enum tls_file f, const char *path, char *err,
+                        size_t errlen)
+{
+	if (access(path, R_OK) != 0)
+		return tls_file_fail(which, f, err, errlen, path, strerror(errno), 0);
+	return 0;
+}
+
+static int tls_load_ca(struct tls_conf *c, const char *path, enum tls_file *which, char *err,
+                       size_t errlen)
+{
+	struct stat st;
+	int rc;
+
+	if (tls_readable(which, TLS_FILE_CA, path, err, errlen) != 0)
+		return -1;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		rc = mbedtls_x509_crt_parse_path(&c->c_ca, path);
+	else
+		rc = mbedtls_x509_crt_parse_file(&c->c_ca, path);
+	/* rc > 0: that many certificates of a bundle did not parse; the rest did. */
+	if (rc < 0)
+		return tls_file_fail(which, TLS_FILE_CA, err, errlen, path,
+		                     "cannot load the CA certificates", rc);
+	if (c->c_ca.version == 0)
+		return tls_file_fail(which, TLS_FILE_CA, err, errlen, path,
+		                     "no CA certificate in it", 0);
+	if (rc > 0)
+		log_debug("%s: %d certificate(s) could not be parsed and are ignored", path, rc);
+	return 0;
+}
+
+static int tls_load_own(struct tls_conf *c, const struct tls_conf_opts *o, enum tls_file *which,
+                        char *err, size_t errlen)
+{
+	int rc;
+
+	if (tls_readable(which, TLS_FILE_CERT, o->cert_file, err, errlen) != 0)
+		return -1;
+	rc = mbedtls_x509_crt_parse_file(&c->c_cert, o->cert_file);
+	if (rc != 0)
+		return tls_file_fail(which, TLS_FILE_CERT, err, errlen, o->cert_file,
+		                     "not a usable PEM certificate", rc < 0 ? rc : 0);
+	if (tls_readable(which, TLS_FILE_KEY, o->key_file, err, errlen) != 0)
+		return -1;
+#if MBEDTLS_VERSION_MAJOR >= 3
+	rc = mbedtls_pk_parse_keyfile(&c->c_key, o->key_file, NULL, mbedtls_ctr_drbg_random,
+	                              &c->c_drbg);
+#else
+	rc = mbedtls_pk_parse_keyfile(&c->c_key, o->key_file, NULL);
+#endif
+	if (rc != 0)
+		return tls_file_fail(which, TLS_FILE_KEY, err, errlen, o->key_file,
+		                     "not a usable private key (PEM, without a passphrase)", rc);
+#if MBEDTLS_VERSION_MAJOR >= 3
+	rc = mbedtls_pk_check_pair(&c->c_cert.pk, &c->c_key, mbedtls_ctr_drbg_random, &c->c_drbg);
+#else
+	rc = mbedtls_pk_check_pair(&c->c_cert.pk, &c->c_key);
+#endif
+	if (rc != 0)
+		return tls_file_fail(which, TLS_FILE_KEY, err, errlen, o->key_file,
+		                     "this key does not belong to the certificate", 0);
+	rc = mbedtls_ssl_conf_own_cert(&c->c_ssl, &c->c_cert, &c->c_key);
+	if (rc != 0)
+		return tls_file_fail(which, TLS_FILE_CERT, err, errlen, o->cert_file,
+		                     "cannot be used as the client certificate", rc);
+	return 0;
+}
+
+/* tls_insecure: the chain is checked, the name is not. */
+static int tls_verify_no_name(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	(void)ctx;
+	(void)crt;
+	if (depth == 0)
+		*flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
+	return 0;
+}
+
+struct tls_conf *tls_conf_new(const struct tls_conf_opts *o, enum tls_file *which, char *err,
+                              size_t errlen)
+{
+	static const char pers[] = "octomqttd";
+	struct tls_conf *c = xcalloc(1, sizeof(*c));
+	const char *ca = o->ca_file;
+	int rc;
+
+	if (which != NULL)
+		*which = TLS_FILE_NONE;
+	mbedtls_ssl_config_init(&c->c_ssl);
+	mbedtls_x509_crt_init(&c->c_ca);
+	mbedtls_x509_crt_init(&c->c_cert);
+	mbedtls_pk_init(&c->c_key);
+	mbedtls_entropy_init(&c->c_entropy);
+	mbedtls_ctr_drbg_init(&c->c_drbg);
+	rc = mbedtls_ctr_drbg_seed(&c->c_drbg, mbedtls_entropy_func, &c->c_entropy,
+	                           (const unsigned char *)pers, sizeof(pers) - 1);
+	if (rc != 0) {
+		char e[200];
+
+		tls_strerror(rc, e, sizeof(e));
+		snprintf(err, errlen, "cannot seed the random number generator: %s", e);
+		goto fail;
+	}
+	rc = mbedtls_ssl_config_defaults(&c->c_ssl, MBEDTLS_SSL_IS_CLIENT,
+	                                 MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+	if (rc != 0) {
+		snprintf(err, errlen, "mbedtls_ssl_config_defaults failed (-0x%04x)",
+		         (unsigned)-rc);
+		goto fail;
+	}
+	mbedtls_ssl_conf_rng(&c->c_ssl, mbedtls_ctr_drbg_random, &c->c_drbg);
+	if (o->verify) {
+		if (ca == NULL && (ca = tls_system_ca()) == NULL) {
+			if (which != NULL)
+				*which = TLS_FILE_CA;
+			snprintf(err, errlen,
+			         "no system CA bundle found (install ca-certificates, or name a "
+			         "file)");
+			goto fail;
+		}
+		if (tls_load_ca(c, ca, which, err, errlen) != 0)
+			goto fail;
+		mbedtls_ssl_conf_ca_chain(&c->c_ssl, &c->c_ca, NULL);
+		mbedtls_ssl_conf_authmode(&c->c_ssl, MBEDTLS_SSL_VERIFY_REQUIRED);
+		if (!o->check_name)
+			mbedtls_ssl_conf_verify(&c->c_ssl, tls_verify_no_name, NULL);
+	} else {
+		mbedtls_ssl_conf_authmode(&c->c_ssl, MBEDTLS_SSL_VERIFY_NONE);
+	}
+	if (o->cert_file != NULL && tls_load_own(c, o, which, err, errlen) != 0)
+		goto fail;
+	return c;
+fail:
+	tls_conf_free(c);
+	return NULL;
+}
+
+void tls_conf_free(struct tls_conf *c)
+{
+	if (c == NULL)
+		return;
+	mbedtls_ssl_config_free(&c->c_ssl);
+	mbedtls_x509_crt_free(&c->c_ca);
+	mbedtls_x509_crt_free(&c->c_cert);
+	mbedtls_pk_free(&c->c_key);
+	mbedtls_ctr_drbg_free(&c->c_drbg);
+	mbedtls_entropy_free(&c->c_entropy);
+	free(c);
+}
+
+/* The socket under mbedtls: non-blocking, no SIGPIPE. */
+static int tls_bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct tls *t = ctx;
+	ssize_t n = send(t->t_fd, buf, len, MSG_NOSIGNAL);
+
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_WRITE;
+	t->t_errno = errno;
+	return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET
+	                                             : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int tls_bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct tls *t = ctx;
+	ssize_t n = recv(t->t_fd, buf, len, 0);
+
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	t->t_errno = errno;
+	return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+struct tls *tls_new(struct tls_conf *c, int fd, const char *host, char *err, size_t errlen)
+{
+	struct tls *t = xcalloc(1, sizeof(*t));
+	int rc;
+
+	t->t_fd = fd;
+	t->t_want = LOOP_WRITE;
+	mbedtls_ssl_init(&t->t_ssl);
+	rc = mbedtls_ssl_setup(&t->t_ssl, &c->c_ssl);
+	if (rc == 0)
+		rc = mbedtls_ssl_set_hostname(&t->t_ssl, host);
+	if (rc != 0) {
+		char e[200];
+
+		tls_strerror(rc, e, sizeof(e));
+		snprintf(err, errlen, "TLS session setup failed: %s", e);
+		mbedtls_ssl_free(&t->t_ssl);
+		free(t);
+		return NULL;
+	}
+	mbedtls_ssl_set_bio(&t->t_ssl, t, tls_bio_send, tls_bio_recv, NULL);
+	return t;
+}
+
+void tls_free(struct tls *t)
+{
+	if (t == NULL)
+		return;
+	/* Does nothing before the handshake is over; one try, no waiting. */
+	(void)mbedtls_ssl_close_notify(&t->t_ssl);
+	mbedtls_ssl_free(&t->t_ssl);
+	free(t);
+}
+
+/* The alert descriptions a broker or server sends most often. */
+static const char *tls_alert_name(int desc)
+{
+	switch (desc) {
+	case 40:
+		return "handshake_failure";
+	case 42:
+		return "bad_certificate";
+	case 43:
+		return "unsupported_certificate";
+	case 44:
+		return "certificate_revoked";
+	case 45:
+		return "certificate_expired";
+	case 46:
+		return "certificate_unknown";
+	case 48:
+		return "unknown_ca";
+	case 70:
+		return "protocol_version";
+	case 80:
+		return "internal_error";
+	case 112:
+		return "unrecognized_name";
+	case 116:
+		return "certificate_required";
+	default:
+		return NULL;
+	}
+}
+
+/* err = why the session failed with rc, in words. */
+static void tls_explain(struct tls *t, int rc, bool handshake, char *err, size_t errlen)
+{
+	char e[200];
+
+	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+		char info[512];
+		uint32_t flags = mbedtls_ssl_get_verify_result(&t->t_ssl);
+		int n = mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
+
+		/* One line: the reasons joined with "; ". */
+		while (n > 0 && info[n - 1] == '\n')
+			info[--n] = '\0';
+		for (char *p = info; *p != '\0'; p++)
+			if (*p == '\n')
+				*p = ';';
+		snprintf(err, errlen, "the server's certificate was not accepted: %s", info);
+		return;
+	}
+	if ((rc == MBEDTLS_ERR_NET_SEND_FAILED || rc == MBEDTLS_ERR_NET_RECV_FAILED ||
+	     rc == MBEDTLS_ERR_NET_CONN_RESET) &&
+	    t->t_errno != 0) {
+		/* A peer that refuses us mid-handshake often just closes. */
+		if (handshake && (t->t_errno == EPIPE || t->t_errno == ECONNRESET))
+			snprintf(err, errlen,
+			         "the peer closed the connection during the handshake (%s)",
+			         strerror(t->t_errno));
+		else
+			snprintf(err, errlen, "%s", strerror(t->t_errno));
+		return;
+	}
+	if (rc == MBEDTLS_ERR_SSL_CONN_EOF) {
+		snprintf(err, errlen, "the peer closed the connection during the handshake");
+		return;
+	}
+	tls_strerror(rc, e, sizeof(e));
+#if MBEDTLS_VERSION_MAJOR < 3
+	if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && t->t_ssl.in_msg != NULL) {
+		int desc = t->t_ssl.in_msg[1];
+		const char *name = tls_alert_name(desc);
+
+		if (name != NULL)
+			snprintf(err, errlen, "the peer refused us with the alert %s (%d)", name,
+			         desc);
+		else
+			snprintf(err, errlen, "the peer refused us with alert %d", desc);
+		return;
+	}
+#else
+	(void)tls_alert_name;
+#endif
+	if (rc == MBEDTLS_ERR_SSL_INVALID_RECORD || rc == MBEDTLS_ERR_SSL_BAD_HS_SERVER_HELLO ||
+	    rc == MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE) {
+		snprintf(err, errlen, "%s (is this a TLS port?)", e);
+		return;
+	}
+	snprintf(err, errlen, "%s", e);
+}
+
+int tls_handshake(struct tls *t, char *err, size_t errlen)
+{
+	int rc = mbedtls_ssl_handshake(&t->t_ssl);
+
+	if (rc == 0)
+		return TLS_OK;
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		t->t_want = rc == MBEDTLS_ERR_SSL_WANT_READ ? LOOP_READ : LOOP_WRITE;
+		return TLS_AGAIN;
+	}
+	tls_explain(t, rc, true, err, errlen);
+	return TLS_FAIL;
+}
+
+int tls_want(const struct tls *t)
+{
+	return t != NULL ? t->t_want : LOOP_READ;
+}
+
+const char *tls_describe(const struct tls *t, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s, %s", mbedtls_ssl_get_version(&t->t_ssl),
+	         mbedtls_ssl_get_ciphersuite(&t->t_ssl));
+	return out;
+}
+
+ssize_t tls_recv(struct tls *t, int fd, void *buf, size_t len, char *err, size_t errlen)
+{
+	int rc;
+
+	if (t == NULL)
+		return tls_plain_recv(fd, buf, len, err, errlen);
+	for (;;) {
+		rc = mbedtls_ssl_read(&t->t_ssl, buf, len);
+#ifdef MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET
+		if (rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+			continue;
+#endif
+		break;
+	}
+	if (rc > 0)
+		return rc;
+	if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == MBEDTLS_ERR_SSL_CONN_EOF)
+		return 0;
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
+		t->t_want = LOOP_READ;
+		errno = EAGAIN;
+		return -1;
+	}
+	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		/*
+		 * A read that must write is mbedtls answering a renegotiation
+		 * request (refused: renegotiation stays off) and finding the
+		 * socket full. Finishing that write would need mbedtls's
+		 * internal flush, and the next mbedtls_ssl_write() would take
+		 * it for ours; so the connection ends here and is made anew.
+		 */
+		snprintf(err, errlen, "the peer asked to renegotiate while the socket was full");
+		errno = EPROTO;
+		return -1;
+	}
+	tls_explain(t, rc, false, err, errlen);
+	errno = EPROTO;
+	return -1;
+}
+
+ssize_t tls_send(struct tls *t, int fd, const void *buf, size_t len, char *err, size_t errlen)
+{
+	size_t n;
+	int rc;
+
+	if (t == NULL)
+		return tls_plain_send(fd, buf, len, err, errlen);
+	/*
+	 * mbedtls copied and encrypted the bytes of a write it could not
+	 * finish; called again it flushes them and returns the length it is
+	 * given now, so it must be given the same length.
+	 */
+	n = t->t_wlen != 0 && t->t_wlen <= len ? t->t_wlen : len;
+	rc = mbedtls_ssl_write(&t->t_ssl, buf, n);
+	if (rc >= 0) {
+		t->t_wlen = 0;
+		return rc;
+	}
+	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE || rc == MBEDTLS_ERR_SSL_WANT_READ) {
+		t->t_wlen = n;
+		t->t_want = rc == MBEDTLS_ERR_SSL_WANT_READ ? LOOP_READ : LOOP_WRITE;
+		errno = EAGAIN;
+		return -1;
+	}
+	tls_explain(t, rc, false, err, errlen);
+	errno = EPROTO;
+	return -1;
+}
+
+bool tls_pending(const struct tls *t)
+{
+	return t != NULL && (mbedtls_ssl_get_bytes_avail(&t->t_ssl) > 0 ||
+	                     mbedtls_ssl_check_pending(&t->t_ssl) != 0);
+}
+
+#endif /* HAVE_TLS */
