@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""receiver.py PORT LOG: a webhook receiver for the integration tests.
+"""receiver.py PORT LOG [CERT KEY]: a webhook receiver for the integration tests.
 
-Listens on 127.0.0.1:PORT (HTTP/1.1, keep-alive) and appends one JSON line
+Listens on 127.0.0.1:PORT (HTTP/1.1, keep-alive; with CERT and KEY, PEM
+files, HTTPS on the same port) and appends one JSON line
 per request to LOG: {"path", "sub" (X-Octomqttd-Subscription), "status"
 (the answer given), "body" (the request body, parsed)}. The answer
 depends on the path:
@@ -12,6 +13,7 @@ Run with /usr/bin/python3 (standard library only).
 """
 import http.server
 import json
+import ssl
 import sys
 import threading
 
@@ -52,6 +54,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def main():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
     server.daemon_threads = True
+    if len(sys.argv) > 4:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        # The handshake runs in each request's thread, not in accept():
+        # one client that stalls or fails it cannot hold up the others.
+        server.socket = ctx.wrap_socket(server.socket, server_side=True,
+                                        do_handshake_on_connect=False)
     server.serve_forever()
 
 
