@@ -13,7 +13,7 @@ set -eu
 
 build_pkgs="build-essential autoconf automake libtool pkg-config libmbedtls-dev libjsmn-dev
 check libsubunit-dev"
-demo_pkgs="mosquitto mosquitto-clients curl"
+demo_pkgs="mosquitto mosquitto-clients curl ca-certificates"
 # libclang-rt-dev holds libFuzzer and clang's sanitizer runtimes: clang
 # alone does not link -fsanitize=fuzzer when recommends are not installed.
 test_pkgs="valgrind clang libclang-rt-dev clang-format openssl python3 git"
