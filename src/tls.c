@@ -448,6 +448,24 @@ static const char *tls_alert_name(int desc)
 	}
 }
 
+/* The errors of a peer that answered with something other than TLS. */
+static bool tls_not_tls(int rc)
+{
+	switch (rc) {
+	case MBEDTLS_ERR_SSL_INVALID_RECORD:
+	case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE:
+#ifdef MBEDTLS_ERR_SSL_BAD_HS_SERVER_HELLO /* 2.x; 3.x says DECODE_ERROR */
+	case MBEDTLS_ERR_SSL_BAD_HS_SERVER_HELLO:
+#endif
+#ifdef MBEDTLS_ERR_SSL_DECODE_ERROR
+	case MBEDTLS_ERR_SSL_DECODE_ERROR:
+#endif
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* err = why the session failed with rc, in words. */
 static void tls_explain(struct tls *t, int rc, bool handshake, char *err, size_t errlen)
 {
@@ -499,8 +517,7 @@ static void tls_explain(struct tls *t, int rc, bool handshake, char *err, size_t
 #else
 	(void)tls_alert_name;
 #endif
-	if (rc == MBEDTLS_ERR_SSL_INVALID_RECORD || rc == MBEDTLS_ERR_SSL_BAD_HS_SERVER_HELLO ||
-	    rc == MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE) {
+	if (tls_not_tls(rc)) {
 		snprintf(err, errlen, "%s (is this a TLS port?)", e);
 		return;
 	}
