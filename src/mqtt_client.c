@@ -47,8 +47,13 @@
  * instead of growing the output buffer while the broker is slow.
  */
 #define MC_OUT_HIGH 65536
-/* Inbound QoS 2 packet ids awaiting PUBREL that we remember. */
-#define MC_QOS2_IDS 64
+/*
+ * Inbound QoS 2 packet ids awaiting PUBREL: one bit per possible id, so
+ * every one is remembered however many the broker leaves unreleased (a
+ * fixed list would have to forget some, and a forgotten id's duplicate
+ * would be delivered twice). 8 KiB, allocated with the client.
+ */
+#define MC_QOS2_BYTES (65536 / 8)
 
 enum mc_state {
 	MC_IDLE,         /* not started */
@@ -117,10 +122,9 @@ struct mqtt_client {
 	struct mc_list mc_queue, mc_unwritten, mc_inflight;
 	size_t mc_queue_bytes;
 	uint16_t mc_next_id;
-	uint16_t mc_qos2_ids[MC_QOS2_IDS];
-	size_t mc_qos2_n;
-	unsigned mc_attempt; /* consecutive failed attempts */
-	uint64_t mc_timer;   /* connect timeout, backoff or keepalive timer */
+	uint8_t *mc_qos2_ids; /* MC_QOS2_BYTES: bit `id` set from PUBLISH to PUBREL */
+	unsigned mc_attempt;  /* consecutive failed attempts */
+	uint64_t mc_timer;    /* connect timeout, backoff or keepalive timer */
 	uint64_t mc_last_sent, mc_last_recv;
 	bool mc_writing; /* write watcher installed */
 	bool mc_paused;  /* mqtt_client_pause(): not reading from the broker */
@@ -282,6 +286,7 @@ struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg)
 	mc->mc_state = MC_IDLE;
 	mc->mc_next_id = 1;
 	mc->mc_rand = (unsigned)loop_clock_ms() ^ (unsigned)getpid();
+	mc->mc_qos2_ids = xcalloc(1, MC_QOS2_BYTES);
 	buf_init(&mc->mc_in);
 	buf_init(&mc->mc_out);
 	if (cfg_lw_enabled(cfg)) {
@@ -648,7 +653,7 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	/* A new session: inbound QoS 2 ids awaiting PUBREL belong to the old
 	 * one; the broker may reuse them for new messages. */
 	if (!pkt->session_present)
-		mc->mc_qos2_n = 0;
+		memset(mc->mc_qos2_ids, 0, MC_QOS2_BYTES);
 	/* QoS 1/2 messages of the last connection go first, in their order
 	 * (§4.4): with DUP if the broker kept the session, else as new. */
 	for (m = mc->mc_inflight.l_head; m != NULL; m = m->m_next) {
@@ -725,18 +730,20 @@ static void mc_ack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	mc_stop_progress(mc);
 }
 
+/* Is inbound QoS 2 id `id` awaiting its PUBREL? `remove`: not any more. */
 static bool mc_qos2_seen(struct mqtt_client *mc, uint16_t id, bool remove)
 {
-	size_t i;
+	uint8_t bit = (uint8_t)(1u << (id & 7));
+	bool seen = (mc->mc_qos2_ids[id >> 3] & bit) != 0;
 
-	for (i = 0; i < mc->mc_qos2_n; i++) {
-		if (mc->mc_qos2_ids[i] == id) {
-			if (remove)
-				mc->mc_qos2_ids[i] = mc->mc_qos2_ids[--mc->mc_qos2_n];
-			return true;
-		}
-	}
-	return false;
+	if (remove)
+		mc->mc_qos2_ids[id >> 3] &= (uint8_t)~bit;
+	return seen;
+}
+
+static void mc_qos2_remember(struct mqtt_client *mc, uint16_t id)
+{
+	mc->mc_qos2_ids[id >> 3] |= (uint8_t)(1u << (id & 7));
 }
 
 /* Is an acknowledgement of this type and id waiting for its delivery? */
@@ -828,8 +835,8 @@ static void mc_inbound_publish(struct mqtt_client *mc, const struct mqtt_packet 
 		}
 		return;
 	}
-	if (pkt->qos == 2 && mc->mc_qos2_n < MC_QOS2_IDS)
-		mc->mc_qos2_ids[mc->mc_qos2_n++] = pkt->packet_id;
+	if (pkt->qos == 2)
+		mc_qos2_remember(mc, pkt->packet_id);
 	if (pkt->qos > 0)
 		token = mc_acks_push(mc, pkt->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, pkt->packet_id);
 	if (mc->mc_on_message == NULL) {
@@ -1468,6 +1475,7 @@ void mqtt_client_free(struct mqtt_client *mc)
 	while (mc->mc_subs != NULL)
 		mc_sub_free(mc, mc->mc_subs);
 	free(mc->mc_acks);
+	free(mc->mc_qos2_ids);
 	spool_close(mc->mc_spool);
 	buf_free(&mc->mc_in);
 	buf_free(&mc->mc_out);

@@ -167,6 +167,27 @@ fb_stop_after_up
 log_has "info: connected to broker 127\\.0\\.0\\.1:$BROKER_PORT \\(session resumed\\)" ||
 	fail "qos2-drop: the resumed session was not logged"
 
+# A QoS 2 flow cut before PUBREC: the PUBLISH is re-sent, with DUP on the
+# resumed session, as a new message (DUP clear) when the session is gone.
+for sp in 1 0; do
+	if [ "$sp" = 1 ]; then resent=3c; else resent=34; fi
+	fb_start qos2_drop_publish "qos2-drop-publish-sp$sp" -D "SP=0$sp" -D "RESENT=$resent"
+	fb_daemon <<EOF
+broker.clean_session = false
+publish.qos = 2
+EOF
+	fb_note post
+	post /events/Q2 ''
+	expect_answer 202 '{"accepted":true,"topic":"octoprint/event/Q2"}'
+	fb_stop_after_up
+	if [ "$sp" = 1 ]; then
+		log_has "info: connected to broker 127\\.0\\.0\\.1:$BROKER_PORT \\(session resumed\\)" ||
+			fail "qos2-drop-publish-sp1: the resumed session was not logged"
+	elif log_has "session resumed"; then
+		fail "qos2-drop-publish-sp0: a session was resumed"
+	fi
+done
+
 # An inbound QoS 2 duplicate: acknowledged twice, handled once.
 fb_start inbound_qos2_dup inbound-qos2-dup
 fb_daemon </dev/null

@@ -5,8 +5,9 @@
  * and the retry that follows, QoS 0 bytes, the offline queue (order, bounds,
  * refusals), the dead-link timeout, malformed and oversized packets, the
  * broker closing, DISCONNECT on stop, the will and the connected /
- * disconnected status messages, packet ids wrapping past 65535, inbound
- * QoS 2 duplicates, and the backoff function.
+ * disconnected status messages, packet ids wrapping past 65535, the
+ * in-flight window, inbound QoS 2 duplicates (every unreleased id
+ * remembered), and the backoff function.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -1055,6 +1056,116 @@ START_TEST(inbound_qos2_ids_follow_the_session)
 }
 END_TEST
 
+/* Run the loop for `ms`: for checks that nothing more arrives meanwhile. */
+static void run_for(uint64_t ms)
+{
+	uint64_t end = loop_clock_ms() + ms;
+
+	while (loop_clock_ms() < end)
+		loop_run_once(loop, 20);
+}
+
+/*
+ * The in-flight window: of 100 QoS 1 messages published while connected
+ * and never acknowledged, exactly 64 reach the broker and the others wait
+ * in the queue; one PUBACK lets exactly one more go, and once the broker
+ * acknowledges everything all of them arrive.
+ */
+START_TEST(inflight_window_holds_64)
+{
+	enum { N = 100, WINDOW = 64 };
+	struct mqtt_client_stats st;
+	struct buf b = BUF_INITIALIZER;
+	uint16_t id;
+	int i;
+
+	cfg.queue_max_messages = N;
+	fk.ack_qos = false;
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(mqtt_client_publish(mc, "w", 1, "x", 1, 1, false, false),
+		                 MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL(fk.npubs >= WINDOW));
+	run_for(300);
+	ck_assert_int_eq(fk.npubs, WINDOW);
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.inflight, WINDOW);
+	/* Ids 1..64 in order (no status messages here). */
+	ck_assert_uint_eq(fk.pub_id[0], 1);
+	ck_assert_uint_eq(fk.pub_id[WINDOW - 1], WINDOW);
+	mqtt_encode_ack(&b, MQTT_PUBACK, 1);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.npubs > WINDOW));
+	run_for(300);
+	ck_assert_int_eq(fk.npubs, WINDOW + 1);
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.inflight, WINDOW);
+	/* Acknowledge the rest (2..65 by hand, later ones as they come). */
+	fk.ack_qos = true;
+	for (id = 2; id <= WINDOW + 1; id++)
+		mqtt_encode_ack(&b, MQTT_PUBACK, id);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL((mqtt_client_stats(mc, &st), st.inflight == 0 && fk.npubs == N)));
+	ck_assert_uint_eq(st.published, N);
+	ck_assert_uint_eq(st.dropped, 0);
+	buf_free(&b);
+}
+END_TEST
+
+/* Inbound deliveries counted, each acknowledged at once. */
+static int count_hook_n;
+
+static void count_hook(void *ctx, const struct mqtt_message *msg, uint64_t token)
+{
+	(void)ctx;
+	(void)msg;
+	count_hook_n++;
+	mqtt_client_ack(mc, token);
+}
+
+/*
+ * Every inbound QoS 2 id awaiting PUBREL is remembered, however many:
+ * 300 messages (ids spread over 1..65535, 65535 included) stay unreleased,
+ * their duplicates are all answered PUBREC and none is delivered again.
+ * After the PUBRELs the ids are free: new messages with them are delivered.
+ */
+START_TEST(inbound_qos2_every_id_remembered)
+{
+	enum { N = 300 };
+	struct buf b = BUF_INITIALIZER;
+	int i;
+
+	count_hook_n = 0;
+	start_client();
+	mqtt_client_on_message(mc, count_hook, NULL);
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	for (i = 0; i < N; i++)
+		mqtt_encode_publish(&b, "in/m", 4, "p", 1, 2, false, false,
+		                    (uint16_t)(65535 - i * 211));
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBREC] == N));
+	ck_assert_int_eq(count_hook_n, N);
+	for (i = 0; i < N; i++)
+		mqtt_encode_publish(&b, "in/m", 4, "p", 1, 2, false, true,
+		                    (uint16_t)(65535 - i * 211));
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBREC] == 2 * N));
+	ck_assert_int_eq(count_hook_n, N);
+	for (i = 0; i < N; i++)
+		mqtt_encode_ack(&b, MQTT_PUBREL, (uint16_t)(65535 - i * 211));
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBCOMP] == N));
+	for (i = 0; i < N; i++)
+		mqtt_encode_publish(&b, "in/m", 4, "p", 1, 2, false, false,
+		                    (uint16_t)(65535 - i * 211));
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.acks[MQTT_PUBREC] == 3 * N));
+	ck_assert_int_eq(count_hook_n, 2 * N);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(backoff_bounds)
 {
 	unsigned a;
@@ -1381,6 +1492,8 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, packet_ids_wrap_skip_inflight);
 	tcase_add_test(tc, inbound_qos2_duplicate_once);
 	tcase_add_loop_test(tc, inbound_qos2_ids_follow_the_session, 0, 2);
+	tcase_add_test(tc, inflight_window_holds_64);
+	tcase_add_test(tc, inbound_qos2_every_id_remembered);
 	tcase_add_test(tc, backoff_bounds);
 	tcase_add_test(tc, inbound_acks_wait_for_delivery);
 	tcase_add_test(tc, inbound_ack_after_reconnect_ignored);
