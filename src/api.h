@@ -19,7 +19,11 @@ void api_free(struct api *api);
 /* The server whose response counters /status and /metrics report (main
  * sets it once both exist; without it they report zeros). */
 void api_set_server(struct api *api, const struct http_server *srv);
-/* The webhook subscriptions (§5 /subscriptions routes; without them 404). */
+/*
+ * The webhook subscriptions (§5 /subscriptions routes; without them 404).
+ * wh checks the URLs of registrations (webhook_check_url) and must not be
+ * NULL.
+ */
 struct registry;
 struct subs;
 struct webhook;

@@ -49,34 +49,21 @@ static void on_signal(int sig)
 
 /*
  * Wiring of subs to the webhook client: one delivery target per
- * subscription, checked against webhook.allow again (the configuration
- * may have changed since it was registered).
+ * subscription. webhook_add_target() checks the host's addresses against
+ * webhook.allow again (the configuration may have changed since the
+ * subscription was registered), and every connect is checked once more.
  */
 struct main_hooks {
 	struct webhook *h_wh;
-	const struct cfg *h_cfg;
 };
 
 static int main_add_target(void *ctx, const struct reg_entry *e)
 {
 	struct main_hooks *h = ctx;
 	char err[NET_ERR_LEN + 64];
-	const char *why = NULL;
-	struct webhook_url u;
-	int st;
 
-	if (webhook_parse_url(e->url, &u, err, sizeof(err)) != 0) {
-		log_warnx("subscription %s: %s", e->id, err);
-		return -1;
-	}
-	st = net_host_allowed(u.host, h->h_cfg->webhook_allow, h->h_cfg->webhook_allow_n, &why);
-	webhook_url_free(&u);
-	if (st != 0) {
-		log_warnx("subscription %s: %s: %s", e->id, e->url, why);
-		return -1;
-	}
 	if (webhook_add_target(h->h_wh, e->id, e->url, err, sizeof(err)) != 0) {
-		log_warnx("subscription %s: %s", e->id, err);
+		log_warnx("subscription %s (%s): %s", e->id, e->url, err);
 		return -1;
 	}
 	return 0;
@@ -284,9 +271,9 @@ int main(int argc, char **argv)
 	wo.tls_ca_file = cfg.webhook_tls_ca_certs;
 	wo.tls_insecure = cfg.webhook_tls_insecure;
 	wh = webhook_new(loop, &wo);
+	webhook_set_allow(wh, cfg.webhook_allow, cfg.webhook_allow_n);
 	webhook_on_backlog(wh, main_backlog, mc);
 	hooks.h_wh = wh;
-	hooks.h_cfg = &cfg;
 	subs = subs_new(reg, mc, cfg.sub_qos, &ops);
 	mqtt_client_on_message(mc, subs_on_message, subs);
 	subs_sync(subs);

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 
 #include "compat.h"
+#include "log.h"
 #include "net.h"
 
 static int net_err(char *err, size_t errlen, const char *fmt, ...) ATTR_PRINTF(3, 4);
@@ -331,37 +332,98 @@ bool net_cidr_contains(const struct net_cidr *c, const struct sockaddr *sa)
 	return rest == 0 || ((a[full] ^ c->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
 }
 
-int net_host_allowed(const char *host, const struct net_cidr *allow, size_t n, const char **why)
+bool net_addr_allowed(const char *addr, const struct net_cidr *allow, size_t n)
 {
-	struct sockaddr_storage ss[2];
-	size_t naddr = 0, i, j;
+	struct sockaddr_storage ss;
+	size_t i;
 
-	memset(ss, 0, sizeof(ss));
-	if (strcmp(host, "localhost") == 0) {
-		ss[0].ss_family = AF_INET;
-		((struct sockaddr_in *)&ss[0])->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		ss[1].ss_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss[1])->sin6_addr = in6addr_loopback;
-		naddr = 2;
-	} else if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss[0])->sin_addr) == 1) {
-		ss[0].ss_family = AF_INET;
-		naddr = 1;
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss[0])->sin6_addr) == 1) {
-		ss[0].ss_family = AF_INET6;
-		naddr = 1;
-	} else {
-		*why = "the webhook host must be an IP address or localhost";
-		return 400;
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else
+		return false;
+	for (i = 0; i < n; i++) {
+		if (net_cidr_contains(&allow[i], (struct sockaddr *)&ss))
+			return true;
 	}
-	for (i = 0; i < naddr; i++) {
-		for (j = 0; j < n; j++) {
-			if (net_cidr_contains(&allow[j], (struct sockaddr *)&ss[i]))
-				break;
-		}
-		if (j == n) {
-			*why = "the webhook address is outside webhook.allow";
-			return 403;
-		}
+	return false;
+}
+
+size_t net_addrs_outside(char *const *addrs, size_t naddrs, const struct net_cidr *allow, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < naddrs; i++) {
+		if (!net_addr_allowed(addrs[i], allow, n))
+			break;
 	}
+	return i;
+}
+
+bool net_addr_literal(const char *host)
+{
+	unsigned char tmp[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
+}
+
+void net_addrs_free(char **addrs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(addrs[i]);
+	free(addrs);
+}
+
+int net_lookup(const char *host, char ***addrs, size_t *n, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res, *ai;
+	char text[INET6_ADDRSTRLEN];
+	char **out = NULL;
+	size_t k = 0, i;
+	int rc;
+
+	if (net_addr_literal(host)) {
+		out = xmalloc(sizeof(*out));
+		out[k++] = xstrdup(host);
+		goto done;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0)
+		return net_err(err, errlen, "cannot resolve '%s': %s", host,
+		               rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		const void *a;
+		bool seen = false;
+
+		if (ai->ai_family == AF_INET)
+			a = &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
+		else if (ai->ai_family == AF_INET6)
+			a = &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr;
+		else
+			continue;
+		if (inet_ntop(ai->ai_family, a, text, sizeof(text)) == NULL)
+			continue;
+		for (i = 0; i < k; i++)
+			seen = seen || strcmp(out[i], text) == 0;
+		if (seen)
+			continue;
+		out = xrealloc(out, (k + 1) * sizeof(*out));
+		out[k++] = xstrdup(text);
+	}
+	freeaddrinfo(res);
+	if (k == 0) {
+		free(out);
+		return net_err(err, errlen, "cannot resolve '%s': no IPv4 or IPv6 address", host);
+	}
+done:
+	*addrs = out;
+	*n = k;
 	return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * net: non-blocking TCP sockets and address parsing.
+ * net: non-blocking TCP sockets, address parsing, host lookups and address
+ * blocks.
  *
  * Functions return a descriptor or 0 on success and -1 on failure, with a
  * message in the caller's err buffer (Redis anet convention): the caller
@@ -55,14 +56,29 @@ struct net_cidr {
 };
 struct sockaddr;
 int net_cidr_parse(const char *s, struct net_cidr *out, char *err, size_t errlen);
-/*
- * May a webhook go to host? It must be literal, an IP address or
- * "localhost" (127.0.0.1 and ::1; resolving a name would block), and every
- * address in one of the n blocks. 0; 400 (not literal) or 403 (outside)
- * with *why set.
- */
-int net_host_allowed(const char *host, const struct net_cidr *allow, size_t n, const char **why);
 bool net_cidr_contains(const struct net_cidr *c, const struct sockaddr *sa);
+/*
+ * Is addr, a numeric IPv4 or IPv6 address (no brackets), inside one of the
+ * n blocks? false for text that is not an address.
+ */
+bool net_addr_allowed(const char *addr, const struct net_cidr *allow, size_t n);
+/*
+ * The index of the first of the naddrs addresses (numeric text) that is
+ * outside every one of the n blocks, or naddrs when all are inside.
+ */
+size_t net_addrs_outside(char *const *addrs, size_t naddrs, const struct net_cidr *allow, size_t n);
+
+/* Is host a numeric IPv4 or IPv6 address (no brackets)? */
+bool net_addr_literal(const char *host);
+/*
+ * The addresses of host as numeric text (no brackets), in the order
+ * getaddrinfo() gives them, each once. A literal IPv4 or IPv6 address is
+ * itself, without a lookup; a name is looked up with getaddrinfo(), which
+ * may block. 0 with *addrs (*n >= 1 strings; free with net_addrs_free),
+ * or -1 with err ("cannot resolve 'HOST': ...").
+ */
+int net_lookup(const char *host, char ***addrs, size_t *n, char *err, size_t errlen);
+void net_addrs_free(char **addrs, size_t n);
 
 /* 0 or -1 with errno set. */
 int net_set_nonblock(int fd);

@@ -21,15 +21,12 @@
  * never recurses.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include "config.h"
 #include "http_parser.h"
@@ -42,6 +39,8 @@
 
 #define HOOK_READ_CHUNK 16384
 #define HOOK_ID_MAX     64
+/* A result status: the address is outside webhook.allow, not connected to (final). */
+#define HOOK_REFUSED (-1)
 
 struct hook_delivery {
 	struct hook_delivery *d_next;
@@ -66,6 +65,7 @@ struct hook_target {
 	bool t_fail_logged; /* a final failure was logged since the last success */
 	bool t_drop_logged; /* a max_pending drop was logged since the last success */
 	bool t_full;        /* counted in w_full: t_count reached the high mark */
+	bool t_refused;     /* the failure being reported is HOOK_REFUSED */
 	char t_err[NET_ERR_LEN];
 };
 
@@ -110,6 +110,10 @@ struct webhook {
 	struct tls_conf *w_tls; /* https: made at the first https target */
 	struct hook_target *w_targets;
 	struct hook_host *w_hosts;
+	struct hook_host *w_checked;    /* looked up by webhook_check_url(), no target yet */
+	const struct net_cidr *w_allow; /* webhook_set_allow(): not copied */
+	size_t w_allow_n;
+	bool w_allow_set;
 	struct webhook_stats w_stats;
 	/* Backlog: targets at or over the high mark (webhook_on_backlog). */
 	size_t w_full;
@@ -245,11 +249,7 @@ void webhook_body(struct buf *out, const char *topic, size_t topic_len, const vo
 
 static void hook_host_free(struct hook_host *h)
 {
-	size_t i;
-
-	for (i = 0; i < h->h_naddrs; i++)
-		free(h->h_addrs[i]);
-	free(h->h_addrs);
+	net_addrs_free(h->h_addrs, h->h_naddrs);
 	free(h->h_key);
 	free(h->h_header);
 	free(h->h_name);
@@ -260,68 +260,60 @@ static void hook_host_free(struct hook_host *h)
  * The addresses of u's host into h: the literal itself, or what
  * getaddrinfo() says for a name (the one blocking step, see webhook.h).
  */
-static int hook_host_resolve(struct hook_host *h, const struct webhook_url *u, char *err,
-                             size_t errlen)
+static int hook_host_resolve(struct webhook *wh, struct hook_host *h, const struct webhook_url *u,
+                             char *err, size_t errlen)
 {
-	struct addrinfo hints, *res, *ai;
-	unsigned char tmp[sizeof(struct in6_addr)];
-	char text[INET6_ADDRSTRLEN];
-	char **addrs = NULL;
-	size_t n = 0, i;
-	int rc;
+	char **addrs;
+	size_t n;
 
-	if (inet_pton(AF_INET, u->host, tmp) == 1 || inet_pton(AF_INET6, u->host, tmp) == 1) {
-		addrs = xmalloc(sizeof(*addrs));
-		addrs[n++] = xstrdup(u->host);
-		goto done;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(u->host, NULL, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot resolve '%s': %s", u->host,
-		         rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	if (!net_addr_literal(u->host))
+		wh->w_stats.lookups++;
+	if (net_lookup(u->host, &addrs, &n, err, errlen) != 0)
 		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		const void *a;
-		bool seen = false;
-
-		if (ai->ai_family == AF_INET)
-			a = &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
-		else if (ai->ai_family == AF_INET6)
-			a = &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr;
-		else
-			continue;
-		if (inet_ntop(ai->ai_family, a, text, sizeof(text)) == NULL)
-			continue;
-		for (i = 0; i < n; i++)
-			seen = seen || strcmp(addrs[i], text) == 0;
-		if (seen)
-			continue;
-		addrs = xrealloc(addrs, (n + 1) * sizeof(*addrs));
-		addrs[n++] = xstrdup(text);
-	}
-	freeaddrinfo(res);
-	if (n == 0) {
-		snprintf(err, errlen, "cannot resolve '%s': no IPv4 or IPv6 address", u->host);
-		free(addrs);
-		return -1;
-	}
-done:
-	for (i = 0; i < h->h_naddrs; i++)
-		free(h->h_addrs[i]);
-	free(h->h_addrs);
+	net_addrs_free(h->h_addrs, h->h_naddrs);
 	h->h_addrs = addrs;
 	h->h_naddrs = n;
 	h->h_addr_i = 0;
 	return 0;
 }
 
-/* The host of u, created (and resolved) if needed; NULL with err set. */
-static struct hook_host *hook_host_get(struct webhook *wh, const struct webhook_url *u, char *err,
-                                       size_t errlen)
+/* May the webhook client connect to addr (webhook_set_allow)? */
+static bool hook_addr_allowed(const struct webhook *wh, const char *addr)
+{
+	return !wh->w_allow_set || net_addr_allowed(addr, wh->w_allow, wh->w_allow_n);
+}
+
+/*
+ * Are all of h's addresses allowed? 0, or -1 with err naming the host and
+ * the first address outside.
+ */
+static int hook_host_check(const struct webhook *wh, const struct hook_host *h, char *err,
+                           size_t errlen)
+{
+	size_t i;
+
+	if (!wh->w_allow_set)
+		return 0;
+	i = net_addrs_outside(h->h_addrs, h->h_naddrs, wh->w_allow, wh->w_allow_n);
+	if (i == h->h_naddrs)
+		return 0;
+	if (strcmp(h->h_addrs[i], h->h_name) == 0)
+		snprintf(err, errlen, "the address %s is outside webhook.allow", h->h_addrs[i]);
+	else
+		snprintf(err, errlen, "%s resolves to %s, outside webhook.allow", h->h_name,
+		         h->h_addrs[i]);
+	return -1;
+}
+
+/*
+ * The host of u, created (and looked up) if needed; NULL with err set.
+ * *created says whether it is new. A host that no target uses is looked
+ * up again (its first target comes back), except by webhook_add_target()
+ * right after webhook_check_url() looked it up (wh->w_checked): one
+ * registration, one lookup.
+ */
+static struct hook_host *hook_host_get(struct webhook *wh, const struct webhook_url *u,
+                                       bool *created, char *err, size_t errlen)
 {
 	char key[NET_HOST_LEN + 16];
 	struct hook_host *h;
@@ -336,9 +328,10 @@ static struct hook_host *hook_host_get(struct webhook *wh, const struct webhook_
 		if (strcmp(h->h_key, key) == 0)
 			break;
 	}
+	*created = h == NULL;
 	if (h != NULL) {
-		/* Looked up again when the first target comes back. */
-		if (h->h_ntargets == 0 && hook_host_resolve(h, u, err, errlen) != 0)
+		if (h->h_ntargets == 0 && h != wh->w_checked &&
+		    hook_host_resolve(wh, h, u, err, errlen) != 0)
 			return NULL;
 		return h;
 	}
@@ -348,13 +341,29 @@ static struct hook_host *hook_host_get(struct webhook *wh, const struct webhook_
 	h->h_name = xstrdup(u->host);
 	h->h_tls = u->tls;
 	h->h_port = u->port;
-	if (hook_host_resolve(h, u, err, errlen) != 0) {
+	if (hook_host_resolve(wh, h, u, err, errlen) != 0) {
 		hook_host_free(h);
 		return NULL;
 	}
 	h->h_next = wh->w_hosts;
 	wh->w_hosts = h;
 	return h;
+}
+
+/* Forget a host just created (no target, no connection). */
+static void hook_host_drop(struct webhook *wh, struct hook_host *h)
+{
+	struct hook_host **pp;
+
+	for (pp = &wh->w_hosts; *pp != NULL; pp = &(*pp)->h_next) {
+		if (*pp == h) {
+			*pp = h->h_next;
+			break;
+		}
+	}
+	if (wh->w_checked == h)
+		wh->w_checked = NULL;
+	hook_host_free(h);
 }
 
 static void hook_wait_remove(struct hook_host *h, struct hook_target *t)
@@ -798,8 +807,8 @@ static int64_t hook_target_timer(struct loop *loop, uint64_t id, void *arg)
 	(void)id;
 	t->t_timer = 0;
 	if (t->t_state == HT_BUSY) {
-		/* A connect that failed at once, reported now. */
-		hook_target_result(t, 0, t->t_err);
+		/* A connect that failed at once (or was refused), reported now. */
+		hook_target_result(t, t->t_refused ? HOOK_REFUSED : 0, t->t_err);
 	} else {
 		t->t_state = HT_IDLE;
 		hook_target_kick(t);
@@ -823,8 +832,8 @@ static bool hook_retryable(int status)
 }
 
 /*
- * The head delivery's attempt ended: status is the HTTP status, or 0 for
- * a failure without one (why says what).
+ * The head delivery's attempt ended: status is the HTTP status, 0 for a
+ * failure without one, or HOOK_REFUSED (final); why says what.
  */
 static void hook_target_result(struct hook_target *t, int status, const char *why)
 {
@@ -841,7 +850,7 @@ static void hook_target_result(struct hook_target *t, int status, const char *wh
 		hook_target_kick(t);
 		return;
 	}
-	if (status != 0)
+	if (status > 0)
 		snprintf(what, sizeof(what), "HTTP %d", status);
 	else
 		snprintf(what, sizeof(what), "%s", why != NULL ? why : "failed");
@@ -902,6 +911,20 @@ static void hook_target_kick(struct hook_target *t)
 		return;
 	}
 	addr = h->h_addrs[h->h_addr_i];
+	/*
+	 * webhook.allow again, at every connect: an address outside is not
+	 * connected to, and the delivery fails for good (reported through
+	 * the timer like a connect that fails at once, so a long queue does
+	 * not recurse).
+	 */
+	t->t_refused = !hook_addr_allowed(wh, addr);
+	if (t->t_refused) {
+		snprintf(t->t_err, sizeof(t->t_err),
+		         "address %s is outside webhook.allow; not connected", addr);
+		t->t_state = HT_BUSY;
+		t->t_timer = loop_timer_add(wh->w_loop, 0, hook_target_timer, t);
+		return;
+	}
 	fd = net_connect(addr, h->h_port, t->t_err, sizeof(t->t_err));
 	if (fd < 0) {
 		h->h_addr_i = (h->h_addr_i + 1) % h->h_naddrs;
@@ -1032,6 +1055,7 @@ int webhook_add_target(struct webhook *wh, const char *id, const char *url, char
 	struct webhook_url u;
 	struct hook_target *t = hook_target_find(wh, id);
 	struct hook_host *h;
+	bool created;
 
 	if (t != NULL) {
 		if (strcmp(t->t_url, url) == 0)
@@ -1049,8 +1073,15 @@ int webhook_add_target(struct webhook *wh, const char *id, const char *url, char
 		webhook_url_free(&u);
 		return -1;
 	}
-	h = hook_host_get(wh, &u, err, errlen);
+	h = hook_host_get(wh, &u, &created, err, errlen);
+	wh->w_checked = NULL;
 	if (h == NULL) {
+		webhook_url_free(&u);
+		return -1;
+	}
+	if (hook_host_check(wh, h, err, errlen) != 0) {
+		if (created)
+			hook_host_drop(wh, h);
 		webhook_url_free(&u);
 		return -1;
 	}
@@ -1065,6 +1096,36 @@ int webhook_add_target(struct webhook *wh, const char *id, const char *url, char
 	h->h_ntargets++;
 	t->t_next = wh->w_targets;
 	wh->w_targets = t;
+	return 0;
+}
+
+void webhook_set_allow(struct webhook *wh, const struct net_cidr *allow, size_t n)
+{
+	wh->w_allow = allow;
+	wh->w_allow_n = n;
+	wh->w_allow_set = true;
+}
+
+int webhook_check_url(struct webhook *wh, const char *url, char *err, size_t errlen)
+{
+	struct webhook_url u;
+	struct hook_host *h;
+	bool created;
+
+	wh->w_checked = NULL;
+	if (webhook_parse_url(url, &u, err, errlen) != 0)
+		return 400;
+	h = hook_host_get(wh, &u, &created, err, errlen);
+	webhook_url_free(&u);
+	if (h == NULL)
+		return 400;
+	if (hook_host_check(wh, h, err, errlen) != 0) {
+		if (created)
+			hook_host_drop(wh, h);
+		return 403;
+	}
+	if (h->h_ntargets == 0)
+		wh->w_checked = h;
 	return 0;
 }
 

@@ -32,7 +32,15 @@
  * looked up once, with getaddrinfo(), when the first target of that
  * host:port is added (registration or start-up), and its addresses are
  * kept; connections use those addresses, tried in turn after a failed
- * connect, so delivery never waits for a lookup. See doc/CHOICES.md.
+ * connect, so delivery never waits for a lookup. webhook_check_url()
+ * looks the name up for a registration; the webhook_add_target() that
+ * follows takes those addresses. See doc/CHOICES.md.
+ *
+ * Allowed addresses (webhook_set_allow, the daemon's webhook.allow): a
+ * target is added only when every address of its host is inside the
+ * list, and each connect checks the address it is about to use again; an
+ * address outside is not connected to and the delivery fails at once
+ * (final, counted as failed, logged like other failures: once per run).
  *
  * https:// URLs: after the TCP connect a TLS handshake (tls module) with
  * the URL's host as SNI and as the name the certificate must carry
@@ -125,10 +133,27 @@ void webhook_free(struct webhook *wh);
  * Add the target `id` for url. Adding an id that exists with the same URL
  * does nothing; with another URL is an error. The host of a name is looked
  * up here when no other target uses it yet (see above). 0, or -1 with err
- * set (bad URL, name that does not resolve, id taken).
+ * set (bad URL, name that does not resolve, an address outside the allow
+ * list, id taken).
  */
 int webhook_add_target(struct webhook *wh, const char *id, const char *url, char *err,
                        size_t errlen);
+/*
+ * The address blocks targets and connections are held to (not copied:
+ * allow must outlive wh; n == 0 allows nothing). Until this is called
+ * every address is allowed. Targets added before keep their place, but
+ * their connects are checked from now on.
+ */
+void webhook_set_allow(struct webhook *wh, const struct net_cidr *allow, size_t n);
+/*
+ * May url be registered? Parses it, looks its host up if no target uses
+ * that host yet (else takes the addresses it has), and checks every
+ * address against the allow list. 0; 400 with err for a bad URL or a name
+ * that does not resolve; 403 with err naming the first address outside.
+ * The next webhook_add_target() for this host uses the addresses looked
+ * up here instead of looking up again.
+ */
+int webhook_check_url(struct webhook *wh, const char *url, char *err, size_t errlen);
 /*
  * Remove a target: its queued deliveries are discarded (counted as
  * cancelled); a request in flight is not interrupted but its outcome is
@@ -168,6 +193,7 @@ struct webhook_stats {
 	uint64_t dropped;   /* the oldest waiting delivery, over max_pending */
 	uint64_t cancelled; /* discarded with their target */
 	uint64_t connects;  /* connections opened */
+	uint64_t lookups;   /* host names looked up (getaddrinfo) */
 	uint64_t pending;   /* gauge: queued or in flight, all targets */
 	uint64_t conns;     /* gauge: connections open */
 };

@@ -5,7 +5,9 @@
 # each, the order of 1,000 messages, retries after 5xx, none after 404,
 # the receiver down then up, unsubscribe by URL and by URL + topic, a
 # daemon restart keeping the subscriptions, a broker restart
-# re-subscribing.
+# re-subscribing; webhook.allow: a localhost URL accepted and delivered,
+# after a restart with a list that no longer holds the receiver nothing
+# sent to it (refused, logged, counted), registrations outside it 403.
 # shellcheck source=tests/integration/lib.sh
 . "$TESTS_SRCDIR/integration/lib.sh"
 
@@ -179,5 +181,60 @@ for p in ("/a", "/b", "/c", "/d"):
 
 # Never retried: the 404 got exactly one request.
 [ "$(received /status/404/n)" -eq 1 ] || fail "the 404 was retried: $(received /status/404/n)"
+
+# webhook.allow. localhost is a name like any other (from /etc/hosts):
+# accepted inside the default list (127.0.0.0/8, ::1) and delivered.
+post /subscriptions "{\"topic\":\"lh/x\",\"url\":\"http://localhost:$RECV_PORT/lh\"}"
+[ "$CODE" = 201 ] || fail "subscribing to a localhost URL: $CODE $(cat "$T/body")"
+pub lh/x five
+wait_for "the delivery to localhost" 10 got /lh 1
+hcurl "http://127.0.0.1:$HTTP_PORT/subscriptions" >"$T/before10.json"
+
+# Restarted with a list that holds none of them (10.0.0.0/8 is only ever
+# a list entry here, never connected to): the subscriptions come back
+# from state.file, but each is refused at start-up, logged with the
+# address outside, and its messages are counted as undeliverable.
+stop_daemon
+daemon_conf "$T/d10.conf" false <<EOF
+webhook.retries = 3
+webhook.timeout = 2
+webhook.allow = 10.0.0.0/8
+EOF
+start_daemon "$T/d10.conf"
+hcurl "http://127.0.0.1:$HTTP_PORT/subscriptions" >"$T/after10.json"
+cmp -s "$T/before10.json" "$T/after10.json" ||
+	fail "subscriptions changed over a restart: $(cat "$T/before10.json") / $(cat "$T/after10.json")"
+log_has "\(http://localhost:$RECV_PORT/lh\): localhost resolves to [0-9a-f:.]+, outside webhook\.allow" ||
+	fail "no refusal logged for the localhost subscription"
+log_has "\(http://127\.0\.0\.1:$RECV_PORT/d\): the address 127\.0\.0\.1 is outside webhook\.allow" ||
+	fail "no refusal logged for /d"
+wait_for "the daemon to subscribe (allow 10.0.0.0/8)" 10 log_has "subscribed to '#' with" 4
+before=$(wc -l <"$RECV_LOG")
+# lh/x matches lh/x (/lh) and '#' (/d): both refused, nothing sent.
+# (Retained messages, the daemon's own status among them, are refused
+# too, so undeliverable counts more than these two.)
+pub lh/x six
+wait_for "the two refused deliveries of lh/x" 10 log_has "message on 'lh/x' not deliverable" 2
+counter_ge undeliverable 2 || fail "undeliverable: $(counter undeliverable), want at least 2"
+[ "$(counter deliveries)" -eq 0 ] || fail "a delivery was queued outside webhook.allow"
+[ "$(counter webhook_delivered)" -eq 0 ] || fail "a webhook was delivered outside webhook.allow"
+[ "$(wc -l <"$RECV_LOG")" -eq "$before" ] || fail "the receiver got a request outside webhook.allow"
+alive "$DAEMON_PID" || fail "the daemon died"
+
+# Registrations outside the list: 403 url_not_allowed naming the address;
+# a name that does not resolve is 400 (an empty label: refused without
+# asking DNS). Nothing is added.
+post /subscriptions "{\"topic\":\"n/x\",\"url\":\"http://127.0.0.1:$RECV_PORT/n\"}"
+expect_answer 403 '{"error":"url_not_allowed","message":"the address 127.0.0.1 is outside webhook.allow"}'
+post /subscriptions "{\"topic\":\"n/x\",\"url\":\"http://localhost:$RECV_PORT/n\"}"
+[ "$CODE" = 403 ] || fail "localhost outside webhook.allow: $CODE $(cat "$T/body")"
+grep -q -E '^\{"error":"url_not_allowed","message":"localhost resolves to [0-9a-f:.]+, outside webhook\.allow"\}$' \
+	"$T/body" || fail "localhost outside webhook.allow: $(cat "$T/body")"
+post /subscriptions '{"topic":"n/x","url":"http://no..such.invalid/n"}'
+[ "$CODE" = 400 ] || fail "a name that does not resolve: $CODE $(cat "$T/body")"
+grep -q "cannot resolve 'no\.\.such\.invalid'" "$T/body" || fail "unresolvable name: $(cat "$T/body")"
+hcurl "http://127.0.0.1:$HTTP_PORT/subscriptions" >"$T/after403.json"
+cmp -s "$T/after10.json" "$T/after403.json" || fail "a refused registration was added"
+[ "$(counter webhook_failed)" -eq 0 ] || fail "webhook_failed: $(counter webhook_failed)"
 stop_daemon
 echo "ok: $(wc -l <"$RECV_LOG") requests received"

@@ -13,9 +13,11 @@
 #include "http_parser.h"
 #include "http_server.h"
 #include "json.h"
+#include "loop.h"
 #include "net.h"
 #include "registry.h"
 #include "subs.h"
+#include "webhook.h"
 #include "stub_mqtt_client.h"
 #include "check_compat.h"
 
@@ -30,6 +32,8 @@ static struct mqtt_client *mc;
 static struct api *api;
 static struct registry *reg;
 static struct subs *subs;
+static struct loop *loop;
+static struct webhook *wh; /* checks the URLs of registrations; never sends here */
 static struct net_cidr allow[2];
 
 static int no_delivery(void *ctx, const struct reg_entry *e, const char *b, size_t len)
@@ -94,7 +98,10 @@ static void setup(void)
 	api = api_new(&cfg, mc, fixed_now);
 	reg = registry_new(NULL);
 	subs = subs_new(reg, mc, 1, &no_ops);
-	api_set_subscriptions(api, reg, subs, NULL);
+	loop = loop_new();
+	wh = webhook_new(loop, NULL);
+	webhook_set_allow(wh, cfg.webhook_allow, cfg.webhook_allow_n);
+	api_set_subscriptions(api, reg, subs, wh);
 	memset(&resp, 0, sizeof(resp));
 	buf_init(&resp.body);
 	body = NULL;
@@ -104,6 +111,8 @@ static void teardown(void)
 {
 	api_free(api);
 	subs_free(subs);
+	webhook_free(wh);
+	loop_free(loop);
 	registry_free(reg);
 	mqtt_client_free(mc);
 	buf_free(&resp.body);
@@ -873,9 +882,13 @@ static const struct {
 #ifndef HAVE_TLS
         {"{\"topic\":\"a\",\"url\":\"https://127.0.0.1/\"}", 400, "built --without-tls"},
 #endif
-        {"{\"topic\":\"a\",\"url\":\"http://printer.lan/\"}", 400, "IP address or localhost"},
-        {"{\"topic\":\"a\",\"url\":\"http://10.0.0.1/\"}", 403, "outside webhook.allow"},
-        {"{\"topic\":\"a\",\"url\":\"http://[::2]/\"}", 403, "outside webhook.allow"},
+        /* An empty label: the resolver refuses it without asking DNS. */
+        {"{\"topic\":\"a\",\"url\":\"http://no..such.invalid/\"}", 400,
+         "cannot resolve 'no..such.invalid'"},
+        {"{\"topic\":\"a\",\"url\":\"http://10.0.0.1/\"}", 403,
+         "the address 10.0.0.1 is outside webhook.allow"},
+        {"{\"topic\":\"a\",\"url\":\"http://[::2]/\"}", 403,
+         "the address ::2 is outside webhook.allow"},
         {"{\"topic\":\"a\",\"url\":\"" CB "\",\"args\":{}}", 400, "args must be an array"},
         {"{\"topic\":\"a\",\"url\":\"" CB "\",\"kwargs\":[]}", 400, "kwargs an object"},
         {"{\"topic\":\"a\",\"url\":\"" CB "\",\"callback\":1}", 400, "unknown member"},
@@ -896,10 +909,24 @@ START_TEST(subscribe_refused)
 }
 END_TEST
 
+/* localhost is a name like any other: /etc/hosts gives its addresses. */
 START_TEST(localhost_allowed)
 {
 	call(HTTP_POST, "/subscriptions", "{\"topic\":\"a\",\"url\":\"http://localhost:8/\"}");
 	ck_assert_int_eq(resp.status, 201);
+}
+END_TEST
+
+/* Every address of the name must be inside: here 127.0.0.1 is not. */
+START_TEST(localhost_outside)
+{
+	webhook_set_allow(wh, &allow[1], 1); /* ::1 only */
+	call(HTTP_POST, "/subscriptions", "{\"topic\":\"a\",\"url\":\"http://localhost:8/\"}");
+	ck_assert_int_eq(resp.status, 403);
+	ck_assert_str_eq(body, "{\"error\":\"url_not_allowed\",\"message\":\"localhost resolves to "
+	                       "127.0.0.1, outside webhook.allow\"}");
+	ck_assert_uint_eq(registry_count(reg), 0);
+	ck_assert_str_eq(stub_mqtt.subs, "");
 }
 END_TEST
 
@@ -1099,6 +1126,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, subscribe_and_list);
 	tcase_add_loop_test(tc, subscribe_refused, 0, (int)nitems(bad_subs));
 	tcase_add_test(tc, localhost_allowed);
+	tcase_add_test(tc, localhost_outside);
 	tcase_add_test(tc, unsubscribe_by_url);
 	tcase_add_test(tc, unsubscribe_by_id);
 	suite_add_tcase(s, tc);

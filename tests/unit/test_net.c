@@ -1,6 +1,8 @@
 /*
  * test_net: host:port parsing (good and bad inputs), listen / connect /
- * accept on loopback, a refused connect reported, IPv6 loopback if present.
+ * accept on loopback, a refused connect reported, IPv6 loopback if present;
+ * address blocks, and the addresses of a host (literal or from /etc/hosts)
+ * and whether they are allowed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -314,6 +317,88 @@ START_TEST(cidr_bad)
 }
 END_TEST
 
+/* cidr_cases through net_addr_allowed, and lists of blocks. */
+START_TEST(addr_allowed)
+{
+	struct net_cidr c[2];
+	char err[NET_ERR_LEN];
+	size_t i;
+
+	for (i = 0; i < nitems(cidr_cases); i++) {
+		ck_assert_msg(net_cidr_parse(cidr_cases[i].cidr, &c[0], err, sizeof(err)) == 0,
+		              "%s", err);
+		ck_assert_msg(net_addr_allowed(cidr_cases[i].addr, c, 1) == cidr_cases[i].in,
+		              "%s in %s", cidr_cases[i].addr, cidr_cases[i].cidr);
+	}
+	ck_assert_int_eq(net_cidr_parse("10.0.0.0/8", &c[0], err, sizeof(err)), 0);
+	ck_assert_int_eq(net_cidr_parse("::1", &c[1], err, sizeof(err)), 0);
+	ck_assert(net_addr_allowed("10.9.8.7", c, 2));
+	ck_assert(net_addr_allowed("::1", c, 2));
+	ck_assert(!net_addr_allowed("::1", c, 1));
+	ck_assert(!net_addr_allowed("127.0.0.1", c, 2));
+	ck_assert(!net_addr_allowed("10.0.0.1", c, 0)); /* an empty list allows nothing */
+	/* Only numeric text is an address. */
+	ck_assert(!net_addr_allowed("localhost", c, 2));
+	ck_assert(!net_addr_allowed("[::1]", c, 2));
+	ck_assert(!net_addr_allowed("", c, 2));
+}
+END_TEST
+
+/* Every address of a name must be inside: the first one outside is named. */
+START_TEST(addrs_outside)
+{
+	static char *const lo[] = {"127.0.0.1", "::1"};
+	static char *const mixed[] = {"::1", "10.0.0.1", "127.0.0.1", "192.168.1.1"};
+	struct net_cidr c[2];
+
+	ck_assert_int_eq(net_cidr_parse("127.0.0.0/8", &c[0], NULL, 0), 0);
+	ck_assert_int_eq(net_cidr_parse("::1", &c[1], NULL, 0), 0);
+	ck_assert_uint_eq(net_addrs_outside(lo, 2, c, 2), 2);
+	ck_assert_uint_eq(net_addrs_outside(lo, 2, c, 1), 1);
+	ck_assert_uint_eq(net_addrs_outside(lo, 2, &c[1], 1), 0);
+	ck_assert_uint_eq(net_addrs_outside(mixed, 1, c, 2), 1);
+	ck_assert_uint_eq(net_addrs_outside(mixed, 4, c, 2), 1);
+	ck_assert_uint_eq(net_addrs_outside(mixed + 2, 2, c, 2), 1);
+	ck_assert_uint_eq(net_addrs_outside(lo, 2, c, 0), 0);
+}
+END_TEST
+
+START_TEST(lookup)
+{
+	char **a = NULL, err[NET_ERR_LEN];
+	size_t n = 0, i;
+	bool v4 = false;
+
+	ck_assert(net_addr_literal("127.0.0.1"));
+	ck_assert(net_addr_literal("::1"));
+	ck_assert(!net_addr_literal("[::1]"));
+	ck_assert(!net_addr_literal("localhost"));
+	/* A literal is itself, as written. */
+	ck_assert_int_eq(net_lookup("10.0.0.1", &a, &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(a[0], "10.0.0.1");
+	net_addrs_free(a, n);
+	ck_assert_int_eq(net_lookup("0:0::1", &a, &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(a[0], "0:0::1");
+	net_addrs_free(a, n);
+	/* A name from /etc/hosts: numeric text, each address once. */
+	ck_assert_msg(net_lookup("localhost", &a, &n, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_ge(n, 1);
+	for (i = 0; i < n; i++) {
+		ck_assert(net_addr_literal(a[i]));
+		v4 = v4 || strcmp(a[i], "127.0.0.1") == 0;
+		for (size_t j = 0; j < i; j++)
+			ck_assert_str_ne(a[i], a[j]);
+	}
+	ck_assert(v4);
+	net_addrs_free(a, n);
+	/* An empty label: the resolver refuses it without asking DNS. */
+	ck_assert_int_eq(net_lookup("no..such.invalid", &a, &n, err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, "cannot resolve 'no..such.invalid': ", 35) == 0, "%s", err);
+}
+END_TEST
+
 static Suite *net_suite(void)
 {
 	Suite *s = suite_create("net");
@@ -329,6 +414,9 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, listen_port_in_use);
 	tcase_add_loop_test(tc, cidr_contains, 0, (int)nitems(cidr_cases));
 	tcase_add_test(tc, cidr_bad);
+	tcase_add_test(tc, addr_allowed);
+	tcase_add_test(tc, addrs_outside);
+	tcase_add_test(tc, lookup);
 	suite_add_tcase(s, tc);
 	return s;
 }

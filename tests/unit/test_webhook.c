@@ -459,8 +459,9 @@ START_TEST(test_targets)
 #ifndef HAVE_TLS
 	ck_assert_int_eq(webhook_add_target(wh, "b", "https://127.0.0.1/", err, sizeof(err)), -1);
 #endif
-	ck_assert_int_eq(
-	        webhook_add_target(wh, "c", "http://no-such-host.invalid/", err, sizeof(err)), -1);
+	/* An empty label: the resolver refuses it without asking DNS. */
+	ck_assert_int_eq(webhook_add_target(wh, "c", "http://no..such.invalid/", err, sizeof(err)),
+	                 -1);
 	ck_assert_ptr_nonnull(strstr(err, "cannot resolve"));
 	/* A name from /etc/hosts is looked up once, at add time. */
 	ck_assert_int_eq(webhook_add_target(wh, "d", "http://localhost:1/", err, sizeof(err)), 0);
@@ -470,6 +471,162 @@ START_TEST(test_targets)
 	ck_assert_int_eq(webhook_remove_target(wh, "nope"), -1);
 	ck_assert_int_eq(webhook_remove_target(wh, "a1"), 0);
 	ck_assert(!webhook_has_target(wh, "a1"));
+}
+END_TEST
+
+/* Log lines go to stderr: to a temporary file between capture_start and capture_end. */
+static int capture_saved = -1;
+static FILE *capture_file;
+
+static void capture_start(void)
+{
+	fflush(stderr);
+	capture_file = tmpfile();
+	ck_assert_ptr_nonnull(capture_file);
+	capture_saved = dup(2);
+	ck_assert_int_ge(capture_saved, 0);
+	ck_assert_int_ge(dup2(fileno(capture_file), 2), 0);
+}
+
+static void capture_end(char *out, size_t outlen)
+{
+	size_t n;
+
+	fflush(stderr);
+	ck_assert_int_ge(dup2(capture_saved, 2), 0);
+	close(capture_saved);
+	capture_saved = -1;
+	rewind(capture_file);
+	n = fread(out, 1, outlen - 1, capture_file);
+	out[n] = '\0';
+	fclose(capture_file);
+}
+
+static int count_of(const char *text, const char *what)
+{
+	int n = 0;
+
+	for (text = strstr(text, what); text != NULL; text = strstr(text + 1, what))
+		n++;
+	return n;
+}
+
+static struct net_cidr allow_lo[2]; /* 127.0.0.0/8, ::1 */
+static struct net_cidr allow_ten;   /* 10.0.0.0/8 */
+
+static void parse_allow(void)
+{
+	ck_assert_int_eq(net_cidr_parse("127.0.0.0/8", &allow_lo[0], NULL, 0), 0);
+	ck_assert_int_eq(net_cidr_parse("::1", &allow_lo[1], NULL, 0), 0);
+	ck_assert_int_eq(net_cidr_parse("10.0.0.0/8", &allow_ten, NULL, 0), 0);
+}
+
+/*
+ * Registration checks (webhook_check_url): bad URL and unknown name 400,
+ * an address outside 403 naming it; a name is looked up once per
+ * registration (the check's addresses serve the target added next), and
+ * again only when no target uses its host.
+ */
+START_TEST(test_check_url)
+{
+	char err[WEBHOOK_ERR_LEN], url[64];
+
+	parse_allow();
+	r_listen(0);
+	start();
+	webhook_set_allow(wh, allow_lo, 2);
+	ck_assert_int_eq(webhook_check_url(wh, "ftp://127.0.0.1/", err, sizeof(err)), 400);
+	ck_assert_int_eq(webhook_check_url(wh, "http://no..such.invalid/", err, sizeof(err)), 400);
+	ck_assert_msg(strstr(err, "cannot resolve 'no..such.invalid'") != NULL, "%s", err);
+	ck_assert_uint_eq(stats().lookups, 1);
+	ck_assert_int_eq(webhook_check_url(wh, "http://10.0.0.1:1/", err, sizeof(err)), 403);
+	ck_assert_str_eq(err, "the address 10.0.0.1 is outside webhook.allow");
+	ck_assert_int_eq(webhook_check_url(wh, "http://[::2]/", err, sizeof(err)), 403);
+	ck_assert_str_eq(err, "the address ::2 is outside webhook.allow");
+	ck_assert_int_eq(webhook_add_target(wh, "x", "http://10.0.0.1:1/", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "the address 10.0.0.1 is outside webhook.allow");
+	ck_assert(!webhook_has_target(wh, "x"));
+	ck_assert_uint_eq(stats().lookups, 1); /* literals need none */
+
+	/* localhost: one lookup for the check and the target it lets in. */
+	snprintf(url, sizeof(url), "http://localhost:%u/l", lport);
+	ck_assert_msg(webhook_check_url(wh, url, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(stats().lookups, 2);
+	ck_assert_msg(webhook_add_target(wh, "l1", url, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(stats().lookups, 2);
+	/* The host is in use: its addresses are checked, not looked up again. */
+	ck_assert_int_eq(webhook_check_url(wh, url, err, sizeof(err)), 0);
+	ck_assert_int_eq(webhook_add_target(wh, "l2", url, err, sizeof(err)), 0);
+	ck_assert_uint_eq(stats().lookups, 2);
+	enqueue("l1", "{\"n\":1}");
+	run_until_idle();
+	ck_assert_uint_eq(stats().delivered, 1);
+	ck_assert_int_eq(nrecs, 1);
+	/* No target uses it any more: the next registration looks it up again. */
+	ck_assert_int_eq(webhook_remove_target(wh, "l1"), 0);
+	ck_assert_int_eq(webhook_remove_target(wh, "l2"), 0);
+	ck_assert_int_eq(webhook_check_url(wh, url, err, sizeof(err)), 0);
+	ck_assert_uint_eq(stats().lookups, 3);
+	ck_assert_int_eq(webhook_add_target(wh, "l3", url, err, sizeof(err)), 0);
+	ck_assert_uint_eq(stats().lookups, 3);
+	/* A target added without a check (start-up) looks up on its own. */
+	ck_assert_int_eq(webhook_remove_target(wh, "l3"), 0);
+	ck_assert_int_eq(webhook_add_target(wh, "l4", url, err, sizeof(err)), 0);
+	ck_assert_uint_eq(stats().lookups, 4);
+	ck_assert_int_eq(webhook_remove_target(wh, "l4"), 0);
+
+	/* Every address must be inside: with ::1 only, localhost's 127.0.0.1 is not. */
+	webhook_set_allow(wh, &allow_lo[1], 1);
+	ck_assert_int_eq(webhook_check_url(wh, url, err, sizeof(err)), 403);
+	ck_assert_str_eq(err, "localhost resolves to 127.0.0.1, outside webhook.allow");
+	ck_assert_int_eq(webhook_add_target(wh, "l5", url, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "localhost resolves to 127.0.0.1, outside webhook.allow");
+	ck_assert(!webhook_has_target(wh, "l5"));
+	/* An empty list allows nothing. */
+	webhook_set_allow(wh, allow_lo, 0);
+	ck_assert_int_eq(webhook_check_url(wh, "http://127.0.0.1:1/", err, sizeof(err)), 403);
+}
+END_TEST
+
+/*
+ * Delivery time: a target added while its address was allowed, then the
+ * list changes. Each connect is checked: nothing is connected to, every
+ * delivery fails at once (final, counted), one warn line names the
+ * address and the URL. Allowed again, deliveries go out again.
+ */
+START_TEST(test_refused_at_connect)
+{
+	char log[4096], want[128];
+	int i;
+
+	parse_allow();
+	r_listen(0);
+	start();
+	webhook_set_allow(wh, allow_lo, 2);
+	add("t", "/r");
+	webhook_set_allow(wh, &allow_ten, 1);
+	capture_start();
+	for (i = 0; i < 3; i++)
+		enqueue("t", "{}");
+	run_until_idle();
+	capture_end(log, sizeof(log));
+	ck_assert_uint_eq(stats().failed, 3);
+	ck_assert_uint_eq(stats().delivered, 0);
+	ck_assert_uint_eq(stats().retried, 0);
+	ck_assert_uint_eq(stats().connects, 0);
+	ck_assert_int_eq(nrconns, 0);
+	ck_assert_int_eq(nrecs, 0);
+	snprintf(want, sizeof(want),
+	         "webhook t (http://127.0.0.1:%u/r): address 127.0.0.1 is outside webhook.allow; "
+	         "not connected; delivery dropped",
+	         lport);
+	ck_assert_msg(count_of(log, want) == 1, "%s", log);
+	ck_assert_msg(count_of(log, "outside webhook.allow") == 1, "%s", log);
+	webhook_set_allow(wh, allow_lo, 2);
+	enqueue("t", "{}");
+	run_until_idle();
+	ck_assert_uint_eq(stats().delivered, 1);
+	ck_assert_int_eq(nrecs, 1);
 }
 END_TEST
 
@@ -918,6 +1075,8 @@ static Suite *webhook_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_targets);
+	tcase_add_test(tc, test_check_url);
+	tcase_add_test(tc, test_refused_at_connect);
 	tcase_add_test(tc, test_request_bytes);
 	tcase_add_test(tc, test_order_keepalive);
 	tcase_add_test(tc, test_max_conns);
