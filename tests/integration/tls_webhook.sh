@@ -14,40 +14,17 @@
 tls_skip_unless_built
 make_certs
 
-RECV_LOG=$T/received.jsonl
-: >"$RECV_LOG"
+# shellcheck source=tests/integration/hooks_lib.sh
+. "$TESTS_SRCDIR/integration/hooks_lib.sh"
+
 RECV_PORT=$("$FREEPORT") || fail "freeport failed"
-spawn /usr/bin/python3 "$TESTS_SRCDIR/tools/receiver.py" "$RECV_PORT" "$RECV_LOG" \
-	"$PKI/srv.crt" "$PKI/srv.key" >>"$T/receiver.log" 2>&1
-"$FREEPORT" -w "$RECV_PORT" 10 || fail "the receiver did not listen on $RECV_PORT"
+start_receiver "$PKI/srv.crt" "$PKI/srv.key"
 start_broker
-
-received() {
-	grep -c -F "\"path\": \"$1\"" "$RECV_LOG"
-}
-
-got() {
-	[ "$(received "$1")" -ge "$2" ]
-}
-
-counter() {
-	hcurl "http://127.0.0.1:$HTTP_PORT/status" |
-		/usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["counters"][sys.argv[1]])' "$1"
-}
-
-counter_ge() {
-	[ "$(counter "$1")" -ge "$2" ]
-}
 
 # subscribe TOPIC URL: register; expect 201.
 subscribe() {
 	post /subscriptions "{\"topic\":\"$1\",\"url\":\"$2\"}"
 	[ "$CODE" = 201 ] || fail "subscribing $1 -> $2: $CODE $(cat "$T/body")"
-}
-
-pub() {
-	mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t "$1" -m "$2" ||
-		fail "mosquitto_pub $1 failed"
 }
 
 # subscribed FILTER: the broker granted the daemon's subscription.
