@@ -15,10 +15,24 @@
  * which can destroy the answer before the client reads it (413 with a
  * body in flight is the usual case).
  *
- * Each connection has one timer. Activity only stores a timestamp; when
- * the timer fires it closes the connection if it has been quiet for
- * http.timeout, else re-arms itself for the remaining time. Connections
- * are freed only through loop_defer(), never inside their own callbacks.
+ * Each connection has one timer and, by what it is doing, one deadline:
+ * a request in progress must be complete within http.timeout of its first
+ * byte (else 408 and close), however steadily its bytes trickle in; an
+ * answer being written is given http.timeout after the last byte the
+ * client took; a keep-alive connection with no request in progress is
+ * closed http.timeout after its last answer went out (or it was
+ * accepted); lingering lasts HS_LINGER_MS at most. Events only store a
+ * timestamp, and every timestamp they store is "now", so a deadline only
+ * ever moves later: when the timer fires it closes the connection if the
+ * deadline has passed, else re-arms itself for the remaining time (O(1)
+ * per event, no scan over the connections). Connections are freed only
+ * through loop_defer(), never inside their own callbacks.
+ *
+ * Connections over http.max_connections are refused with 503. The first
+ * HS_MAX_REFUSED of those at a time get a connection of their own (so the
+ * 503 survives a client still sending, see the lingering close); beyond
+ * that, the 503 is written once straight into the fresh socket, which is
+ * then closed, and nothing is kept.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,8 +56,10 @@
 #define HS_PEER_LEN   64
 /* Longest wait for the client to close after our final answer. */
 #define HS_LINGER_MS 2000
-/* Refused connections lingering at once; beyond it they are cut at once. */
+/* Refused connections lingering at once; beyond it: 503 in one write, close. */
 #define HS_MAX_REFUSED 64
+/* Bytes a refused-at-once client may have sent that are read before close. */
+#define HS_REFUSE_DRAIN 65536
 
 enum hs_state {
 	HS_ACTIVE,  /* reading and answering requests */
@@ -61,10 +77,12 @@ struct http_conn {
 	struct http_parser c_parser;
 	enum hs_state c_state;
 	uint64_t c_timer;
-	uint64_t c_last;  /* last progress, loop ms */
-	bool c_continued; /* "100 Continue" sent for the current request */
-	bool c_refused;   /* over http.max_connections: only the 503 is sent */
-	bool c_closed;    /* fd closed, free pending */
+	uint64_t c_last;      /* loop ms: last byte written, or idle/linger since */
+	uint64_t c_req_start; /* loop ms: first byte of the request in progress */
+	bool c_in_request;    /* part of a request read, not yet answered */
+	bool c_continued;     /* "100 Continue" sent for the current request */
+	bool c_refused;       /* over http.max_connections: only the 503 is sent */
+	bool c_closed;        /* fd closed, free pending */
 };
 
 struct http_server {
@@ -78,6 +96,7 @@ struct http_server {
 	size_t s_nrefused; /* refused, still sending their 503 */
 	struct http_limits s_lim;
 	struct http_response s_resp; /* reused for every request */
+	struct buf s_refusal;        /* the 503 of the refused-at-once, built once */
 	uint64_t s_responses[6];     /* by status class */
 };
 
@@ -124,6 +143,14 @@ static uint64_t hs_timeout_ms(const struct http_conn *c)
 	if (c->c_state == HS_LINGER && t > HS_LINGER_MS)
 		return HS_LINGER_MS;
 	return t;
+}
+
+/* When the connection's current deadline (see the top of the file) is, loop ms. */
+static uint64_t hs_deadline(const struct http_conn *c)
+{
+	if (c->c_state != HS_LINGER && c->c_in_request)
+		return c->c_req_start + hs_timeout_ms(c);
+	return c->c_last + hs_timeout_ms(c);
 }
 
 static void hs_conn_free(void *arg)
@@ -272,6 +299,9 @@ static void hs_answer(struct http_conn *c, enum http_parse_rc rc, const struct h
 	struct http_response *resp = &srv->s_resp;
 
 	hs_reset_response(resp);
+	/* The request is over; the answer's write clock starts now. */
+	c->c_in_request = false;
+	c->c_last = loop_now(srv->s_loop);
 	if (rc == HTTP_PARSE_ERROR) {
 		/* The framing can no longer be trusted: answer and close. */
 		http_response_error(resp, c->c_parser.status, hs_error_code(c->c_parser.status),
@@ -331,6 +361,19 @@ static void hs_run(struct http_conn *c)
 			continue;
 		}
 		if (rc == HTTP_PARSE_NEED_MORE) {
+			if (buf_len(&c->c_in) == 0) {
+				/* Nothing pending: idle from now on. */
+				c->c_last = loop_now(c->c_srv->s_loop);
+			} else if (!c->c_in_request) {
+				/*
+				 * A request began: read now, or (pipelined) it
+				 * waited in c_in until the answer before it
+				 * was out. Its clock does not restart on
+				 * further bytes.
+				 */
+				c->c_in_request = true;
+				c->c_req_start = loop_now(c->c_srv->s_loop);
+			}
 			buf_shrink(&c->c_in, HS_READ_CHUNK);
 			hs_want(c, LOOP_READ);
 			return;
@@ -363,7 +406,7 @@ static void hs_read(struct http_conn *c)
 		buf_reset(&c->c_in);
 		return;
 	}
-	c->c_last = loop_now(c->c_srv->s_loop);
+	/* Not progress either: the request's deadline counts from its first byte. */
 	buf_produced(&c->c_in, (size_t)n);
 	hs_run(c);
 }
@@ -385,20 +428,21 @@ static void hs_conn_io(struct loop *loop, int fd, int mask, void *arg)
 static int64_t hs_conn_timer(struct loop *loop, uint64_t id, void *arg)
 {
 	struct http_conn *c = arg;
-	uint64_t now = loop_now(loop), limit = hs_timeout_ms(c), quiet;
+	uint64_t now = loop_now(loop), deadline = hs_deadline(c);
 
 	(void)id;
-	quiet = now > c->c_last ? now - c->c_last : 0;
-	if (quiet < limit)
-		return (int64_t)(limit - quiet);
+	if (now < deadline)
+		return (int64_t)(deadline - now);
 	/* This timer is being fired: it is gone once we return STOP. */
 	c->c_timer = 0;
-	if (c->c_state == HS_ACTIVE && buf_len(&c->c_in) > 0 && buf_len(&c->c_out) == 0) {
-		/* Part of a request came and then stalled: say so, then close. */
+	if (c->c_state == HS_ACTIVE && c->c_in_request && buf_len(&c->c_out) == 0) {
+		/* A request began and is not complete in time: say so, then close. */
 		struct http_response *resp = &c->c_srv->s_resp;
 
-		log_debug("http %s: request incomplete after %u s, answered 408", c->c_peer,
-		          c->c_srv->s_cfg->http_timeout);
+		log_debug("http %s: request incomplete %u s after its first byte, answered 408",
+		          c->c_peer, c->c_srv->s_cfg->http_timeout);
+		c->c_in_request = false;
+		c->c_last = now;
 		hs_reset_response(resp);
 		http_response_error(resp, 408, "request_timeout",
 		                    "request not complete within http.timeout");
@@ -413,8 +457,14 @@ static int64_t hs_conn_timer(struct loop *loop, uint64_t id, void *arg)
 	}
 	if (c->c_state == HS_LINGER)
 		log_debug("http %s: closed, no EOF after the last answer", c->c_peer);
+	else if (c->c_in_request)
+		log_debug("http %s: closed, request incomplete %u s after its first byte",
+		          c->c_peer, c->c_srv->s_cfg->http_timeout);
+	else if (buf_len(&c->c_out) > 0)
+		log_debug("http %s: closed, the client took nothing of the answer for %u s",
+		          c->c_peer, c->c_srv->s_cfg->http_timeout);
 	else
-		log_debug("http %s: closed after %u s without progress", c->c_peer,
+		log_debug("http %s: closed after %u s idle", c->c_peer,
 		          c->c_srv->s_cfg->http_timeout);
 	hs_conn_close(c);
 	return LOOP_TIMER_STOP;
@@ -445,6 +495,43 @@ static struct http_conn *hs_conn_new(struct http_server *srv, int fd, const char
 	return c;
 }
 
+/* The 503 answer to a connection over http.max_connections. */
+static void hs_refusal(struct http_server *srv, struct buf *out)
+{
+	struct http_response *resp = &srv->s_resp;
+
+	hs_reset_response(resp);
+	http_response_error(resp, 503, "too_many_connections",
+	                    "too many connections (http.max_connections)");
+	resp->close = true;
+	hs_serialize(srv, out, NULL, resp);
+}
+
+/*
+ * Refuse fd without keeping any state: the 503 in one send() into the
+ * fresh socket (its send buffer is empty, so it takes the ~170 bytes
+ * whole), read what the client sent already, close. Reading first makes
+ * close() send a FIN instead of a reset that could destroy the answer;
+ * bytes the client sends after that still draw a reset. Best effort.
+ */
+static void hs_refuse_at_once(struct http_server *srv, int fd, const char *peer)
+{
+	char junk[4096];
+	size_t drained = 0;
+	ssize_t n;
+
+	if (buf_len(&srv->s_refusal) == 0)
+		hs_refusal(srv, &srv->s_refusal);
+	else
+		srv->s_responses[5]++;
+	n = send(fd, buf_data(&srv->s_refusal), buf_len(&srv->s_refusal), MSG_NOSIGNAL);
+	if (n != (ssize_t)buf_len(&srv->s_refusal))
+		log_debug("http %s: the 503 did not go out whole", peer);
+	while (drained < HS_REFUSE_DRAIN && (n = read(fd, junk, sizeof(junk))) > 0)
+		drained += (size_t)n;
+	close(fd);
+}
+
 static void hs_accept(struct loop *loop, int lfd, int mask, void *arg)
 {
 	struct http_server *srv = arg;
@@ -463,23 +550,18 @@ static void hs_accept(struct loop *loop, int lfd, int mask, void *arg)
 			continue;
 		}
 		if (refuse && srv->s_nrefused >= HS_MAX_REFUSED) {
-			log_warnx("http %s: dropped: %zu connections open, %zu being refused", peer,
-			          srv->s_nconns, srv->s_nrefused);
-			close(fd);
+			log_warnx(
+			        "http %s: refused at once: %zu connections open, %zu being refused",
+			        peer, srv->s_nconns, srv->s_nrefused);
+			hs_refuse_at_once(srv, fd, peer);
 			continue;
 		}
 		net_set_nodelay(fd);
 		c = hs_conn_new(srv, fd, peer, refuse);
 		if (refuse) {
-			struct http_response *resp = &srv->s_resp;
-
 			log_warnx("http %s: refused: %zu connections open (http.max_connections)",
 			          peer, srv->s_nconns);
-			hs_reset_response(resp);
-			http_response_error(resp, 503, "too_many_connections",
-			                    "too many connections (http.max_connections)");
-			resp->close = true;
-			hs_serialize(c->c_srv, &c->c_out, NULL, resp);
+			hs_refusal(srv, &c->c_out);
 			c->c_state = HS_CLOSING;
 		}
 		hs_run(c);
@@ -507,6 +589,7 @@ struct http_server *http_server_new(struct loop *loop, const struct cfg *cfg,
 	srv->s_lim.max_header = cfg->http_max_header;
 	srv->s_lim.max_body = cfg->http_max_body;
 	buf_init(&srv->s_resp.body);
+	buf_init(&srv->s_refusal);
 	if (loop_watch(loop, fd, LOOP_READ, hs_accept, srv) != 0) {
 		snprintf(err, errlen, "listen: descriptor %d out of select()'s range", fd);
 		close(fd);
@@ -558,5 +641,6 @@ void http_server_free(struct http_server *srv)
 	while (srv->s_conns != NULL)
 		hs_conn_close(srv->s_conns);
 	buf_free(&srv->s_resp.body);
+	buf_free(&srv->s_refusal);
 	free(srv);
 }

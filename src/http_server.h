@@ -7,8 +7,10 @@
  * the connection alive unless the request or response says close.
  * Pipelined requests are answered in order. Limits: http.max_header (431),
  * http.max_body (413), http.max_connections (503 and close), http.timeout
- * (idle or slow clients closed). "Expect: 100-continue" is answered with
- * "100 Continue" once the head passed its checks. After an answer that
+ * (a request not complete that long after its first byte: 408 and close;
+ * idle that long, or taking nothing of an answer that long: closed).
+ * "Expect: 100-continue" is answered with "100 Continue" once the head
+ * passed its checks. After an answer that
  * closes, the server shuts down its side and discards input until the
  * client closes (at most 2 s), so the answer is not lost to a reset.
  */

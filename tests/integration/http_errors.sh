@@ -65,6 +65,18 @@ grep -qi '^Allow: *POST' "$T/headers" || fail "405 without Allow: POST: $(cat "$
 grep -qi '^Content-Type: *application/json' "$T/headers" ||
 	fail "error answer not application/json: $(cat "$T/headers")"
 
+# The GET-only routes: another method is 405 with an Allow naming GET.
+for route in /status /health /metrics; do
+	for method in POST DELETE; do
+		CODE=$(hcurl -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$method" -d '' \
+			"$URL$route")
+		check 405 method_not_allowed
+		tr -d '\r' <"$T/headers" | sed -n 's/^[Aa][Ll][Ll][Oo][Ww]: *//p' | tr ',' '\n' |
+			sed 's/^ *//; s/ *$//' | grep -qx GET ||
+			fail "$method $route: 405 without Allow naming GET: $(cat "$T/headers")"
+	done
+done
+
 # Names: [A-Za-z0-9_.-], 1-128 characters.
 post '/events/bad%20name' '{}'
 check 400 invalid_name

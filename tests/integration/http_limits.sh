@@ -2,8 +2,10 @@
 # http_limits.sh: the connection-level limits of DESIGN §4/§5 against the
 # running daemon, over raw sockets: pipelined requests answered in order,
 # chunked bodies, http.max_connections (excess answered 503 and closed,
-# the others still served), http.timeout (a stalled client gets 408 and is
-# closed, and never delays another client). No broker is needed.
+# the others still served, and still 503 past the 64 refusals the daemon
+# keeps state for), http.timeout (a stalled client gets 408 and is closed,
+# a client dribbling a request gets 408 http.timeout after its first byte,
+# and neither delays another client). No broker is needed.
 # shellcheck source=tests/integration/lib.sh
 . "$TESTS_SRCDIR/integration/lib.sh"
 
@@ -61,10 +63,25 @@ def expect_eof(s):
         raise SystemExit("expected EOF, got %r" % data)
 
 
+def settle():
+    """Wait until the daemon holds no connection but the one asking; return that one."""
+    deadline = time.time() + DEADLINE
+    while True:
+        s = connect()
+        s.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")
+        status, _, body, _ = read_response(s)
+        if status == 200 and "\noctomqttd_http_connections 1\n" in body:
+            return s
+        s.close()
+        assert time.time() < deadline, (status, body)
+        time.sleep(0.05)
+
+
 EOF
 	cat >>"$T/client.py"
 	/usr/bin/python3 "$T/client.py" "$HTTP_PORT" >"$T/py.out" 2>&1 ||
 		fail "client: $(cat "$T/py.out")"
+	cat "$T/py.out"
 }
 
 # Pipelining: five requests in one write, five answers in that order.
@@ -154,6 +171,32 @@ EOF
 log_has 'refused: 3 connections open \(http\.max_connections\)' ||
 	fail "the refused connection was not logged"
 
+# Far over http.max_connections: 80 excess connections at once, more than
+# the 64 refusals the daemon keeps state for; every one still reads its
+# 503 and EOF (half of them sent a request first), and the three held
+# connections are still served.
+py <<'EOF'
+held = [settle(), connect(), connect()]
+for s in held:
+    s.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+    assert read_response(s)[0] == 200
+extra = [connect() for _ in range(80)]
+for i, s in enumerate(extra):
+    if i % 2:
+        s.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+for i, s in enumerate(extra):
+    got, headers, body, _ = read_response(s)
+    assert got == 503 and '"too_many_connections"' in body, (i, got, body)
+    assert headers.get("connection") == "close", (i, headers)
+    expect_eof(s)
+for s in held:
+    s.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+    assert read_response(s)[0] == 200
+print("80 refused ok")
+EOF
+log_has 'refused at once: 3 connections open, 64 being refused' ||
+	fail "no connection went past the 64 kept refusals"
+
 # http.timeout = 2: a client that stalls in the middle of a request gets
 # 408 and EOF; an idle keep-alive client is closed; meanwhile a third
 # client is answered at once, again and again.
@@ -176,6 +219,39 @@ expect_eof(slow)
 expect_eof(idle)
 print("timeout ok, %d requests served meanwhile" % n)
 EOF
+
+# http.timeout = 2 counts from a request's first byte: a client sending
+# one byte every 0.5 s is answered 408 and closed 2 s after its first
+# byte (more than 4 s would mean the bytes restarted the clock), while
+# another client is served meanwhile.
+py <<'EOF'
+import select
+busy = settle()
+drib = connect()
+req = b"POST /publish HTTP/1.1\r\nX-Pad: " + b"a" * 40
+t0 = time.time()
+n = sent = 0
+answered = None
+while answered is None and time.time() - t0 < 6.0:
+    if sent < len(req) and time.time() - t0 >= 0.5 * sent:
+        drib.sendall(req[sent:sent + 1])
+        sent += 1
+    busy.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+    assert read_response(busy)[0] == 200
+    n += 1
+    if select.select([drib], [], [], 0.05)[0]:
+        answered = time.time() - t0
+assert answered is not None, "no answer after %d bytes in %.1f s" % (sent, time.time() - t0)
+assert 1.5 <= answered <= 4.0, (answered, sent)
+got, headers, body, _ = read_response(drib)
+assert got == 408 and '"request_timeout"' in body, (got, body)
+expect_eof(drib)
+assert n > 10, n
+print("dribble answered 408 after %.1f s (%d bytes), %d requests served meanwhile"
+      % (answered, sent, n))
+EOF
+log_has 'request incomplete 2 s after its first byte, answered 408' ||
+	fail "the dribbling client's 408 was not logged"
 
 alive "$DAEMON_PID" || fail "octomqttd died"
 stop_daemon

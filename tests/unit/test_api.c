@@ -1024,6 +1024,10 @@ START_TEST(progress)
 	stub_mqtt.next_result = MQTT_PUB_NOT_CONNECTED;
 	call(HTTP_POST, "/progress/slicing", "{}");
 	ck_assert_int_eq(resp.status, 503);
+	/* Queued like events: not without publish.queue_events. */
+	cfg.pub_queue_events = false;
+	call(HTTP_POST, "/progress/slicing", "{}");
+	ck_assert(!stub_mqtt.allow_queue);
 }
 END_TEST
 
@@ -1043,6 +1047,13 @@ START_TEST(temperature)
 	ck_assert_str_eq(stub_mqtt.payload,
 	                 "{\"actual\":20,\"target\":200,\"_timestamp\":1700000123}");
 	ck_assert(stub_mqtt.allow_queue);
+	/* Temperatures are queued whatever publish.queue_events says. */
+	cfg.pub_queue_events = false;
+	call(HTTP_POST, "/temperature", "{\"tool2\": {\"actual\": 30, \"target\": 0}}");
+	ck_assert_str_eq(body, "{\"accepted\":true,\"published\":1}");
+	ck_assert(stub_mqtt.allow_queue);
+	cfg.pub_queue_events = true;
+	ck_assert_uint_eq(stub_mqtt.calls, 3);
 	/* actual moved less than the threshold (0.5), target the same: nothing. */
 	call(HTTP_POST, "/temperature", "{\"tool0\": {\"actual\": 21.9, \"target\": null}}");
 	ck_assert_str_eq(body, "{\"accepted\":true,\"published\":0}");
@@ -1056,7 +1067,7 @@ START_TEST(temperature)
 	ck_assert_str_eq(body, "{\"accepted\":true,\"published\":1}");
 	call(HTTP_POST, "/temperature", "{\"tool1\": {\"actual\": 20, \"target\": 200.15}}");
 	ck_assert_str_eq(body, "{\"accepted\":true,\"published\":0}");
-	ck_assert_uint_eq(stub_mqtt.calls, 4);
+	ck_assert_uint_eq(stub_mqtt.calls, 5);
 	/* Bad bodies. */
 	call(HTTP_POST, "/temperature", "{\"tool0\": 21}");
 	ck_assert_int_eq(resp.status, 400);
@@ -1070,7 +1081,7 @@ START_TEST(temperature)
 	cfg.pub_temperature_active = false;
 	call(HTTP_POST, "/temperature", "{\"tool0\": {\"actual\": 99, \"target\": 0}}");
 	ck_assert_str_eq(body, "{\"accepted\":true,\"published\":0}");
-	ck_assert_uint_eq(stub_mqtt.calls, 4);
+	ck_assert_uint_eq(stub_mqtt.calls, 5);
 }
 END_TEST
 

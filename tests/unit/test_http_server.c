@@ -550,23 +550,63 @@ START_TEST(test_timeout)
 }
 END_TEST
 
-START_TEST(test_timeout_resets_on_activity)
+START_TEST(test_timeout_from_first_byte)
 {
-	uint64_t t0 = loop_clock_ms();
-	int fd, i;
+	const char *req = "GET /slow HTTP/1.1\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	uint64_t t0, answered = 0;
+	size_t i;
+	int fd;
+	char c;
 
 	cfg.http_timeout = 1;
 	start();
 	fd = client_connect();
-	/* A request trickling in over 2 s: each byte resets the 1 s timer. */
-	for (i = 0; i < 8; i++) {
-		client_sends(fd, "X");
-		run_for(250);
+	wait_connections(1);
+	t0 = loop_clock_ms();
+	/*
+	 * A request trickling in, a byte every 200 ms, never complete: bytes
+	 * do not restart the clock, so 408 comes about 1 s after the first.
+	 */
+	for (i = 0; req[i] != '\0' && answered == 0; i++) {
+		client_send(fd, &req[i], 1);
+		run_for(200);
+		if (recv(fd, &c, 1, MSG_PEEK) == 1)
+			answered = loop_clock_ms() - t0;
 	}
-	ck_assert_uint_ge(loop_clock_ms() - t0, 2000);
-	ck_assert_uint_eq(http_server_connections(srv), 1);
-	/* Then it stalls: 408 and EOF. */
+	ck_assert_msg(answered != 0, "no answer while the request trickled in for %zu bytes", i);
+	ck_assert_uint_ge(answered, 1000);
+	ck_assert_uint_lt(answered, 2000);
 	expect_408(fd);
+	wait_connections(0);
+}
+END_TEST
+
+/* An answer the client does not read: closed http.timeout after the last byte it took. */
+START_TEST(test_write_timeout)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+	uint64_t t0, end;
+
+	cfg.http_timeout = 1;
+	start();
+	ck_assert_int_ge(fd, 0);
+	clients[nclients++] = fd;
+	/* A small receive window, so most of the 4 MiB answer stays with the server. */
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(http_server_port(srv));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	wait_connections(1);
+	client_sends(fd, "GET /big HTTP/1.1\r\n\r\n");
+	t0 = loop_clock_ms();
+	end = t0 + DEADLINE_MS;
+	while (http_server_connections(srv) != 0 && loop_clock_ms() < end)
+		loop_run_once(loop, 10);
+	ck_assert_uint_eq(http_server_connections(srv), 0);
+	ck_assert_uint_ge(loop_clock_ms() - t0, 1000);
 }
 END_TEST
 
@@ -811,7 +851,8 @@ static Suite *http_server_suite(void)
 	tcase_add_test(tc, test_error_after_good_request);
 	tcase_add_test(tc, test_max_connections);
 	tcase_add_test(tc, test_timeout);
-	tcase_add_test(tc, test_timeout_resets_on_activity);
+	tcase_add_test(tc, test_timeout_from_first_byte);
+	tcase_add_test(tc, test_write_timeout);
 	tcase_add_test(tc, test_http10);
 	tcase_add_test(tc, test_connection_close);
 	tcase_add_test(tc, test_allow_and_content_type);
