@@ -43,12 +43,6 @@ static void pair(void)
 		ck_assert_int_eq(fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK), 0);
 }
 
-static void unpair(void)
-{
-	close(fds[0]);
-	close(fds[1]);
-}
-
 /* The plain path: recv/send semantics, EAGAIN as errno. */
 START_TEST(plain_socket)
 {
@@ -82,6 +76,12 @@ START_TEST(not_built)
 END_TEST
 
 #else
+
+static void unpair(void)
+{
+	close(fds[0]);
+	close(fds[1]);
+}
 
 /* ---- files ---- */
 
