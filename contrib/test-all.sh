@@ -137,7 +137,7 @@ end
 begin "no TLS: --without-tls, make check"
 fresh notls CC=gcc --without-tls
 make -j$jobs
-check '/tls_[a-z]+\.sh$'
+check '/tls_[a-z]+$'
 end
 
 begin "fuzzing: every fuzzer for ${fuzz_seconds}s"

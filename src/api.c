@@ -32,6 +32,7 @@
 #include "registry.h"
 #include "subs.h"
 #include "topic.h"
+#include "tls.h"
 #include "webhook.h"
 
 #define API_EVENTS_PREFIX "/events/"
@@ -680,7 +681,7 @@ static void api_post_subscription(struct api *api, const struct http_request *re
 	struct api_subreq q = {api, NULL, NULL, NULL, NULL};
 	const struct reg_entry *e;
 	const char *why = NULL;
-	char err[NET_ERR_LEN + 64];
+	char err[TLS_ERR_LEN + 64];
 	bool created;
 	int st;
 

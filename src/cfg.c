@@ -133,6 +133,7 @@ struct cfg_parse {
 	unsigned cp_seen[nitems(cfg_keys)]; /* line each key was set on, 0 = unset */
 	bool cp_url_port;                   /* broker.url named a port */
 	bool cp_url_tls;                    /* broker.url is mqtts:// */
+	bool cp_url_plain;                  /* broker.url is mqtt:// */
 };
 
 static int cfg_fail(struct cfg_parse *cp, unsigned line, const char *fmt, ...) ATTR_PRINTF(3, 4);
@@ -470,6 +471,7 @@ static int cfg_set_url(struct cfg_parse *cp, const struct cfg_key *k, const char
 		cp->cp_url_tls = true;
 	} else if (strncmp(v, "mqtt://", 7) == 0) {
 		rest = v + 7;
+		cp->cp_url_plain = true;
 	} else if (strstr(v, "://") != NULL) {
 		return cfg_fail(cp, cp->cp_line,
 		                "%s: unknown scheme in '%s' (expected mqtt:// or mqtts://)",
@@ -732,6 +734,10 @@ static int cfg_check_tls(struct cfg_parse *cp)
 
 	if (cp->cp_url_tls && line_tls > 0 && !cfg->broker_tls)
 		return cfg_fail(cp, line_tls, "broker.tls: false, but broker.url is mqtts://");
+	if (cp->cp_url_plain && cfg->broker_tls)
+		return cfg_fail(cp, line_tls,
+		                "broker.tls: true, but broker.url is mqtt:// (use mqtts:// or no "
+		                "scheme)");
 	if (cp->cp_url_tls)
 		cfg->broker_tls = true;
 	if (cfg->broker_tls && !cp->cp_url_port && cfg_line_of(cp, "broker.port") == 0)

@@ -392,7 +392,7 @@ static void mc_schedule_reconnect(struct mqtt_client *mc, const char *what)
 static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
 {
 	bool was_connected = mc->mc_state == MC_CONNECTED;
-	char why[256];
+	char why[TLS_ERR_LEN + 64];
 	va_list ap;
 
 	va_start(ap, fmt);

@@ -158,6 +158,13 @@ bool tls_pending(const struct tls *t)
 
 #include <sys/stat.h>
 
+/* Encrypted bytes mbedtls still has to write (a private field in 3.x). */
+#if MBEDTLS_VERSION_MAJOR >= 3
+#define TLS_OUT_LEFT(ssl) ((ssl)->MBEDTLS_PRIVATE(out_left))
+#else
+#define TLS_OUT_LEFT(ssl) ((ssl)->out_left)
+#endif
+
 struct tls_conf {
 	mbedtls_ssl_config c_ssl;
 	mbedtls_x509_crt c_ca, c_cert;
@@ -171,7 +178,7 @@ struct tls {
 	int t_fd;
 	int t_want;    /* LOOP_READ / LOOP_WRITE */
 	int t_errno;   /* of a failed send()/recv() under mbedtls */
-	size_t t_wlen; /* length of the write that WANT_WRITE left half done */
+	size_t t_wlen; /* bytes of the record that WANT_WRITE left half sent */
 };
 
 bool tls_available(void)
@@ -472,17 +479,22 @@ static void tls_explain(struct tls *t, int rc, bool handshake, char *err, size_t
 	char e[200];
 
 	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-		char info[512];
+		char info[512], line[512];
 		uint32_t flags = mbedtls_ssl_get_verify_result(&t->t_ssl);
-		int n = mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
+		size_t o = 0;
 
-		/* One line: the reasons joined with "; ". */
-		while (n > 0 && info[n - 1] == '\n')
-			info[--n] = '\0';
-		for (char *p = info; *p != '\0'; p++)
-			if (*p == '\n')
-				*p = ';';
-		snprintf(err, errlen, "the server's certificate was not accepted: %s", info);
+		/* One line: mbedtls's reasons (one a line) joined with "; ". */
+		line[0] = '\0';
+		mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
+		for (const char *p = info; *p != '\0';) {
+			size_t n = strcspn(p, "\n");
+
+			if (n > 0 && o < sizeof(line))
+				o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%.*s",
+				                      o > 0 ? "; " : "", (int)n, p);
+			p += n + (p[n] == '\n');
+		}
+		snprintf(err, errlen, "the server's certificate was not accepted: %s", line);
 		return;
 	}
 	if ((rc == MBEDTLS_ERR_NET_SEND_FAILED || rc == MBEDTLS_ERR_NET_RECV_FAILED ||
@@ -602,15 +614,35 @@ ssize_t tls_send(struct tls *t, int fd, const void *buf, size_t len, char *err, 
 	 * finish; called again it flushes them and returns the length it is
 	 * given now, so it must be given the same length.
 	 */
+	if (t->t_wlen != 0 && TLS_OUT_LEFT(&t->t_ssl) == 0) {
+		/*
+		 * The record went out meanwhile: an alert that mbedtls sent
+		 * from a read (refusing a renegotiation) flushed it first.
+		 * Asking again would encrypt the same bytes a second time.
+		 */
+		n = t->t_wlen;
+		t->t_wlen = 0;
+		return (ssize_t)n;
+	}
 	n = t->t_wlen != 0 && t->t_wlen <= len ? t->t_wlen : len;
 	rc = mbedtls_ssl_write(&t->t_ssl, buf, n);
 	if (rc >= 0) {
 		t->t_wlen = 0;
 		return rc;
 	}
-	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE || rc == MBEDTLS_ERR_SSL_WANT_READ) {
-		t->t_wlen = n;
-		t->t_want = rc == MBEDTLS_ERR_SSL_WANT_READ ? LOOP_READ : LOOP_WRITE;
+	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		int max = mbedtls_ssl_get_max_out_record_payload(&t->t_ssl);
+
+		/* A record of our bytes waits in mbedtls: n cut to one record. */
+		t->t_wlen = max > 0 && (size_t)max < n ? (size_t)max : n;
+		t->t_want = LOOP_WRITE;
+		errno = EAGAIN;
+		return -1;
+	}
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
+		/* mbedtls must read before it takes anything: nothing is held. */
+		t->t_wlen = 0;
+		t->t_want = LOOP_READ;
 		errno = EAGAIN;
 		return -1;
 	}

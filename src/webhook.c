@@ -711,7 +711,9 @@ static void hook_conn_io(struct loop *loop, int fd, int mask, void *arg)
 		if (c->c_closed)
 			return;
 	}
-	if ((mask & LOOP_WRITE) && c->c_state == HC_BUSY && buf_len(&c->c_out) > 0) {
+	/* Bytes left and no write watch: TLS asked to read first, and has. */
+	if (c->c_state == HC_BUSY && buf_len(&c->c_out) > 0 &&
+	    ((mask & LOOP_WRITE) || !(c->c_mask & LOOP_WRITE))) {
 		if (hook_conn_write(c, err, sizeof(err)) != 0) {
 			if (c->c_nreq > 0)
 				hook_conn_stale(c);
@@ -839,7 +841,7 @@ static void hook_target_result(struct hook_target *t, int status, const char *wh
 {
 	struct webhook *wh = t->t_wh;
 	const struct webhook_opts *o = &wh->w_opts;
-	char what[NET_ERR_LEN + 64];
+	char what[TLS_ERR_LEN + 64];
 
 	t->t_state = HT_IDLE;
 	if (status >= 200 && status <= 299) {

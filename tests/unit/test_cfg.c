@@ -247,6 +247,8 @@ static const struct {
         /* TLS */
         {"broker.url = mqtts://h\nbroker.tls = false\n",
          "t.conf:2: broker.tls: false, but broker.url is mqtts://"},
+        {"broker.url = mqtt://h\nbroker.tls = true\n",
+         "t.conf:2: broker.tls: true, but broker.url is mqtt:// (use mqtts:// or no scheme)"},
         {URL "broker.tls_ca_certs = /ca.pem\n",
          "t.conf:2: broker.tls_ca_certs is set, but TLS is off (set broker.tls = true or use "
          "an mqtts:// URL)"},

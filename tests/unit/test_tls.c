@@ -24,7 +24,7 @@
 #ifdef HAVE_TLS
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
-#include <mbedtls/net_sockets.h>
+#include <mbedtls/net_sockets.h> /* MBEDTLS_ERR_NET_* */
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/version.h>
@@ -119,9 +119,54 @@ struct srv {
 	mbedtls_pk_context key;
 	mbedtls_entropy_context ent;
 	mbedtls_ctr_drbg_context drbg;
-	mbedtls_net_context net;
 	int rc; /* of the last handshake step */
+	/* Raw bytes taken out of the socket (srv_hold) that mbedtls reads first. */
+	unsigned char *hold;
+	size_t hold_len, hold_off;
 };
+
+static int srv_send(void *ctx, const unsigned char *b, size_t n)
+{
+	ssize_t r = send(fds[1], b, n, MSG_NOSIGNAL);
+
+	(void)ctx;
+	if (r < 0)
+		return errno == EAGAIN ? MBEDTLS_ERR_SSL_WANT_WRITE : MBEDTLS_ERR_NET_SEND_FAILED;
+	return (int)r;
+}
+
+static int srv_recv(void *ctx, unsigned char *b, size_t n)
+{
+	struct srv *s = ctx;
+	ssize_t r;
+
+	if (s->hold_off < s->hold_len) {
+		size_t k = s->hold_len - s->hold_off < n ? s->hold_len - s->hold_off : n;
+
+		memcpy(b, s->hold + s->hold_off, k);
+		s->hold_off += k;
+		return (int)k;
+	}
+	r = recv(fds[1], b, n, 0);
+	if (r < 0)
+		return errno == EAGAIN ? MBEDTLS_ERR_SSL_WANT_READ : MBEDTLS_ERR_NET_RECV_FAILED;
+	return (int)r;
+}
+
+/* Empty the socket into the hold, so the client's writes find room. */
+static void srv_hold(struct srv *s)
+{
+	for (;;) {
+		ssize_t r;
+
+		s->hold = realloc(s->hold, s->hold_len + 65536);
+		ck_assert_ptr_nonnull(s->hold);
+		r = recv(fds[1], s->hold + s->hold_len, 65536, 0);
+		if (r <= 0)
+			break;
+		s->hold_len += (size_t)r;
+	}
+}
 
 static void srv_init(struct srv *s)
 {
@@ -152,14 +197,19 @@ static void srv_init(struct srv *s)
 	                 0);
 	mbedtls_ssl_conf_rng(&s->conf, mbedtls_ctr_drbg_random, &s->drbg);
 	ck_assert_int_eq(mbedtls_ssl_conf_own_cert(&s->conf, &s->crt, &s->key), 0);
+	/* The server may ask to renegotiate (our client refuses). */
+	mbedtls_ssl_conf_renegotiation(&s->conf, MBEDTLS_SSL_RENEGOTIATION_ENABLED);
+	mbedtls_ssl_conf_renegotiation_enforced(&s->conf, MBEDTLS_SSL_RENEGOTIATION_NOT_ENFORCED);
 	ck_assert_int_eq(mbedtls_ssl_setup(&s->ssl, &s->conf), 0);
-	s->net.fd = fds[1];
-	mbedtls_ssl_set_bio(&s->ssl, &s->net, mbedtls_net_send, mbedtls_net_recv, NULL);
+	s->hold = NULL;
+	s->hold_len = s->hold_off = 0;
+	mbedtls_ssl_set_bio(&s->ssl, s, srv_send, srv_recv, NULL);
 	s->rc = MBEDTLS_ERR_SSL_WANT_READ;
 }
 
 static void srv_free(struct srv *s)
 {
+	free(s->hold);
 	mbedtls_ssl_free(&s->ssl);
 	mbedtls_ssl_config_free(&s->conf);
 	mbedtls_x509_crt_free(&s->crt);
@@ -322,6 +372,74 @@ START_TEST(want_write_retry)
 		}
 	}
 	ck_assert_int_gt(again, 0);
+	ck_assert_uint_eq(off, TOTAL);
+	ck_assert_uint_eq(recvd, TOTAL);
+	ck_assert(memcmp(data, got, TOTAL) == 0);
+	free(data);
+	free(got);
+	tls_free(t);
+	srv_free(&s);
+	tls_conf_free(c);
+	unpair();
+}
+END_TEST
+
+/*
+ * A write is half sent when the server asks to renegotiate. Our read
+ * refuses with an alert, and mbedtls sends the half-sent record first to
+ * get the alert out: the retried write must not send those bytes again.
+ */
+START_TEST(renegotiation_during_write)
+{
+	enum { TOTAL = 1 << 18 };
+	struct tls_conf *c = client_conf(true);
+	struct srv s;
+	struct tls *t = connected(c, &s, "localhost");
+	unsigned char *data = malloc(TOTAL), *got = malloc(TOTAL), tmp[256];
+	char err[TLS_ERR_LEN];
+	size_t off = 0, recvd = 0, avail = 20000;
+	int small = 4096, rc;
+	ssize_t n;
+
+	ck_assert_int_eq(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	for (size_t i = 0; i < TOTAL; i++)
+		data[i] = (unsigned char)(i * 13 + i / 509);
+	/* 1. Write until a record is left half sent. */
+	while ((n = tls_send(t, fds[0], data + off, avail, err, sizeof(err))) > 0)
+		off += (size_t)n;
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(tls_want(t), LOOP_WRITE);
+	/* 2. The server asks to renegotiate; 3. room in the socket for the
+	 * whole record (else the read must fail: see tls_recv). */
+	small = 1 << 20;
+	ck_assert_int_eq(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	rc = mbedtls_ssl_renegotiate(&s.ssl);
+	ck_assert_msg(rc == 0 || srv_want(rc), "renegotiate: -0x%04x", (unsigned)-rc);
+	srv_hold(&s);
+	/* 4. Our read meets the HelloRequest and refuses it. */
+	n = tls_recv(t, fds[0], tmp, sizeof(tmp), err, sizeof(err));
+	ck_assert_msg(n == -1 && errno == EAGAIN, "tls_recv: %zd %s", n, err);
+	/* 5. Everything else, the server reading now and then. */
+	for (int i = 0; i < 200000 && recvd < TOTAL; i++) {
+		if (off < TOTAL) {
+			if (avail > TOTAL - off)
+				avail = TOTAL - off;
+			n = tls_send(t, fds[0], data + off, avail, err, sizeof(err));
+			if (n > 0)
+				off += (size_t)n;
+			else
+				ck_assert_msg(errno == EAGAIN, "%s", err);
+			avail += 3000;
+		}
+		if (i % 3 == 0) {
+			int r = mbedtls_ssl_read(&s.ssl, got + recvd, TOTAL - recvd);
+
+			if (r > 0)
+				recvd += (size_t)r;
+			else
+				ck_assert_msg(srv_want(r), "server read: -0x%04x", (unsigned)-r);
+		}
+	}
 	ck_assert_uint_eq(off, TOTAL);
 	ck_assert_uint_eq(recvd, TOTAL);
 	ck_assert(memcmp(data, got, TOTAL) == 0);
@@ -507,6 +625,7 @@ static Suite *tls_suite(void)
 #ifdef HAVE_TLS
 	tcase_add_test(tc, handshake_and_pending);
 	tcase_add_test(tc, want_write_retry);
+	tcase_add_test(tc, renegotiation_during_write);
 	tcase_add_test(tc, name_checked);
 	tcase_add_test(tc, untrusted);
 	tcase_add_test(tc, garbage_peer);
