@@ -156,6 +156,7 @@ bool tls_pending(const struct tls *t)
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 /* Encrypted bytes mbedtls still has to write (a private field in 3.x). */
@@ -171,10 +172,14 @@ struct tls_conf {
 	mbedtls_pk_context c_key;
 	mbedtls_entropy_context c_entropy;
 	mbedtls_ctr_drbg_context c_drbg;
+	bool c_check_name; /* check the peer's name (not tls_insecure) */
 };
 
 struct tls {
 	mbedtls_ssl_context t_ssl;
+	const struct tls_conf *t_conf;
+	unsigned char t_ip[16]; /* the peer named by an IP address: its bytes */
+	size_t t_iplen;         /* 4 or 16; 0: the peer has a DNS name */
 	int t_fd;
 	int t_want;    /* LOOP_READ / LOOP_WRITE */
 	int t_errno;   /* of a failed send()/recv() under mbedtls */
@@ -336,6 +341,7 @@ struct tls_conf *tls_conf_new(const struct tls_conf_opts *o, enum tls_file *whic
 			goto fail;
 		mbedtls_ssl_conf_ca_chain(&c->c_ssl, &c->c_ca, NULL);
 		mbedtls_ssl_conf_authmode(&c->c_ssl, MBEDTLS_SSL_VERIFY_REQUIRED);
+		c->c_check_name = o->check_name;
 		if (!o->check_name)
 			mbedtls_ssl_conf_verify(&c->c_ssl, tls_verify_no_name, NULL);
 	} else {
@@ -390,17 +396,56 @@ static int tls_bio_recv(void *ctx, unsigned char *buf, size_t len)
 	return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
 }
 
+/*
+ * A peer named by an IP address: its certificate must list that address
+ * as an iPAddress subjectAltName (unless tls_insecure). mbedtls saw no
+ * name to check, so the verdict on the name is set here.
+ */
+static int tls_verify_ip(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	const struct tls *t = ctx;
+	const mbedtls_x509_sequence *san;
+
+	if (depth != 0)
+		return 0;
+	*flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
+	if (!t->t_conf->c_check_name)
+		return 0;
+	for (san = &crt->subject_alt_names; san != NULL; san = san->next) {
+		const mbedtls_x509_buf *b = &san->buf;
+
+		if ((b->tag & MBEDTLS_ASN1_TAG_CLASS_MASK) == MBEDTLS_ASN1_CONTEXT_SPECIFIC &&
+		    (b->tag & MBEDTLS_ASN1_TAG_VALUE_MASK) == MBEDTLS_X509_SAN_IP_ADDRESS &&
+		    b->len == t->t_iplen && memcmp(b->p, t->t_ip, t->t_iplen) == 0)
+			return 0;
+	}
+	*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+	return 0;
+}
+
 struct tls *tls_new(struct tls_conf *c, int fd, const char *host, char *err, size_t errlen)
 {
 	struct tls *t = xcalloc(1, sizeof(*t));
 	int rc;
 
 	t->t_fd = fd;
+	t->t_conf = c;
 	t->t_want = LOOP_WRITE;
+	if (inet_pton(AF_INET, host, t->t_ip) == 1)
+		t->t_iplen = 4;
+	else if (inet_pton(AF_INET6, host, t->t_ip) == 1)
+		t->t_iplen = 16;
 	mbedtls_ssl_init(&t->t_ssl);
 	rc = mbedtls_ssl_setup(&t->t_ssl, &c->c_ssl);
+	/*
+	 * A name is sent as SNI and checked by mbedtls. An address is not
+	 * sent (RFC 6066 allows names only) and is checked here against the
+	 * certificate's iPAddress entries, which mbedtls 2.28 does not match.
+	 */
 	if (rc == 0)
-		rc = mbedtls_ssl_set_hostname(&t->t_ssl, host);
+		rc = mbedtls_ssl_set_hostname(&t->t_ssl, t->t_iplen == 0 ? host : NULL);
+	if (rc == 0 && t->t_iplen != 0)
+		mbedtls_ssl_set_verify(&t->t_ssl, tls_verify_ip, t);
 	if (rc != 0) {
 		char e[200];
 
@@ -493,6 +538,14 @@ static void tls_explain(struct tls *t, int rc, bool handshake, char *err, size_t
 				o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%.*s",
 				                      o > 0 ? "; " : "", (int)n, p);
 			p += n + (p[n] == '\n');
+		}
+		if (t->t_iplen != 0 && (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) &&
+		    o < sizeof(line)) {
+			char ip[INET6_ADDRSTRLEN] = "";
+
+			inet_ntop(t->t_iplen == 4 ? AF_INET : AF_INET6, t->t_ip, ip, sizeof(ip));
+			snprintf(line + o, sizeof(line) - o, " (it does not list the address %s)",
+			         ip);
 		}
 		snprintf(err, errlen, "the server's certificate was not accepted: %s", line);
 		return;

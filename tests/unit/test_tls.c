@@ -33,7 +33,9 @@
 #include "tls_fixtures.h"
 #endif
 
-static int fds[2]; /* [0] the client (tls module), [1] the test's server */
+static int fds[2];           /* [0] the client (tls module), [1] the test's server */
+static const char *srv_cert; /* the server's certificate (PEM); default FX_SRV_CRT */
+static char sni[256];        /* the SNI name the server got ("" if none) */
 static char dir[64];
 
 static void pair(void)
@@ -168,6 +170,14 @@ static void srv_hold(struct srv *s)
 	}
 }
 
+static int srv_sni(void *ctx, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len)
+{
+	(void)ctx;
+	(void)ssl;
+	snprintf(sni, sizeof(sni), "%.*s", (int)len, (const char *)name);
+	return 0;
+}
+
 static void srv_init(struct srv *s)
 {
 	mbedtls_ssl_init(&s->ssl);
@@ -178,8 +188,10 @@ static void srv_init(struct srv *s)
 	mbedtls_ctr_drbg_init(&s->drbg);
 	ck_assert_int_eq(mbedtls_ctr_drbg_seed(&s->drbg, mbedtls_entropy_func, &s->ent, NULL, 0),
 	                 0);
-	ck_assert_int_eq(mbedtls_x509_crt_parse(&s->crt, (const unsigned char *)FX_SRV_CRT,
-	                                        sizeof(FX_SRV_CRT)),
+	if (srv_cert == NULL)
+		srv_cert = FX_SRV_CRT;
+	ck_assert_int_eq(mbedtls_x509_crt_parse(&s->crt, (const unsigned char *)srv_cert,
+	                                        strlen(srv_cert) + 1),
 	                 0);
 #if MBEDTLS_VERSION_MAJOR >= 3
 	ck_assert_int_eq(mbedtls_pk_parse_key(&s->key, (const unsigned char *)FX_SRV_KEY,
@@ -197,6 +209,8 @@ static void srv_init(struct srv *s)
 	                 0);
 	mbedtls_ssl_conf_rng(&s->conf, mbedtls_ctr_drbg_random, &s->drbg);
 	ck_assert_int_eq(mbedtls_ssl_conf_own_cert(&s->conf, &s->crt, &s->key), 0);
+	sni[0] = '\0';
+	mbedtls_ssl_conf_sni(&s->conf, srv_sni, NULL);
 	/* The server may ask to renegotiate (our client refuses). */
 	mbedtls_ssl_conf_renegotiation(&s->conf, MBEDTLS_SSL_RENEGOTIATION_ENABLED);
 	mbedtls_ssl_conf_renegotiation_enforced(&s->conf, MBEDTLS_SSL_RENEGOTIATION_NOT_ENFORCED);
@@ -452,6 +466,52 @@ START_TEST(renegotiation_during_write)
 }
 END_TEST
 
+/*
+ * A peer named by an IP address: matched against the certificate's
+ * iPAddress entries (which mbedtls 2.28 does not do), and no SNI is sent.
+ */
+START_TEST(ip_address_names)
+{
+	static const struct {
+		const char *host, *cert;
+		bool check_name, ok;
+	} cases[] = {
+	        {"127.0.0.1", FX_SRV_IP_CRT, true, true},  {"::1", FX_SRV_IP_CRT, true, true},
+	        {"127.0.0.2", FX_SRV_IP_CRT, true, false}, {"::2", FX_SRV_IP_CRT, true, false},
+	        {"127.0.0.1", FX_SRV_CRT, true, false},    /* names only */
+	        {"127.0.0.2", FX_SRV_IP_CRT, false, true}, /* tls_insecure */
+	        {"localhost", FX_SRV_IP_CRT, true, true},
+	};
+	char err[TLS_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tls_conf *c = client_conf(cases[i].check_name);
+		struct srv s;
+		struct tls *t;
+		int rc;
+
+		srv_cert = cases[i].cert;
+		pair();
+		srv_init(&s);
+		t = tls_new(c, fds[0], cases[i].host, err, sizeof(err));
+		ck_assert_ptr_nonnull(t);
+		rc = handshake(t, &s, err, sizeof(err));
+		ck_assert_msg(rc == (cases[i].ok ? TLS_OK : TLS_FAIL), "%s: %d %s", cases[i].host,
+		              rc, rc == TLS_FAIL ? err : "");
+		if (!cases[i].ok)
+			ck_assert_msg(strstr(err, "does not list the address") != NULL, "%s: %s",
+			              cases[i].host, err);
+		/* SNI carries names only (RFC 6066). */
+		ck_assert_str_eq(sni, strcmp(cases[i].host, "localhost") == 0 ? "localhost" : "");
+		tls_free(t);
+		srv_free(&s);
+		unpair();
+		tls_conf_free(c);
+		srv_cert = NULL;
+	}
+}
+END_TEST
+
 START_TEST(name_checked)
 {
 	struct tls_conf *c = client_conf(true), *insecure = client_conf(false);
@@ -627,6 +687,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, want_write_retry);
 	tcase_add_test(tc, renegotiation_during_write);
 	tcase_add_test(tc, name_checked);
+	tcase_add_test(tc, ip_address_names);
 	tcase_add_test(tc, untrusted);
 	tcase_add_test(tc, garbage_peer);
 	tcase_add_test(tc, file_errors);

@@ -1,7 +1,8 @@
 /*
- * tls_fixtures.h: a test CA, a server certificate for DNS:localhost signed
- * by it, and an unrelated key, for test_tls only (EC P-256, valid to 2126,
- * made with the openssl tool). Never used outside the unit tests.
+ * tls_fixtures.h: a test CA, server certificates signed by it (one for
+ * DNS:localhost, one that adds IP addresses), and an unrelated key, for
+ * test_tls only (EC P-256, valid to 2126, made with the openssl tool).
+ * Never used outside the unit tests.
  */
 #ifndef TLS_FIXTURES_H
 #define TLS_FIXTURES_H
@@ -44,5 +45,20 @@ static const char FX_OTHER_KEY[] =
         "SCBYuDIfAUq1G63aKD3ht0K7EL2hRANCAATLIH6s9FZA0HdRxpK4Mkti0OsDi3nH\n"
         "BrEdVAxzsGv7c2nSHvRh/i41ZYtRDGGz5jclKAL3NBv5XYbzxDoII2Yr\n"
         "-----END PRIVATE KEY-----\n";
+
+/* The same key, certified for DNS:localhost, IP:127.0.0.1 and IP:::1. */
+static const char FX_SRV_IP_CRT[] =
+        "-----BEGIN CERTIFICATE-----\n"
+        "MIIBtzCCAV6gAwIBAgIBBTAKBggqhkjOPQQDAjAhMR8wHQYDVQQDDBZvY3RvbXF0\n"
+        "dGQgdW5pdCB0ZXN0IENBMCAXDTI2MTIwMjA1MDEzNFoYDzIxMjYxMTA4MDUwMTM0\n"
+        "WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC\n"
+        "AASEtqrX7EMApXm3/j3ahn/ztWVtb0oXkeggwUGh3Se++Roi2bhOOVY7YYBllf26\n"
+        "SOeODkd1WfRg+darJvQRUAeYo4GRMIGOMCwGA1UdEQQlMCOCCWxvY2FsaG9zdIcE\n"
+        "fwAAAYcQAAAAAAAAAAAAAAAAAAAAATAJBgNVHRMEAjAAMBMGA1UdJQQMMAoGCCsG\n"
+        "AQUFBwMBMB0GA1UdDgQWBBQI3sWrc3lZkym34ueChVrSr/qq8zAfBgNVHSMEGDAW\n"
+        "gBTz6SCYKKFekZ+KYiw0rsVd0YIk3TAKBggqhkjOPQQDAgNHADBEAiB90k/2j+Zn\n"
+        "ykRO3V2Li+E5yQUyprr/9EmXGxVAKPc4NQIgV8cE5VY5l1WMGsHf0nRri7B69Fe5\n"
+        "7VTLJKRRFt6fkEo=\n"
+        "-----END CERTIFICATE-----\n";
 
 #endif
