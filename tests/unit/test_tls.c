@@ -339,58 +339,88 @@ START_TEST(handshake_and_pending)
 END_TEST
 
 /*
- * The socket fills; each retry offers more bytes than the one that could
- * not finish (a buffer that grows at its tail). The server must get every
- * byte once, in order, and the counts returned must add up to them.
+ * A stream of TOTAL patterned bytes from the client to the server. Each
+ * tls_send offers more than the last (a buffer that grows at its tail,
+ * as mc_out does); the server reads only every third turn, so the socket
+ * fills and writes must wait.
  */
-START_TEST(want_write_retry)
+struct stream {
+	unsigned char *data, *got;
+	size_t total, off, recvd, avail;
+	int again; /* tls_send calls that waited (EAGAIN) */
+};
+
+static void stream_init(struct stream *st, size_t total, size_t avail)
 {
-	enum { TOTAL = 1 << 20 };
-	struct tls_conf *c = client_conf(true);
-	struct srv s;
-	struct tls *t = connected(c, &s, "localhost");
-	unsigned char *data = malloc(TOTAL), *got = malloc(TOTAL);
+	st->data = malloc(total);
+	st->got = malloc(total);
+	ck_assert(st->data != NULL && st->got != NULL);
+	for (size_t i = 0; i < total; i++)
+		st->data[i] = (unsigned char)(i * 7 + i / 251);
+	st->total = total;
+	st->off = st->recvd = 0;
+	st->avail = avail;
+	st->again = 0;
+}
+
+/* One client write of what is offered; 0, or -1 when it had to wait. */
+static int stream_write(struct tls *t, struct stream *st)
+{
 	char err[TLS_ERR_LEN];
-	size_t off = 0, recvd = 0, avail = 1000;
-	int again = 0, small = 4096;
+	ssize_t n;
 
-	ck_assert_int_eq(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-	for (size_t i = 0; i < TOTAL; i++)
-		data[i] = (unsigned char)(i * 7 + i / 251);
-	for (int i = 0; i < 200000 && recvd < TOTAL; i++) {
-		if (off < TOTAL) {
-			ssize_t n;
+	if (st->avail > st->total - st->off)
+		st->avail = st->total - st->off;
+	n = tls_send(t, fds[0], st->data + st->off, st->avail, err, sizeof(err));
+	if (n > 0) {
+		ck_assert_uint_le((size_t)n, st->avail);
+		st->off += (size_t)n;
+		return 0;
+	}
+	ck_assert_msg(errno == EAGAIN, "%s", err);
+	ck_assert_int_eq(tls_want(t), LOOP_WRITE);
+	st->again++;
+	return -1;
+}
 
-			if (avail > TOTAL - off)
-				avail = TOTAL - off;
-			n = tls_send(t, fds[0], data + off, avail, err, sizeof(err));
-			if (n > 0) {
-				ck_assert_uint_le((size_t)n, avail);
-				off += (size_t)n;
-			} else {
-				ck_assert_msg(errno == EAGAIN, "%s", err);
-				ck_assert_int_eq(tls_want(t), LOOP_WRITE);
-				again++;
-			}
-			/* More has been appended since: offer a longer buffer. */
-			avail += 3000;
+/* Until the server has it all: every byte once, in order. */
+static void stream_finish(struct tls *t, struct srv *s, struct stream *st)
+{
+	for (int i = 0; i < 200000 && st->recvd < st->total; i++) {
+		if (st->off < st->total) {
+			stream_write(t, st);
+			st->avail += 3000; /* more appended meanwhile */
 		}
-		/* The server reads only now and then, so writes must wait. */
 		if (i % 3 == 0) {
-			int r = mbedtls_ssl_read(&s.ssl, got + recvd, TOTAL - recvd);
+			int r = mbedtls_ssl_read(&s->ssl, st->got + st->recvd,
+			                         st->total - st->recvd);
 
 			if (r > 0)
-				recvd += (size_t)r;
+				st->recvd += (size_t)r;
 			else
 				ck_assert_msg(srv_want(r), "server read: -0x%04x", (unsigned)-r);
 		}
 	}
-	ck_assert_int_gt(again, 0);
-	ck_assert_uint_eq(off, TOTAL);
-	ck_assert_uint_eq(recvd, TOTAL);
-	ck_assert(memcmp(data, got, TOTAL) == 0);
-	free(data);
-	free(got);
+	ck_assert_uint_eq(st->off, st->total);
+	ck_assert_uint_eq(st->recvd, st->total);
+	ck_assert(memcmp(st->data, st->got, st->total) == 0);
+	free(st->data);
+	free(st->got);
+}
+
+/* The counts tls_send returns add up to what the server gets. */
+START_TEST(want_write_retry)
+{
+	struct tls_conf *c = client_conf(true);
+	struct srv s;
+	struct tls *t = connected(c, &s, "localhost");
+	struct stream st;
+	int small = 4096;
+
+	ck_assert_int_eq(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	stream_init(&st, 1 << 20, 1000);
+	stream_finish(t, &s, &st);
+	ck_assert_int_gt(st.again, 0);
 	tls_free(t);
 	srv_free(&s);
 	tls_conf_free(c);
@@ -405,24 +435,20 @@ END_TEST
  */
 START_TEST(renegotiation_during_write)
 {
-	enum { TOTAL = 1 << 18 };
 	struct tls_conf *c = client_conf(true);
 	struct srv s;
 	struct tls *t = connected(c, &s, "localhost");
-	unsigned char *data = malloc(TOTAL), *got = malloc(TOTAL), tmp[256];
+	unsigned char tmp[256];
 	char err[TLS_ERR_LEN];
-	size_t off = 0, recvd = 0, avail = 20000;
+	struct stream st;
 	int small = 4096, rc;
 	ssize_t n;
 
 	ck_assert_int_eq(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-	for (size_t i = 0; i < TOTAL; i++)
-		data[i] = (unsigned char)(i * 13 + i / 509);
+	stream_init(&st, 1 << 18, 20000);
 	/* 1. Write until a record is left half sent. */
-	while ((n = tls_send(t, fds[0], data + off, avail, err, sizeof(err))) > 0)
-		off += (size_t)n;
-	ck_assert_int_eq(errno, EAGAIN);
-	ck_assert_int_eq(tls_want(t), LOOP_WRITE);
+	while (stream_write(t, &st) == 0)
+		;
 	/* 2. The server asks to renegotiate; 3. room in the socket for the
 	 * whole record (else the read must fail: see tls_recv). */
 	small = 1 << 20;
@@ -433,32 +459,8 @@ START_TEST(renegotiation_during_write)
 	/* 4. Our read meets the HelloRequest and refuses it. */
 	n = tls_recv(t, fds[0], tmp, sizeof(tmp), err, sizeof(err));
 	ck_assert_msg(n == -1 && errno == EAGAIN, "tls_recv: %zd %s", n, err);
-	/* 5. Everything else, the server reading now and then. */
-	for (int i = 0; i < 200000 && recvd < TOTAL; i++) {
-		if (off < TOTAL) {
-			if (avail > TOTAL - off)
-				avail = TOTAL - off;
-			n = tls_send(t, fds[0], data + off, avail, err, sizeof(err));
-			if (n > 0)
-				off += (size_t)n;
-			else
-				ck_assert_msg(errno == EAGAIN, "%s", err);
-			avail += 3000;
-		}
-		if (i % 3 == 0) {
-			int r = mbedtls_ssl_read(&s.ssl, got + recvd, TOTAL - recvd);
-
-			if (r > 0)
-				recvd += (size_t)r;
-			else
-				ck_assert_msg(srv_want(r), "server read: -0x%04x", (unsigned)-r);
-		}
-	}
-	ck_assert_uint_eq(off, TOTAL);
-	ck_assert_uint_eq(recvd, TOTAL);
-	ck_assert(memcmp(data, got, TOTAL) == 0);
-	free(data);
-	free(got);
+	/* 5. Everything else. */
+	stream_finish(t, &s, &st);
 	tls_free(t);
 	srv_free(&s);
 	tls_conf_free(c);
