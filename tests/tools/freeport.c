@@ -7,6 +7,12 @@
  *
  * PORT is 1-65535, SECONDS 0-3600 (0: one try). Exit 0 on success, 1 when
  * the deadline passes, 2 on bad usage or a system error.
+ *
+ * With FREEPORT_DIR set (make check sets it), a port is also claimed
+ * there (mkdir DIR/PORT, atomic) and never handed out again within an
+ * hour: a test that stops its broker and starts it again on the same
+ * port keeps the port, even though the kernel would give it to the next
+ * test's bind(port 0) meanwhile, which then met the other test's daemon.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +29,9 @@
 #define FP_MAX_SECONDS 3600
 /* Pause between two connect attempts. */
 #define FP_POLL_NS (20 * 1000 * 1000)
+/* Ports claimed in FREEPORT_DIR are free again after this. */
+#define FP_CLAIM_SECONDS 3600
+#define FP_TRIES         200
 
 /* Print the usage (to stderr after an error, with why) and exit. */
 static void fp_usage(const char *why)
@@ -122,7 +132,53 @@ static int fp_wait(int want_open, const char *port_arg, const char *secs_arg)
 	return 0;
 }
 
+static int fp_bind_any(void);
+
+/* Claim port in dir: 1 if it is ours now, 0 if another test has it. */
+static int fp_claim(const char *dir, unsigned port)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%u", dir, port);
+	if (mkdir(path, 0700) == 0)
+		return 1;
+	if (errno != EEXIST) {
+		fprintf(stderr, "freeport: mkdir %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	/* A claim from an earlier run long ago: take it over. */
+	if (stat(path, &st) == 0 && time(NULL) - st.st_mtime > FP_CLAIM_SECONDS &&
+	    rmdir(path) == 0 && mkdir(path, 0700) == 0)
+		return 1;
+	return 0;
+}
+
 static int fp_free_port(void)
+{
+	const char *dir = getenv("FREEPORT_DIR");
+
+	if (dir != NULL && *dir != '\0' && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "freeport: mkdir %s: %s\n", dir, strerror(errno));
+		return 2;
+	}
+	for (int i = 0; i < FP_TRIES; i++) {
+		int port = fp_bind_any();
+
+		if (port < 0)
+			return 2;
+		if (dir == NULL || *dir == '\0' || fp_claim(dir, (unsigned)port)) {
+			printf("%d\n", port);
+			return 0;
+		}
+	}
+	fprintf(stderr, "freeport: no unclaimed port after %d tries (FREEPORT_DIR=%s)\n", FP_TRIES,
+	        dir);
+	return 2;
+}
+
+/* A port the kernel says is free on 127.0.0.1 now, or -1. */
+static int fp_bind_any(void)
 {
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
@@ -131,18 +187,17 @@ static int fp_free_port(void)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0) {
 		fprintf(stderr, "freeport: socket: %s\n", strerror(errno));
-		return 2;
+		return -1;
 	}
 	fp_loopback(&sa, 0);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
 		fprintf(stderr, "freeport: bind 127.0.0.1:0: %s\n", strerror(errno));
 		close(fd);
-		return 2;
+		return -1;
 	}
-	printf("%u\n", ntohs(sa.sin_port));
 	close(fd);
-	return 0;
+	return ntohs(sa.sin_port);
 }
 
 int main(int argc, char **argv)
