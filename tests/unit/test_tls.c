@@ -33,9 +33,7 @@
 #include "tls_fixtures.h"
 #endif
 
-static int fds[2];           /* [0] the client (tls module), [1] the test's server */
-static const char *srv_cert; /* the server's certificate (PEM); default FX_SRV_CRT */
-static char sni[256];        /* the SNI name the server got ("" if none) */
+static int fds[2]; /* [0] the client (tls module), [1] the test's server */
 static char dir[64];
 
 static void pair(void)
@@ -78,6 +76,9 @@ START_TEST(not_built)
 END_TEST
 
 #else
+
+static const char *srv_cert; /* the server's certificate (PEM); default FX_SRV_CRT */
+static char sni[256];        /* the SNI name the server got ("" if none) */
 
 static void unpair(void)
 {
