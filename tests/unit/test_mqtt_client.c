@@ -24,6 +24,7 @@
 #include "mqtt_codec.h"
 #include "net.h"
 #include "check_compat.h"
+#include "log_capture.h"
 
 #define DEADLINE_MS 8000
 
@@ -327,34 +328,16 @@ static void start_client(void)
 	mqtt_client_start(mc);
 }
 
-/* Log lines go to stderr: send them to a temporary file while `saved` >= 0. */
-static int capture_saved = -1;
-static FILE *capture_file;
-
+/* Log lines at level and above into a temporary file (log_capture.h). */
 static void capture_start_level(enum log_level level)
 {
-	fflush(stderr);
-	capture_file = tmpfile();
-	ck_assert_ptr_nonnull(capture_file);
-	capture_saved = dup(2);
-	ck_assert_int_ge(capture_saved, 0);
-	ck_assert_int_ge(dup2(fileno(capture_file), 2), 0);
+	capture_begin();
 	log_set_level(level);
 }
 
 static void capture_start(void)
 {
 	capture_start_level(LOGL_WARN);
-}
-
-/* Occurrences of `what` in `text`. */
-static int count_of(const char *text, const char *what)
-{
-	int n = 0;
-
-	for (text = strstr(text, what); text != NULL; text = strstr(text + 1, what))
-		n++;
-	return n;
 }
 
 /* The will and the status messages on octoprint/mqtt (the defaults). */
@@ -365,19 +348,11 @@ static void lw_on(bool retain)
 	cfg.broker_lw_retain = retain;
 }
 
+/* Back to errors only; the captured text to out. */
 static void capture_end(char *out, size_t outlen)
 {
-	size_t n;
-
 	log_set_level(LOGL_ERROR);
-	fflush(stderr);
-	ck_assert_int_ge(dup2(capture_saved, 2), 0);
-	close(capture_saved);
-	capture_saved = -1;
-	rewind(capture_file);
-	n = fread(out, 1, outlen - 1, capture_file);
-	out[n] = '\0';
-	fclose(capture_file);
+	capture_finish(out, outlen);
 }
 
 /* Send a raw packet from the fake broker (encoded by the codec). */

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 
 #include "check_compat.h"
+#include "log_capture.h"
 #include "config.h"
 #include "buf.h"
 #include "http_parser.h"
@@ -474,43 +475,6 @@ START_TEST(test_targets)
 }
 END_TEST
 
-/* Log lines go to stderr: to a temporary file between capture_start and capture_end. */
-static int capture_saved = -1;
-static FILE *capture_file;
-
-static void capture_start(void)
-{
-	fflush(stderr);
-	capture_file = tmpfile();
-	ck_assert_ptr_nonnull(capture_file);
-	capture_saved = dup(2);
-	ck_assert_int_ge(capture_saved, 0);
-	ck_assert_int_ge(dup2(fileno(capture_file), 2), 0);
-}
-
-static void capture_end(char *out, size_t outlen)
-{
-	size_t n;
-
-	fflush(stderr);
-	ck_assert_int_ge(dup2(capture_saved, 2), 0);
-	close(capture_saved);
-	capture_saved = -1;
-	rewind(capture_file);
-	n = fread(out, 1, outlen - 1, capture_file);
-	out[n] = '\0';
-	fclose(capture_file);
-}
-
-static int count_of(const char *text, const char *what)
-{
-	int n = 0;
-
-	for (text = strstr(text, what); text != NULL; text = strstr(text + 1, what))
-		n++;
-	return n;
-}
-
 static struct net_cidr allow_lo[2]; /* 127.0.0.0/8, ::1 */
 static struct net_cidr allow_ten;   /* 10.0.0.0/8 */
 
@@ -605,11 +569,11 @@ START_TEST(test_refused_at_connect)
 	webhook_set_allow(wh, allow_lo, 2);
 	add("t", "/r");
 	webhook_set_allow(wh, &allow_ten, 1);
-	capture_start();
+	capture_begin();
 	for (i = 0; i < 3; i++)
 		enqueue("t", "{}");
 	run_until_idle();
-	capture_end(log, sizeof(log));
+	capture_finish(log, sizeof(log));
 	ck_assert_uint_eq(stats().failed, 3);
 	ck_assert_uint_eq(stats().delivered, 0);
 	ck_assert_uint_eq(stats().retried, 0);
