@@ -239,7 +239,7 @@ static void loop_fire_timers(struct loop *loop)
 		if (next == LOOP_TIMER_STOP || next < 0 || loop->l_firing_deleted) {
 			free(t);
 		} else {
-			t->lt_when = now + (uint64_t)next;
+			t->lt_when = loop_clock_ms() + (uint64_t)next;
 			loop_timer_insert(loop, t);
 		}
 	}

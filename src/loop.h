@@ -45,7 +45,7 @@ void loop_unwatch(struct loop *loop, int fd, int mask);
 /*
  * Fire fn after ms milliseconds (negative counts as 0) from the clock now;
  * returns an id > 0, increasing from 1. fn's return value reschedules it
- * that many ms after the time it fired. A timer runs at most once per
+ * that many ms after fn returned. A timer runs at most once per
  * iteration; one added by a timer callback runs in a later iteration.
  */
 uint64_t loop_timer_add(struct loop *loop, int64_t ms, loop_timer_fn *fn, void *arg);
