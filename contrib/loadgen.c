@@ -73,6 +73,7 @@
 #define LG_MAX_SECONDS  3600
 #define LG_MAX_COUNT    100000000UL
 #define LG_REQ_MAX      4096  /* one request: headers and body */
+#define LG_MAX_DEPTH    64    /* -P: requests in flight per connection */
 #define LG_RESP_MAX     16384 /* one answer: headers and body */
 #define LG_BODY_MIN     25    /* {"n":NNNNNNNNNN,"pad":""} */
 #define LG_BODY_MAX     2048
@@ -92,7 +93,7 @@ static void lg_usage(const char *why)
 	if (why != NULL)
 		fprintf(stderr, "loadgen: %s\n", why);
 	fprintf(out, "usage: loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT]\n"
-	             "                    [-b BYTES] [-a TOKEN]\n"
+	             "                    [-b BYTES] [-a TOKEN] [-P DEPTH]\n"
 	             "       loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES [-c CONNS]\n"
 	             "                        [-k PER_WRITE] [-r] [-q 0|1] [-w WINDOW] [-N]\n"
 	             "       loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]\n"
@@ -200,14 +201,19 @@ static void lg_write_all(int fd, const void *p, size_t n)
 
 /* ---- http mode ---- */
 
+/*
+ * One connection keeps up to h_depth requests outstanding (-P; 1: the
+ * closed loop of one request, one answer). c_sent_at is a ring of their
+ * start times, oldest at c_head.
+ */
 struct lg_conn {
 	int c_fd;
-	char c_out[LG_REQ_MAX];
+	char c_out[LG_REQ_MAX * LG_MAX_DEPTH];
 	size_t c_out_len, c_out_off; /* request bytes, bytes written */
 	char c_in[LG_RESP_MAX];
 	size_t c_in_len;
-	uint64_t c_sent_at; /* first byte of the request written */
-	int c_busy;         /* a request is outstanding */
+	uint64_t c_sent_at[LG_MAX_DEPTH]; /* when each request was issued */
+	unsigned c_head, c_busy;          /* oldest outstanding; how many */
 };
 
 struct lg_http {
@@ -215,6 +221,7 @@ struct lg_http {
 	const char *h_event;
 	const char *h_token;
 	size_t h_body;
+	unsigned h_depth;  /* requests in flight per connection */
 	uint64_t h_issued; /* requests started */
 	uint64_t h_limit;  /* COUNT, 0 with -d */
 	uint64_t h_end;    /* -d: no new request after this, else 0 */
@@ -232,29 +239,42 @@ static int lg_http_more(const struct lg_http *h)
 	return lg_now() < h->h_end;
 }
 
+static int lg_http_write(struct lg_conn *c);
+
+/* Queue one more request on c (c->c_busy < h_depth). */
 static void lg_http_request(struct lg_http *h, struct lg_conn *c)
 {
 	char body[LG_BODY_MAX + 1];
 	size_t pad = h->h_body - LG_BODY_MIN;
 	int n;
 
+	if (c->c_out_off == c->c_out_len)
+		c->c_out_off = c->c_out_len = 0;
+
 	/* Ten digits without a leading zero: valid JSON, the same size each time. */
 	n = snprintf(body, sizeof(body), "{\"n\":%llu,\"pad\":\"%*s\"}",
 	             1000000000ULL + h->h_issued % 1000000000ULL, (int)pad, "");
 	memset(body + 23, 'x', pad); /* after {"n":NNNNNNNNNN,"pad":" */
-	n = snprintf(c->c_out, sizeof(c->c_out),
+	n = snprintf(c->c_out + c->c_out_len, sizeof(c->c_out) - c->c_out_len,
 	             "POST /events/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	             "Content-Type: application/json\r\n%s%s%sContent-Length: %d\r\n\r\n%s",
 	             h->h_event, h->h_token != NULL ? "Authorization: Bearer " : "",
 	             h->h_token != NULL ? h->h_token : "", h->h_token != NULL ? "\r\n" : "", n,
 	             body);
-	if (n < 0 || (size_t)n >= sizeof(c->c_out))
+	if (n < 0 || (size_t)n >= sizeof(c->c_out) - c->c_out_len)
 		lg_die("request too long");
-	c->c_out_len = (size_t)n;
-	c->c_out_off = 0;
-	c->c_busy = 1;
-	c->c_sent_at = lg_now();
+	c->c_out_len += (size_t)n;
+	c->c_sent_at[(c->c_head + c->c_busy) % LG_MAX_DEPTH] = lg_now();
+	c->c_busy++;
 	h->h_issued++;
+}
+
+/* Fill c's pipeline while requests remain, and write; -1 on an error. */
+static int lg_http_fill(struct lg_http *h, struct lg_conn *c)
+{
+	while (c->c_busy < h->h_depth && lg_http_more(h))
+		lg_http_request(h, c);
+	return lg_http_write(c);
 }
 
 /*
@@ -329,7 +349,9 @@ static void lg_http_reset(struct lg_http *h, struct lg_conn *c, const char *why)
 	close(c->c_fd);
 	c->c_fd = -1;
 	c->c_busy = 0;
+	c->c_head = 0;
 	c->c_in_len = 0;
+	c->c_out_len = c->c_out_off = 0;
 	if (lg_http_more(h)) {
 		c->c_fd = lg_connect(h->h_port);
 		lg_nonblock(c->c_fd);
@@ -353,11 +375,11 @@ static int lg_http_write(struct lg_conn *c)
 	return 0;
 }
 
-/* Read and handle the answers that arrived; the next request goes out at once. */
+/* Read and handle the answers that arrived; the next requests go out at once. */
 static void lg_http_read(struct lg_http *h, struct lg_conn *c)
 {
 	int status, close_after, rc;
-	size_t total;
+	size_t total, off = 0;
 	ssize_t r;
 
 	r = read(c->c_fd, c->c_in + c->c_in_len, sizeof(c->c_in) - c->c_in_len);
@@ -368,27 +390,29 @@ static void lg_http_read(struct lg_http *h, struct lg_conn *c)
 		return;
 	}
 	c->c_in_len += (size_t)r;
-	rc = lg_parse_response(c->c_in, c->c_in_len, &status, &total, &close_after);
-	if (rc == 0)
-		return;
-	if (rc < 0 || !c->c_busy || total != c->c_in_len) {
-		/* Closed loop: exactly one answer may be outstanding. */
-		lg_http_reset(h, c, "bad or unexpected answer");
-		return;
+	while ((rc = lg_parse_response(c->c_in + off, c->c_in_len - off, &status, &total,
+	                               &close_after)) != 0) {
+		if (rc < 0 || c->c_busy == 0) {
+			/* Only answers to requests outstanding may arrive. */
+			lg_http_reset(h, c, "bad or unexpected answer");
+			return;
+		}
+		h->h_last_done = lg_now();
+		lg_http_record(h, status, h->h_last_done - c->c_sent_at[c->c_head]);
+		c->c_head = (c->c_head + 1) % LG_MAX_DEPTH;
+		c->c_busy--;
+		off += total;
+		if (close_after) {
+			/* Requests sent after it are not answered: counted as errors. */
+			h->h_errors += c->c_busy;
+			lg_http_reset(h, c, NULL);
+			return;
+		}
 	}
-	h->h_last_done = lg_now();
-	lg_http_record(h, status, h->h_last_done - c->c_sent_at);
-	c->c_in_len = 0;
-	c->c_busy = 0;
-	if (close_after) {
-		lg_http_reset(h, c, NULL);
-		return;
-	}
-	if (lg_http_more(h)) {
-		lg_http_request(h, c);
-		if (lg_http_write(c) != 0)
-			lg_http_reset(h, c, "write failed");
-	}
+	memmove(c->c_in, c->c_in + off, c->c_in_len - off);
+	c->c_in_len -= off;
+	if (lg_http_fill(h, c) != 0)
+		lg_http_reset(h, c, "write failed");
 }
 
 static int lg_cmp_u64(const void *a, const void *b)
@@ -414,7 +438,7 @@ static int lg_http_main(int argc, char **argv)
 	struct lg_http h;
 	struct lg_conn *conns;
 	struct pollfd *pfd;
-	unsigned nconns = 0, secs = 0, i, open;
+	unsigned nconns = 0, secs = 0, i, open, missing;
 	uint64_t start, drain_end = 0;
 	double elapsed;
 	int opt;
@@ -422,7 +446,8 @@ static int lg_http_main(int argc, char **argv)
 	memset(&h, 0, sizeof(h));
 	h.h_event = "Bench";
 	h.h_body = 60;
-	while ((opt = getopt(argc, argv, "p:c:d:n:e:b:a:")) != -1) {
+	h.h_depth = 1;
+	while ((opt = getopt(argc, argv, "p:c:d:n:e:b:a:P:")) != -1) {
 		switch (opt) {
 		case 'p':
 			h.h_port = (unsigned)lg_number(optarg, 1, 65535, "PORT must be 1-65535");
@@ -454,6 +479,9 @@ static int lg_http_main(int argc, char **argv)
 			if (strlen(optarg) > 1024 || strpbrk(optarg, "\r\n") != NULL)
 				lg_usage("bad TOKEN");
 			break;
+		case 'P':
+			h.h_depth = (unsigned)lg_number(optarg, 1, LG_MAX_DEPTH, "DEPTH must be 1-64");
+			break;
 		default:
 			lg_usage("unknown option");
 		}
@@ -477,7 +505,7 @@ static int lg_http_main(int argc, char **argv)
 	for (;;) {
 		uint64_t wake;
 
-		open = 0;
+		open = missing = 0;
 		for (i = 0; i < nconns; i++) {
 			struct lg_conn *c = &conns[i];
 
@@ -487,8 +515,7 @@ static int lg_http_main(int argc, char **argv)
 			 */
 			if (c->c_fd >= 0 && !c->c_busy) {
 				if (lg_http_more(&h)) {
-					lg_http_request(&h, c);
-					if (lg_http_write(c) != 0)
+					if (lg_http_fill(&h, c) != 0)
 						lg_http_reset(&h, c, "write failed");
 				} else {
 					close(c->c_fd);
@@ -501,14 +528,15 @@ static int lg_http_main(int argc, char **argv)
 				pfd[i].events |= POLLOUT;
 			pfd[i].revents = 0;
 			open += c->c_fd >= 0;
+			missing += c->c_fd >= 0 ? c->c_busy : 0;
 		}
 		if (open == 0)
 			break;
 		if (!lg_http_more(&h) && drain_end == 0)
 			drain_end = lg_now() + LG_DRAIN_NS;
 		if (drain_end != 0 && lg_now() >= drain_end) {
-			fprintf(stderr, "loadgen: %u answers still missing\n", open);
-			h.h_errors += open;
+			fprintf(stderr, "loadgen: %u answers still missing\n", missing);
+			h.h_errors += missing;
 			break;
 		}
 		wake = drain_end != 0 ? drain_end : h.h_limit > 0 ? lg_now() + LG_NS : h.h_end;
@@ -530,10 +558,10 @@ static int lg_http_main(int argc, char **argv)
 
 	qsort(h.h_lat, h.h_nlat, sizeof(*h.h_lat), lg_cmp_u64);
 	elapsed = (double)(h.h_last_done - start) / 1e9;
-	printf("mode=http conns=%u seconds=%.3f requests=%zu rps=%.0f p50_ms=%.3f p99_ms=%.3f "
+	printf("mode=http conns=%u depth=%u seconds=%.3f requests=%zu rps=%.0f p50_ms=%.3f p99_ms=%.3f "
 	       "max_ms=%.3f status_202=%llu status_2xx_other=%llu status_4xx=%llu "
 	       "status_5xx=%llu non_202=%llu errors=%llu\n",
-	       nconns, elapsed, h.h_nlat, elapsed > 0 ? (double)h.h_nlat / elapsed : 0.0,
+	       nconns, h.h_depth, elapsed, h.h_nlat, elapsed > 0 ? (double)h.h_nlat / elapsed : 0.0,
 	       lg_pct(&h, 50), lg_pct(&h, 99), lg_pct(&h, 100), (unsigned long long)h.h_202,
 	       (unsigned long long)h.h_status[2], (unsigned long long)h.h_status[4],
 	       (unsigned long long)h.h_status[5], (unsigned long long)(h.h_nlat - h.h_202),

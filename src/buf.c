@@ -44,7 +44,7 @@ void buf_compact(struct buf *b)
 	b->b_len = live;
 }
 
-void buf_reserve(struct buf *b, size_t extra)
+void buf_grow(struct buf *b, size_t extra)
 {
 	size_t live = buf_len(b), need, cap;
 
@@ -66,24 +66,9 @@ void buf_reserve(struct buf *b, size_t extra)
 	b->b_cap = cap;
 }
 
-void buf_append(struct buf *b, const void *data, size_t len)
-{
-	if (len == 0)
-		return;
-	buf_reserve(b, len);
-	memcpy(buf_tail(b), data, len);
-	b->b_len += len;
-}
-
 void buf_append_str(struct buf *b, const char *s)
 {
 	buf_append(b, s, strlen(s));
-}
-
-void buf_putc(struct buf *b, int c)
-{
-	buf_reserve(b, 1);
-	b->b_data[b->b_len++] = (char)c;
 }
 
 void buf_vappendf(struct buf *b, const char *fmt, va_list ap)

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "compat.h"
 
@@ -29,11 +30,9 @@ void buf_init(struct buf *b);
 void buf_free(struct buf *b);
 /* Empty the buffer, keep the allocation. */
 void buf_reset(struct buf *b);
-/* Make room for at least `extra` more bytes at buf_tail(). */
-void buf_reserve(struct buf *b, size_t extra);
-void buf_append(struct buf *b, const void *data, size_t len);
+/* buf_reserve's slow path: compact or grow. */
+void buf_grow(struct buf *b, size_t extra);
 void buf_append_str(struct buf *b, const char *s);
-void buf_putc(struct buf *b, int c);
 void buf_appendf(struct buf *b, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void buf_vappendf(struct buf *b, const char *fmt, va_list ap) ATTR_PRINTF(2, 0);
 /* Decimal text of v, as printf's %llu / %lld would write it (no padding). */
@@ -65,6 +64,32 @@ static inline char *buf_tail(const struct buf *b)
 static inline size_t buf_avail(const struct buf *b)
 {
 	return b->b_cap - b->b_len;
+}
+
+/*
+ * Make room for at least `extra` more bytes at buf_tail(). This and the
+ * two below are inline: the hot paths append a few bytes at a time to a
+ * buffer that already has the room.
+ */
+static inline void buf_reserve(struct buf *b, size_t extra)
+{
+	if (buf_avail(b) < extra)
+		buf_grow(b, extra);
+}
+
+static inline void buf_append(struct buf *b, const void *data, size_t len)
+{
+	if (len == 0)
+		return;
+	buf_reserve(b, len);
+	memcpy(buf_tail(b), data, len);
+	b->b_len += len;
+}
+
+static inline void buf_putc(struct buf *b, int c)
+{
+	buf_reserve(b, 1);
+	b->b_data[b->b_len++] = (char)c;
 }
 
 #endif

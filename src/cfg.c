@@ -319,22 +319,59 @@ static const struct {
         {CFG_EV_SETTINGS, " SettingsUpdated "},
 };
 
-enum cfg_event_class cfg_event_class(const char *name, size_t len)
+/* The names of cfg_classes one by one, sorted: built at the first lookup. */
+struct cfg_class_name {
+	const char *name;
+	size_t len;
+	enum cfg_event_class cls;
+};
+static struct cfg_class_name cfg_class_index[96];
+static size_t cfg_class_count;
+
+static int cfg_class_cmp(const void *a, const void *b)
 {
-	char key[132];
+	const struct cfg_class_name *x = a, *y = b;
+	int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
+
+	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static void cfg_class_index_build(void)
+{
 	size_t i;
 
-	if (len == 0 || len > 128)
-		return CFG_EV_UNCLASSIFIED;
-	key[0] = ' ';
-	memcpy(key + 1, name, len);
-	key[len + 1] = ' ';
-	key[len + 2] = '\0';
 	for (i = 0; i < nitems(cfg_classes); i++) {
-		if (strstr(cfg_classes[i].names, key) != NULL)
-			return cfg_classes[i].cls;
+		const char *p = cfg_classes[i].names;
+
+		while (*p != '\0') {
+			size_t n;
+
+			p += strspn(p, " ");
+			n = strcspn(p, " ");
+			if (n == 0)
+				break;
+			if (cfg_class_count == nitems(cfg_class_index))
+				fatal("cfg_class_index is too small");
+			cfg_class_index[cfg_class_count++] =
+			        (struct cfg_class_name){.name = p, .len = n, .cls = cfg_classes[i].cls};
+			p += n;
+		}
 	}
-	return CFG_EV_UNCLASSIFIED;
+	qsort(cfg_class_index, cfg_class_count, sizeof(cfg_class_index[0]), cfg_class_cmp);
+}
+
+enum cfg_event_class cfg_event_class(const char *name, size_t len)
+{
+	struct cfg_class_name key = {.name = name, .len = len};
+	const struct cfg_class_name *hit;
+
+	if (len == 0)
+		return CFG_EV_UNCLASSIFIED;
+	if (cfg_class_count == 0)
+		cfg_class_index_build();
+	hit = bsearch(&key, cfg_class_index, cfg_class_count, sizeof(cfg_class_index[0]),
+	              cfg_class_cmp);
+	return hit != NULL ? hit->cls : CFG_EV_UNCLASSIFIED;
 }
 
 static bool cfg_in_list(char *const *list, const char *name, size_t len)

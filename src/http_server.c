@@ -4,11 +4,13 @@
  *
  * A connection alternates between two modes. While it has no answer
  * waiting, it reads into c_in and parses; each complete request is handed
- * to the handler and its answer appended to c_out. While an answer is
- * waiting, reading and parsing stop (so a client that pipelines without
- * reading cannot make us buffer without bound, and answers go out in
- * request order); the answer is written at once when possible, the rest
- * when the loop reports writability. An answer that closes the connection
+ * to the handler and its answer appended to c_out. Pipelined requests
+ * already in c_in are answered into the same c_out, in request order,
+ * until it holds HS_OUT_BATCH bytes, so one send() carries the answers
+ * to one read()'s worth of requests. While an answer is waiting, reading
+ * and parsing stop (so a client that pipelines without reading cannot
+ * make us buffer without bound); the answers are written at once when
+ * possible, the rest when the loop reports writability. An answer that closes the connection
  * is followed by a lingering close: shut down our side, then read and
  * discard until the client closes or a short deadline passes. Closing at
  * once with unread bytes in the socket makes the kernel send a reset,
@@ -56,6 +58,8 @@
 #define HS_PEER_LEN   64
 /* Longest wait for the client to close after our final answer. */
 #define HS_LINGER_MS 2000
+/* Answers to pipelined requests gathered into one send(), at most. */
+#define HS_OUT_BATCH HS_READ_CHUNK
 /* Refused connections lingering at once; beyond it: 503 in one write, close. */
 #define HS_MAX_REFUSED 64
 /* Bytes a refused-at-once client may have sent that are read before close. */
@@ -327,9 +331,24 @@ static void hs_answer(struct http_conn *c, enum http_parse_rc rc, const struct h
 }
 
 /*
- * Drive the connection as far as it goes without waiting: write pending
- * output, then answer buffered requests one at a time, then wait for
- * whichever event is needed next.
+ * Write c_out. 1 if it is all out, 0 if the rest waits for writability
+ * (now asked for), -1 if the connection was closed.
+ */
+static int hs_flush(struct http_conn *c)
+{
+	if (hs_write(c) != 0)
+		return -1;
+	if (buf_len(&c->c_out) > 0) {
+		hs_want(c, LOOP_WRITE);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Drive the connection as far as it goes without waiting: answer the
+ * requests buffered in c_in (up to HS_OUT_BATCH bytes of answers), write
+ * them, then wait for whichever event is needed next.
  */
 static void hs_run(struct http_conn *c)
 {
@@ -337,14 +356,9 @@ static void hs_run(struct http_conn *c)
 		struct http_request req;
 		enum http_parse_rc rc;
 
-		if (buf_len(&c->c_out) > 0) {
-			if (hs_write(c) != 0)
-				return;
-			if (buf_len(&c->c_out) > 0) {
-				hs_want(c, LOOP_WRITE);
-				return;
-			}
-		}
+		if ((buf_len(&c->c_out) >= HS_OUT_BATCH || c->c_state == HS_CLOSING) &&
+		    hs_flush(c) != 1)
+			return;
 		if (c->c_state == HS_CLOSING) {
 			hs_linger(c);
 			return;
@@ -361,6 +375,9 @@ static void hs_run(struct http_conn *c)
 			continue;
 		}
 		if (rc == HTTP_PARSE_NEED_MORE) {
+			/* Every complete request is answered: send the answers. */
+			if (buf_len(&c->c_out) > 0 && hs_flush(c) != 1)
+				return;
 			if (buf_len(&c->c_in) == 0) {
 				/* Nothing pending: idle from now on. */
 				c->c_last = loop_now(c->c_srv->s_loop);

@@ -500,7 +500,8 @@ static int json_parse(struct json_doc *d, const char *js, size_t len, const char
 		}
 		return json_check_structure(d, why);
 	}
-	if (!json_depth_ok(js, len)) {
+	/* A document of at most JSON_MAX_DEPTH bytes cannot nest deeper. */
+	if (len > JSON_MAX_DEPTH && !json_depth_ok(js, len)) {
 		*why = JSON_WHY_DEEP;
 		return -1;
 	}

@@ -34,6 +34,30 @@ static int nclients;
 static int handled;
 static char last_body[256]; /* the last request body, cut to fit */
 
+/*
+ * Every send() in this program goes through here (linked with
+ * -Wl,--wrap=send): the server's, those to a descriptor that is not a
+ * test client's, are counted, with the largest length asked for.
+ */
+ssize_t __real_send(int fd, const void *p, size_t n, int flags);
+ssize_t __wrap_send(int fd, const void *p, size_t n, int flags);
+static unsigned server_sends;
+static size_t server_send_max;
+
+ssize_t __wrap_send(int fd, const void *p, size_t n, int flags)
+{
+	int i;
+
+	for (i = 0; i < nclients && clients[i] != fd; i++)
+		;
+	if (i == nclients) {
+		server_sends++;
+		if (n > server_send_max)
+			server_send_max = n;
+	}
+	return __real_send(fd, p, n, flags);
+}
+
 static void handler(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	(void)ctx;
@@ -353,6 +377,60 @@ START_TEST(test_pipelined)
 	ck_assert_ptr_nonnull(strstr(r[2].head, "Content-Length: 49\r\n"));
 	reply_free(r, 3);
 	roundtrip(fd, "GET /d HTTP/1.1\r\n\r\n", 200, NULL);
+}
+END_TEST
+
+/* The answers to requests that arrived together leave in one send(). */
+START_TEST(test_pipelined_one_send)
+{
+	struct reply r[3];
+	int fd;
+
+	start();
+	fd = client_connect();
+	roundtrip(fd, "GET /first HTTP/1.1\r\n\r\n", 200, NULL);
+	server_sends = 0;
+	client_sends(fd, "GET /a HTTP/1.1\r\n\r\n"
+	                 "GET /b HTTP/1.1\r\n\r\n"
+	                 "GET /c HTTP/1.1\r\n\r\n");
+	ck_assert_int_eq(client_recv(fd, r, 3, false, NULL, 0), 3);
+	ck_assert_ptr_nonnull(strstr(r[2].body, "\"/c\""));
+	ck_assert_uint_eq(server_sends, 1);
+	reply_free(r, 3);
+}
+END_TEST
+
+/*
+ * Many pipelined requests: answered in order, but never more than one
+ * batch (16 KiB, plus the answer that crossed it) gathered for one send().
+ */
+START_TEST(test_pipelined_batch_bound)
+{
+	enum { N = 300 };
+	struct reply *r = calloc(N, sizeof(*r));
+	struct buf reqs = BUF_INITIALIZER;
+	char want[32];
+	int fd, i;
+
+	ck_assert_ptr_nonnull(r);
+	start();
+	fd = client_connect();
+	for (i = 0; i < N; i++)
+		buf_appendf(&reqs, "GET /p%d HTTP/1.1\r\n\r\n", i);
+	server_sends = 0;
+	server_send_max = 0;
+	client_send(fd, buf_data(&reqs), buf_len(&reqs));
+	ck_assert_int_eq(client_recv(fd, r, N, false, NULL, 0), N);
+	for (i = 0; i < N; i++) {
+		snprintf(want, sizeof(want), "\"path\":\"/p%d\"", i);
+		ck_assert_msg(strstr(r[i].body, want) != NULL, "answer %d: %s", i, r[i].body);
+	}
+	/* Each answer is about 150 bytes: 45 kB in all, in 3 or more sends. */
+	ck_assert_uint_ge(server_sends, 3);
+	ck_assert_uint_le(server_send_max, 16384 + 256);
+	reply_free(r, N);
+	free(r);
+	buf_free(&reqs);
 }
 END_TEST
 
@@ -846,6 +924,8 @@ static Suite *http_server_suite(void)
 	tcase_add_test(tc, test_keep_alive);
 	tcase_add_test(tc, test_chunked_body);
 	tcase_add_test(tc, test_pipelined);
+	tcase_add_test(tc, test_pipelined_one_send);
+	tcase_add_test(tc, test_pipelined_batch_bound);
 	tcase_add_test(tc, test_byte_at_a_time);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_error_after_good_request);
