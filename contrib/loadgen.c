@@ -480,7 +480,8 @@ static int lg_http_main(int argc, char **argv)
 				lg_usage("bad TOKEN");
 			break;
 		case 'P':
-			h.h_depth = (unsigned)lg_number(optarg, 1, LG_MAX_DEPTH, "DEPTH must be 1-64");
+			h.h_depth =
+			        (unsigned)lg_number(optarg, 1, LG_MAX_DEPTH, "DEPTH must be 1-64");
 			break;
 		default:
 			lg_usage("unknown option");
@@ -558,7 +559,8 @@ static int lg_http_main(int argc, char **argv)
 
 	qsort(h.h_lat, h.h_nlat, sizeof(*h.h_lat), lg_cmp_u64);
 	elapsed = (double)(h.h_last_done - start) / 1e9;
-	printf("mode=http conns=%u depth=%u seconds=%.3f requests=%zu rps=%.0f p50_ms=%.3f p99_ms=%.3f "
+	printf("mode=http conns=%u depth=%u seconds=%.3f requests=%zu rps=%.0f p50_ms=%.3f "
+	       "p99_ms=%.3f "
 	       "max_ms=%.3f status_202=%llu status_2xx_other=%llu status_4xx=%llu "
 	       "status_5xx=%llu non_202=%llu errors=%llu\n",
 	       nconns, h.h_depth, elapsed, h.h_nlat, elapsed > 0 ? (double)h.h_nlat / elapsed : 0.0,

@@ -352,8 +352,8 @@ static void cfg_class_index_build(void)
 				break;
 			if (cfg_class_count == nitems(cfg_class_index))
 				fatal("cfg_class_index is too small");
-			cfg_class_index[cfg_class_count++] =
-			        (struct cfg_class_name){.name = p, .len = n, .cls = cfg_classes[i].cls};
+			cfg_class_index[cfg_class_count++] = (struct cfg_class_name){
+			        .name = p, .len = n, .cls = cfg_classes[i].cls};
 			p += n;
 		}
 	}
