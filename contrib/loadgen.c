@@ -248,8 +248,12 @@ static void lg_http_request(struct lg_http *h, struct lg_conn *c)
 	size_t pad = h->h_body - LG_BODY_MIN;
 	int n;
 
-	if (c->c_out_off == c->c_out_len)
-		c->c_out_off = c->c_out_len = 0;
+	/* Keep only what is not written yet: at most h_depth requests. */
+	if (c->c_out_off > 0) {
+		memmove(c->c_out, c->c_out + c->c_out_off, c->c_out_len - c->c_out_off);
+		c->c_out_len -= c->c_out_off;
+		c->c_out_off = 0;
+	}
 
 	/* Ten digits without a leading zero: valid JSON, the same size each time. */
 	n = snprintf(body, sizeof(body), "{\"n\":%llu,\"pad\":\"%*s\"}",
