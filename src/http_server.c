@@ -7,15 +7,15 @@
  * to the handler and its answer appended to c_out. Pipelined requests
  * already in c_in are answered into the same c_out, in request order,
  * until it holds HS_OUT_BATCH bytes, so one send() carries the answers
- * to one read()'s worth of requests. While an answer is waiting, reading
- * and parsing stop (so a client that pipelines without reading cannot
- * make us buffer without bound); the answers are written at once when
- * possible, the rest when the loop reports writability. An answer that closes the connection
- * is followed by a lingering close: shut down our side, then read and
- * discard until the client closes or a short deadline passes. Closing at
- * once with unread bytes in the socket makes the kernel send a reset,
- * which can destroy the answer before the client reads it (413 with a
- * body in flight is the usual case).
+ * to one read()'s worth of requests. While answers wait to be written,
+ * reading stops (so a client that pipelines without reading cannot make
+ * us buffer without bound); they are written at once when possible, the
+ * rest when the loop reports writability. An answer that closes the
+ * connection is followed by a lingering close: shut down our side, then
+ * read and discard until the client closes or a short deadline passes.
+ * Closing at once with unread bytes in the socket makes the kernel send
+ * a reset, which can destroy the answer before the client reads it (413
+ * with a body in flight is the usual case).
  *
  * Each connection has one timer and, by what it is doing, one deadline:
  * a request in progress must be complete within http.timeout of its first
