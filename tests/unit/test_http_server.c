@@ -223,8 +223,8 @@ static int reply_take(struct buf *in, struct reply *r, bool head_request)
 /*
  * Drive the loop and read until n responses arrived (into r[]); with
  * want_eof, also until the server closed its side. Bit i of head_mask: the
- * i-th response answers a HEAD (no body). Returns the number of responses;
- * *eof tells whether EOF was seen.
+ * i-th response answers a HEAD (no body); from the 33rd on none does.
+ * Returns the number of responses; *eof tells whether EOF was seen.
  */
 static int client_recv(int fd, struct reply *r, int n, bool want_eof, bool *eof, unsigned head_mask)
 {
@@ -240,7 +240,8 @@ static int client_recv(int fd, struct reply *r, int n, bool want_eof, bool *eof,
 		k = recv(fd, buf_tail(&in), buf_avail(&in), 0);
 		if (k > 0) {
 			buf_produced(&in, (size_t)k);
-			while (got < n && reply_take(&in, &r[got], (head_mask >> got) & 1))
+			while (got < n &&
+			       reply_take(&in, &r[got], got < 32 && ((head_mask >> got) & 1)))
 				got++;
 			continue;
 		}
