@@ -351,7 +351,7 @@ static void cfg_class_index_build(void)
 			if (n == 0)
 				break;
 			if (cfg_class_count == nitems(cfg_class_index))
-				fatal("cfg_class_index is too small");
+				fatalx("cfg_class_index is too small");
 			cfg_class_index[cfg_class_count++] = (struct cfg_class_name){
 			        .name = p, .len = n, .cls = cfg_classes[i].cls};
 			p += n;
