@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -963,31 +964,31 @@ done:
 /* Read a whole file of at most CFG_MAX_FILE bytes into b. */
 static int cfg_read_file(const char *path, struct buf *b, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	size_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
 
-	if (f == NULL) {
+	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		return -1;
 	}
-	for (;;) {
+	do {
 		buf_reserve(b, 4096);
-		n = fread(buf_tail(b), 1, buf_avail(b), f);
-		buf_produced(b, n);
-		if (buf_len(b) > CFG_MAX_FILE) {
-			snprintf(err, errlen, "%s: larger than %d bytes", path, CFG_MAX_FILE);
-			fclose(f);
+		n = read(fd, buf_tail(b), buf_avail(b));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+			close(fd);
 			return -1;
 		}
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
+		buf_produced(b, (size_t)n);
+		if (buf_len(b) > CFG_MAX_FILE) {
+			snprintf(err, errlen, "%s: larger than %d bytes", path, CFG_MAX_FILE);
+			close(fd);
+			return -1;
+		}
+	} while (n != 0);
+	close(fd);
 	return 0;
 }
 

@@ -102,6 +102,32 @@ const char *log_level_name(enum log_level level)
 	return log_names[level];
 }
 
+/*
+ * One line, one write(2) to stderr: lines of several processes sharing the
+ * stream do not interleave, and stdio's buffering is not involved.
+ */
+static void log_write(const char *stamp, const char *level, const char *msg)
+{
+	char line[LOG_LINE_MAX + 64];
+	int len = snprintf(line, sizeof(line), "%soctomqttd: %s: %s\n", stamp, level, msg);
+	size_t n = len < 0 ? 0 : (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1;
+	size_t off = 0;
+	int saved = errno;
+
+	if (n > 0 && line[n - 1] != '\n')
+		line[n - 1] = '\n'; /* cut short: still one line */
+	while (off < n) {
+		ssize_t k = write(STDERR_FILENO, line + off, n - off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break; /* nowhere to say so */
+		off += (size_t)k;
+	}
+	errno = saved;
+}
+
 static void log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
         ATTR_PRINTF(3, 0);
 
@@ -134,8 +160,7 @@ static void log_emit(enum log_level level, int errnum, const char *fmt, va_list 
 		if (localtime_r(&t, &tm) != NULL)
 			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S ", &tm);
 	}
-	fprintf(stderr, "%soctomqttd: %s: %s\n", stamp, log_names[level], msg);
-	fflush(stderr);
+	log_write(stamp, log_names[level], msg);
 }
 
 #define LOG_FN(name, level, with_errno)                                                            \
