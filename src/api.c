@@ -75,7 +75,7 @@ struct api *api_new(const struct cfg *cfg, struct mqtt_client *mc, time_t (*now)
 	api->a_now = now;
 	buf_init(&api->a_topic);
 	buf_init(&api->a_payload);
-	api->a_started = now != NULL ? now() : time(NULL);
+	api->a_started = now != NULL ? now() : wall_clock();
 	return api;
 }
 
@@ -174,7 +174,7 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 		return;
 	}
 	if (cfg->pub_timestamp)
-		ts = (long long)(api->a_now != NULL ? api->a_now() : time(NULL));
+		ts = (long long)(api->a_now != NULL ? api->a_now() : wall_clock());
 	buf_reset(&api->a_payload);
 	if (json_event_payload(req->body, req->body_len, name, len,
 	                       cfg->pub_timestamp ? cfg->pub_ts_field : NULL, ts, &api->a_payload,
@@ -213,7 +213,7 @@ done:
 /* The time of a request, for the timestamp member. */
 static long long api_time(const struct api *api)
 {
-	return (long long)(api->a_now != NULL ? api->a_now() : time(NULL));
+	return (long long)(api->a_now != NULL ? api->a_now() : wall_clock());
 }
 
 /* Answer a publish of this build's own messages (progress): 202 or 503. */
@@ -561,7 +561,7 @@ static int api_publish_build(struct api_publish *p, const char **why)
 			return -1;
 		}
 	} else if (pl != NULL && p->p_timestamp) {
-		long long ts = (long long)(api->a_now != NULL ? api->a_now() : time(NULL));
+		long long ts = (long long)(api->a_now != NULL ? api->a_now() : wall_clock());
 
 		if (json_event_payload(pl->value, pl->value_len, NULL, 0, api->a_cfg->pub_ts_field,
 		                       ts, &api->a_payload, why) < 0)
@@ -899,7 +899,7 @@ struct api_figures {
 
 static void api_figures(struct api *api, struct api_figures *f)
 {
-	time_t now = api->a_now != NULL ? api->a_now() : time(NULL);
+	time_t now = api->a_now != NULL ? api->a_now() : wall_clock();
 
 	memset(f, 0, sizeof(*f));
 	mqtt_client_stats(api->a_mc, &f->mq);

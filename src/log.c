@@ -154,7 +154,7 @@ static void log_emit(enum log_level level, int errnum, const char *fmt, va_list 
 		return;
 	}
 	if (log_stamp) {
-		time_t t = time(NULL);
+		time_t t = wall_clock();
 		struct tm tm;
 
 		if (localtime_r(&t, &tm) != NULL)

@@ -167,6 +167,43 @@ static int net_resolve(const char *host, uint16_t port, int flags, struct addrin
 	return 0;
 }
 
+/* A literal address as the one entry of an addrinfo list. */
+struct net_literal {
+	struct addrinfo l_ai;
+	struct sockaddr_storage l_ss;
+};
+
+/*
+ * host is an IPv4 or IPv6 address as inet_pton() reads it: no resolver
+ * (getaddrinfo() would still read /etc/gai.conf and map its code).
+ * Anything else, scoped IPv6 addresses included, is left to it.
+ */
+static bool net_literal(const char *host, uint16_t port, struct net_literal *l)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&l->l_ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&l->l_ss;
+
+	memset(l, 0, sizeof(*l));
+	if (host == NULL)
+		return false;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		l->l_ai.ai_addrlen = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		l->l_ai.ai_addrlen = sizeof(*s6);
+	} else {
+		return false;
+	}
+	l->l_ai.ai_family = l->l_ss.ss_family;
+	l->l_ai.ai_socktype = SOCK_STREAM;
+	l->l_ai.ai_protocol = IPPROTO_TCP;
+	l->l_ai.ai_addr = (struct sockaddr *)&l->l_ss;
+	return true;
+}
+
 /*
  * Bind and listen (backlog >= 0) or start a non-blocking connect
  * (backlog < 0) on the addresses of host:port, in order, until one works.
@@ -175,11 +212,16 @@ static int net_resolve(const char *host, uint16_t port, int flags, struct addrin
 static int net_open(const char *host, uint16_t port, int backlog, char *err, size_t errlen)
 {
 	const char *what = backlog >= 0 ? "listen" : "connect";
+	struct net_literal lit;
 	struct addrinfo *res, *ai;
 	char addr[NET_HOST_LEN + 16];
 	int fd = -1, on = 1, saved = 0;
+	bool literal = net_literal(host, port, &lit);
 
-	if (net_resolve(host, port, backlog >= 0 ? AI_PASSIVE : 0, &res, what, err, errlen) != 0)
+	if (literal)
+		res = &lit.l_ai;
+	else if (net_resolve(host, port, backlog >= 0 ? AI_PASSIVE : 0, &res, what, err, errlen) !=
+	         0)
 		return -1;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -203,7 +245,8 @@ static int net_open(const char *host, uint16_t port, int backlog, char *err, siz
 		close(fd);
 		fd = -1;
 	}
-	freeaddrinfo(res);
+	if (!literal)
+		freeaddrinfo(res);
 	if (fd < 0) {
 		net_addr_text(host, port, addr, sizeof(addr));
 		if (err != NULL && errlen > 0)
@@ -235,9 +278,15 @@ int net_accept(int lfd, char *peer, size_t peerlen)
 			snprintf(peer, peerlen, "[%s]:%u", ip, ntohs(s6->sin6_port));
 		} else if (ss.ss_family == AF_INET) {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			const unsigned char *a = (const unsigned char *)&s4->sin_addr;
 
-			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-			snprintf(peer, peerlen, "%s:%u", ip, ntohs(s4->sin_port));
+			/*
+			 * What inet_ntop() prints, formatted here: its own
+			 * sprintf() format would map one more page range of
+			 * libc into an idle daemon (BENCHMARKS.md, idle RSS).
+			 */
+			snprintf(peer, peerlen, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3],
+			         ntohs(s4->sin_port));
 		} else {
 			snprintf(peer, peerlen, "unknown");
 		}
@@ -364,9 +413,9 @@ size_t net_addrs_outside(char *const *addrs, size_t naddrs, const struct net_cid
 
 bool net_addr_literal(const char *host)
 {
-	unsigned char tmp[sizeof(struct in6_addr)];
+	struct net_literal l;
 
-	return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
+	return net_literal(host, 0, &l);
 }
 
 void net_addrs_free(char **addrs, size_t n)

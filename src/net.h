@@ -37,7 +37,9 @@ int net_accept(int lfd, char *peer, size_t peerlen);
  * addresses of the name are tried in order until one connect() does not
  * fail at once; EINPROGRESS counts as started. Returns the fd; completion
  * is signalled by writability, then call net_connect_result. Names are
- * resolved with getaddrinfo(), which may block.
+ * resolved with getaddrinfo(), which may block; an address that
+ * inet_pton() reads (IPv4, IPv6 without a scope) is used as it is, here
+ * and in net_listen().
  */
 int net_connect(const char *host, uint16_t port, char *err, size_t errlen);
 /* 0 if the connect on fd succeeded, else -1 with strerror(SO_ERROR) in err. */

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -135,6 +136,21 @@ static void assert_fd_flags(int fd)
 	ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 }
 
+/* getaddrinfo() calls, counted through -Wl,--wrap=getaddrinfo (tests/include.am). */
+static int resolver_calls;
+
+int __real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res);
+int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res);
+
+int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res)
+{
+	resolver_calls++;
+	return __real_getaddrinfo(node, service, hints, res);
+}
+
 static void listen_connect_accept(const char *host, const char *peer_prefix)
 {
 	char err[NET_ERR_LEN], peer[64];
@@ -176,7 +192,13 @@ static void listen_connect_accept(const char *host, const char *peer_prefix)
 
 START_TEST(loopback_v4)
 {
+	/* A literal address needs no resolver. */
+	resolver_calls = 0;
 	listen_connect_accept("127.0.0.1", "127.0.0.1:");
+	ck_assert_int_eq(resolver_calls, 0);
+	/* What only getaddrinfo() reads as an address still works through it. */
+	listen_connect_accept("127.1", "127.0.0.1:");
+	ck_assert_int_eq(resolver_calls, 2);
 }
 END_TEST
 
