@@ -66,13 +66,16 @@ enum mc_state {
 	MC_STOPPED,
 };
 
+/*
+ * A message and, right behind it in the same allocation, its topic and
+ * payload bytes (mc_msg_topic, mc_msg_payload). A full queue holds
+ * queue.max_messages of these, so the header is kept small (48 bytes).
+ */
 struct mc_msg {
 	struct mc_msg *m_next;
-	char *m_topic;
 	size_t m_topic_len;
-	char *m_payload;
 	size_t m_payload_len;
-	int m_qos;
+	uint8_t m_qos;
 	bool m_retain;
 	bool m_queueable;
 	bool m_pubrec;  /* QoS 2: PUBREC received, PUBREL sent */
@@ -215,20 +218,28 @@ static void mc_msg_done(struct mqtt_client *mc, struct mc_msg *m)
 }
 
 /* One message holding copies of topic and payload. */
+static char *mc_msg_topic(struct mc_msg *m)
+{
+	return (char *)(m + 1);
+}
+
+static char *mc_msg_payload(struct mc_msg *m)
+{
+	return mc_msg_topic(m) + m->m_topic_len;
+}
+
 static struct mc_msg *mc_msg_new(const char *topic, size_t topic_len, const void *payload,
                                  size_t payload_len, int qos, bool retain, bool queueable)
 {
 	struct mc_msg *m = xmalloc(sizeof(*m) + topic_len + payload_len);
 
 	memset(m, 0, sizeof(*m));
-	m->m_topic = (char *)(m + 1);
-	m->m_payload = m->m_topic + topic_len;
-	memcpy(m->m_topic, topic, topic_len);
-	if (payload_len > 0)
-		memcpy(m->m_payload, payload, payload_len);
 	m->m_topic_len = topic_len;
 	m->m_payload_len = payload_len;
-	m->m_qos = qos;
+	memcpy(mc_msg_topic(m), topic, topic_len);
+	if (payload_len > 0)
+		memcpy(mc_msg_payload(m), payload, payload_len);
+	m->m_qos = (uint8_t)qos;
 	m->m_retain = retain;
 	m->m_queueable = queueable;
 	return m;
@@ -518,7 +529,7 @@ static void mc_send(struct mqtt_client *mc, struct mc_msg *m, bool dup)
 	if (m->m_qos > 0 && m->m_pubrec) {
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREL, m->m_id);
 	} else {
-		mqtt_encode_publish(&mc->mc_out, m->m_topic, m->m_topic_len, m->m_payload,
+		mqtt_encode_publish(&mc->mc_out, mc_msg_topic(m), m->m_topic_len, mc_msg_payload(m),
 		                    m->m_payload_len, m->m_qos, m->m_retain, dup, m->m_id);
 	}
 	if (m->m_qos > 0 && !m->m_counted) {
