@@ -98,7 +98,7 @@ extern const struct tls_ops tls_mbedtls_ops __attribute__((weak));
 
 static const struct tls_ops *tls_ops;
 
-/* The module: $OCTOMQTTD_TLS_MODULE if set (tests, a build tree), else installed one. */
+/* The module: $OCTOMQTTD_TLS_MODULE if set (tests, a build tree), else the installed one. */
 static const struct tls_ops *tls_load(char *err, size_t errlen)
 {
 	const char *path = getenv(TLS_MODULE_ENV);

@@ -2,7 +2,8 @@
 # tls_module.sh: mbedtls lives in the TLS module (src/tls_mbedtls.h),
 # loaded only when the configuration uses TLS. A plain daemon maps neither
 # the module nor mbedtls; a module that is missing, or is not one, is a
-# configuration error naming the file (-t: exit 1; start-up: 78).
+# configuration error naming the file (-t: exit 1; start-up: 78), and so
+# is a module of another interface version.
 # tls_broker.sh checks that a TLS daemon has the module mapped.
 # shellcheck source=tests/integration/lib.sh
 . "$TESTS_SRCDIR/integration/lib.sh"
@@ -45,6 +46,9 @@ check_module "$T/missing.so" \
 LIBC=$(ldd "$OCTOMQTTD" | awk '$1 ~ /^libc\.so/ { print $3 }')
 [ -f "$LIBC" ] || fail "libc of $OCTOMQTTD not found: $(ldd "$OCTOMQTTD")"
 check_module "$LIBC" "$LIBC: not an octomqttd TLS module \(no tls_mbedtls_ops\)$"
+# A module of another version (tests/tools/tls_module_old.c).
+check_module "$TLS_MODULE_OLD" \
+	"$TLS_MODULE_OLD: TLS module of another octomqttd version \(interface 2, this daemon needs 1\); reinstall octomqttd$"
 
 # 3. The right module passes -t.
 "$OCTOMQTTD" -t -c "$T/tls.conf" >"$T/t.out" 2>&1 || fail "-t with the module: $(cat "$T/t.out")"
