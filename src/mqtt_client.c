@@ -69,7 +69,8 @@ enum mc_state {
 /*
  * A message and, right behind it in the same allocation, its topic and
  * payload bytes (mc_msg_topic, mc_msg_payload). A full queue holds
- * queue.max_messages of these, so the header is kept small (48 bytes).
+ * queue.max_messages of these, so the header is kept small (48 bytes
+ * on 64-bit systems).
  */
 struct mc_msg {
 	struct mc_msg *m_next;
@@ -217,7 +218,6 @@ static void mc_msg_done(struct mqtt_client *mc, struct mc_msg *m)
 	mc_msg_free(m);
 }
 
-/* One message holding copies of topic and payload. */
 static char *mc_msg_topic(struct mc_msg *m)
 {
 	return (char *)(m + 1);
@@ -228,6 +228,7 @@ static char *mc_msg_payload(struct mc_msg *m)
 	return mc_msg_topic(m) + m->m_topic_len;
 }
 
+/* One message holding copies of topic and payload. */
 static struct mc_msg *mc_msg_new(const char *topic, size_t topic_len, const void *payload,
                                  size_t payload_len, int qos, bool retain, bool queueable)
 {

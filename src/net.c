@@ -174,9 +174,10 @@ struct net_literal {
 };
 
 /*
- * host is an IPv4 or IPv6 address as inet_pton() reads it: no resolver
- * (getaddrinfo() would still read /etc/gai.conf and map its code).
- * Anything else, scoped IPv6 addresses included, is left to it.
+ * host is an IPv4 or IPv6 address as inet_pton() reads it: no resolver.
+ * getaddrinfo() would only parse it, with code of its own that an idle
+ * daemon then maps. Anything else, scoped IPv6 addresses included, is
+ * left to getaddrinfo().
  */
 static bool net_literal(const char *host, uint16_t port, struct net_literal *l)
 {
