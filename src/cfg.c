@@ -971,11 +971,13 @@ static int cfg_read_file(const char *path, struct buf *b, char *err, size_t errl
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		return -1;
 	}
-	do {
+	for (;;) {
 		buf_reserve(b, 4096);
 		n = read(fd, buf_tail(b), buf_avail(b));
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0)
+			break;
 		if (n < 0) {
 			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 			close(fd);
@@ -987,7 +989,7 @@ static int cfg_read_file(const char *path, struct buf *b, char *err, size_t errl
 			close(fd);
 			return -1;
 		}
-	} while (n != 0);
+	}
 	close(fd);
 	return 0;
 }

@@ -101,14 +101,15 @@ static const struct tls_ops *tls_ops;
 /* The module: $OCTOMQTTD_TLS_MODULE if set (tests, a build tree), else the installed one. */
 static const struct tls_ops *tls_load(char *err, size_t errlen)
 {
-	const char *path = getenv(TLS_MODULE_ENV);
 	const struct tls_ops *ops;
+	const char *path;
 	void *h;
 
 	if (tls_ops != NULL)
 		return tls_ops;
 	if (&tls_mbedtls_ops != NULL)
 		return tls_ops = &tls_mbedtls_ops;
+	path = getenv(TLS_MODULE_ENV);
 	if (path == NULL || path[0] == '\0')
 		path = TLS_MODULE_PATH;
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
