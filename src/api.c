@@ -136,6 +136,11 @@ static void api_refused(struct api *api, struct http_response *resp, enum mqtt_p
 		api_accepted(api, resp, 503, false, "spool_error",
 		             "could not store the message in queue.spool (see the log)");
 		break;
+	case MQTT_PUB_TOO_LARGE:
+		/* Final: the broker would close the connection on it (DESIGN §4). */
+		api_accepted(api, resp, 413, false, "payload_too_large",
+		             "the message would exceed broker.max_packet");
+		break;
 	default:
 		log_warnx("unexpected publish result %d", (int)res);
 		http_response_error(resp, 500, "internal_error", "unexpected publish result");
@@ -954,6 +959,13 @@ static const struct api_counter {
          "Connections accepted by the broker."},
         {"reconnects", API_MQ, offsetof(struct mqtt_client_stats, reconnects),
          "Connection attempts after the first."},
+        {"pings_sent", API_MQ, offsetof(struct mqtt_client_stats, pings_sent),
+         "PINGREQ packets sent to the broker."},
+        {"pings_unanswered", API_MQ, offsetof(struct mqtt_client_stats, pings_unanswered),
+         "Connections dropped because a PINGREQ got no answer within broker.keepalive."},
+        {"poison_dropped", API_MQ, offsetof(struct mqtt_client_stats, poison_dropped),
+         "Messages dropped because the broker closed 3 connections in a row on them "
+         "(also in dropped; logged)."},
         {"input_pauses", API_MQ, offsetof(struct mqtt_client_stats, pauses),
          "Times reading from the broker paused because webhook deliveries backed up."},
         {"messages_received", API_FIG, offsetof(struct api_figures, messages),
@@ -1000,8 +1012,8 @@ static void api_status(struct api *api, struct http_response *resp)
 	buf_append(b, buf_data(&api->a_topic), buf_len(&api->a_topic));
 	buf_appendf(b,
 	            "\",\"uptime\":%" PRIu64 ",\"queue\":{\"messages\":%zu,\"bytes\":%zu},"
-	            "\"inflight\":%zu,\"subscriptions\":%zu,\"counters\":{",
-	            f.uptime, f.mq.queue_messages, f.mq.queue_bytes, f.mq.inflight,
+	            "\"inflight\":%zu,\"acks_held\":%zu,\"subscriptions\":%zu,\"counters\":{",
+	            f.uptime, f.mq.queue_messages, f.mq.queue_bytes, f.mq.inflight, f.mq.acks_held,
 	            api->a_reg != NULL ? registry_count(api->a_reg) : (size_t)0);
 	for (i = 0; i < nitems(api_counters); i++)
 		buf_appendf(b, "\"%s\":%" PRIu64 ",", api_counters[i].name,
@@ -1054,12 +1066,15 @@ static void api_metrics(struct api *api, struct http_response *resp)
 	            "# TYPE octomqttd_queue_bytes gauge\noctomqttd_queue_bytes %zu\n"
 	            "# HELP octomqttd_inflight QoS 1/2 messages not yet acknowledged.\n"
 	            "# TYPE octomqttd_inflight gauge\noctomqttd_inflight %zu\n"
+	            "# HELP octomqttd_acks_held Inbound QoS 1/2 messages whose acknowledgement "
+	            "waits for their webhook deliveries.\n"
+	            "# TYPE octomqttd_acks_held gauge\noctomqttd_acks_held %zu\n"
 	            "# HELP octomqttd_http_connections Open HTTP connections.\n"
 	            "# TYPE octomqttd_http_connections gauge\noctomqttd_http_connections %zu\n"
 	            "# HELP octomqttd_uptime_seconds Seconds since start.\n"
 	            "# TYPE octomqttd_uptime_seconds gauge\noctomqttd_uptime_seconds %" PRIu64 "\n",
 	            f.mq.connected ? 1 : 0, f.mq.queue_messages, f.mq.queue_bytes, f.mq.inflight,
-	            f.http.connections, f.uptime);
+	            f.mq.acks_held, f.http.connections, f.uptime);
 	resp->status = 200;
 	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }

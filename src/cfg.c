@@ -65,6 +65,7 @@ static const struct cfg_key cfg_keys[] = {
         {"broker.keepalive", CT_UINT, F(broker_keepalive), 0, 65535},
         {"broker.client_id", CT_STRING, F(broker_client_id), 1, 65535},
         {"broker.max_packet", CT_SIZE, F(broker_max_packet), 64, 268435460},
+        {"broker.max_inflight", CT_UINT, F(broker_max_inflight), 1, 65000},
         {"broker.clean_session", CT_BOOL, F(broker_clean_session), 0, 0},
         {"broker.protocol", CT_PROTOCOL, F(broker_protocol), 0, 0},
         {"broker.reconnect_min", CT_UINT, F(broker_reconnect_min), 1, 86400},
@@ -162,6 +163,7 @@ void cfg_defaults(struct cfg *cfg)
 	cfg->broker_port = 1883;
 	cfg->broker_keepalive = 60;
 	cfg->broker_max_packet = 1048576;
+	cfg->broker_max_inflight = 20;
 	cfg->broker_clean_session = true;
 	cfg->broker_protocol = MQTT_PROTO_V311;
 	cfg->broker_reconnect_min = 1;

@@ -46,7 +46,8 @@ struct cfg {
 	char *broker_password_file; /* NULL: unset */
 	unsigned broker_keepalive;  /* 0..65535, 0 disables */
 	char *broker_client_id;     /* never NULL after cfg_parse (default built) */
-	size_t broker_max_packet;   /* largest packet accepted from the broker */
+	size_t broker_max_packet;   /* largest packet in either direction */
+	unsigned broker_max_inflight; /* outbound QoS 1/2 awaiting acknowledgement, 1..65000 */
 	bool broker_clean_session;
 	int broker_protocol;           /* MQTT_PROTO_V311 or MQTT_PROTO_V31 */
 	unsigned broker_reconnect_min; /* seconds, >= 1 */

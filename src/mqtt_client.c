@@ -38,9 +38,12 @@
  * at all) or 65535 s, neither a sensible wait for a handshake.
  */
 #define MC_CONNECT_TIMEOUT_MS 10000
-/* QoS 1/2 messages in flight at once (MQTT "receive maximum" of sorts). */
-#define MC_WINDOW     64
 #define MC_READ_CHUNK 16384
+/*
+ * Poison messages (DESIGN §7): the broker closing this many connections in
+ * a row with the same message at the head drops that message.
+ */
+#define MC_POISON_STRIKES 3
 /*
  * Encoded bytes waiting for the socket, at most about this many: beyond
  * it messages wait in the queue (one copy each, bounded by queue.*)
@@ -130,13 +133,20 @@ struct mqtt_client {
 	unsigned mc_attempt;  /* consecutive failed attempts */
 	uint64_t mc_timer;    /* connect timeout, backoff or keepalive timer */
 	uint64_t mc_last_sent, mc_last_recv;
+	uint64_t mc_ping_sent;    /* when the unanswered PINGREQ went out; 0: none */
+	uint64_t mc_connected_at; /* loop time of the last accepted CONNACK */
+	size_t mc_window;         /* broker.max_inflight */
+	/* Poison messages: the message at the head when the broker last closed
+	 * the connection, and how many closes in a row found it there. */
+	const struct mc_msg *mc_suspect;
+	unsigned mc_strikes;
+	bool mc_broker_closed; /* the connection being lost was closed by the broker */
 	bool mc_writing; /* write watcher installed */
 	bool mc_paused;  /* mqtt_client_pause(): not reading from the broker */
 	bool mc_ever_connected;
 	unsigned mc_rand;
 	char *mc_lw_topic;         /* baseTopic + lwTopic; NULL: no will, no status */
 	size_t mc_status_inflight; /* status messages in mc_inflight (not in stats) */
-	uint16_t mc_bye_id;        /* packet id of `disconnected` while stopping */
 	bool mc_bye_done;          /* DISCONNECT queued: close once written */
 	bool mc_bye_sent;          /* `disconnected` published while stopping */
 	struct spool *mc_spool;    /* queue.spool, or NULL */
@@ -155,6 +165,7 @@ struct mqtt_client {
 };
 
 static void mc_connect(struct mqtt_client *mc);
+static void mc_poison_strike(struct mqtt_client *mc);
 static void mc_lost(struct mqtt_client *mc, const char *fmt, ...) ATTR_PRINTF(2, 3);
 static void mc_drain_queue(struct mqtt_client *mc);
 static void mc_stop_progress(struct mqtt_client *mc);
@@ -213,6 +224,8 @@ static void mc_msg_free(struct mc_msg *m)
 /* The message needs no (re)delivery any more: out of the spool, freed. */
 static void mc_msg_done(struct mqtt_client *mc, struct mc_msg *m)
 {
+	if (m == mc->mc_suspect)
+		mc->mc_suspect = NULL;
 	if (m->m_seq != 0 && mc->mc_spool != NULL)
 		spool_done(mc->mc_spool, m->m_seq);
 	mc_msg_free(m);
@@ -247,26 +260,39 @@ static struct mc_msg *mc_msg_new(const char *topic, size_t topic_len, const void
 }
 
 /*
- * A status message still in flight when its connection ended is dropped,
- * not re-sent: the next connection publishes a fresh `connected`, and a
- * stale one resent before it would only repeat it. Its tail pointer and
- * count are rebuilt in one pass.
+ * The status messages of l are removed from it and freed (returns the
+ * bytes they held). Its tail pointer and count are rebuilt in one pass.
  */
-static void mc_drop_status(struct mqtt_client *mc)
+static size_t mc_list_drop_status(struct mc_list *l)
 {
-	struct mc_msg **pp = &mc->mc_inflight.l_head, *m;
+	struct mc_msg **pp = &l->l_head, *m;
+	size_t bytes = 0;
 
-	mc->mc_inflight.l_tail = NULL;
+	l->l_tail = NULL;
 	while ((m = *pp) != NULL) {
 		if (m->m_status) {
 			*pp = m->m_next;
-			mc->mc_inflight.l_count--;
+			l->l_count--;
+			bytes += mc_msg_size(m);
 			mc_msg_free(m);
 			continue;
 		}
-		mc->mc_inflight.l_tail = m;
+		l->l_tail = m;
 		pp = &m->m_next;
 	}
+	return bytes;
+}
+
+/*
+ * A status message still in flight (or waiting for room in the window)
+ * when its connection ended is dropped, not re-sent: the next connection
+ * publishes a fresh `connected`, and a stale one resent before it would
+ * only repeat it.
+ */
+static void mc_drop_status(struct mqtt_client *mc)
+{
+	mc_list_drop_status(&mc->mc_inflight);
+	mc->mc_queue_bytes -= mc_list_drop_status(&mc->mc_queue);
 	mc->mc_status_inflight = 0;
 }
 
@@ -299,6 +325,7 @@ struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg)
 	mc->mc_next_id = 1;
 	mc->mc_rand = (unsigned)loop_clock_ms() ^ (unsigned)getpid();
 	mc->mc_qos2_ids = xcalloc(1, MC_QOS2_BYTES);
+	mc->mc_window = cfg->broker_max_inflight;
 	buf_init(&mc->mc_in);
 	buf_init(&mc->mc_out);
 	if (cfg_lw_enabled(cfg)) {
@@ -416,15 +443,65 @@ static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
 	mc->mc_st.connected = false;
 	mc_reclaim_unwritten(mc);
 	mc_drop_status(mc);
+	if (was_connected && mc->mc_broker_closed)
+		mc_poison_strike(mc);
+	mc->mc_broker_closed = false;
 	/* Unacknowledged inbound messages come again from the broker. */
 	mc->mc_acks_head = mc->mc_acks_n = 0;
 	if (mc->mc_state == MC_STOPPING || mc->mc_state == MC_STOPPED) {
 		mc->mc_state = MC_STOPPED;
 		return;
 	}
-	if (was_connected)
+	/*
+	 * The backoff starts over only after a link that stayed up for
+	 * reconnect_max seconds: a broker that accepts and drops at once (an
+	 * ACL, a bridge limit, a poison message) is retried ever more slowly.
+	 */
+	if (was_connected && loop_now(mc->mc_loop) - mc->mc_connected_at >=
+	                             (uint64_t)mc->mc_cfg->broker_reconnect_max * 1000)
 		mc->mc_attempt = 0;
 	mc_schedule_reconnect(mc, why);
+}
+
+/*
+ * The broker closed a connection that had been accepted (DESIGN §7, last
+ * point). The message it was busy with is the oldest unacknowledged one
+ * or, with none in flight, the next to send (mc_lost has put unwritten
+ * QoS 0 messages back at the head of the queue by now). A broker that
+ * closes on such a message (larger than its max_packet_size, refused by a
+ * plugin) would close on it again on every connect and nothing behind it
+ * would ever go out: the third close in a row with the same message there
+ * drops it. A close with another message there, or none, starts counting
+ * again; a connection that ends any other way (keepalive, timeouts) counts
+ * neither way.
+ */
+static void mc_poison_strike(struct mqtt_client *mc)
+{
+	struct mc_list *l = mc->mc_inflight.l_head != NULL ? &mc->mc_inflight : &mc->mc_queue;
+	struct mc_msg *m = l->l_head;
+
+	if (m == NULL || m->m_status) {
+		mc->mc_suspect = NULL;
+		mc->mc_strikes = 0;
+		return;
+	}
+	if (m != mc->mc_suspect) {
+		mc->mc_suspect = m;
+		mc->mc_strikes = 0;
+	}
+	if (++mc->mc_strikes < MC_POISON_STRIKES)
+		return;
+	mc_list_pop(l);
+	if (l == &mc->mc_queue)
+		mc->mc_queue_bytes -= mc_msg_size(m);
+	mc->mc_st.dropped++;
+	mc->mc_st.poison_dropped++;
+	log_warnx("broker %s closed the connection %d times in a row with the message on '%.*s' "
+	          "(%zu bytes payload, QoS %d) next: dropped it",
+	          mc->mc_addr, MC_POISON_STRIKES, (int)m->m_topic_len, mc_msg_topic(m),
+	          m->m_payload_len, m->m_qos);
+	mc_msg_done(mc, m);
+	mc->mc_strikes = 0;
 }
 
 static void mc_want_write(struct mqtt_client *mc)
@@ -462,6 +539,7 @@ static void mc_flush(struct mqtt_client *mc)
 
 		if (n < 0) {
 			if (errno != EAGAIN) {
+				mc->mc_broker_closed = true;
 				mc_lost(mc, ": write failed: %s", err);
 				return;
 			}
@@ -551,13 +629,14 @@ static void mc_drain_queue(struct mqtt_client *mc)
 
 	while ((mc->mc_state == MC_CONNECTED || mc->mc_state == MC_STOPPING) &&
 	       (m = mc->mc_queue.l_head) != NULL && buf_len(&mc->mc_out) < MC_OUT_HIGH) {
-		if (m->m_qos > 0 && mc->mc_inflight.l_count >= MC_WINDOW)
+		if (m->m_qos > 0 && mc->mc_inflight.l_count >= mc->mc_window)
 			break;
 		mc_list_pop(&mc->mc_queue);
 		mc->mc_queue_bytes -= mc_msg_size(m);
 		if (m->m_qos > 0) {
 			m->m_id = mc_new_id(mc);
 			mc_list_push(&mc->mc_inflight, m);
+			mc->mc_status_inflight += m->m_status;
 		}
 		mc_send(mc, m, false);
 	}
@@ -565,23 +644,31 @@ static void mc_drain_queue(struct mqtt_client *mc)
 
 /*
  * A status message (`connected`, `disconnected`) on the will topic: QoS 1,
- * retained per broker.lwRetain. It goes straight into the in-flight list,
- * past the window if need be, because it must not wait behind the offline
- * queue. Not a user message: never counted in the stats. Returns its id.
+ * retained per broker.lwRetain. It must not wait behind the offline queue,
+ * but it counts in the broker's in-flight quota like any QoS 1 message (a
+ * broker over its quota acknowledges and discards): with the window full
+ * it waits at the head of the queue for the first acknowledgement. Not a
+ * user message: never counted in the stats.
  */
-static uint16_t mc_send_status(struct mqtt_client *mc, const char *text)
+static void mc_send_status(struct mqtt_client *mc, const char *text)
 {
 	struct mc_msg *m = mc_msg_new(mc->mc_lw_topic, strlen(mc->mc_lw_topic), text, strlen(text),
 	                              1, mc->mc_cfg->broker_lw_retain, false);
+	struct mc_list front = {0};
 
 	m->m_status = true;
 	m->m_counted = true;
-	m->m_id = mc_new_id(mc);
-	mc_list_push(&mc->mc_inflight, m);
-	mc->mc_status_inflight++;
-	mc_send(mc, m, false);
 	log_debug("broker %s: publishing '%s' on %s", mc->mc_addr, text, mc->mc_lw_topic);
-	return m->m_id;
+	if (mc->mc_inflight.l_count < mc->mc_window) {
+		m->m_id = mc_new_id(mc);
+		mc_list_push(&mc->mc_inflight, m);
+		mc->mc_status_inflight++;
+		mc_send(mc, m, false);
+		return;
+	}
+	mc_list_push(&front, m);
+	mc_list_prepend(&mc->mc_queue, &front);
+	mc->mc_queue_bytes += mc_msg_size(m);
 }
 
 static void mc_send_connect(struct mqtt_client *mc)
@@ -617,32 +704,48 @@ static void mc_send_disconnect(struct mqtt_client *mc)
 	mc_want_write(mc);
 }
 
+/*
+ * Keepalive (DESIGN §4 broker.keepalive). MQTT asks the client to send
+ * something within every keepalive period (§3.1.2.10); we also want to
+ * hear from the broker that often. So a PINGREQ goes out when either
+ * direction has been silent for keepalive seconds: a steady stream of
+ * QoS 0 publishes, which the broker never answers, gets a PINGRESP every
+ * keepalive seconds instead of a dead-link verdict. The link is dead only
+ * when a PINGREQ has gone keepalive seconds without an answer and nothing
+ * else arrived meanwhile (a PINGRESP queued behind a burst of inbound
+ * messages is late, not missing).
+ */
 static int64_t mc_keepalive_fire(struct loop *loop, uint64_t id, void *arg)
 {
 	struct mqtt_client *mc = arg;
 	uint64_t now = loop_clock_ms(), ka = (uint64_t)mc->mc_cfg->broker_keepalive * 1000;
-	uint64_t dead, ping = mc->mc_last_sent + ka, next;
+	uint64_t idle;
 
 	/* Paused, the broker's answers wait unread: silence is not death. */
 	if (mc->mc_paused)
 		mc->mc_last_recv = now;
-	dead = mc->mc_last_recv + ka + ka / 2;
+	if (mc->mc_ping_sent != 0) {
+		uint64_t heard = mc->mc_ping_sent > mc->mc_last_recv ? mc->mc_ping_sent
+		                                                     : mc->mc_last_recv;
 
-	if (now >= dead) {
-		mc->mc_timer = 0;
-		mc_lost(mc, ": no answer for %llu s, reconnecting",
-		        (unsigned long long)((now - mc->mc_last_recv) / 1000));
-		return LOOP_TIMER_STOP;
+		if (now >= heard + ka) {
+			mc->mc_timer = 0;
+			mc->mc_st.pings_unanswered++;
+			mc_lost(mc, ": no PINGRESP within %llu s, reconnecting",
+			        (unsigned long long)(ka / 1000));
+			return LOOP_TIMER_STOP;
+		}
+		return (int64_t)(heard + ka - now);
 	}
-	if (now >= ping) {
-		mqtt_encode_empty(&mc->mc_out, MQTT_PINGREQ);
-		/* Counts as sent now, so the next PINGREQ waits a whole keepalive. */
-		mc->mc_last_sent = now;
-		ping = now + ka;
-		mc_want_write(mc);
-	}
-	next = ping < dead ? ping : dead;
-	return (int64_t)(next - now);
+	idle = mc->mc_last_sent < mc->mc_last_recv ? mc->mc_last_sent : mc->mc_last_recv;
+	if (now < idle + ka)
+		return (int64_t)(idle + ka - now);
+	mqtt_encode_empty(&mc->mc_out, MQTT_PINGREQ);
+	mc->mc_st.pings_sent++;
+	mc->mc_ping_sent = now;
+	mc->mc_last_sent = now;
+	mc_want_write(mc);
+	return (int64_t)ka;
 }
 
 static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
@@ -656,7 +759,9 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	}
 	mc_timer_clear(mc);
 	mc->mc_state = MC_CONNECTED;
-	mc->mc_attempt = 0;
+	/* mc_attempt is reset in mc_lost() once the link stayed up long enough. */
+	mc->mc_connected_at = loop_now(mc->mc_loop);
+	mc->mc_ping_sent = 0;
 	mc->mc_st.connected = true;
 	mc->mc_st.connects++;
 	mc->mc_ever_connected = true;
@@ -1046,6 +1151,7 @@ static void mc_handle(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 		mc_suback(mc, pkt);
 		break;
 	case MQTT_PINGRESP:
+		mc->mc_ping_sent = 0;
 		break;
 	default:
 		mc_lost(mc, " sent an unexpected %s, connection dropped",
@@ -1078,12 +1184,20 @@ static void mc_read(struct mqtt_client *mc)
 		n = tls_recv(mc->mc_tls, mc->mc_fd, buf_tail(&mc->mc_in), buf_avail(&mc->mc_in),
 		             err, sizeof(err));
 		if (n < 0) {
-			if (errno != EAGAIN)
+			if (errno != EAGAIN) {
+				mc->mc_broker_closed = true;
 				mc_lost(mc, ": read failed: %s", err);
+			}
 			return;
 		}
 		if (n == 0) {
-			mc_lost(mc, " closed the connection");
+			mc->mc_broker_closed = true;
+			/* Brokers close without a CONNACK when they do not speak
+			 * the protocol level of CONNECT (§3.1.2.2 allows it). */
+			if (mc->mc_state == MC_WAIT_CONNACK)
+				mc_lost(mc, " closed before CONNACK: wrong protocol version?");
+			else
+				mc_lost(mc, " closed the connection");
 			return;
 		}
 		buf_produced(&mc->mc_in, (size_t)n);
@@ -1291,6 +1405,10 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 	bool connected = mc->mc_state == MC_CONNECTED;
 	struct mc_msg *m;
 
+	if (mqtt_publish_size(topic_len, payload_len, qos) > cfg->broker_max_packet) {
+		mc->mc_st.refused++;
+		return MQTT_PUB_TOO_LARGE;
+	}
 	if (mc->mc_state == MC_STOPPING || mc->mc_state == MC_STOPPED ||
 	    (!connected && !allow_queue)) {
 		mc->mc_st.refused++;
@@ -1316,7 +1434,7 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 		m->m_seq = sm.seq;
 	}
 	if (connected && mc->mc_queue.l_count == 0 && buf_len(&mc->mc_out) < MC_OUT_HIGH &&
-	    (qos == 0 || mc->mc_inflight.l_count < MC_WINDOW)) {
+	    (qos == 0 || mc->mc_inflight.l_count < mc->mc_window)) {
 		if (qos > 0) {
 			m->m_id = mc_new_id(mc);
 			mc_list_push(&mc->mc_inflight, m);
@@ -1402,6 +1520,7 @@ void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *s
 	st->queue_messages = mc->mc_queue.l_count;
 	st->queue_bytes = mc->mc_queue_bytes;
 	st->inflight = mc->mc_inflight.l_count - mc->mc_status_inflight;
+	st->acks_held = mc->mc_acks_n - mc->mc_acks_head;
 }
 
 /* Messages still held at the end are counted and logged, never silent. */
@@ -1462,7 +1581,7 @@ static void mc_stop_progress(struct mqtt_client *mc)
 		return;
 	if (mc->mc_lw_topic != NULL && !mc->mc_bye_sent) {
 		mc->mc_bye_sent = true;
-		mc->mc_bye_id = mc_send_status(mc, "disconnected");
+		mc_send_status(mc, "disconnected");
 		return;
 	}
 	if (mc->mc_status_inflight > 0)

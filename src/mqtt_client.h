@@ -4,11 +4,25 @@
  * States: IDLE -> CONNECTING (TCP) [-> HANDSHAKE (TLS)] -> WAIT_CONNACK ->
  * CONNECTED, and
  * BACKOFF between attempts (capped exponential backoff with jitter from
- * broker.reconnect_min..max). Keepalive: PINGREQ after keepalive seconds of
- * silence on our side; no packet from the broker within 1.5 x keepalive
- * declares the link dead. Publishes while disconnected may be queued in
- * memory (bounded by queue.max_messages / queue.max_bytes) and are sent in
- * order on connect.
+ * broker.reconnect_min..max). The backoff starts again from reconnect_min
+ * only once a connection has stayed up for reconnect_max seconds, so a
+ * broker that accepts and drops at once is retried ever more slowly.
+ *
+ * Keepalive (DESIGN §4): a PINGREQ goes out when keepalive seconds passed
+ * with nothing sent, or with nothing received (steady one-way traffic
+ * gets its answers that way); the link is dead when a PINGREQ has had no
+ * answer, and no other byte came, for keepalive seconds.
+ *
+ * In-flight window: at most broker.max_inflight QoS 1/2 messages await
+ * their acknowledgement; the rest wait in the queue. Publishes while
+ * disconnected may be queued in memory (bounded by queue.max_messages /
+ * queue.max_bytes) and are sent in order on connect. A publish whose
+ * packet would exceed broker.max_packet is refused (MQTT_PUB_TOO_LARGE).
+ *
+ * Poison messages (DESIGN §7): when the broker closes three connections in
+ * a row while the same message is the oldest unacknowledged one (or, with
+ * none in flight, the next to send), that message is dropped (logged with
+ * its topic and size, counted in dropped and poison_dropped).
  *
  * Will and status (publish.lwTopic, broker.lwRetain): CONNECT names
  * `<baseTopic><lwTopic>` = "disconnected" (QoS 1) as the will; after each
@@ -33,6 +47,7 @@ enum mqtt_pub_result {
 	MQTT_PUB_NOT_CONNECTED = 2, /* not connected and queueing not allowed */
 	MQTT_PUB_QUEUE_FULL = 3,    /* queue bounds reached: refused, nothing dropped */
 	MQTT_PUB_SPOOL_FAILED = 4,  /* queue.spool could not store it: refused */
+	MQTT_PUB_TOO_LARGE = 5,     /* its packet would exceed broker.max_packet: refused */
 };
 
 struct mqtt_client_stats {
@@ -41,8 +56,12 @@ struct mqtt_client_stats {
 	uint64_t reconnects;   /* connection attempts after the first */
 	uint64_t published;    /* messages written to the broker connection */
 	uint64_t queued;       /* messages that went through the offline queue */
-	uint64_t refused;      /* MQTT_PUB_NOT_CONNECTED + MQTT_PUB_QUEUE_FULL answers */
+	uint64_t refused;      /* every answer other than SENT or QUEUED */
 	uint64_t dropped;      /* messages lost (each also logged) */
+	uint64_t pings_sent;       /* PINGREQ packets sent */
+	uint64_t pings_unanswered; /* links declared dead: a PINGREQ had no answer */
+	uint64_t poison_dropped;   /* messages dropped after 3 closes in a row (also in dropped) */
+	size_t acks_held;          /* inbound QoS 1/2 messages whose PUBACK/PUBREC waits */
 	size_t queue_messages; /* now in the offline queue */
 	size_t queue_bytes;
 	size_t inflight; /* QoS 1/2 messages sent and not yet acknowledged */
@@ -81,7 +100,7 @@ int mqtt_client_spool(struct mqtt_client *mc, const char *dir, char *err, size_t
  * message once, however often the broker sends it); pointers are valid
  * during the call only. For QoS 1/2, token is non-zero and the PUBACK or
  * PUBREC waits until mqtt_client_ack(token): call it once the message's
- * deliveries are queued (DESIGN §7). Acknowledgements go out in the order
+ * deliveries are finished (DESIGN §7). Acknowledgements go out in the order
  * the messages arrived. Without a hook every message is acknowledged and
  * dropped.
  */

@@ -282,6 +282,18 @@ void mqtt_encode_connect(struct buf *out, const struct mqtt_connect *c)
 	}
 }
 
+size_t mqtt_publish_size(size_t topic_len, size_t payload_len, int qos)
+{
+	size_t rem = 2 + (qos > 0 ? 2 : 0);
+
+	if (topic_len > MQTT_MAX_REMAINING || payload_len > MQTT_MAX_REMAINING - topic_len ||
+	    rem > MQTT_MAX_REMAINING - topic_len - payload_len)
+		return SIZE_MAX;
+	rem += topic_len + payload_len;
+	/* The remaining length takes 1 to 4 bytes (§2.2.3). */
+	return 1 + (rem < 128 ? 1 : rem < 16384 ? 2 : rem < 2097152 ? 3 : 4) + rem;
+}
+
 void mqtt_encode_publish(struct buf *out, const char *topic, size_t topic_len, const void *payload,
                          size_t payload_len, int qos, bool retain, bool dup, uint16_t packet_id)
 {

@@ -98,6 +98,12 @@ size_t mqtt_remaining_encode(uint8_t out[4], uint32_t value);
 enum mqtt_rc mqtt_remaining_decode(const uint8_t *buf, size_t len, uint32_t *value, size_t *used);
 
 void mqtt_encode_connect(struct buf *out, const struct mqtt_connect *c);
+/*
+ * Bytes of the PUBLISH packet mqtt_encode_publish() would write for these
+ * sizes, fixed header included (SIZE_MAX when the remaining length would
+ * exceed MQTT's 268,435,455).
+ */
+size_t mqtt_publish_size(size_t topic_len, size_t payload_len, int qos);
 void mqtt_encode_publish(struct buf *out, const char *topic, size_t topic_len, const void *payload,
                          size_t payload_len, int qos, bool retain, bool dup, uint16_t packet_id);
 /* PUBACK, PUBREC, PUBREL (flags 0x2 set), PUBCOMP, UNSUBACK: type + packet id. */

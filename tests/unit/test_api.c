@@ -459,6 +459,23 @@ START_TEST(test_queue_full)
 }
 END_TEST
 
+/* A message larger than broker.max_packet: 413, for events and /publish. */
+START_TEST(test_payload_too_large)
+{
+	static const char want[] = "{\"accepted\":false,\"error\":\"payload_too_large\","
+	                           "\"message\":\"the message would exceed broker.max_packet\"}";
+
+	stub_mqtt.next_result = MQTT_PUB_TOO_LARGE;
+	call(HTTP_POST, "/events/Connected", "{}");
+	ck_assert_int_eq(resp.status, 413);
+	ck_assert_str_eq(body, want);
+	stub_mqtt.next_result = MQTT_PUB_TOO_LARGE;
+	call(HTTP_POST, "/publish", "{\"topic\":\"a\",\"payload\":\"x\"}");
+	ck_assert_int_eq(resp.status, 413);
+	ck_assert_str_eq(body, want);
+}
+END_TEST
+
 START_TEST(test_queued)
 {
 	stub_mqtt.next_result = MQTT_PUB_QUEUED;
@@ -534,11 +551,13 @@ START_TEST(test_status)
 	ck_assert_str_eq(body, "{\"version\":\"" PACKAGE_VERSION "\",\"connected\":true,"
 	                       "\"broker\":\"[::1]:1884\",\"uptime\":0,"
 	                       "\"queue\":{\"messages\":0,\"bytes\":0},\"inflight\":0,"
+	                       "\"acks_held\":3,"
 	                       "\"subscriptions\":0,\"counters\":{\"events\":1,"
 	                       "\"events_filtered\":1,\"events_refused\":1,\"publishes\":0,"
 	                       "\"publishes_refused\":0,\"published\":2,"
 	                       "\"queued\":0,\"refused\":0,\"dropped\":0,\"connects\":0,"
-	                       "\"reconnects\":0,\"input_pauses\":0,\"messages_received\":0,"
+	                       "\"reconnects\":0,\"pings_sent\":7,\"pings_unanswered\":1,"
+	                       "\"poison_dropped\":2,\"input_pauses\":0,\"messages_received\":0,"
 	                       "\"deliveries\":0,"
 	                       "\"undeliverable\":0,\"webhook_delivered\":0,\"webhook_retried\":0,"
 	                       "\"webhook_failed\":0,\"webhook_dropped\":0,"
@@ -574,6 +593,12 @@ START_TEST(test_metrics)
 	ck_assert_ptr_nonnull(
 	        strstr(body, "# TYPE octomqttd_connected gauge\noctomqttd_connected 1\n"));
 	ck_assert_ptr_nonnull(strstr(body, "octomqttd_queue_messages 0\n"));
+	ck_assert_ptr_nonnull(strstr(body, "# TYPE octomqttd_pings_sent_total counter\n"
+	                                   "octomqttd_pings_sent_total 7\n"));
+	ck_assert_ptr_nonnull(strstr(body, "octomqttd_pings_unanswered_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(body, "octomqttd_poison_dropped_total 2\n"));
+	ck_assert_ptr_nonnull(
+	        strstr(body, "# TYPE octomqttd_acks_held gauge\noctomqttd_acks_held 3\n"));
 	/* Every sample line follows its own HELP and TYPE lines. */
 	ck_assert_ptr_null(strstr(body, "\n\n"));
 	ck_assert_int_eq(body[strlen(body) - 1], '\n');
@@ -1111,6 +1136,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_bad_json_nul);
 	tcase_add_test(tc, test_not_connected);
 	tcase_add_test(tc, test_queue_full);
+	tcase_add_test(tc, test_payload_too_large);
 	tcase_add_test(tc, test_queued);
 	tcase_add_test(tc, test_large_then_small);
 	tcase_add_test(tc, test_through_parser);

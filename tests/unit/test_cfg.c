@@ -35,6 +35,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(cfg.broker_keepalive, 60);
 	ck_assert_str_eq(cfg.broker_client_id, "octomqttd-pi");
 	ck_assert_uint_eq(cfg.broker_max_packet, 1048576);
+	ck_assert_uint_eq(cfg.broker_max_inflight, 20);
 	ck_assert(cfg.broker_clean_session);
 	ck_assert_int_eq(cfg.broker_protocol, MQTT_PROTO_V311);
 	ck_assert_uint_eq(cfg.broker_reconnect_min, 1);
@@ -94,6 +95,7 @@ START_TEST(every_key)
 	        "broker.keepalive = 0\n"
 	        "broker.client_id = printer-1\n"
 	        "broker.max_packet = 64\n"
+	        "broker.max_inflight = 5\n"
 	        "broker.clean_session = false\n"
 	        "broker.protocol = MQTTv31\n"
 	        "broker.reconnect_min = 2\n"
@@ -146,6 +148,7 @@ START_TEST(every_key)
 	ck_assert_uint_eq(cfg.webhook_max_pending, 7);
 	ck_assert_str_eq(cfg.state_file, "/tmp/s.json");
 	ck_assert_uint_eq(cfg.broker_max_packet, 64);
+	ck_assert_uint_eq(cfg.broker_max_inflight, 5);
 	ck_assert(!cfg.broker_clean_session);
 	ck_assert_int_eq(cfg.broker_protocol, MQTT_PROTO_V31);
 	ck_assert_uint_eq(cfg.broker_reconnect_min, 2);
@@ -213,6 +216,10 @@ static const struct {
          "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '-1'"},
         {URL "broker.keepalive = +5\n",
          "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '+5'"},
+        {URL "broker.max_inflight = 0\n",
+         "t.conf:2: broker.max_inflight: expected an integer from 1 to 65000, got '0'"},
+        {URL "broker.max_inflight = 65001\n",
+         "t.conf:2: broker.max_inflight: expected an integer from 1 to 65000, got '65001'"},
         {URL "broker.keepalive = 65536\n",
          "t.conf:2: broker.keepalive: expected an integer from 0 to 65535, got '65536'"},
         {URL "broker.keepalive = 99999999999999999999999\n",

@@ -52,6 +52,10 @@ struct fake {
 	bool session_present; /* in the CONNACKs it sends */
 	bool ack_qos;         /* answer QoS 1/2 PUBLISH and PUBREL */
 	bool paused;          /* do not read new connections */
+	bool close_on_connect;    /* close instead of answering CONNECT */
+	int close_after_connack;  /* close right after this many more CONNACKs */
+	const char *poison_topic; /* close on a PUBLISH to this topic */
+	int poison_seen;
 	struct mqtt_packet last_connect;
 	char connect_raw[512];
 	size_t connect_raw_len;
@@ -116,10 +120,28 @@ static void fake_packet(struct fake *f, const struct mqtt_packet *p, const char 
 		ck_assert_uint_le(len, sizeof(f->connect_raw));
 		memcpy(f->connect_raw, raw, len);
 		f->connect_raw_len = len;
+		if (f->close_on_connect) {
+			fake_close_client(f);
+			return;
+		}
 		if (f->answer_connack)
 			mqtt_encode_connack(&out, f->session_present, f->connack_rc);
+		if (f->close_after_connack > 0) {
+			f->close_after_connack--;
+			fake_send(f, buf_data(&out), buf_len(&out));
+			buf_free(&out);
+			fake_close_client(f);
+			return;
+		}
 		break;
 	case MQTT_PUBLISH:
+		/* A broker over its max_packet_size closes, every time. */
+		if (f->poison_topic != NULL && p->topic_len == strlen(f->poison_topic) &&
+		    memcmp(p->topic, f->poison_topic, p->topic_len) == 0) {
+			f->poison_seen++;
+			fake_close_client(f);
+			return;
+		}
 		if (p->topic_len == 3 && memcmp(p->topic, "seq", 3) == 0) {
 			long n = strtol((const char *)p->payload, NULL, 10);
 
@@ -697,6 +719,8 @@ END_TEST
 START_TEST(dead_link_reconnects)
 {
 	char log[4096], want[96];
+
+	struct mqtt_client_stats st;
 	uint64_t t0;
 
 	cfg.broker_keepalive = 1;
@@ -705,16 +729,50 @@ START_TEST(dead_link_reconnects)
 	start_client();
 	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
 	t0 = loop_clock_ms();
-	/* PINGREQ after 1 s; no answer: dead at 1.5 s, then a reconnect. */
+	/* PINGREQ after 1 s of silence; unanswered for 1 s more: dead, then a
+	 * reconnect. */
 	ck_assert(RUN_UNTIL(fk.pingreqs >= 1));
+	ck_assert_int_eq(fk.connects, 1);
 	ck_assert(RUN_UNTIL(fk.connects >= 2));
 	capture_end(log, sizeof(log));
-	ck_assert_uint_ge(loop_clock_ms() - t0, 1500);
-	/* The log says how long the broker was silent: 1.5 s prints as 1 s, so
-	 * a deadline of 2 x keepalive or more would print 2 s or more. */
-	snprintf(want, sizeof(want), "broker " FAKE_HOST ":%u: no answer for 1 s, reconnecting",
-	         fk.port);
+	ck_assert_uint_ge(loop_clock_ms() - t0, 2000);
+	snprintf(want, sizeof(want),
+	         "broker " FAKE_HOST ":%u: no PINGRESP within 1 s, reconnecting", fk.port);
 	ck_assert_msg(strstr(log, want) != NULL, "log was: %s", log);
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.pings_unanswered, 1);
+	ck_assert_uint_ge(st.pings_sent, 1);
+}
+END_TEST
+
+/*
+ * Steady one-way traffic: QoS 0 publishes every 50 ms, which the broker
+ * never answers. The client must ask (PINGREQ) rather than take the
+ * silence for a dead link: one connection throughout, PINGREQs sent.
+ */
+START_TEST(keepalive_one_way_stream_stays_up)
+{
+	struct mqtt_client_stats st;
+	uint64_t end, next = 0;
+
+	cfg.broker_keepalive = 1;
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	end = loop_clock_ms() + 3500;
+	while (loop_clock_ms() < end) {
+		if (loop_clock_ms() >= next) {
+			mqtt_client_publish(mc, "temp", 4, "21.5", 4, 0, false, true);
+			next = loop_clock_ms() + 50;
+		}
+		loop_run_once(loop, 10);
+	}
+	ck_assert_int_eq(fk.connects, 1);
+	ck_assert(mqtt_client_connected(mc));
+	ck_assert_int_ge(fk.pingreqs, 2);
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.pings_sent, (uint64_t)fk.pingreqs);
+	ck_assert_uint_eq(st.pings_unanswered, 0);
+	ck_assert_uint_eq(st.reconnects, 0);
 }
 END_TEST
 
@@ -1052,20 +1110,22 @@ static void run_for(uint64_t ms)
 }
 
 /*
- * The in-flight window: of 100 QoS 1 messages published while connected
- * and never acknowledged, exactly 64 reach the broker and the others wait
- * in the queue; one PUBACK lets exactly one more go, and once the broker
- * acknowledges everything all of them arrive.
+ * The in-flight window (broker.max_inflight, 7 here): of 60 QoS 1
+ * messages published while connected and never acknowledged, exactly 7
+ * reach the broker and the others wait in the queue; one PUBACK lets
+ * exactly one more go, and once the broker acknowledges everything all of
+ * them arrive.
  */
-START_TEST(inflight_window_holds_64)
+START_TEST(inflight_window_follows_max_inflight)
 {
-	enum { N = 100, WINDOW = 64 };
+	enum { N = 60, WINDOW = 7 };
 	struct mqtt_client_stats st;
 	struct buf b = BUF_INITIALIZER;
 	uint16_t id;
 	int i;
 
 	cfg.queue_max_messages = N;
+	cfg.broker_max_inflight = WINDOW;
 	fk.ack_qos = false;
 	start_client();
 	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
@@ -1077,7 +1137,7 @@ START_TEST(inflight_window_holds_64)
 	ck_assert_int_eq(fk.npubs, WINDOW);
 	mqtt_client_stats(mc, &st);
 	ck_assert_uint_eq(st.inflight, WINDOW);
-	/* Ids 1..64 in order (no status messages here). */
+	/* Ids 1..7 in order (no status messages here). */
 	ck_assert_uint_eq(fk.pub_id[0], 1);
 	ck_assert_uint_eq(fk.pub_id[WINDOW - 1], WINDOW);
 	mqtt_encode_ack(&b, MQTT_PUBACK, 1);
@@ -1116,6 +1176,211 @@ static void count_hook(void *ctx, const struct mqtt_message *msg, uint64_t token
  * their duplicates are all answered PUBREC and none is delivered again.
  * After the PUBRELs the ids are free: new messages with them are delivered.
  */
+/*
+ * A status message counts in the broker's quota like any QoS 1 message:
+ * with the window (2) full of re-sent messages after a reconnect,
+ * `connected` waits for the first PUBACK instead of going past it.
+ */
+START_TEST(status_counts_in_the_window)
+{
+	struct buf b = BUF_INITIALIZER;
+
+	lw_on(true);
+	cfg.broker_max_inflight = 2;
+	fk.ack_qos = false;
+	start_client();
+	ck_assert(RUN_UNTIL(fk.npubs == 1));
+	ck_assert_str_eq(fk.pubs[0], "octoprint/mqtt connected");
+	mqtt_encode_ack(&b, MQTT_PUBACK, fk.pub_id[0]);
+	fake_send_buf(&b);
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, "a", 1, 1, false, false), MQTT_PUB_SENT);
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, "b", 1, 1, false, false), MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL(fk.npubs == 3));
+	fake_close_client(&fk);
+	/* The re-sends fill the window; `connected` waits. */
+	ck_assert(RUN_UNTIL(fk.npubs == 5));
+	run_for(300);
+	ck_assert_int_eq(fk.npubs, 5);
+	ck_assert_str_eq(fk.pubs[3], "t a");
+	ck_assert_str_eq(fk.pubs[4], "t b");
+	mqtt_encode_ack(&b, MQTT_PUBACK, fk.pub_id[3]);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL(fk.npubs == 6));
+	ck_assert_str_eq(fk.pubs[5], "octoprint/mqtt connected");
+	buf_free(&b);
+}
+END_TEST
+
+/*
+ * broker.max_packet bounds what we send too: a publish whose packet would
+ * be larger is refused up front, connected or not, queueable or not.
+ */
+START_TEST(publish_larger_than_max_packet_refused)
+{
+	static char pl[200];
+	struct mqtt_client_stats st;
+
+	cfg.broker_max_packet = 100;
+	memset(pl, 'p', sizeof(pl));
+	start_client();
+	/* Not connected yet, queueing allowed: refused all the same. */
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, pl, 96, 0, false, true),
+	                 MQTT_PUB_TOO_LARGE);
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	/* 1 + 1 (remaining length) + 2 + 1 (topic) + 95 = 100 bytes: fits. */
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, pl, 95, 0, false, false), MQTT_PUB_SENT);
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, pl, 96, 0, false, false),
+	                 MQTT_PUB_TOO_LARGE);
+	/* QoS 1 adds a packet id: 94 bytes of payload is one too many. */
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, pl, 93, 1, false, false), MQTT_PUB_SENT);
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, pl, 94, 1, false, false),
+	                 MQTT_PUB_TOO_LARGE);
+	ck_assert(RUN_UNTIL(fk.npubs == 2));
+	run_for(200);
+	ck_assert_int_eq(fk.npubs, 2);
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.refused, 3);
+	ck_assert_uint_eq(st.dropped, 0);
+	ck_assert(mqtt_client_connected(mc));
+}
+END_TEST
+
+/*
+ * A message the broker closes the connection on, every time (as mosquitto
+ * does with one over its max_packet_size): after the third close in a row
+ * it is dropped, logged and counted, and the messages behind it go out.
+ */
+START_TEST(poison_dropped_after_three_closes)
+{
+	struct mqtt_client_stats st;
+	char log[4096];
+
+	fk.poison_topic = "big";
+	capture_start();
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	ck_assert_int_eq(mqtt_client_publish(mc, "big", 3, "xxxxxxxx", 8, 1, false, true),
+	                 MQTT_PUB_SENT);
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, "1", 1, 1, false, true), MQTT_PUB_SENT);
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, "2", 1, 2, false, true), MQTT_PUB_SENT);
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, "3", 1, 1, false, true), MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL((mqtt_client_stats(mc, &st), fk.npubs == 3 && st.inflight == 0)));
+	capture_end(log, sizeof(log));
+	ck_assert_int_eq(fk.poison_seen, 3);
+	ck_assert_int_eq(fk.connects, 4);
+	ck_assert_str_eq(fk.pubs[0], "t 1");
+	ck_assert_str_eq(fk.pubs[1], "t 2");
+	ck_assert_str_eq(fk.pubs[2], "t 3");
+	ck_assert_uint_eq(st.poison_dropped, 1);
+	ck_assert_uint_eq(st.dropped, 1);
+	ck_assert_msg(strstr(log, "closed the connection 3 times in a row with the message on "
+	                          "'big' (8 bytes payload, QoS 1) next: dropped it") != NULL,
+	              "log was: %s", log);
+	ck_assert_int_eq(count_of(log, "dropped it"), 1);
+}
+END_TEST
+
+/*
+ * Strikes belong to one message: two closes with x in flight, x
+ * acknowledged, then two closes with y in flight drop nothing.
+ */
+START_TEST(poison_strikes_need_the_same_message)
+{
+	struct mqtt_client_stats st;
+	struct buf b = BUF_INITIALIZER;
+
+	fk.ack_qos = false;
+	start_client();
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, "x", 1, 1, false, true), MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL(fk.npubs == 1));
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(fk.npubs == 2));
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(fk.npubs == 3));
+	mqtt_encode_ack(&b, MQTT_PUBACK, fk.pub_id[2]);
+	fake_send_buf(&b);
+	ck_assert(RUN_UNTIL((mqtt_client_stats(mc, &st), st.inflight == 0)));
+	ck_assert_int_eq(mqtt_client_publish(mc, "t", 1, "y", 1, 1, false, true), MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL(fk.npubs == 4));
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(fk.npubs == 5));
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(fk.npubs == 6));
+	ck_assert_str_eq(fk.pubs[5], "t y");
+	mqtt_client_stats(mc, &st);
+	ck_assert_uint_eq(st.dropped, 0);
+	ck_assert_uint_eq(st.poison_dropped, 0);
+	ck_assert_uint_eq(st.inflight, 1);
+	buf_free(&b);
+}
+END_TEST
+
+/* The delays of the "retrying in S s" lines of log, in tenths of seconds. */
+static int retry_delays(const char *log, int *out, int max)
+{
+	const char *p = log;
+	int n = 0;
+	unsigned s, t;
+
+	while (n < max && (p = strstr(p, "retrying in ")) != NULL) {
+		p += strlen("retrying in ");
+		if (sscanf(p, "%u.%u s", &s, &t) == 2)
+			out[n++] = (int)(s * 10 + t);
+	}
+	return n;
+}
+
+/*
+ * A broker that accepts and closes at once is retried ever more slowly
+ * (reconnect_min 1, reconnect_max 3 here); a link that then stays up for
+ * reconnect_max seconds starts the backoff over.
+ */
+START_TEST(backoff_grows_when_accepted_then_dropped)
+{
+	char log[8192];
+	int d[8], n;
+
+	cfg.broker_reconnect_max = 3;
+	fk.close_after_connack = 3;
+	capture_start();
+	start_client();
+	ck_assert(RUN_UNTIL(fk.connects == 4 && mqtt_client_connected(mc)));
+	run_for(3200);
+	ck_assert(mqtt_client_connected(mc));
+	fake_close_client(&fk);
+	ck_assert(RUN_UNTIL(fk.connects == 5));
+	capture_end(log, sizeof(log));
+	n = retry_delays(log, d, 8);
+	ck_assert_msg(n == 4, "log was: %s", log);
+	/* min(3, 1 * 2^n) with jitter in the upper half, never below 1 s. */
+	ck_assert_int_eq(d[0], 10);
+	ck_assert_msg(d[1] >= 10 && d[1] <= 20, "log was: %s", log);
+	ck_assert_msg(d[2] >= 15 && d[2] <= 30, "log was: %s", log);
+	/* Up for 3.2 s >= reconnect_max: back to reconnect_min. */
+	ck_assert_msg(d[3] == 10, "log was: %s", log);
+}
+END_TEST
+
+/* A broker that closes on CONNECT: the log suggests the likely cause. */
+START_TEST(closed_before_connack_logged)
+{
+	char log[4096], want[128];
+
+	fk.close_on_connect = true;
+	capture_start();
+	start_client();
+	ck_assert(RUN_UNTIL(fk.connects >= 2));
+	capture_end(log, sizeof(log));
+	snprintf(want, sizeof(want),
+	         "broker " FAKE_HOST ":%u closed before CONNACK: wrong protocol version?; "
+	         "retrying in",
+	         fk.port);
+	ck_assert_msg(strstr(log, want) != NULL, "log was: %s", log);
+	ck_assert(!mqtt_client_connected(mc));
+}
+END_TEST
+
 START_TEST(inbound_qos2_every_id_remembered)
 {
 	enum { N = 300 };
@@ -1463,6 +1728,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, queue_while_down_in_order);
 	tcase_add_test(tc, queue_bytes_bound);
 	tcase_add_test(tc, dead_link_reconnects);
+	tcase_add_test(tc, keepalive_one_way_stream_stays_up);
 	tcase_add_test(tc, keepalive_answered_stays_up);
 	tcase_add_loop_test(tc, bad_packet_drops_connection, 0, (int)nitems(bad_from_broker));
 	tcase_add_test(tc, broker_closes_then_back);
@@ -1478,7 +1744,13 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, packet_ids_wrap_skip_inflight);
 	tcase_add_test(tc, inbound_qos2_duplicate_once);
 	tcase_add_loop_test(tc, inbound_qos2_ids_follow_the_session, 0, 2);
-	tcase_add_test(tc, inflight_window_holds_64);
+	tcase_add_test(tc, inflight_window_follows_max_inflight);
+	tcase_add_test(tc, status_counts_in_the_window);
+	tcase_add_test(tc, publish_larger_than_max_packet_refused);
+	tcase_add_test(tc, poison_dropped_after_three_closes);
+	tcase_add_test(tc, poison_strikes_need_the_same_message);
+	tcase_add_test(tc, backoff_grows_when_accepted_then_dropped);
+	tcase_add_test(tc, closed_before_connack_logged);
 	tcase_add_test(tc, inbound_qos2_every_id_remembered);
 	tcase_add_test(tc, backoff_bounds);
 	tcase_add_test(tc, inbound_acks_wait_for_delivery);

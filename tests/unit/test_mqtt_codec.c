@@ -80,6 +80,32 @@ START_TEST(remaining_length_five_bytes)
 }
 END_TEST
 
+/* mqtt_publish_size() is the length mqtt_encode_publish() writes. */
+START_TEST(publish_size_matches_encoding)
+{
+	static const size_t payloads[] = {0, 1, 120, 121, 122, 123, 124, 125, 126, 127, 128,
+	                                  16377, 16378, 16379, 16380, 16381, 16382, 16383, 16384,
+	                                  70000};
+	static char pl[70000];
+	struct buf b = BUF_INITIALIZER;
+	size_t i;
+	int qos;
+
+	for (qos = 0; qos <= 2; qos++) {
+		for (i = 0; i < nitems(payloads); i++) {
+			buf_reset(&b);
+			mqtt_encode_publish(&b, "a/b", 3, pl, payloads[i], qos, false, false, 1);
+			ck_assert_uint_eq(mqtt_publish_size(3, payloads[i], qos), buf_len(&b));
+		}
+	}
+	/* Past MQTT's largest remaining length (268,435,455): no size. */
+	ck_assert_uint_eq(mqtt_publish_size(1, 268435455 - 3, 0), 268435455 + 5);
+	ck_assert_uint_eq(mqtt_publish_size(1, 268435455 - 2, 0), SIZE_MAX);
+	ck_assert_uint_eq(mqtt_publish_size(SIZE_MAX, SIZE_MAX, 1), SIZE_MAX);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(encode_connect_v311)
 {
 	struct buf b = BUF_INITIALIZER;
@@ -374,6 +400,7 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, remaining_length_edges);
 	tcase_add_test(tc, remaining_length_five_bytes);
 	tcase_add_test(tc, encode_connect_v311);
+	tcase_add_test(tc, publish_size_matches_encoding);
 	tcase_add_test(tc, encode_connect_v31_will_no_user);
 	tcase_add_test(tc, connect_round_trip);
 	tcase_add_test(tc, publish_encodings);
