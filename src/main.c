@@ -80,7 +80,7 @@ static int main_deliver(void *ctx, const struct reg_entry *e, const char *body, 
 {
 	struct main_hooks *h = ctx;
 
-	return webhook_enqueue(h->h_wh, e->id, body, len);
+	return webhook_enqueue(h->h_wh, e->id, body, len, 0);
 }
 
 /* Deliveries backed up: stop reading from the broker until they drain. */
