@@ -76,11 +76,12 @@ static void main_remove_target(void *ctx, const char *id)
 	webhook_remove_target(h->h_wh, id);
 }
 
-static int main_deliver(void *ctx, const struct reg_entry *e, const char *body, size_t len)
+static int main_deliver(void *ctx, const struct reg_entry *e, const char *body, size_t len,
+                        uint64_t cookie)
 {
 	struct main_hooks *h = ctx;
 
-	return webhook_enqueue(h->h_wh, e->id, body, len);
+	return webhook_enqueue(h->h_wh, e->id, body, len, cookie);
 }
 
 /* Deliveries backed up: stop reading from the broker until they drain. */
@@ -275,6 +276,8 @@ int main(int argc, char **argv)
 	webhook_on_backlog(wh, main_backlog, mc);
 	hooks.h_wh = wh;
 	subs = subs_new(reg, mc, cfg.sub_qos, &ops);
+	/* An inbound message is acknowledged once its deliveries have ended. */
+	webhook_on_done(wh, subs_on_done, subs);
 	mqtt_client_on_message(mc, subs_on_message, subs);
 	subs_sync(subs);
 	if (registry_count(reg) > 0)

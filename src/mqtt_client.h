@@ -99,10 +99,11 @@ int mqtt_client_spool(struct mqtt_client *mc, const char *dir, char *err, size_t
  * Inbound messages. The hook gets each PUBLISH from the broker (a QoS 2
  * message once, however often the broker sends it); pointers are valid
  * during the call only. For QoS 1/2, token is non-zero and the PUBACK or
- * PUBREC waits until mqtt_client_ack(token): call it once the message's
- * deliveries are finished (DESIGN §7). Acknowledgements go out in the order
- * the messages arrived. Without a hook every message is acknowledged and
- * dropped.
+ * PUBREC waits until mqtt_client_ack(token): the hook's side calls it
+ * once the message's deliveries have finished (answered, or finally
+ * failed, dropped or cancelled; DESIGN §7), during the hook or any time
+ * later. Acknowledgements go out in the order the messages arrived.
+ * Without a hook every message is acknowledged and dropped.
  */
 struct mqtt_message {
 	const char *topic;

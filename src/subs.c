@@ -13,6 +13,25 @@
 #include "topic.h"
 #include "webhook.h"
 
+/*
+ * A held message: a QoS 1/2 message whose acknowledgement waits for its
+ * deliveries. The slots form an array reused through a free list; a
+ * delivery's cookie is the slot's index + 1 (low 32 bits) and its
+ * generation (high 32 bits), bumped each time the slot is let go, so a
+ * completion finds its message without a search and a stale cookie
+ * finds nothing. The inbound QoS 1/2 flow is bounded by the broker's
+ * in-flight window, so the array stays small.
+ */
+struct subs_held {
+	uint64_t h_token; /* the client's; 0: the slot is free */
+	uint32_t h_gen;
+	uint32_t h_next_free; /* index + 1 of the next free slot, 0: none */
+	size_t h_left;        /* deliveries not ended (+1 while they are being queued) */
+	char *h_topic;        /* for the log line of one that ends undelivered */
+	size_t h_topic_len;
+	int h_qos;
+};
+
 struct subs {
 	struct registry *s_reg;
 	struct mqtt_client *s_mc;
@@ -24,6 +43,9 @@ struct subs {
 	size_t s_nbroker;
 	struct buf s_body; /* reused for each delivery */
 	uint64_t s_messages, s_deliveries, s_undeliverable;
+	struct subs_held *s_held;
+	uint32_t s_held_cap, s_held_n; /* slots allocated, slots in use */
+	uint32_t s_free;               /* index + 1 of the first free slot, 0: none */
 };
 
 struct subs *subs_new(struct registry *reg, struct mqtt_client *mc, int qos,
@@ -43,8 +65,14 @@ struct subs *subs_new(struct registry *reg, struct mqtt_client *mc, int qos,
 
 void subs_free(struct subs *s)
 {
+	uint32_t i;
+
 	if (s == NULL)
 		return;
+	/* Held messages are not acknowledged: see subs.h. */
+	for (i = 0; i < s->s_held_cap; i++)
+		free(s->s_held[i].h_topic);
+	free(s->s_held);
 	buf_free(&s->s_broker);
 	buf_free(&s->s_body);
 	buf_free(&s->s_targets);
@@ -62,6 +90,85 @@ void subs_stats(const struct subs *s, uint64_t *messages, uint64_t *deliveries,
 	*messages = s->s_messages;
 	*deliveries = s->s_deliveries;
 	*undeliverable = s->s_undeliverable;
+}
+
+size_t subs_held(const struct subs *s)
+{
+	return s->s_held_n;
+}
+
+/* A slot for msg's token, counting one for the deliveries being queued. */
+static uint32_t subs_hold(struct subs *s, const struct mqtt_message *msg, uint64_t token)
+{
+	struct subs_held *h;
+	uint32_t i;
+
+	if (s->s_free == 0) {
+		uint32_t cap = s->s_held_cap ? s->s_held_cap * 2 : 16;
+
+		if (cap <= s->s_held_cap)
+			fatalx("subs: too many messages held");
+		s->s_held = xrealloc(s->s_held, cap * sizeof(*s->s_held));
+		memset(s->s_held + s->s_held_cap, 0, (cap - s->s_held_cap) * sizeof(*s->s_held));
+		for (i = s->s_held_cap; i < cap; i++)
+			s->s_held[i].h_next_free = i + 1 < cap ? i + 2 : 0;
+		s->s_free = s->s_held_cap + 1;
+		s->s_held_cap = cap;
+	}
+	i = s->s_free - 1;
+	h = &s->s_held[i];
+	s->s_free = h->h_next_free;
+	h->h_next_free = 0;
+	h->h_token = token;
+	h->h_left = 1;
+	h->h_topic = xstrndup(msg->topic, msg->topic_len);
+	h->h_topic_len = msg->topic_len;
+	h->h_qos = msg->qos;
+	s->s_held_n++;
+	return i;
+}
+
+static uint64_t subs_cookie(const struct subs *s, uint32_t i)
+{
+	return (uint64_t)s->s_held[i].h_gen << 32 | (uint64_t)(i + 1);
+}
+
+/* One of slot i's deliveries (or the queueing itself) has ended. */
+static void subs_release(struct subs *s, uint32_t i)
+{
+	struct subs_held *h = &s->s_held[i];
+	uint64_t token = h->h_token;
+
+	if (--h->h_left > 0)
+		return;
+	free(h->h_topic);
+	h->h_topic = NULL;
+	h->h_token = 0;
+	h->h_gen++;
+	h->h_next_free = s->s_free;
+	s->s_free = i + 1;
+	s->s_held_n--;
+	/* Every delivery has ended: the broker may forget the message. */
+	mqtt_client_ack(s->s_mc, token);
+}
+
+void subs_on_done(void *ctx, uint64_t cookie, const char *id, enum webhook_outcome outcome)
+{
+	struct subs *s = ctx;
+	uint64_t slot = cookie & 0xffffffffu;
+	struct subs_held *h;
+
+	if (slot == 0 || slot > s->s_held_cap)
+		return;
+	h = &s->s_held[slot - 1];
+	if (h->h_token == 0 || h->h_gen != (uint32_t)(cookie >> 32))
+		return;
+	if (outcome != WEBHOOK_DELIVERED)
+		log_info("message on '%.*s' (QoS %d) not delivered to subscription %s (%s); "
+		         "acknowledged to the broker all the same",
+		         (int)h->h_topic_len, h->h_topic, h->h_qos, id,
+		         webhook_outcome_name(outcome));
+	subs_release(s, (uint32_t)(slot - 1));
 }
 
 /* Is filter f (with its NUL) among the n filters of set? */
@@ -139,8 +246,20 @@ void subs_on_message(void *ctx, const struct mqtt_message *msg, uint64_t token)
 {
 	struct subs *s = ctx;
 	size_t i, n = registry_count(s->s_reg), hits = 0;
+	uint32_t slot = 0;
+	uint64_t cookie = 0;
 
 	s->s_messages++;
+	/*
+	 * A QoS 1/2 message is held from here. The slot counts one more
+	 * than its deliveries while they are queued, so one that ends at
+	 * once (inside deliver) cannot acknowledge the message before its
+	 * siblings are queued.
+	 */
+	if (token != 0) {
+		slot = subs_hold(s, msg, token);
+		cookie = subs_cookie(s, slot);
+	}
 	for (i = 0; i < n; i++) {
 		const struct reg_entry *e = registry_at(s->s_reg, i);
 
@@ -149,8 +268,12 @@ void subs_on_message(void *ctx, const struct mqtt_message *msg, uint64_t token)
 		buf_reset(&s->s_body);
 		webhook_body(&s->s_body, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
 		             msg->retain, msg->qos, e->args, e->kwargs);
-		if (s->s_ops.deliver(s->s_ops.ctx, e, buf_data(&s->s_body), buf_len(&s->s_body)) !=
-		    0) {
+		if (token != 0)
+			s->s_held[slot].h_left++;
+		if (s->s_ops.deliver(s->s_ops.ctx, e, buf_data(&s->s_body), buf_len(&s->s_body),
+		                     cookie) != 0) {
+			if (token != 0)
+				s->s_held[slot].h_left--;
 			s->s_undeliverable++;
 			log_debug("subscription %s: message on '%.*s' not deliverable", e->id,
 			          (int)msg->topic_len, msg->topic);
@@ -163,7 +286,7 @@ void subs_on_message(void *ctx, const struct mqtt_message *msg, uint64_t token)
 		log_debug("message on '%.*s' matches no subscription", (int)msg->topic_len,
 		          msg->topic);
 	buf_shrink(&s->s_body, 65536);
-	/* Every delivery is queued: the broker may forget the message. */
+	/* All queued: the acknowledgement waits for them (none: it goes now). */
 	if (token != 0)
-		mqtt_client_ack(s->s_mc, token);
+		subs_release(s, slot);
 }

@@ -9,7 +9,20 @@
  * - Each inbound message (subs_on_message, the client's delivery hook) is
  *   matched against every registered filter; each match gets one delivery
  *   (the webhook body of §6) handed to the deliver function, which queues
- *   it; then the client may acknowledge the message (§7).
+ *   it.
+ * - A QoS 1/2 message (non-zero token) is held until every one of its
+ *   deliveries has ended, whatever the outcome (subs_on_done: answered
+ *   2xx, failed for good, dropped over max_pending, cancelled with its
+ *   subscription); then mqtt_client_ack(token) lets the PUBACK/PUBREC go
+ *   (§7; the client keeps the acknowledgements in arrival order). A
+ *   delivery that did not end in "delivered" is logged with the message's
+ *   topic and its subscription. A message that matches nothing, or none
+ *   of whose deliveries could be queued, is acknowledged at once. Each
+ *   held message takes one slot, found from a delivery's cookie in O(1);
+ *   QoS 0 messages (token 0) are not tracked.
+ * - subs_free() forgets held messages without acknowledging them: the
+ *   connection is going away, and the broker sends them again to a kept
+ *   session (at least once end to end, duplicates possible).
  */
 #ifndef OCTO_SUBS_H
 #define OCTO_SUBS_H
@@ -18,6 +31,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "webhook.h"
 
 struct registry;
 struct reg_entry;
@@ -29,12 +43,15 @@ struct subs;
  * Where deliveries go (the webhook client, or a test's recorder).
  * add_target/remove_target follow the registry (subs_sync); deliver
  * queues one body for one subscription: 0, or -1 when it cannot (no
- * target for it: counted and logged).
+ * target for it: counted and logged). A delivery deliver accepted must
+ * end in exactly one subs_on_done(cookie) call later (or during the
+ * deliver call itself); cookie 0 needs none.
  */
 struct subs_ops {
 	int (*add_target)(void *ctx, const struct reg_entry *e);
 	void (*remove_target)(void *ctx, const char *id);
-	int (*deliver)(void *ctx, const struct reg_entry *e, const char *body, size_t len);
+	int (*deliver)(void *ctx, const struct reg_entry *e, const char *body, size_t len,
+	               uint64_t cookie);
 	void *ctx;
 };
 
@@ -44,6 +61,15 @@ struct subs *subs_new(struct registry *reg, struct mqtt_client *mc, int qos,
 void subs_sync(struct subs *s);
 /* An mqtt_message_fn: ctx is the struct subs. */
 void subs_on_message(void *ctx, const struct mqtt_message *msg, uint64_t token);
+/*
+ * A webhook_done_fn (webhook_on_done): ctx is the struct subs; the
+ * delivery with this cookie, for subscription id, has ended. The last
+ * delivery of a held message to end acknowledges it. A cookie that names
+ * no held message (0, or one already done) is ignored.
+ */
+void subs_on_done(void *ctx, uint64_t cookie, const char *id, enum webhook_outcome outcome);
+/* Gauge: QoS 1/2 messages whose acknowledgement waits for their deliveries. */
+size_t subs_held(const struct subs *s);
 /* Filters subscribed at the broker now. */
 size_t subs_broker_count(const struct subs *s);
 /* Messages received, deliveries queued, deliveries with no target. */

@@ -44,6 +44,7 @@
 
 struct hook_delivery {
 	struct hook_delivery *d_next;
+	uint64_t d_cookie; /* the caller's, for the done hook */
 	size_t d_len;
 	char d_body[];
 };
@@ -119,6 +120,8 @@ struct webhook {
 	size_t w_full;
 	webhook_backlog_fn *w_backlog_fn;
 	void *w_backlog_ctx;
+	webhook_done_fn *w_done_fn; /* webhook_on_done() */
+	void *w_done_ctx;
 };
 
 static void hook_conn_io(struct loop *loop, int fd, int mask, void *arg);
@@ -786,8 +789,29 @@ bool webhook_backlogged(const struct webhook *wh)
 	return wh->w_full > 0;
 }
 
-/* Drop the head delivery (done with it, one way or another). */
-static void hook_target_pop(struct hook_target *t)
+void webhook_on_done(struct webhook *wh, webhook_done_fn *fn, void *ctx)
+{
+	wh->w_done_fn = fn;
+	wh->w_done_ctx = ctx;
+}
+
+const char *webhook_outcome_name(enum webhook_outcome outcome)
+{
+	switch (outcome) {
+	case WEBHOOK_DELIVERED:
+		return "delivered";
+	case WEBHOOK_FAILED:
+		return "failed";
+	case WEBHOOK_DROPPED:
+		return "dropped";
+	case WEBHOOK_CANCELLED:
+		return "cancelled";
+	}
+	return "?";
+}
+
+/* Unlink the head delivery and hand it to the caller, who ends it (hook_done). */
+static struct hook_delivery *hook_target_shift(struct hook_target *t)
 {
 	struct hook_delivery *d = t->t_head;
 
@@ -797,8 +821,22 @@ static void hook_target_pop(struct hook_target *t)
 	t->t_count--;
 	t->t_wh->w_stats.pending--;
 	t->t_attempts = 0;
-	free(d);
 	hook_target_level(t);
+	return d;
+}
+
+/*
+ * d (already unlinked from t) has ended: free it, then tell the done hook.
+ * The hook comes last, once nothing here points at d any more.
+ */
+static void hook_done(struct hook_target *t, struct hook_delivery *d, enum webhook_outcome outcome)
+{
+	struct webhook *wh = t->t_wh;
+	uint64_t cookie = d->d_cookie;
+
+	free(d);
+	if (wh->w_done_fn != NULL)
+		wh->w_done_fn(wh->w_done_ctx, cookie, t->t_id, outcome);
 }
 
 static int64_t hook_target_timer(struct loop *loop, uint64_t id, void *arg)
@@ -841,6 +879,7 @@ static void hook_target_result(struct hook_target *t, int status, const char *wh
 {
 	struct webhook *wh = t->t_wh;
 	const struct webhook_opts *o = &wh->w_opts;
+	struct hook_delivery *d;
 	char what[TLS_ERR_LEN + 64];
 
 	t->t_state = HT_IDLE;
@@ -848,8 +887,9 @@ static void hook_target_result(struct hook_target *t, int status, const char *wh
 		wh->w_stats.delivered++;
 		t->t_fail_logged = false;
 		t->t_drop_logged = false;
-		hook_target_pop(t);
+		d = hook_target_shift(t);
 		hook_target_kick(t);
+		hook_done(t, d, WEBHOOK_DELIVERED);
 		return;
 	}
 	if (status > 0)
@@ -876,8 +916,9 @@ static void hook_target_result(struct hook_target *t, int status, const char *wh
 	else
 		log_debug("webhook %s (%s): %s; delivery dropped", t->t_id, t->t_url, what);
 	t->t_fail_logged = true;
-	hook_target_pop(t);
+	d = hook_target_shift(t);
 	hook_target_kick(t);
+	hook_done(t, d, WEBHOOK_FAILED);
 }
 
 /* If t is free and has something to send, get it a connection or queue it. */
@@ -998,10 +1039,11 @@ struct webhook *webhook_new(struct loop *loop, const struct webhook_opts *opts)
 	return wh;
 }
 
-static void hook_target_free(struct hook_target *t)
+/* Free t (unlinked); what it still holds ends as outcome. */
+static void hook_target_free(struct hook_target *t, enum webhook_outcome outcome)
 {
 	while (t->t_head != NULL)
-		hook_target_pop(t);
+		hook_done(t, hook_target_shift(t), outcome);
 	free(t->t_id);
 	free(t->t_url);
 	free(t->t_path);
@@ -1015,12 +1057,14 @@ void webhook_free(struct webhook *wh)
 
 	if (wh == NULL)
 		return;
-	wh->w_backlog_fn = NULL; /* no news while everything goes */
+	/* No news while everything goes: see webhook.h for the done hook. */
+	wh->w_backlog_fn = NULL;
+	wh->w_done_fn = NULL;
 	for (t = wh->w_targets; t != NULL; t = tn) {
 		tn = t->t_next;
 		if (t->t_timer != 0)
 			loop_timer_del(wh->w_loop, t->t_timer);
-		hook_target_free(t);
+		hook_target_free(t, WEBHOOK_CANCELLED);
 	}
 	for (h = wh->w_hosts; h != NULL; h = hn) {
 		hn = h->h_next;
@@ -1154,7 +1198,7 @@ int webhook_remove_target(struct webhook *wh, const char *id)
 		         t->t_url, t->t_count, t->t_count == 1 ? "y" : "ies");
 	wh->w_stats.cancelled += t->t_count;
 	t->t_host->h_ntargets--;
-	hook_target_free(t);
+	hook_target_free(t, WEBHOOK_CANCELLED);
 	return 0;
 }
 
@@ -1181,16 +1225,18 @@ bool webhook_has_target(const struct webhook *wh, const char *id)
 	return hook_target_find(wh, id) != NULL;
 }
 
-int webhook_enqueue(struct webhook *wh, const char *id, const char *body, size_t len)
+int webhook_enqueue(struct webhook *wh, const char *id, const char *body, size_t len,
+                    uint64_t cookie)
 {
 	struct hook_target *t = hook_target_find(wh, id);
-	struct hook_delivery *d;
+	struct hook_delivery *d, *old = NULL;
 	size_t waiting;
 
 	if (t == NULL)
 		return -1;
 	d = xmalloc(sizeof(*d) + len);
 	d->d_next = NULL;
+	d->d_cookie = cookie;
 	d->d_len = len;
 	memcpy(d->d_body, body, len);
 	if (t->t_tail != NULL)
@@ -1205,21 +1251,19 @@ int webhook_enqueue(struct webhook *wh, const char *id, const char *body, size_t
 	if (waiting > wh->w_opts.max_pending) {
 		/* Drop the oldest delivery that is not on the wire. */
 		if (t->t_state == HT_BUSY) {
-			struct hook_delivery *old = t->t_head->d_next;
-
+			old = t->t_head->d_next;
 			t->t_head->d_next = old->d_next;
 			if (t->t_tail == old)
 				t->t_tail = t->t_head;
 			t->t_count--;
 			wh->w_stats.pending--;
-			free(old);
 		} else {
 			if (t->t_state == HT_BACKOFF) {
 				loop_timer_del(wh->w_loop, t->t_timer);
 				t->t_timer = 0;
 				t->t_state = HT_IDLE;
 			}
-			hook_target_pop(t);
+			old = hook_target_shift(t);
 		}
 		wh->w_stats.dropped++;
 		if (!t->t_drop_logged)
@@ -1233,6 +1277,8 @@ int webhook_enqueue(struct webhook *wh, const char *id, const char *body, size_t
 	}
 	hook_target_level(t);
 	hook_target_kick(t);
+	if (old != NULL)
+		hook_done(t, old, WEBHOOK_DROPPED);
 	return 0;
 }
 

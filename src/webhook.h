@@ -28,6 +28,10 @@
  * Removing a target discards what it still had queued (counted as
  * `cancelled`, logged).
  *
+ * Each delivery ends once, with one of those outcomes, and the done hook
+ * (webhook_on_done) hears it with the cookie it was queued with: subs
+ * acknowledges an inbound message to the broker only then (DESIGN §7).
+ *
  * Host names: a literal IPv4/IPv6 address needs no lookup. A name is
  * looked up once, with getaddrinfo(), when the first target of that
  * host:port is added (registration or start-up), and its addresses are
@@ -126,7 +130,12 @@ void webhook_body(struct buf *out, const char *topic, size_t topic_len, const vo
 
 /* The client on loop, with opts copied (NULL: defaults). */
 struct webhook *webhook_new(struct loop *loop, const struct webhook_opts *opts);
-/* Closes every connection and frees everything; queued deliveries are lost. */
+/*
+ * Closes every connection and frees everything; queued deliveries are
+ * lost and the done hook hears nothing of them: the daemon is going
+ * away, and the acknowledgements they hold back must not go out (the
+ * broker sends those messages again to a kept session).
+ */
 void webhook_free(struct webhook *wh);
 
 /*
@@ -171,9 +180,36 @@ int webhook_tls_ready(struct webhook *wh, char *err, size_t errlen);
 
 /*
  * Queue body[0..len) (copied) for target id and start sending if the
- * target is free. 0, or -1 if id is unknown.
+ * target is free. 0, or -1 if id is unknown (then the done hook hears
+ * nothing of it). cookie is the caller's, handed back to the done hook.
  */
-int webhook_enqueue(struct webhook *wh, const char *id, const char *body, size_t len);
+int webhook_enqueue(struct webhook *wh, const char *id, const char *body, size_t len,
+                    uint64_t cookie);
+
+/*
+ * How a queued delivery ended. Every delivery webhook_enqueue() accepted
+ * ends exactly once, with one of these, unless webhook_free() comes first.
+ */
+enum webhook_outcome {
+	WEBHOOK_DELIVERED, /* answered 2xx */
+	WEBHOOK_FAILED,    /* retries exhausted, a final status, or an address refused */
+	WEBHOOK_DROPPED,   /* the oldest waiting one, over max_pending */
+	WEBHOOK_CANCELLED, /* its target was removed (queued or in flight) */
+};
+/* "delivered", "failed", "dropped", "cancelled". */
+const char *webhook_outcome_name(enum webhook_outcome outcome);
+
+/*
+ * Done hook: fn(ctx, cookie, id, outcome) once a delivery has ended (id:
+ * its target, valid during the call). It is called after the client has
+ * let go of the delivery, from inside the client's own work (an answer,
+ * a timer, webhook_enqueue() dropping an older delivery, even the one
+ * just queued when max_pending is 0, webhook_remove_target()): fn may
+ * queue deliveries but must not remove targets or free the client.
+ */
+typedef void webhook_done_fn(void *ctx, uint64_t cookie, const char *id,
+                             enum webhook_outcome outcome);
+void webhook_on_done(struct webhook *wh, webhook_done_fn *fn, void *ctx);
 
 /*
  * Backlog: fn(ctx, true) when the first target's queue reaches half of

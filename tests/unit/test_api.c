@@ -36,12 +36,14 @@ static struct loop *loop;
 static struct webhook *wh; /* checks the URLs of registrations; never sends here */
 static struct net_cidr allow[2];
 
-static int no_delivery(void *ctx, const struct reg_entry *e, const char *b, size_t len)
+static int no_delivery(void *ctx, const struct reg_entry *e, const char *b, size_t len,
+                       uint64_t cookie)
 {
 	(void)ctx;
 	(void)e;
 	(void)b;
 	(void)len;
+	(void)cookie;
 	return 0;
 }
 

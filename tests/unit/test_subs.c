@@ -1,13 +1,18 @@
 /*
  * test_subs: the broker subscriptions follow the registry incrementally;
  * an inbound message gets one delivery per matching registration (with
- * the exact body of DESIGN §6), and is acknowledged after they are
- * queued. Against a recording mqtt_client (stub_mqtt_client.c).
+ * the exact body of DESIGN §6), and a QoS 1/2 message is acknowledged
+ * only once every one of its deliveries has ended, whatever the outcome
+ * (DESIGN §7). Against a recording mqtt_client (stub_mqtt_client.c) and
+ * a recording deliver function; the tests end deliveries themselves
+ * through subs_on_done(), as the webhook client would.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "check_compat.h"
+#include "log.h"
+#include "log_capture.h"
 #include "mqtt_client.h"
 #include "registry.h"
 #include "stub_mqtt_client.h"
@@ -18,21 +23,47 @@ static struct mqtt_client *mc;
 static struct subs *subs;
 static char delivered[2048]; /* "id body\n" per delivery */
 static unsigned ndelivered;
+/* Each delivery's cookie and subscription id, in the order queued. */
+static uint64_t cookies[64];
+static char ids[64][32];
 
 static char targets[512]; /* "+id;" per add_target, "-id;" per remove_target */
 static bool no_target_for_b;
+static unsigned nacks_before; /* stub_mqtt.nacks when the message came */
+/* deliver ends each delivery at once with this outcome (-1: it does not). */
+static int end_at_once;
 
-static int deliver(void *ctx, const struct reg_entry *e, const char *body, size_t len)
+static int deliver(void *ctx, const struct reg_entry *e, const char *body, size_t len,
+                   uint64_t cookie)
 {
 	size_t n = strlen(delivered);
 
 	(void)ctx;
-	ck_assert_uint_eq(stub_mqtt.nacks, 0); /* queued before the ack */
+	ck_assert_uint_eq(stub_mqtt.nacks, nacks_before); /* queued before the ack */
 	if (no_target_for_b && strcmp(e->topic, "a/b") == 0)
 		return -1;
 	snprintf(delivered + n, sizeof(delivered) - n, "%s %.*s\n", e->url, (int)len, body);
+	ck_assert_uint_lt(ndelivered, 64);
+	cookies[ndelivered] = cookie;
+	snprintf(ids[ndelivered], sizeof(ids[0]), "%s", e->id);
 	ndelivered++;
+	if (end_at_once >= 0)
+		subs_on_done(subs, cookie, e->id, (enum webhook_outcome)end_at_once);
 	return 0;
+}
+
+/* subs_on_message(), noting the acks made before it (deliver checks them). */
+static void on_message(const struct mqtt_message *m, uint64_t token)
+{
+	nacks_before = stub_mqtt.nacks;
+	subs_on_message(subs, m, token);
+}
+
+/* End the k-th delivery (in the order queued) with outcome. */
+static void done(unsigned k, enum webhook_outcome outcome)
+{
+	ck_assert_uint_lt(k, ndelivered);
+	subs_on_done(subs, cookies[k], ids[k], outcome);
 }
 
 static int add_target(void *ctx, const struct reg_entry *e)
@@ -60,6 +91,7 @@ static void setup(void)
 	delivered[0] = '\0';
 	targets[0] = '\0';
 	no_target_for_b = false;
+	end_at_once = -1;
 	ndelivered = 0;
 }
 
@@ -123,8 +155,15 @@ START_TEST(one_delivery_per_matching_registration)
 	add("a/b", "http://127.0.0.1:1/two", NULL);
 	add("a/c", "http://127.0.0.1:1/three", NULL);
 	add("#", "http://127.0.0.1:1/four", NULL);
-	subs_on_message(subs, &m, 42);
+	on_message(&m, 42);
 	ck_assert_uint_eq(ndelivered, 3);
+	/* Queued is not enough: the ack waits for all three. */
+	ck_assert_uint_eq(stub_mqtt.nacks, 0);
+	ck_assert_uint_eq(subs_held(subs), 1);
+	done(1, WEBHOOK_DELIVERED);
+	done(0, WEBHOOK_DELIVERED);
+	ck_assert_uint_eq(stub_mqtt.nacks, 0);
+	done(2, WEBHOOK_DELIVERED);
 	ck_assert_str_eq(delivered,
 	                 "http://127.0.0.1:1/one {\"topic\":\"a/b\",\"payload\":\"hi \\\"x\\\"\","
 	                 "\"retained\":true,\"qos\":1,\"args\":[1, \"two\"],\"kwargs\":{}}\n"
@@ -134,23 +173,170 @@ START_TEST(one_delivery_per_matching_registration)
 	                 "\"retained\":true,\"qos\":1,\"args\":[],\"kwargs\":{}}\n");
 	ck_assert_uint_eq(stub_mqtt.nacks, 1);
 	ck_assert_uint_eq(stub_mqtt.acks[0], 42);
+	ck_assert_uint_eq(subs_held(subs), 0);
+	/* A late or repeated end of a delivery changes nothing. */
+	done(2, WEBHOOK_DELIVERED);
+	ck_assert_uint_eq(stub_mqtt.nacks, 1);
 }
 END_TEST
 
-/* A delivery without a target is counted; the message is still acked. */
+/*
+ * A delivery without a target is counted; the message waits for the
+ * delivery that was queued. One with no delivery queued at all is
+ * acknowledged at once.
+ */
 START_TEST(undeliverable_counted)
 {
 	struct mqtt_message m = {"a/b", 3, "x", 1, 1, false, false};
 	uint64_t messages, deliveries, undeliverable;
+	char err[256];
 
 	add("a/b", "http://127.0.0.1:1/two", NULL);
 	add("a/+", "http://127.0.0.1:1/one", NULL);
 	no_target_for_b = true;
-	subs_on_message(subs, &m, 9);
+	on_message(&m, 9);
 	subs_stats(subs, &messages, &deliveries, &undeliverable);
 	ck_assert_uint_eq(deliveries, 1);
 	ck_assert_uint_eq(undeliverable, 1);
+	ck_assert_uint_eq(stub_mqtt.nacks, 0);
+	done(0, WEBHOOK_DELIVERED);
+	ck_assert_uint_eq(stub_mqtt.nacks, 1);
 	ck_assert_uint_eq(stub_mqtt.acks[0], 9);
+
+	/* Only the subscription without a target matches: acked at once. */
+	ck_assert_int_eq(registry_remove_url(reg, "http://127.0.0.1:1/one", NULL, err, sizeof(err)),
+	                 1);
+	subs_sync(subs);
+	on_message(&m, 10);
+	ck_assert_uint_eq(stub_mqtt.nacks, 2);
+	ck_assert_uint_eq(stub_mqtt.acks[1], 10);
+	ck_assert_uint_eq(subs_held(subs), 0);
+}
+END_TEST
+
+/* Whatever a delivery's outcome, its end counts: failed, dropped, cancelled. */
+static const enum webhook_outcome outcomes[] = {WEBHOOK_FAILED, WEBHOOK_DROPPED, WEBHOOK_CANCELLED};
+
+START_TEST(acked_after_any_outcome)
+{
+	struct mqtt_message m = {"room/temp", 9, "21", 2, 1, false, false};
+	char log[4096], want[256];
+
+	add("room/#", "http://127.0.0.1:1/a", NULL);
+	add("+/temp", "http://127.0.0.1:1/b", NULL);
+	on_message(&m, 5);
+	ck_assert_uint_eq(ndelivered, 2);
+	done(0, WEBHOOK_DELIVERED);
+	ck_assert_uint_eq(stub_mqtt.nacks, 0);
+	log_init(LOGL_INFO, false);
+	capture_begin();
+	done(1, outcomes[_i]);
+	capture_finish(log, sizeof(log));
+	ck_assert_uint_eq(stub_mqtt.nacks, 1);
+	ck_assert_uint_eq(stub_mqtt.acks[0], 5);
+	/* The log line names the message's topic and the subscription. */
+	snprintf(want, sizeof(want),
+	         "message on 'room/temp' (QoS 1) not delivered to subscription %s (%s); "
+	         "acknowledged to the broker all the same",
+	         ids[1], webhook_outcome_name(outcomes[_i]));
+	ck_assert_msg(count_of(log, want) == 1, "want '%s' in: %s", want, log);
+}
+END_TEST
+
+/*
+ * Two messages: each is acknowledged when its own deliveries have ended,
+ * in whatever order that is (the client puts the acknowledgements back
+ * in arrival order, test_mqtt_client). Tokens never mix.
+ */
+START_TEST(each_token_when_its_deliveries_end)
+{
+	struct mqtt_message m1 = {"a/1", 3, "one", 3, 1, false, false};
+	struct mqtt_message m2 = {"b/2", 3, "two", 3, 2, false, false};
+	struct mqtt_message m3 = {"a/3", 3, "three", 5, 0, false, false};
+
+	add("a/#", "http://127.0.0.1:1/a", NULL);
+	add("#", "http://127.0.0.1:1/all", NULL);
+	on_message(&m1, 100); /* deliveries 0 (a) and 1 (all) */
+	on_message(&m2, 101); /* delivery 2 (all) */
+	on_message(&m3, 0);   /* QoS 0: 3 and 4, nothing held */
+	ck_assert_uint_eq(ndelivered, 5);
+	ck_assert_uint_eq(subs_held(subs), 2);
+	ck_assert_uint_eq(cookies[3], 0);
+	ck_assert_uint_eq(cookies[4], 0);
+	ck_assert_uint_ne(cookies[0], 0);
+	ck_assert_uint_eq(cookies[0], cookies[1]);
+	ck_assert_uint_ne(cookies[0], cookies[2]);
+	done(3, WEBHOOK_DELIVERED);
+	done(1, WEBHOOK_DELIVERED);
+	ck_assert_uint_eq(stub_mqtt.nacks, 0);
+	done(2, WEBHOOK_FAILED);
+	ck_assert_uint_eq(stub_mqtt.nacks, 1);
+	ck_assert_uint_eq(stub_mqtt.acks[0], 101);
+	done(0, WEBHOOK_DELIVERED);
+	ck_assert_uint_eq(stub_mqtt.nacks, 2);
+	ck_assert_uint_eq(stub_mqtt.acks[1], 100);
+	done(4, WEBHOOK_DELIVERED);
+	ck_assert_uint_eq(stub_mqtt.nacks, 2);
+	ck_assert_uint_eq(subs_held(subs), 0);
+}
+END_TEST
+
+/*
+ * A delivery that ends while it is being queued (the webhook client drops
+ * it at once) does not acknowledge the message before its siblings are
+ * queued; the message is acknowledged once, at the end.
+ */
+START_TEST(ended_while_queued)
+{
+	struct mqtt_message m = {"a/b", 3, "x", 1, 1, false, false};
+
+	add("a/b", "http://127.0.0.1:1/one", NULL);
+	add("a/+", "http://127.0.0.1:1/two", NULL);
+	end_at_once = WEBHOOK_DROPPED;
+	on_message(&m, 77); /* deliver checks that no ack came before it */
+	ck_assert_uint_eq(ndelivered, 2);
+	ck_assert_uint_eq(stub_mqtt.nacks, 1);
+	ck_assert_uint_eq(stub_mqtt.acks[0], 77);
+	ck_assert_uint_eq(subs_held(subs), 0);
+}
+END_TEST
+
+/*
+ * Many messages held at once (more than the first allocation of slots),
+ * ended in reverse: each token once, slots reused afterwards; a cookie
+ * of a reused slot's earlier message is ignored. subs_free() with
+ * messages still held acknowledges nothing (and leaks nothing).
+ */
+START_TEST(many_held_and_reused)
+{
+	struct mqtt_message m = {"a/b", 3, "x", 1, 1, false, false};
+	uint64_t old;
+	int i;
+
+	add("a/b", "http://127.0.0.1:1/one", NULL);
+	for (i = 0; i < 40; i++)
+		on_message(&m, 1000 + (uint64_t)i);
+	ck_assert_uint_eq(subs_held(subs), 40);
+	for (i = 39; i >= 24; i--)
+		done((unsigned)i, WEBHOOK_DELIVERED);
+	ck_assert_uint_eq(stub_mqtt.nacks, 16);
+	for (i = 0; i < 16; i++)
+		ck_assert_uint_eq(stub_mqtt.acks[i], 1000 + 39 - (uint64_t)i);
+	ck_assert_uint_eq(subs_held(subs), 24);
+	/* A slot let go and taken again: the old cookie names nothing. */
+	old = cookies[24];
+	ndelivered = 0;
+	on_message(&m, 2000);
+	ck_assert_uint_eq(cookies[0] & 0xffffffffu, old & 0xffffffffu);
+	ck_assert_uint_ne(cookies[0], old);
+	subs_on_done(subs, old, "x", WEBHOOK_DELIVERED);
+	subs_on_done(subs, 0, "x", WEBHOOK_DELIVERED);
+	subs_on_done(subs, 12345, "x", WEBHOOK_DELIVERED);
+	ck_assert_uint_eq(stub_mqtt.nacks, 16);
+	ck_assert_uint_eq(subs_held(subs), 25);
+	subs_free(subs);
+	subs = NULL;
+	ck_assert_uint_eq(stub_mqtt.nacks, 16);
 }
 END_TEST
 
@@ -162,15 +348,22 @@ START_TEST(sys_topics_and_qos0)
 
 	add("#", "http://127.0.0.1:1/all", NULL);
 	add("+/broker/+", "http://127.0.0.1:1/plus", NULL);
-	subs_on_message(subs, &m, 0);
+	on_message(&m, 0);
 	ck_assert_uint_eq(ndelivered, 0);
 	ck_assert_uint_eq(stub_mqtt.nacks, 0);
+	/* QoS 1, matching nothing: acknowledged at once. */
+	on_message(&m, 6);
+	ck_assert_uint_eq(stub_mqtt.nacks, 1);
+	ck_assert_uint_eq(stub_mqtt.acks[0], 6);
+	stub_mqtt.nacks = 0;
 	add("$SYS/#", "http://127.0.0.1:1/sys", NULL);
-	subs_on_message(subs, &m, 7);
+	on_message(&m, 7);
 	ck_assert_uint_eq(ndelivered, 1);
+	ck_assert_uint_eq(stub_mqtt.nacks, 0);
+	done(0, WEBHOOK_DELIVERED);
 	ck_assert_uint_eq(stub_mqtt.acks[0], 7);
 	subs_stats(subs, &messages, &deliveries, &undeliverable);
-	ck_assert_uint_eq(messages, 2);
+	ck_assert_uint_eq(messages, 3);
 	ck_assert_uint_eq(deliveries, 1);
 }
 END_TEST
@@ -185,6 +378,11 @@ static Suite *subs_suite(void)
 	tcase_add_test(tc, one_delivery_per_matching_registration);
 	tcase_add_test(tc, sys_topics_and_qos0);
 	tcase_add_test(tc, undeliverable_counted);
+	tcase_add_loop_test(tc, acked_after_any_outcome, 0,
+	                    (int)(sizeof(outcomes) / sizeof(outcomes[0])));
+	tcase_add_test(tc, each_token_when_its_deliveries_end);
+	tcase_add_test(tc, ended_while_queued);
+	tcase_add_test(tc, many_held_and_reused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -283,7 +283,55 @@ static void add(const char *id, const char *path)
 
 static void enqueue(const char *id, const char *body)
 {
-	ck_assert_int_eq(webhook_enqueue(wh, id, body, strlen(body)), 0);
+	ck_assert_int_eq(webhook_enqueue(wh, id, body, strlen(body), 0), 0);
+}
+
+/* The done hook's record: "cookie:id:outcome;" per delivery ended. */
+static char done_log[1024];
+static int ndone;
+/* When set, the hook queues this body for its target once (re-entrancy). */
+static const char *done_requeue;
+
+static void on_done(void *ctx, uint64_t cookie, const char *id, enum webhook_outcome outcome)
+{
+	size_t n = strlen(done_log);
+
+	(void)ctx;
+	snprintf(done_log + n, sizeof(done_log) - n, "%llu:%s:%s;", (unsigned long long)cookie, id,
+	         webhook_outcome_name(outcome));
+	ndone++;
+	if (done_requeue != NULL) {
+		const char *body = done_requeue;
+
+		done_requeue = NULL;
+		ck_assert_int_eq(webhook_enqueue(wh, id, body, strlen(body), 99), 0);
+	}
+}
+
+/* start() with the done hook recording. */
+static void start_done(void)
+{
+	start();
+	done_log[0] = '\0';
+	ndone = 0;
+	done_requeue = NULL;
+	webhook_on_done(wh, on_done, NULL);
+}
+
+static void enqueue_c(const char *id, const char *body, uint64_t cookie)
+{
+	ck_assert_int_eq(webhook_enqueue(wh, id, body, strlen(body), cookie), 0);
+}
+
+static void run_until_done(int n)
+{
+	uint64_t end = loop_clock_ms() + DEADLINE_MS;
+
+	while (ndone < n) {
+		ck_assert_msg(loop_clock_ms() < end, "%d deliveries ended, want %d: %s", ndone, n,
+		              done_log);
+		loop_run_once(loop, 5);
+	}
 }
 
 static struct webhook_stats stats(void)
@@ -468,7 +516,7 @@ START_TEST(test_targets)
 	ck_assert_int_eq(webhook_add_target(wh, "d", "http://localhost:1/", err, sizeof(err)), 0);
 	ck_assert(webhook_has_target(wh, "a1"));
 	ck_assert(!webhook_has_target(wh, "b"));
-	ck_assert_int_eq(webhook_enqueue(wh, "nope", "{}", 2), -1);
+	ck_assert_int_eq(webhook_enqueue(wh, "nope", "{}", 2, 0), -1);
 	ck_assert_int_eq(webhook_remove_target(wh, "nope"), -1);
 	ck_assert_int_eq(webhook_remove_target(wh, "a1"), 0);
 	ck_assert(!webhook_has_target(wh, "a1"));
@@ -953,7 +1001,7 @@ START_TEST(test_remove_target)
 	ck_assert_int_eq(webhook_remove_target(wh, "a"), 0); /* in flight */
 	ck_assert_int_eq(webhook_remove_target(wh, "b"), 0); /* waiting */
 	ck_assert_uint_eq(stats().cancelled, 10);
-	ck_assert_int_eq(webhook_enqueue(wh, "a", "x", 1), -1);
+	ck_assert_int_eq(webhook_enqueue(wh, "a", "x", 1, 0), -1);
 	run_until_idle();
 	run_for(50);
 	ck_assert_int_eq(nrecs, 6);
@@ -979,6 +1027,129 @@ START_TEST(test_remove_target)
 	ck_assert_int_eq(webhook_remove_target(wh, "d"), 0);
 	ck_assert_uint_eq(stats().cancelled, 2);
 	ck_assert_uint_eq(stats().pending, 0);
+}
+END_TEST
+
+/*
+ * The done hook: each delivery ends once, after its answer, with its
+ * cookie: delivered in order; a delivery answered 2xx by a second target
+ * between. The hook may queue a delivery itself.
+ */
+START_TEST(test_done_delivered)
+{
+	answer_delay_ms = 20;
+	r_listen(0);
+	start_done();
+	add("t", "/t");
+	add("u", "/u");
+	enqueue_c("t", "a", 1);
+	enqueue_c("t", "b", 2);
+	enqueue_c("u", "c", 3);
+	run_for(5);
+	ck_assert_str_eq(done_log, ""); /* queued or on the wire is not done */
+	done_requeue = "again";
+	run_until_done(4);
+	run_for(30);
+	ck_assert_int_eq(ndone, 4);
+	/* The first to end queued "again" (cookie 99) behind its target's b. */
+	ck_assert_msg(strstr(done_log, "1:t:delivered;") == done_log ||
+	                      strstr(done_log, "3:u:delivered;") == done_log,
+	              "%s", done_log);
+	ck_assert_msg(strstr(done_log, "1:t:delivered;") < strstr(done_log, "2:t:delivered;"), "%s",
+	              done_log);
+	ck_assert_ptr_nonnull(strstr(done_log, "3:u:delivered;"));
+	ck_assert_ptr_nonnull(strstr(done_log, ":delivered;99:"));
+	ck_assert_uint_eq(stats().delivered, 4);
+	ck_assert_int_eq(nrecs, 4);
+}
+END_TEST
+
+/* Failed for good: after the retries, or at once on a final status. */
+START_TEST(test_done_failed)
+{
+	opts.retries = 2;
+	script[0] = 500;
+	script[1] = 503;
+	script[2] = 500;
+	script[3] = 404;
+	nscript = 4;
+	r_listen(0);
+	start_done();
+	add("t", "/t");
+	enqueue_c("t", "a", 7);
+	enqueue_c("t", "b", 8);
+	enqueue_c("t", "c", 9);
+	run_until_recs(3);
+	ck_assert_str_eq(done_log, "");
+	run_until_done(3);
+	ck_assert_str_eq(done_log, "7:t:failed;8:t:failed;9:t:delivered;");
+	ck_assert_int_eq(nrecs, 5);
+	ck_assert_uint_eq(stats().failed, 2);
+	ck_assert_uint_eq(stats().retried, 2);
+
+	/* Refused at connect (webhook.allow changed since): failed too. */
+	webhook_free(wh);
+	start_done();
+	parse_allow();
+	webhook_set_allow(wh, allow_lo, 2);
+	add("t", "/t");
+	webhook_set_allow(wh, &allow_ten, 1);
+	enqueue_c("t", "d", 10);
+	run_until_done(1);
+	ck_assert_str_eq(done_log, "10:t:failed;");
+	ck_assert_int_eq(nrecs, 5);
+}
+END_TEST
+
+/* Over max_pending: the oldest waiting one ends as dropped, at once. */
+START_TEST(test_done_dropped)
+{
+	opts.max_pending = 2;
+	answer_delay_ms = 20;
+	r_listen(0);
+	start_done();
+	add("t", "/t");
+	enqueue_c("t", "1", 1); /* on the wire */
+	enqueue_c("t", "2", 2);
+	enqueue_c("t", "3", 3);
+	ck_assert_str_eq(done_log, "");
+	enqueue_c("t", "4", 4); /* 2 goes */
+	ck_assert_str_eq(done_log, "2:t:dropped;");
+	run_until_done(4);
+	ck_assert_str_eq(done_log, "2:t:dropped;1:t:delivered;3:t:delivered;4:t:delivered;");
+	ck_assert_uint_eq(stats().dropped, 1);
+}
+END_TEST
+
+/*
+ * Removing a target ends what it holds as cancelled, the request on the
+ * wire included (its answer is ignored); webhook_free() reports nothing.
+ */
+START_TEST(test_done_cancelled_and_free)
+{
+	answer_delay_ms = 30;
+	r_listen(0);
+	start_done();
+	add("t", "/t");
+	add("u", "/u");
+	enqueue_c("t", "a", 1);
+	enqueue_c("t", "b", 2);
+	enqueue_c("u", "c", 3);
+	run_until_recs(2);
+	ck_assert_str_eq(done_log, "");
+	ck_assert_int_eq(webhook_remove_target(wh, "t"), 0);
+	ck_assert_str_eq(done_log, "1:t:cancelled;2:t:cancelled;");
+	run_until_done(3);
+	run_for(60);
+	ck_assert_str_eq(done_log, "1:t:cancelled;2:t:cancelled;3:u:delivered;");
+	ck_assert_uint_eq(stats().cancelled, 2);
+	/* Freed with deliveries queued and on the wire: no news of them. */
+	enqueue_c("u", "d", 4);
+	enqueue_c("u", "e", 5);
+	run_until_recs(3);
+	webhook_free(wh);
+	wh = NULL;
+	ck_assert_int_eq(ndone, 3);
 }
 END_TEST
 
@@ -1056,6 +1227,10 @@ static Suite *webhook_suite(void)
 	tcase_add_test(tc, test_max_pending);
 	tcase_add_test(tc, test_backlog);
 	tcase_add_test(tc, test_remove_target);
+	tcase_add_test(tc, test_done_delivered);
+	tcase_add_test(tc, test_done_failed);
+	tcase_add_test(tc, test_done_dropped);
+	tcase_add_test(tc, test_done_cancelled_and_free);
 	suite_add_tcase(s, tc);
 	return s;
 }
