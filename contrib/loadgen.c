@@ -3,12 +3,19 @@
  * everything on 127.0.0.1.
  *
  *   loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT] [-b BYTES] [-a TOKEN]
+ *                [-r RATE] [-t TOPIC -q QOS] [-o FILE]
  *       CONNS keep-alive connections, each a closed loop: POST /events/EVENT
  *       with a BYTES-long JSON object (default 60), wait for the whole
  *       answer (Content-Length), send the next. Stops after SECONDS or
  *       COUNT requests in all; prints requests/s, the latency percentiles
  *       (send of the first byte to the last byte of the answer, monotonic
- *       clock), and the answers by status.
+ *       clock), and the answers by status. The object is {"n":N,"pad":...}
+ *       with N = 1000000000 + the request's number (from 0), ten digits.
+ *       With -r, at most RATE requests a second in all: request i does not
+ *       start before i / RATE seconds. With -t, POST /publish instead:
+ *       {"topic":TOPIC,"qos":QOS,"allow_queueing":true,"payload":<the
+ *       object>}. With -o, FILE gets a line "N STATUS" for each request
+ *       not answered 2xx (STATUS 0: no answer, the connection failed).
  *   loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES [-c CONNS] [-k PER_WRITE] [-r]
  *       A raw MQTT 3.1.1 client: CONNECT, CONNACK, COUNT QoS 0 PUBLISH of a
  *       BYTES-long payload to TOPIC written as fast as the socket takes
@@ -46,7 +53,8 @@
  *       body) with NNNNNNNNNN < COUNT, it counts distinct numbers,
  *       duplicates and numbers that came after a higher one (reordered).
  *       first_ns= and last_ns= are CLOCK_MONOTONIC times of the reads
- *       that completed the first and the last request.
+ *       that completed the first and the last request. SIGTERM or SIGINT
+ *       stops it too (end=signal), with the same report.
  *
  * Results are one line of key=value pairs on stdout, for a script to pick
  * apart. Errors go to stderr: exit 1, or 2 for bad usage.
@@ -93,7 +101,8 @@ static void lg_usage(const char *why)
 	if (why != NULL)
 		fprintf(stderr, "loadgen: %s\n", why);
 	fprintf(out, "usage: loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT]\n"
-	             "                    [-b BYTES] [-a TOKEN] [-P DEPTH]\n"
+	             "                    [-b BYTES] [-a TOKEN] [-P DEPTH] [-r RATE]\n"
+	             "                    [-t TOPIC -q QOS] [-o FILE]\n"
 	             "       loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES [-c CONNS]\n"
 	             "                        [-k PER_WRITE] [-r] [-q 0|1] [-w WINDOW] [-N]\n"
 	             "       loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]\n"
@@ -213,6 +222,7 @@ struct lg_conn {
 	char c_in[LG_RESP_MAX];
 	size_t c_in_len;
 	uint64_t c_sent_at[LG_MAX_DEPTH]; /* when each request was issued */
+	uint64_t c_seq[LG_MAX_DEPTH];     /* and its N */
 	unsigned c_head, c_busy;          /* oldest outstanding; how many */
 };
 
@@ -220,6 +230,11 @@ struct lg_http {
 	unsigned h_port;
 	const char *h_event;
 	const char *h_token;
+	const char *h_topic; /* -t: POST /publish to this topic */
+	unsigned h_qos;
+	FILE *h_failed;   /* -o: "N STATUS" of each request not answered 2xx */
+	uint64_t h_rate;  /* -r: requests a second, 0 unlimited */
+	uint64_t h_start; /* when the run started */
 	size_t h_body;
 	unsigned h_depth;  /* requests in flight per connection */
 	uint64_t h_issued; /* requests started */
@@ -239,13 +254,20 @@ static int lg_http_more(const struct lg_http *h)
 	return lg_now() < h->h_end;
 }
 
+/* -r: the next request may start now (request i at start + i / RATE). */
+static int lg_http_due(const struct lg_http *h)
+{
+	return h->h_rate == 0 || (lg_now() - h->h_start) * h->h_rate >= h->h_issued * LG_NS;
+}
+
 static int lg_http_write(struct lg_conn *c);
 
 /* Queue one more request on c (c->c_busy < h_depth). */
 static void lg_http_request(struct lg_http *h, struct lg_conn *c)
 {
-	char body[LG_BODY_MAX + 1];
+	char body[LG_BODY_MAX + 1], wrapped[LG_REQ_MAX];
 	size_t pad = h->h_body - LG_BODY_MIN;
+	uint64_t seq = 1000000000ULL + h->h_issued % 1000000000ULL;
 	int n;
 
 	/* Keep only what is not written yet: at most h_depth requests. */
@@ -256,19 +278,29 @@ static void lg_http_request(struct lg_http *h, struct lg_conn *c)
 	}
 
 	/* Ten digits without a leading zero: valid JSON, the same size each time. */
-	n = snprintf(body, sizeof(body), "{\"n\":%llu,\"pad\":\"%*s\"}",
-	             1000000000ULL + h->h_issued % 1000000000ULL, (int)pad, "");
+	n = snprintf(body, sizeof(body), "{\"n\":%llu,\"pad\":\"%*s\"}", (unsigned long long)seq,
+	             (int)pad, "");
 	memset(body + 23, 'x', pad); /* after {"n":NNNNNNNNNN,"pad":" */
+	if (h->h_topic != NULL) {
+		n = snprintf(wrapped, sizeof(wrapped),
+		             "{\"topic\":\"%s\",\"qos\":%u,\"allow_queueing\":true,\"payload\":%s}",
+		             h->h_topic, h->h_qos, body);
+		if (n < 0 || (size_t)n >= sizeof(wrapped))
+			lg_die("request too long");
+	}
 	n = snprintf(c->c_out + c->c_out_len, sizeof(c->c_out) - c->c_out_len,
-	             "POST /events/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	             "POST /%s%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	             "Content-Type: application/json\r\n%s%s%sContent-Length: %d\r\n\r\n%s",
-	             h->h_event, h->h_token != NULL ? "Authorization: Bearer " : "",
+	             h->h_topic != NULL ? "publish" : "events/",
+	             h->h_topic != NULL ? "" : h->h_event,
+	             h->h_token != NULL ? "Authorization: Bearer " : "",
 	             h->h_token != NULL ? h->h_token : "", h->h_token != NULL ? "\r\n" : "", n,
-	             body);
+	             h->h_topic != NULL ? wrapped : body);
 	if (n < 0 || (size_t)n >= sizeof(c->c_out) - c->c_out_len)
 		lg_die("request too long");
 	c->c_out_len += (size_t)n;
 	c->c_sent_at[(c->c_head + c->c_busy) % LG_MAX_DEPTH] = lg_now();
+	c->c_seq[(c->c_head + c->c_busy) % LG_MAX_DEPTH] = seq;
 	c->c_busy++;
 	h->h_issued++;
 }
@@ -276,7 +308,7 @@ static void lg_http_request(struct lg_http *h, struct lg_conn *c)
 /* Fill c's pipeline while requests remain, and write; -1 on an error. */
 static int lg_http_fill(struct lg_http *h, struct lg_conn *c)
 {
-	while (c->c_busy < h->h_depth && lg_http_more(h))
+	while (c->c_busy < h->h_depth && lg_http_more(h) && lg_http_due(h))
 		lg_http_request(h, c);
 	return lg_http_write(c);
 }
@@ -327,8 +359,10 @@ static int lg_parse_response(const char *p, size_t n, int *status, size_t *total
 	return n >= *total;
 }
 
-static void lg_http_record(struct lg_http *h, int status, uint64_t lat)
+static void lg_http_record(struct lg_http *h, int status, uint64_t lat, uint64_t seq)
 {
+	if (h->h_failed != NULL && status / 100 != 2)
+		fprintf(h->h_failed, "%llu %d\n", (unsigned long long)seq, status);
 	if (h->h_nlat == h->h_cap) {
 		h->h_cap = h->h_cap ? h->h_cap * 2 : 65536;
 		h->h_lat = realloc(h->h_lat, h->h_cap * sizeof(*h->h_lat));
@@ -345,11 +379,17 @@ static void lg_http_record(struct lg_http *h, int status, uint64_t lat)
 /* Drop the connection after an error and, while requests remain, open another. */
 static void lg_http_reset(struct lg_http *h, struct lg_conn *c, const char *why)
 {
+	unsigned i;
+
 	if (why != NULL) {
 		h->h_errors++;
 		if (h->h_errors <= 5)
 			fprintf(stderr, "loadgen: connection %d: %s\n", c->c_fd, why);
 	}
+	/* The requests outstanding get no answer. */
+	for (i = 0; h->h_failed != NULL && i < c->c_busy; i++)
+		fprintf(h->h_failed, "%llu 0\n",
+		        (unsigned long long)c->c_seq[(c->c_head + i) % LG_MAX_DEPTH]);
 	close(c->c_fd);
 	c->c_fd = -1;
 	c->c_busy = 0;
@@ -402,7 +442,8 @@ static void lg_http_read(struct lg_http *h, struct lg_conn *c)
 			return;
 		}
 		h->h_last_done = lg_now();
-		lg_http_record(h, status, h->h_last_done - c->c_sent_at[c->c_head]);
+		lg_http_record(h, status, h->h_last_done - c->c_sent_at[c->c_head],
+		               c->c_seq[c->c_head]);
 		c->c_head = (c->c_head + 1) % LG_MAX_DEPTH;
 		c->c_busy--;
 		off += total;
@@ -451,7 +492,7 @@ static int lg_http_main(int argc, char **argv)
 	h.h_event = "Bench";
 	h.h_body = 60;
 	h.h_depth = 1;
-	while ((opt = getopt(argc, argv, "p:c:d:n:e:b:a:P:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:c:d:n:e:b:a:P:r:t:q:o:")) != -1) {
 		switch (opt) {
 		case 'p':
 			h.h_port = (unsigned)lg_number(optarg, 1, 65535, "PORT must be 1-65535");
@@ -487,6 +528,23 @@ static int lg_http_main(int argc, char **argv)
 			h.h_depth =
 			        (unsigned)lg_number(optarg, 1, LG_MAX_DEPTH, "DEPTH must be 1-64");
 			break;
+		case 'r':
+			h.h_rate = lg_number(optarg, 1, 100000, "RATE must be 1-100000");
+			break;
+		case 't':
+			h.h_topic = optarg;
+			if (strlen(optarg) < 1 || strlen(optarg) > 1024 ||
+			    strpbrk(optarg, "\"\\+#") != NULL)
+				lg_usage("TOPIC must be 1-1024 bytes, without \", \\, + or #");
+			break;
+		case 'q':
+			h.h_qos = (unsigned)lg_number(optarg, 0, 2, "QOS must be 0, 1 or 2");
+			break;
+		case 'o':
+			h.h_failed = fopen(optarg, "w");
+			if (h.h_failed == NULL)
+				lg_die("%s: %s", optarg, strerror(errno));
+			break;
 		default:
 			lg_usage("unknown option");
 		}
@@ -504,6 +562,7 @@ static int lg_http_main(int argc, char **argv)
 	}
 
 	start = lg_now();
+	h.h_start = start;
 	h.h_end = start + (uint64_t)secs * LG_NS;
 	h.h_last_done = start;
 
@@ -545,6 +604,13 @@ static int lg_http_main(int argc, char **argv)
 			break;
 		}
 		wake = drain_end != 0 ? drain_end : h.h_limit > 0 ? lg_now() + LG_NS : h.h_end;
+		if (drain_end == 0 && h.h_rate > 0) {
+			/* -r: when the next request is due (rounded up to a whole ns). */
+			uint64_t next = start + (h.h_issued * LG_NS + h.h_rate - 1) / h.h_rate;
+
+			if (next < wake)
+				wake = next;
+		}
 		if (poll(pfd, nconns, lg_poll_ms(wake)) < 0 && errno != EINTR)
 			lg_die("poll: %s", strerror(errno));
 		for (i = 0; i < nconns; i++) {
@@ -578,6 +644,8 @@ static int lg_http_main(int argc, char **argv)
 	free(conns);
 	free(pfd);
 	free(h.h_lat);
+	if (h.h_failed != NULL && fclose(h.h_failed) != 0)
+		lg_die("-o: %s", strerror(errno));
 	return h.h_errors > 0 || h.h_nlat == 0;
 }
 
@@ -1221,6 +1289,14 @@ static int lg_sub_main(int argc, char **argv)
 
 /* ---- http-sink ---- */
 
+static volatile sig_atomic_t lg_sink_stop;
+
+static void lg_sink_on_signal(int sig)
+{
+	(void)sig;
+	lg_sink_stop = 1;
+}
+
 struct lg_sconn {
 	int s_fd;
 	char *s_in; /* LG_SINK_BUF bytes */
@@ -1369,6 +1445,7 @@ static void lg_sink_close(struct lg_sconn *c)
 static int lg_sink_main(int argc, char **argv)
 {
 	struct lg_sink k;
+	struct sigaction sa_stop;
 	struct lg_sconn conns[LG_MAX_CONNS];
 	struct pollfd pfd[LG_MAX_CONNS + 1];
 	struct sockaddr_in sa;
@@ -1402,6 +1479,12 @@ static int lg_sink_main(int argc, char **argv)
 		lg_usage("http-sink needs -p");
 	if (k.k_want > 0 && (k.k_seen = calloc(k.k_want, 1)) == NULL)
 		lg_die("out of memory");
+	/* No SA_RESTART: poll() returns EINTR and the loop sees the flag. */
+	memset(&sa_stop, 0, sizeof(sa_stop));
+	sa_stop.sa_handler = lg_sink_on_signal;
+	sigemptyset(&sa_stop.sa_mask);
+	sigaction(SIGTERM, &sa_stop, NULL);
+	sigaction(SIGINT, &sa_stop, NULL);
 
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0)
@@ -1433,6 +1516,10 @@ static int lg_sink_main(int argc, char **argv)
 			pfd[i + 1].fd = conns[i].s_fd;
 			pfd[i + 1].events = POLLIN | (conns[i].s_owed > 0 ? POLLOUT : 0);
 			pfd[i + 1].revents = 0;
+		}
+		if (lg_sink_stop) {
+			end = "signal";
+			break;
 		}
 		if (poll(pfd, nconns + 1, lg_poll_ms(deadline)) < 0 && errno != EINTR)
 			lg_die("poll: %s", strerror(errno));

@@ -3,6 +3,16 @@
 # health follows the connection, /status and /metrics report the same
 # counters, and the HTTP responses are counted by status class; then
 # http.token (401 with WWW-Authenticate without the right bearer token).
+#
+# Issue 13, point 6: /status counters pings_sent, pings_unanswered,
+# poison_dropped and the top-level gauge acks_held (inbound QoS 1/2
+# messages whose acknowledgement waits for webhook deliveries); /metrics
+# octomqttd_pings_sent_total, octomqttd_pings_unanswered_total,
+# octomqttd_poison_dropped_total (counters), octomqttd_acks_held (gauge).
+# On the code before issue 13 this failed with:
+#   FAIL: issue 13 figures in /status: counter pings_sent missing;
+#   counter pings_unanswered missing; counter poison_dropped missing;
+#   gauge acks_held missing
 # shellcheck source=tests/integration/lib.sh
 . "$TESTS_SRCDIR/integration/lib.sh"
 [ -x /usr/bin/python3 ] || skip "/usr/bin/python3 not found"
@@ -69,6 +79,35 @@ for line in open(sys.argv[1]):
         assert m, line
         assert m.group(1) in help_ and m.group(1) in type_, line
 PY
+
+# Issue 13: keepalive pings, poison drops, acknowledgements held back.
+get /status
+/usr/bin/python3 - "$T/body" >"$T/why" <<'PY' || fail "issue 13 figures in /status: $(cat "$T/why")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+c = s["counters"]
+bad = []
+for k in ("pings_sent", "pings_unanswered", "poison_dropped"):
+    if not isinstance(c.get(k), int):
+        bad.append("counter %s missing" % k)
+    elif k != "pings_sent" and c[k] != 0:
+        bad.append("counter %s = %d, want 0" % (k, c[k]))
+if not isinstance(s.get("acks_held"), int):
+    bad.append("gauge acks_held missing")
+elif s["acks_held"] != 0:
+    bad.append("acks_held = %d, want 0" % s["acks_held"])
+print("; ".join(bad))
+sys.exit(1 if bad else 0)
+PY
+get /metrics
+for m in pings_sent_total:counter pings_unanswered_total:counter poison_dropped_total:counter \
+	acks_held:gauge; do
+	grep -q -x "# TYPE octomqttd_${m%%:*} ${m#*:}" "$T/body" ||
+		fail "/metrics: no ${m#*:} octomqttd_${m%%:*}"
+	grep -q -E "^octomqttd_${m%%:*} [0-9]+\$" "$T/body" ||
+		fail "/metrics: no sample of octomqttd_${m%%:*}"
+done
+grep -q -x 'octomqttd_acks_held 0' "$T/body" || fail "/metrics: acks_held is not 0 at rest"
 
 stop_broker
 wait_for "GET /health 503 with the broker gone" 10 sh -c \

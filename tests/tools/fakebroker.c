@@ -21,6 +21,8 @@
  *   elapsed-min MS       at least MS ms have passed since the mark
  *   timeout MS           wait at most MS ms in accept/expect (default 10000)
  *   note TEXT            print "note TEXT" on stdout (the driver waits for it)
+ *   repeat N             run the lines up to the matching `end` N times
+ *                        (1-1000000; blocks nest); `end` closes the block
  *   define NAME BYTES    $NAME stands for BYTES from here on
  *   include FILE         read FILE (relative to this file's folder) here
  * `#` starts a comment outside quotes; blank lines are ignored.
@@ -55,7 +57,7 @@
 #define FB_MAX_LINES  4096
 #define FB_MAX_DEFS   128
 #define FB_MAX_BYTES  65536
-#define FB_MAX_DEPTH  8
+#define FB_MAX_DEPTH  8 /* includes, and repeat blocks, nested */
 #define FB_DEFAULT_MS 10000
 #define FB_CONTEXT_MS 200 /* after a mismatch: how long to collect more bytes to show */
 #define FB_SHOW_BYTES 96
@@ -86,6 +88,13 @@ static int fb_lfd = -1, fb_fd = -1;
 static struct fb_bytes fb_in; /* received, not yet matched */
 static long fb_timeout = FB_DEFAULT_MS;
 static uint64_t fb_mark;
+
+/* The repeat blocks being run: the line of each `repeat`, passes left. */
+static struct {
+	size_t line;
+	long left;
+} fb_rep[FB_MAX_DEPTH];
+static size_t fb_nrep;
 
 static uint64_t fb_now(void)
 {
@@ -555,6 +564,27 @@ static void fb_run(void)
 			fb_timeout = fb_ms(arg);
 		} else if (IS("note")) {
 			printf("note %s\n", arg);
+		} else if (IS("repeat")) {
+			char *end;
+			long n;
+
+			errno = 0;
+			n = strtol(arg, &end, 10);
+			if (errno != 0 || end == arg || *end != '\0' || n < 1 || n > 1000000)
+				fb_die(2, "repeat N: N is 1-1000000, got '%s'", arg);
+			if (fb_nrep == FB_MAX_DEPTH)
+				fb_die(2, "repeat blocks nested too deep");
+			fb_rep[fb_nrep].line = i;
+			fb_rep[fb_nrep].left = n;
+			fb_nrep++;
+		} else if (IS("end")) {
+			if (fb_nrep == 0)
+				fb_die(2, "end without repeat");
+			/* Back to the line after `repeat`, or out of the block. */
+			if (--fb_rep[fb_nrep - 1].left > 0)
+				i = fb_rep[fb_nrep - 1].line;
+			else
+				fb_nrep--;
 		} else if (IS("define")) {
 			const char *name = arg, *spec = strchr(arg, ' ');
 
@@ -568,6 +598,8 @@ static void fb_run(void)
 		printf("%s:%u: ok %s\n", fb_cur->file, fb_cur->no, cmd);
 		fflush(stdout);
 	}
+	if (fb_nrep > 0)
+		fb_die(2, "repeat without end");
 	fb_cur = NULL;
 }
 
