@@ -5,6 +5,7 @@
  *
  *   POST /events/{name}   publish the event payload (202 / 400 / 503)
  *   POST /publish         publish a message as given (200 / 400 / 503)
+ *   POST/DELETE /presence the host's heartbeat / goodbye (204 / 409)
  *   GET /status           state and counters as JSON
  *   GET /health           200 when connected to the broker, else 503
  *   GET /metrics          the same figures in Prometheus text format
@@ -29,6 +30,7 @@
 #include "log.h"
 #include "mqtt_client.h"
 #include "net.h"
+#include "presence.h"
 #include "registry.h"
 #include "subs.h"
 #include "topic.h"
@@ -48,7 +50,8 @@ struct api {
 	const struct http_server *a_srv; /* for request counters; may be NULL */
 	struct registry *a_reg;          /* webhook subscriptions; may be NULL */
 	struct subs *a_subs;
-	struct webhook *a_wh; /* stats, URL checks, loading the https CA bundle */
+	struct webhook *a_wh;        /* stats, URL checks, loading the https CA bundle */
+	struct presence *a_presence; /* publish.lwHostTimeout > 0, else NULL */
 	time_t a_started;
 	/* POST /events: answered 202 and published or queued / answered 202
 	 * and dropped by configuration / answered 503. */
@@ -90,6 +93,11 @@ void api_set_subscriptions(struct api *api, struct registry *reg, struct subs *s
 	api->a_reg = reg;
 	api->a_subs = subs;
 	api->a_wh = wh;
+}
+
+void api_set_presence(struct api *api, struct presence *p)
+{
+	api->a_presence = p;
 }
 
 void api_free(struct api *api)
@@ -260,12 +268,12 @@ static void api_post_progress(struct api *api, const struct http_request *req, c
 		api->a_events_filtered++;
 		api_accepted(api, resp, 202, true, NULL, NULL);
 	} else {
-		api_publish_answer(api, resp,
-		                   mqtt_client_publish(api->a_mc, buf_data(&api->a_topic),
-		                                       buf_len(&api->a_topic),
-		                                       buf_data(&api->a_payload),
-		                                       buf_len(&api->a_payload), cfg->pub_qos,
-		                                       false, cfg->pub_queue_events));
+		api_publish_answer(
+		        api, resp,
+		        mqtt_client_publish(api->a_mc, buf_data(&api->a_topic),
+		                            buf_len(&api->a_topic), buf_data(&api->a_payload),
+		                            buf_len(&api->a_payload), cfg->pub_qos,
+		                            cfg->pub_progress_retain, cfg->pub_queue_events));
 	}
 	buf_reset(&api->a_payload);
 	buf_shrink(&api->a_payload, API_BUF_KEEP);
@@ -996,6 +1004,53 @@ static uint64_t api_counter_value(const struct api *api, const struct api_figure
 	return v;
 }
 
+/*
+ * /status "publish": the topic settings in force, under OctoPrint-MQTT's
+ * names, so the OctoPrint plugin can serve them as plugins.mqtt.publish.*
+ * (DESIGN §9), and the presence state.
+ */
+static void api_status_publish(struct api *api, struct buf *b)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} topics[] = {
+	        {"baseTopic", offsetof(struct cfg, pub_base_topic)},
+	        {"eventTopic", offsetof(struct cfg, pub_event_topic)},
+	        {"progressTopic", offsetof(struct cfg, pub_progress_topic)},
+	        {"temperatureTopic", offsetof(struct cfg, pub_temperature_topic)},
+	        {"lwTopic", offsetof(struct cfg, pub_lw_topic)},
+	        {"timestamp_fieldname", offsetof(struct cfg, pub_ts_field)},
+	};
+	const struct cfg *cfg = api->a_cfg;
+	size_t i;
+
+	buf_append_str(b, ",\"publish\":{");
+	for (i = 0; i < nitems(topics); i++) {
+		const char *v = *(char *const *)(const void *)((const char *)cfg + topics[i].off);
+
+		if (v == NULL)
+			v = "";
+
+		buf_appendf(b, "\"%s\":", topics[i].name);
+		json_append_string(b, v, strlen(v));
+		buf_putc(b, ',');
+	}
+	buf_appendf(b,
+	            "\"eventActive\":%s,\"progressActive\":%s,\"progressRetain\":%s,"
+	            "\"temperatureActive\":%s,\"lwActive\":%s,\"lwRetain\":%s,"
+	            "\"lwHostTimeout\":%u,\"hostUp\":%s}",
+	            cfg->pub_event_active ? "true" : "false",
+	            cfg->pub_progress_active ? "true" : "false",
+	            cfg->pub_progress_retain ? "true" : "false",
+	            cfg->pub_temperature_active ? "true" : "false",
+	            cfg_lw_enabled(cfg) ? "true" : "false",
+	            cfg->broker_lw_retain ? "true" : "false", cfg->pub_lw_host_timeout,
+	            api->a_presence == NULL             ? "null"
+	            : presence_host_up(api->a_presence) ? "true"
+	                                                : "false");
+}
+
 static void api_status(struct api *api, struct http_response *resp)
 {
 	struct api_figures f;
@@ -1020,9 +1075,11 @@ static void api_status(struct api *api, struct http_response *resp)
 		            api_counter_value(api, &f, &api_counters[i]));
 	buf_appendf(b,
 	            "\"http_1xx\":%" PRIu64 ",\"http_2xx\":%" PRIu64 ",\"http_3xx\":%" PRIu64
-	            ",\"http_4xx\":%" PRIu64 ",\"http_5xx\":%" PRIu64 "}}",
+	            ",\"http_4xx\":%" PRIu64 ",\"http_5xx\":%" PRIu64 "}",
 	            f.http.responses[1], f.http.responses[2], f.http.responses[3],
 	            f.http.responses[4], f.http.responses[5]);
+	api_status_publish(api, b);
+	buf_putc(b, '}');
 	resp->status = 200;
 }
 
@@ -1082,6 +1139,37 @@ static void api_metrics(struct api *api, struct http_response *resp)
 static bool api_path_is(const struct http_request *req, const char *path)
 {
 	return req->path_len == strlen(path) && memcmp(req->path, path, req->path_len) == 0;
+}
+
+/*
+ * POST /presence (heartbeat) and DELETE /presence (goodbye), DESIGN §5:
+ * an empty body, 204; 409 presence_disabled when publish.lwHostTimeout is 0.
+ */
+static void api_presence(struct api *api, const struct http_request *req,
+                         struct http_response *resp)
+{
+	if (req->method != HTTP_POST && req->method != HTTP_DELETE) {
+		resp->allow = "POST, DELETE";
+		http_response_error(resp, 405, "method_not_allowed",
+		                    "only POST and DELETE are allowed on /presence");
+		return;
+	}
+	if (req->body_len > 0) {
+		http_response_error(resp, 400, "invalid_body", "/presence takes an empty body");
+		return;
+	}
+	if (api->a_presence == NULL) {
+		http_response_error(resp, 409, "presence_disabled",
+		                    "publish.lwHostTimeout is 0: the status topic follows the "
+		                    "daemon only");
+		return;
+	}
+	if (req->method == HTTP_POST)
+		presence_beat(api->a_presence);
+	else
+		presence_gone(api->a_presence);
+	resp->status = 204;
+	buf_reset(&resp->body);
 }
 
 static const struct {
@@ -1157,6 +1245,10 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
 		return;
 	}
 
+	if (api_path_is(req, "/presence")) {
+		api_presence(api, req, resp);
+		return;
+	}
 	if (api->a_reg != NULL &&
 	    (api_path_is(req, API_SUBS_PATH) ||
 	     (req->path_len > sizeof(API_SUBS_PATH) &&

@@ -30,10 +30,16 @@ struct webhook;
 void api_set_subscriptions(struct api *api, struct registry *reg, struct subs *subs,
                            struct webhook *wh);
 /*
+ * publish.lwHostTimeout > 0: POST/DELETE /presence drive p (without it
+ * they answer 409 presence_disabled). p must outlive the api.
+ */
+struct presence;
+void api_set_presence(struct api *api, struct presence *p);
+/*
  * An http_handler_fn: ctx is the struct api. Serves POST /events/{name}
  * (202 accepted, published or dropped by publish.eventActive /
  * events_exclude; 400 invalid_name / invalid_json; 503 not_connected /
- * queue_full); GET /status, /health, /metrics; other methods on a
+ * queue_full); POST/DELETE /presence; GET /status, /health, /metrics; other methods on a
  * known path get 405 with Allow, other paths 404. The body is replaced by a compact JSON answer.
  */
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp);

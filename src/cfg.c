@@ -95,6 +95,7 @@ static const struct cfg_key cfg_keys[] = {
         {"publish.events.unclassified", CT_BOOL, F(pub_event_class[CFG_EV_UNCLASSIFIED]), 0, 0},
         {"publish.progressTopic", CT_TOPIC, F(pub_progress_topic), 0, 0},
         {"publish.progressActive", CT_BOOL, F(pub_progress_active), 0, 0},
+        {"publish.progressRetain", CT_BOOL, F(pub_progress_retain), 0, 0},
         {"publish.temperatureTopic", CT_TOPIC, F(pub_temperature_topic), 0, 0},
         {"publish.temperatureActive", CT_BOOL, F(pub_temperature_active), 0, 0},
         {"publish.temperatureThreshold", CT_FLOAT, F(pub_temperature_threshold), 0, 1000},
@@ -102,6 +103,7 @@ static const struct cfg_key cfg_keys[] = {
         {"publish.queue_events", CT_BOOL, F(pub_queue_events), 0, 0},
         {"publish.lwActive", CT_BOOL, F(pub_lw_active), 0, 0},
         {"publish.lwTopic", CT_TOPIC, F(pub_lw_topic), 0, 0},
+        {"publish.lwHostTimeout", CT_UINT, F(pub_lw_host_timeout), 0, 86400},
         {"queue.max_messages", CT_SIZE, F(queue_max_messages), 1, 1000000000},
         {"queue.max_bytes", CT_SIZE, F(queue_max_bytes), 1024, (uint64_t)1 << 40},
         {"queue.spool", CT_STRING, F(queue_spool), 1, 4095},
@@ -183,6 +185,7 @@ void cfg_defaults(struct cfg *cfg)
 		cfg->pub_event_class[c] = true;
 	cfg->pub_progress_topic = xstrdup("progress/{progress}");
 	cfg->pub_progress_active = true;
+	cfg->pub_progress_retain = true;
 	cfg->pub_temperature_topic = xstrdup("temperature/{temp}");
 	cfg->pub_temperature_active = true;
 	cfg->pub_temperature_threshold = 0.1;

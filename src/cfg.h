@@ -73,12 +73,16 @@ struct cfg {
 	bool pub_event_class[CFG_EV_NCLASSES]; /* publish.events.<class> */
 	char *pub_progress_topic;              /* "progress/{progress}" */
 	bool pub_progress_active;
+	bool pub_progress_retain;    /* progress messages retained (default true) */
 	char *pub_temperature_topic; /* "temperature/{temp}" */
 	bool pub_temperature_active;
 	double pub_temperature_threshold; /* 0.1 */
 	bool pub_queue_events;
 	bool pub_lw_active; /* false: no will, no connected/disconnected messages */
 	char *pub_lw_topic; /* "mqtt": will/status topic under baseTopic; "" disables */
+	/* seconds; 0: the status follows the daemon only; above 0 it is
+	 * `connected` only while the host calls POST /presence that often */
+	unsigned pub_lw_host_timeout;
 
 	/* queue.* */
 	size_t queue_max_messages;

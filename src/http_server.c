@@ -219,10 +219,14 @@ static void hs_serialize(struct http_server *srv, struct buf *out, const struct 
 	buf_append_int(out, resp->status);
 	buf_putc(out, ' ');
 	buf_append_str(out, http_status_text(resp->status));
-	buf_append(out, "\r\nContent-Type: ", 16);
-	buf_append_str(out, resp->content_type != NULL ? resp->content_type : "application/json");
-	buf_append(out, "\r\nContent-Length: ", 18);
-	buf_append_uint(out, buf_len(&resp->body));
+	/* 204 has neither body nor Content-Length (RFC 9110 §8.6). */
+	if (resp->status != 204) {
+		buf_append(out, "\r\nContent-Type: ", 16);
+		buf_append_str(out, resp->content_type != NULL ? resp->content_type
+		                                               : "application/json");
+		buf_append(out, "\r\nContent-Length: ", 18);
+		buf_append_uint(out, buf_len(&resp->body));
+	}
 	buf_append(out, "\r\n", 2);
 	if (resp->allow != NULL) {
 		buf_append(out, "Allow: ", 7);

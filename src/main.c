@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "mqtt_client.h"
 #include "net.h"
+#include "presence.h"
 #include "registry.h"
 #include "subs.h"
 #include "tls.h"
@@ -166,6 +167,7 @@ int main(int argc, char **argv)
 	struct http_server *srv;
 	struct mqtt_client *mc;
 	struct api *api;
+	struct presence *presence = NULL; /* publish.lwHostTimeout > 0 */
 	struct registry *reg;
 	struct webhook *wh;
 	struct webhook_opts wo;
@@ -284,10 +286,15 @@ int main(int argc, char **argv)
 		log_info("%zu subscription(s) from %s", registry_count(reg), cfg.state_file);
 	api = api_new(&cfg, mc, NULL);
 	api_set_subscriptions(api, reg, subs, wh);
+	if (cfg.pub_lw_host_timeout > 0) {
+		presence = presence_new(loop, mc, cfg.pub_lw_host_timeout);
+		api_set_presence(api, presence);
+	}
 	srv = http_server_new(loop, &cfg, api_handle, api, err, sizeof(err));
 	if (srv == NULL) {
 		log_errorx("%s", err);
 		api_free(api);
+		presence_free(presence);
 		subs_free(subs);
 		webhook_free(wh);
 		registry_free(reg);
@@ -332,6 +339,7 @@ int main(int argc, char **argv)
 		          (unsigned long long)ws.pending);
 	http_server_free(srv);
 	api_free(api);
+	presence_free(presence);
 	subs_free(subs);
 	webhook_free(wh);
 	registry_free(reg);

@@ -149,6 +149,7 @@ struct mqtt_client {
 	size_t mc_status_inflight; /* status messages in mc_inflight (not in stats) */
 	bool mc_bye_done;          /* DISCONNECT queued: close once written */
 	bool mc_bye_sent;          /* `disconnected` published while stopping */
+	bool mc_host_down;         /* mqtt_client_set_host_up(false): status says `disconnected` */
 	struct spool *mc_spool;    /* queue.spool, or NULL */
 	/* Inbound: the delivery hook and the acknowledgements waiting for it,
 	 * in arrival order ([head, n) of the array). */
@@ -780,7 +781,7 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	}
 	/* Then `connected`, before the offline queue. */
 	if (mc->mc_lw_topic != NULL)
-		mc_send_status(mc, "connected");
+		mc_send_status(mc, mc->mc_host_down ? "disconnected" : "connected");
 	mc_subs_connected(mc, pkt->session_present);
 	if (mc->mc_queue.l_count > 0)
 		log_info("broker %s: sending %zu queued message(s)", mc->mc_addr,
@@ -1612,4 +1613,20 @@ void mqtt_client_free(struct mqtt_client *mc)
 	buf_free(&mc->mc_out);
 	free(mc->mc_lw_topic);
 	free(mc);
+}
+
+/*
+ * The host's presence (publish.lwHostTimeout, the presence module): while
+ * the host is down the status topic says `disconnected`, also after each
+ * reconnect. A change is published at once when connected; otherwise the
+ * next CONNACK publishes the state in force. Stopping ignores it: the
+ * stop publishes `disconnected` anyway.
+ */
+void mqtt_client_set_host_up(struct mqtt_client *mc, bool up)
+{
+	if (mc->mc_host_down == !up)
+		return;
+	mc->mc_host_down = !up;
+	if (mc->mc_state == MC_CONNECTED && mc->mc_lw_topic != NULL)
+		mc_send_status(mc, up ? "connected" : "disconnected");
 }

@@ -170,4 +170,13 @@ uint64_t mqtt_backoff_ms(unsigned min_s, unsigned max_s, unsigned attempt, uint3
 /* Close everything at once and free. */
 void mqtt_client_free(struct mqtt_client *mc);
 
+/*
+ * The host behind the daemon is up (true, the default) or down: the
+ * status topic (publish.lwTopic) says `connected` only while both the
+ * daemon and the host are; a change is published at once when connected,
+ * and every CONNACK publishes the state in force. No-op without a status
+ * topic.
+ */
+void mqtt_client_set_host_up(struct mqtt_client *mc, bool up);
+
 #endif

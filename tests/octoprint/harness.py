@@ -1,49 +1,277 @@
-"""A minimal OctoPrint for tests: loads plugins, plays the plugin manager,
-settings and the web server of BlueprintPlugin routes.
+"""A minimal OctoPrint for tests: loads plugins the way OctoPrint 1.6 and
+later does, plays the plugin manager, the settings and the web server of
+BlueprintPlugin routes, and a printer that records what it is told.
+
+What it takes from OctoPrint's loader (src/octoprint/plugin/core.py,
+read, not copied):
+- a module counts as a plugin only if it has control properties
+  (module-level names like __plugin_name__, __plugin_implementation__,
+  __plugin_load__), found by parsing its source, not by importing it;
+- __plugin_pythoncompat__ is read from the source too; without it the
+  default ">=2.7,<3" applies, so on Python 3 the plugin is not loaded;
+- __plugin_check__, then __plugin_load__, then the singular
+  __plugin_implementation__ (the plural __plugin_implementations__ has
+  been ignored since 1.6);
+- helpers are looked up through get_helpers(name, *helpers), which reads
+  the module's __plugin_helpers__ at call time, None for unknown plugins;
+- the settings defaults of every SettingsPlugin become an overlay at the
+  end of the global settings; lookups go config.yaml, overlays, the
+  defaults given to the call;
+- startup calls go in identifier order (all plugins have the default
+  sorting key here), every on_startup before any on_after_startup.
 
 Uses the stub packages under tests/octoprint/stub (on PYTHONPATH).
 """
 
+import ast
+import copy
 import http.server
-import importlib
+import importlib.util
 import json
 import logging
 import re
+import sys
 import threading
 
 import flask
+import octoprint.plugin
+import octoprint.settings
+
+CONTROL_PROPERTIES = (
+    "__plugin_name__", "__plugin_description__", "__plugin_disabling_discouraged__",
+    "__plugin_version__", "__plugin_author__", "__plugin_url__", "__plugin_license__",
+    "__plugin_privacypolicy__", "__plugin_pythoncompat__", "__plugin_hidden__",
+    "__plugin_hooks__", "__plugin_implementation__", "__plugin_helpers__",
+    "__plugin_check__", "__plugin_load__", "__plugin_unload__", "__plugin_enable__",
+    "__plugin_disable__")
+DEFAULT_PYTHONCOMPAT = ">=2.7,<3"
 
 
-class Settings:
-    """plugins.<id> settings: the plugin's defaults overlaid with overrides."""
+def parse_metadata(path):
+    """Control properties found in the source (as OctoPrint's AST pass)."""
+    with open(path, "rb") as f:
+        root = ast.parse(f.read(), filename=path)
+    result = {"has_control_properties": False}
+    for node in root.body:
+        names = []
+        if isinstance(node, ast.Assign):
+            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.FunctionDef):
+            names = [node.name]
+        for name in names:
+            if name in CONTROL_PROPERTIES:
+                result["has_control_properties"] = True
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and \
+                        isinstance(node.value.value, str):
+                    result[name] = node.value.value
+    return result
 
-    def __init__(self, defaults, overrides):
-        self.values = dict(defaults)
-        self.values.update(overrides)
 
-    def get(self, path):
-        value = self.values
-        for key in path:
-            if not isinstance(value, dict) or key not in value:
-                return None
-            value = value[key]
-        return value
+def _version(text):
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
 
-    def set(self, path, value):
-        self.values[path[0]] = value
+
+def python_compatible(compat, version=None):
+    """A specifier list like ">=3.7,<4" against this Python."""
+    here = version or sys.version_info[:3]
+    ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+           "<": lambda a, b: a < b, "==": lambda a, b: a[:len(b)] == b,
+           "!=": lambda a, b: a[:len(b)] != b}
+    for spec in compat.split(","):
+        m = re.match(r"^\s*(>=|<=|==|!=|>|<)\s*([\d.]+)\s*$", spec)
+        if not m:
+            return False
+        want = _version(m.group(2))
+        if m.group(1) in ("==", "!="):
+            ok = ops[m.group(1)](tuple(here), want)
+        else:
+            ok = ops[m.group(1)](tuple(here)[:len(want)], want)
+        if not ok:
+            return False
+    return True
+
+
+def _lookup(tree, path):
+    for key in path:
+        if not isinstance(tree, dict) or key not in tree:
+            return False, None
+        tree = tree[key]
+    return True, tree
+
+
+class GlobalSettings:
+    """config.yaml (config), overlays (first wins), then call defaults."""
+
+    def __init__(self, config=None):
+        self.config = copy.deepcopy(config or {})
+        self.overlays = []   # [(key, tree)]
+        self.saves = 0
+        self.lock = threading.RLock()
+
+    def get(self, path, defaults=None, incl_defaults=True, **kwargs):
+        with self.lock:
+            layers = [self.config]
+            if incl_defaults:
+                layers += [tree for _, tree in self.overlays]
+                if defaults is not None:
+                    layers.append(defaults)
+            for layer in layers:
+                found, value = _lookup(layer, path)
+                if found:
+                    return copy.deepcopy(value)
+            return None
+
+    def set(self, path, value, **kwargs):
+        with self.lock:
+            tree = self.config
+            for key in path[:-1]:
+                tree = tree.setdefault(key, {})
+            tree[path[-1]] = value
+
+    def remove(self, path, **kwargs):
+        with self.lock:
+            found, parent = _lookup(self.config, path[:-1])
+            if found and isinstance(parent, dict):
+                parent.pop(path[-1], None)
+
+    def add_overlay(self, overlay, at_end=False, key=None):
+        with self.lock:
+            key = key or str(len(self.overlays))
+            if at_end:
+                self.overlays.append((key, overlay))
+            else:
+                self.overlays.insert(0, (key, overlay))
+            return key
+
+    def remove_overlay(self, key):
+        with self.lock:
+            before = len(self.overlays)
+            self.overlays = [(k, t) for k, t in self.overlays if k != key]
+            return len(self.overlays) != before
+
+    def save(self, **kwargs):
+        self.saves += 1
+
+
+class PluginSettings:
+    """plugins.<id> of the global settings, with the plugin's defaults."""
+
+    def __init__(self, global_settings, key, defaults):
+        self.gs = global_settings
+        self.key = key
+        self.defaults = {"plugins": {key: defaults}}
+
+    def _p(self, path):
+        return ["plugins", self.key] + list(path)
+
+    def get(self, path, **kwargs):
+        kwargs.setdefault("defaults", self.defaults)
+        return self.gs.get(self._p(path), **kwargs)
+
+    def get_boolean(self, path, **kwargs):
+        return bool(self.get(path, **kwargs))
+
+    def set(self, path, value, **kwargs):
+        self.gs.set(self._p(path), value)
+
+    def remove(self, path, **kwargs):
+        self.gs.remove(self._p(path))
+
+    def add_overlay(self, overlay, at_end=False, key=None):
+        return self.gs.add_overlay({"plugins": {self.key: overlay}}, at_end=at_end, key=key)
+
+    def remove_overlay(self, key):
+        return self.gs.remove_overlay(key)
+
+    def global_get(self, path, **kwargs):
+        return self.gs.get(path, **kwargs)
+
+    def save(self, **kwargs):
+        self.gs.save()
+
+
+class PluginInfo:
+    def __init__(self, identifier, module, implementation):
+        self.identifier = identifier
+        self.module = module
+        self.implementation = implementation
+
+    @property
+    def helpers(self):
+        return getattr(self.module, "__plugin_helpers__", None) or {}
+
+    @property
+    def hooks(self):
+        return getattr(self.module, "__plugin_hooks__", None) or {}
 
 
 class PluginManager:
     def __init__(self):
-        self.helpers = {}
+        self.enabled_plugins = {}
 
     def get_helpers(self, name, *helpers):
-        found = self.helpers.get(name)
-        if found is None:
+        plugin = self.enabled_plugins.get(name)
+        if plugin is None:
             return None
-        if not helpers:
-            return dict(found)
-        return {k: v for k, v in found.items() if k in helpers}
+        found = plugin.helpers
+        if helpers:
+            return {k: v for k, v in found.items() if k in helpers}
+        return found
+
+
+class Printer:
+    """Records what plugins tell the printer; states are plain attributes."""
+
+    def __init__(self):
+        self.calls = []
+        self.operational = True
+        self.printing = False
+        self.paused = False
+        self.closed = False
+        self.lock = threading.Lock()
+
+    def _record(self, *call):
+        with self.lock:
+            self.calls.append(call)
+
+    def is_operational(self):
+        return self.operational
+
+    def is_printing(self):
+        return self.printing
+
+    def is_paused(self):
+        return self.paused
+
+    def is_closed_or_error(self):
+        return self.closed
+
+    def connect(self, port=None, baudrate=None, profile=None):
+        self._record("connect", port, baudrate, profile)
+
+    def disconnect(self):
+        self._record("disconnect")
+
+    def pause_print(self):
+        self._record("pause")
+
+    def resume_print(self):
+        self._record("resume")
+
+    def cancel_print(self):
+        self._record("cancel")
+
+    def home(self, axes):
+        self._record("home", list(axes))
+
+    def commands(self, commands):
+        self._record("commands", commands)
+
+    def get_current_data(self):
+        return {"state": {"text": "Operational"}, "progress": {}, "job": {}}
+
+    def get_current_connection(self):
+        return ("Closed" if self.closed else "Operational", None, None, None)
 
 
 class CapturingHandler(logging.Handler):
@@ -57,6 +285,9 @@ class CapturingHandler(logging.Handler):
     def count(self, level, text):
         return sum(1 for r in self.records
                    if r.levelno == level and text in r.getMessage())
+
+    def lines(self):
+        return ["%s %s" % (r.levelname, r.getMessage()) for r in self.records]
 
 
 class WebServer:
@@ -137,50 +368,104 @@ class WebServer:
 class OctoPrint:
     """Loads plugin modules and starts them like OctoPrint's start-up does."""
 
-    def __init__(self):
+    def __init__(self, config=None):
+        self.settings = GlobalSettings(config)
+        octoprint.settings._instance = self.settings
         self.plugin_manager = PluginManager()
+        self.printer = Printer()
         self.web = WebServer()
         self.plugins = {}
         self.logs = CapturingHandler()
+        self.log = logging.getLogger("octoprint.harness")
+        self.log.addHandler(self.logs)
+        self.log.setLevel(logging.DEBUG)
 
-    def load(self, identifier, module_name, settings=None, module=None):
-        mod = module or importlib.import_module(module_name)
-        if hasattr(mod, "__plugin_load__"):
-            mod.__plugin_load__()
-        impls = getattr(mod, "__plugin_implementations__", None) or \
-            [getattr(mod, "__plugin_implementation__")]
-        impl = impls[0]
+    def load(self, identifier, module_name=None, path=None):
+        """Load a plugin from a module name or a single-file path; the
+        implementation, or None when OctoPrint would not load it (logged)."""
+        if path is None:
+            spec = importlib.util.find_spec(module_name)
+            if spec is None or spec.origin is None:
+                raise ImportError(module_name)
+            path = spec.origin
+        else:
+            spec = importlib.util.spec_from_file_location(module_name or identifier, path)
+        meta = parse_metadata(path)
+        if not meta["has_control_properties"]:
+            self.log.warning("%s: no control properties, not a plugin", identifier)
+            return None
+        compat = meta.get("__plugin_pythoncompat__", DEFAULT_PYTHONCOMPAT)
+        if not python_compatible(compat):
+            self.log.warning("Plugin %s is not compatible to Python %d.%d.%d "
+                             "(compatibility string: %s)", identifier, *sys.version_info[:3],
+                             compat)
+            return None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        check = getattr(module, "__plugin_check__", None)
+        if check is not None and not check():
+            self.log.info("Plugin %s did not pass check, not loading.", identifier)
+            return None
+        load = getattr(module, "__plugin_load__", None)
+        if load is not None:
+            load()
+        impl = getattr(module, "__plugin_implementation__", None)
+        info = PluginInfo(identifier, module, impl)
+        if impl is not None:
+            if not isinstance(impl, octoprint.plugin.Plugin):
+                self.log.error("%s: the implementation is not an octoprint.plugin.Plugin",
+                               identifier)
+                return None
+            self._inject(identifier, module, impl)
+        else:
+            self.log.warning("%s: no __plugin_implementation__", identifier)
+        self.plugins[identifier] = info
+        self.plugin_manager.enabled_plugins[identifier] = info
+        return impl
+
+    def _inject(self, identifier, module, impl):
         impl._identifier = identifier
+        impl._plugin_name = getattr(module, "__plugin_name__", identifier)
+        impl._plugin_version = getattr(module, "__plugin_version__", None)
         impl._logger = logging.getLogger("octoprint.plugins." + identifier)
         impl._logger.addHandler(self.logs)
         impl._logger.setLevel(logging.DEBUG)
-        defaults = impl.get_settings_defaults() if hasattr(impl, "get_settings_defaults") else {}
-        impl._settings = Settings(defaults or {}, settings or {})
         impl._plugin_manager = self.plugin_manager
-        impl._printer = None
-        helpers = getattr(mod, "__plugin_helpers__", None)
-        if helpers:
-            self.plugin_manager.helpers[identifier] = helpers
+        impl._printer = self.printer
+        if isinstance(impl, octoprint.plugin.SettingsPlugin):
+            defaults = impl.get_settings_defaults() or {}
+            self.settings.add_overlay({"plugins": {identifier: copy.deepcopy(defaults)}},
+                                      at_end=True, key="defaults:" + identifier)
+            impl._settings = PluginSettings(self.settings, identifier, defaults)
         if hasattr(impl, "is_blueprint_protected"):
             self.web.add_blueprint(identifier, impl)
-        self.plugins[identifier] = (mod, impl)
-        return impl
+        impl.initialize()
 
     def hook(self, identifier, name):
-        return getattr(self.plugins[identifier][0], "__plugin_hooks__")[name]
+        return self.plugins[identifier].hooks[name]
+
+    def _implementations(self, cls):
+        return [self.plugins[k].implementation for k in sorted(self.plugins)
+                if isinstance(self.plugins[k].implementation, cls)]
 
     def startup(self):
-        for _, impl in self.plugins.values():
-            if hasattr(impl, "on_startup"):
-                impl.on_startup("127.0.0.1", self.web.port)
-        for _, impl in self.plugins.values():
-            if hasattr(impl, "on_after_startup"):
-                impl.on_after_startup()
+        for impl in self._implementations(octoprint.plugin.StartupPlugin):
+            impl.on_startup("127.0.0.1", self.web.port)
+        for impl in self._implementations(octoprint.plugin.StartupPlugin):
+            impl.on_after_startup()
+
+    def fire(self, event, payload=None):
+        """OctoPrint's event bus: every EventHandlerPlugin, in order."""
+        for impl in self._implementations(octoprint.plugin.EventHandlerPlugin):
+            try:
+                impl.on_event(event, payload)
+            except Exception:
+                self.log.exception("on_event of %s", impl._identifier)
 
     def shutdown(self):
-        for _, impl in self.plugins.values():
-            if hasattr(impl, "on_shutdown"):
-                impl.on_shutdown()
+        for impl in self._implementations(octoprint.plugin.ShutdownPlugin):
+            impl.on_shutdown()
         self.web.close()
 
 

@@ -3,7 +3,8 @@ at start-up it looks up the helpers of plugin "mqtt", announces itself on
 octoprint/plugin/mqtt_test/pub, subscribes to octoprint/plugin/mqtt_test/sub
 and answers every message there with "echo: <message>" on .../pub.
 
-Written for these tests; it uses only what the README promises.
+Written for these tests; it uses only what the README promises, and the
+control properties OctoPrint 1.6 and later need.
 """
 
 import octoprint.plugin
@@ -37,4 +38,5 @@ class EchoPlugin(octoprint.plugin.StartupPlugin):
         self.publish(PUB, "echo: " + message)
 
 
-__plugin_implementations__ = [EchoPlugin()]
+__plugin_pythoncompat__ = ">=3.7,<4"
+__plugin_implementation__ = EchoPlugin()

@@ -130,3 +130,10 @@ void mqtt_client_free(struct mqtt_client *mc)
 {
 	free(mc);
 }
+
+void mqtt_client_set_host_up(struct mqtt_client *mc, bool up)
+{
+	(void)mc;
+	stub_mqtt.host_down = !up;
+	stub_mqtt.host_calls++;
+}

@@ -26,6 +26,9 @@ struct stub_mqtt {
 	uint64_t acks[16]; /* tokens given to mqtt_client_ack(), in order */
 	unsigned nacks;
 	enum mqtt_pub_result next_result; /* what mqtt_client_publish() returns */
+
+	bool host_down;      /* the last mqtt_client_set_host_up() said false */
+	unsigned host_calls; /* mqtt_client_set_host_up() calls */
 };
 
 extern struct stub_mqtt stub_mqtt;

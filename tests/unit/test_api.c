@@ -15,6 +15,7 @@
 #include "json.h"
 #include "loop.h"
 #include "net.h"
+#include "presence.h"
 #include "registry.h"
 #include "subs.h"
 #include "webhook.h"
@@ -88,6 +89,10 @@ static void setup(void)
 	cfg.pub_retain_events = exclude_none;
 	cfg.pub_progress_topic = "progress/{progress}";
 	cfg.pub_progress_active = true;
+	cfg.pub_progress_retain = true;
+	cfg.pub_lw_active = true;
+	cfg.pub_lw_topic = "mqtt";
+	cfg.broker_lw_retain = true;
 	cfg.pub_temperature_topic = "temperature/{temp}";
 	cfg.pub_temperature_active = true;
 	cfg.pub_temperature_threshold = 0.5;
@@ -564,7 +569,115 @@ START_TEST(test_status)
 	                       "\"undeliverable\":0,\"webhook_delivered\":0,\"webhook_retried\":0,"
 	                       "\"webhook_failed\":0,\"webhook_dropped\":0,"
 	                       "\"http_1xx\":0,\"http_2xx\":0,\"http_3xx\":0,"
-	                       "\"http_4xx\":0,\"http_5xx\":0}}");
+	                       "\"http_4xx\":0,\"http_5xx\":0},"
+	                       "\"publish\":{\"baseTopic\":\"octoprint/\","
+	                       "\"eventTopic\":\"event/{event}\","
+	                       "\"progressTopic\":\"progress/{progress}\","
+	                       "\"temperatureTopic\":\"temperature/{temp}\",\"lwTopic\":\"mqtt\","
+	                       "\"timestamp_fieldname\":\"_timestamp\",\"eventActive\":false,"
+	                       "\"progressActive\":true,\"progressRetain\":true,"
+	                       "\"temperatureActive\":true,\"lwActive\":true,\"lwRetain\":true,"
+	                       "\"lwHostTimeout\":0,\"hostUp\":null}}");
+}
+END_TEST
+
+/*
+ * /status "publish" serves the daemon's own topic settings (the OctoPrint
+ * plugin hands them to other plugins as plugins.mqtt.publish.*), JSON-
+ * escaped, and the presence state.
+ */
+START_TEST(test_status_publish)
+{
+	struct presence *p;
+
+	cfg.pub_base_topic = "printers/\"p1\"/";
+	cfg.pub_lw_topic = "";
+	cfg.pub_lw_host_timeout = 30;
+	call(HTTP_GET, "/status", NULL);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_ptr_nonnull(
+	        strstr(body, ",\"publish\":{\"baseTopic\":\"printers/\\\"p1\\\"/\","));
+	ck_assert_ptr_nonnull(strstr(body, "\"lwTopic\":\"\","));
+	ck_assert_ptr_nonnull(strstr(body, "\"lwActive\":false,"));
+	ck_assert_ptr_nonnull(strstr(body, "\"lwHostTimeout\":30,\"hostUp\":null}}"));
+	p = presence_new(loop, mc, 30);
+	api_set_presence(api, p);
+	call(HTTP_GET, "/status", NULL);
+	ck_assert_ptr_nonnull(strstr(body, "\"hostUp\":false}}"));
+	call(HTTP_POST, "/presence", "");
+	call(HTTP_GET, "/status", NULL);
+	ck_assert_ptr_nonnull(strstr(body, "\"hostUp\":true}}"));
+	api_set_presence(api, NULL);
+	presence_free(p);
+}
+END_TEST
+
+/*
+ * POST /presence beats, DELETE /presence says goodbye: 204 with no body,
+ * each change handed to mqtt_client_set_host_up() once. Without presence
+ * (publish.lwHostTimeout = 0) both are 409 presence_disabled; a body is
+ * 400; other methods 405 naming both.
+ */
+START_TEST(test_presence)
+{
+	struct presence *p;
+
+	call(HTTP_POST, "/presence", "");
+	ck_assert_int_eq(resp.status, 409);
+	ck_assert_str_eq(body, "{\"error\":\"presence_disabled\",\"message\":\"publish."
+	                       "lwHostTimeout is 0: the status topic follows the daemon only\"}");
+	call(HTTP_DELETE, "/presence", NULL);
+	ck_assert_int_eq(resp.status, 409);
+	ck_assert_uint_eq(stub_mqtt.host_calls, 0);
+
+	p = presence_new(loop, mc, 30);
+	api_set_presence(api, p);
+	/* No beat yet: the host counts as down from the start. */
+	ck_assert(stub_mqtt.host_down);
+	ck_assert_uint_eq(stub_mqtt.host_calls, 1);
+	call(HTTP_POST, "/presence", "");
+	ck_assert_int_eq(resp.status, 204);
+	ck_assert_str_eq(body, "");
+	ck_assert(!stub_mqtt.host_down);
+	call(HTTP_POST, "/presence", "");
+	ck_assert_int_eq(resp.status, 204);
+	ck_assert_uint_eq(stub_mqtt.host_calls, 2);
+	call(HTTP_DELETE, "/presence", NULL);
+	ck_assert_int_eq(resp.status, 204);
+	ck_assert(stub_mqtt.host_down);
+	ck_assert_uint_eq(stub_mqtt.host_calls, 3);
+	call(HTTP_DELETE, "/presence", NULL);
+	ck_assert_uint_eq(stub_mqtt.host_calls, 3);
+
+	call(HTTP_POST, "/presence", "{}");
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_str_eq(body, "{\"error\":\"invalid_body\",\"message\":\"/presence takes an "
+	                       "empty body\"}");
+	ck_assert(stub_mqtt.host_down);
+	call(HTTP_GET, "/presence", NULL);
+	ck_assert_int_eq(resp.status, 405);
+	ck_assert_str_eq(resp.allow, "POST, DELETE");
+	api_set_presence(api, NULL);
+	presence_free(p);
+}
+END_TEST
+
+/* The presence timer: a host that stops beating is down after the timeout. */
+START_TEST(test_presence_expires)
+{
+	struct presence *p = presence_new(loop, mc, 1);
+	uint64_t end;
+
+	api_set_presence(api, p);
+	call(HTTP_POST, "/presence", "");
+	ck_assert(!stub_mqtt.host_down);
+	end = loop_clock_ms() + 5000;
+	while (!stub_mqtt.host_down && loop_clock_ms() < end)
+		loop_run_once(loop, 100);
+	ck_assert(stub_mqtt.host_down);
+	ck_assert(!presence_host_up(p));
+	api_set_presence(api, NULL);
+	presence_free(p);
 }
 END_TEST
 
@@ -1035,8 +1148,14 @@ START_TEST(progress)
 	ck_assert_str_eq(stub_mqtt.topic, "octoprint/progress/printing");
 	ck_assert_str_eq(stub_mqtt.payload, "{\"location\":\"local\",\"path\":\"a.gcode\","
 	                                    "\"progress\":42,\"_timestamp\":" NOW_STR "}");
-	ck_assert(!stub_mqtt.retain);
+	/* publish.progressRetain, default true: retained like OctoPrint-MQTT's. */
+	ck_assert(stub_mqtt.retain);
 	ck_assert(stub_mqtt.allow_queue);
+	cfg.pub_progress_retain = false;
+	call(HTTP_POST, "/progress/printing", "{\"progress\":43}");
+	ck_assert_int_eq(resp.status, 202);
+	ck_assert(!stub_mqtt.retain);
+	cfg.pub_progress_retain = true;
 	call(HTTP_POST, "/progress/bad name", "{}");
 	ck_assert_int_eq(resp.status, 400);
 	call(HTTP_POST, "/progress/slicing", "[1]");
@@ -1046,7 +1165,7 @@ START_TEST(progress)
 	cfg.pub_progress_active = false;
 	call(HTTP_POST, "/progress/slicing", "{\"progress\":1}");
 	ck_assert_int_eq(resp.status, 202);
-	ck_assert_uint_eq(stub_mqtt.calls, 1);
+	ck_assert_uint_eq(stub_mqtt.calls, 2);
 	cfg.pub_progress_active = true;
 	stub_mqtt.next_result = MQTT_PUB_NOT_CONNECTED;
 	call(HTTP_POST, "/progress/slicing", "{}");
@@ -1120,6 +1239,9 @@ static Suite *api_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_event_published);
 	tcase_add_test(tc, test_status);
+	tcase_add_test(tc, test_status_publish);
+	tcase_add_test(tc, test_presence);
+	tcase_add_test(tc, test_presence_expires);
 	tcase_add_loop_test(tc, test_token_refused, 0, (int)nitems(bad_auth));
 	tcase_add_test(tc, test_token_accepted);
 	tcase_add_test(tc, test_health);

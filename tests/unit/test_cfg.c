@@ -67,6 +67,8 @@ START_TEST(defaults)
 	ck_assert_str_eq(cfg.pub_progress_topic, "progress/{progress}");
 	ck_assert_str_eq(cfg.pub_temperature_topic, "temperature/{temp}");
 	ck_assert(cfg.pub_progress_active && cfg.pub_temperature_active);
+	ck_assert(cfg.pub_progress_retain);
+	ck_assert_uint_eq(cfg.pub_lw_host_timeout, 0);
 	ck_assert(cfg.pub_temperature_threshold > 0.0999 && cfg.pub_temperature_threshold < 0.1001);
 	ck_assert(cfg.pub_event_class[CFG_EV_SERVER] && cfg.pub_event_class[CFG_EV_UNCLASSIFIED]);
 	ck_assert(!cfg_event_retained(&cfg, "ZChange", 7));
@@ -296,6 +298,12 @@ static const struct {
         {URL "broker.lwRetain = 1\n", "t.conf:2: broker.lwRetain: expected true or false, got '1'"},
         {URL "publish.lwActive = no\n",
          "t.conf:2: publish.lwActive: expected true or false, got 'no'"},
+        {URL "publish.lwHostTimeout = -1\n",
+         "t.conf:2: publish.lwHostTimeout: expected an integer from 0 to 86400, got '-1'"},
+        {URL "publish.lwHostTimeout = 86401\n",
+         "t.conf:2: publish.lwHostTimeout: expected an integer from 0 to 86400, got '86401'"},
+        {URL "publish.progressRetain = yes\n",
+         "t.conf:2: publish.progressRetain: expected true or false, got 'yes'"},
         {URL "webhook.allow = 10.0.0.0/33\n",
          "t.conf:2: webhook.allow: '10.0.0.0/33': prefix length must be 0 to 32"},
         {URL "webhook.allow = 127.0.0.1, example.com\n",
@@ -574,6 +582,8 @@ START_TEST(octoprint_keys)
 	                               "publish.events.unclassified = false\n"
 	                               "publish.progressTopic = p/{progress}\n"
 	                               "publish.progressActive = false\n"
+	                               "publish.progressRetain = false\n"
+	                               "publish.lwHostTimeout = 30\n"
 	                               "publish.temperatureTopic = t/{temp}\n"
 	                               "publish.temperatureActive = false\n"
 	                               "publish.temperatureThreshold = 1.5\n";
@@ -591,6 +601,8 @@ START_TEST(octoprint_keys)
 	ck_assert(cfg.pub_event_class[CFG_EV_PRINTJOB]);
 	ck_assert_str_eq(cfg.pub_progress_topic, "p/{progress}");
 	ck_assert(!cfg.pub_progress_active && !cfg.pub_temperature_active);
+	ck_assert(!cfg.pub_progress_retain);
+	ck_assert_uint_eq(cfg.pub_lw_host_timeout, 30);
 	ck_assert(cfg.pub_temperature_threshold == 1.5);
 	cfg_free(&cfg);
 	ck_assert_int_eq(parse(&cfg, URL "publish.retain = true\n", err), 0);

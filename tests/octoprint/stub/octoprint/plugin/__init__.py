@@ -2,7 +2,13 @@
 
 
 class Plugin:
-    pass
+    def initialize(self):
+        pass
+
+
+class SortablePlugin(Plugin):
+    def get_sorting_key(self, context=None):
+        return None
 
 
 class SettingsPlugin(Plugin):
