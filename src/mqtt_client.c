@@ -38,7 +38,7 @@
  * at all) or 65535 s, neither a sensible wait for a handshake.
  */
 #define MC_CONNECT_TIMEOUT_MS 10000
-#define MC_READ_CHUNK 16384
+#define MC_READ_CHUNK         16384
 /*
  * Poison messages (DESIGN §7): the broker closing this many connections in
  * a row with the same message at the head drops that message.
@@ -141,8 +141,8 @@ struct mqtt_client {
 	const struct mc_msg *mc_suspect;
 	unsigned mc_strikes;
 	bool mc_broker_closed; /* the connection being lost was closed by the broker */
-	bool mc_writing; /* write watcher installed */
-	bool mc_paused;  /* mqtt_client_pause(): not reading from the broker */
+	bool mc_writing;       /* write watcher installed */
+	bool mc_paused;        /* mqtt_client_pause(): not reading from the broker */
 	bool mc_ever_connected;
 	unsigned mc_rand;
 	char *mc_lw_topic;         /* baseTopic + lwTopic; NULL: no will, no status */
@@ -726,8 +726,8 @@ static int64_t mc_keepalive_fire(struct loop *loop, uint64_t id, void *arg)
 	if (mc->mc_paused)
 		mc->mc_last_recv = now;
 	if (mc->mc_ping_sent != 0) {
-		uint64_t heard = mc->mc_ping_sent > mc->mc_last_recv ? mc->mc_ping_sent
-		                                                     : mc->mc_last_recv;
+		uint64_t heard =
+		        mc->mc_ping_sent > mc->mc_last_recv ? mc->mc_ping_sent : mc->mc_last_recv;
 
 		if (now >= heard + ka) {
 			mc->mc_timer = 0;

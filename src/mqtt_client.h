@@ -52,17 +52,17 @@ enum mqtt_pub_result {
 
 struct mqtt_client_stats {
 	bool connected;
-	uint64_t connects;     /* successful CONNACKs */
-	uint64_t reconnects;   /* connection attempts after the first */
-	uint64_t published;    /* messages written to the broker connection */
-	uint64_t queued;       /* messages that went through the offline queue */
-	uint64_t refused;      /* every answer other than SENT or QUEUED */
-	uint64_t dropped;      /* messages lost (each also logged) */
+	uint64_t connects;         /* successful CONNACKs */
+	uint64_t reconnects;       /* connection attempts after the first */
+	uint64_t published;        /* messages written to the broker connection */
+	uint64_t queued;           /* messages that went through the offline queue */
+	uint64_t refused;          /* every answer other than SENT or QUEUED */
+	uint64_t dropped;          /* messages lost (each also logged) */
 	uint64_t pings_sent;       /* PINGREQ packets sent */
 	uint64_t pings_unanswered; /* links declared dead: a PINGREQ had no answer */
 	uint64_t poison_dropped;   /* messages dropped after 3 closes in a row (also in dropped) */
 	size_t acks_held;          /* inbound QoS 1/2 messages whose PUBACK/PUBREC waits */
-	size_t queue_messages; /* now in the offline queue */
+	size_t queue_messages;     /* now in the offline queue */
 	size_t queue_bytes;
 	size_t inflight; /* QoS 1/2 messages sent and not yet acknowledged */
 	uint64_t pauses; /* times reading was paused (mqtt_client_pause) */
