@@ -299,7 +299,8 @@ static void log_limit_summary(struct log_limit *lim, uint64_t count, uint64_t no
 	char num[32];
 
 	log_group_digits(num, sizeof(num), count);
-	log_emit_fmt(lim->ll_level, "%s (repeated %s times in the last %llu s)", lim->ll_text, num,
+	log_emit_fmt(lim->ll_level, "%s (repeated %s %s in the last %llu s)", lim->ll_text, num,
+	             count == 1 ? "time" : "times",
 	             (unsigned long long)((now - lim->ll_last_ms + 500) / 1000));
 	lim->ll_last_ms = now;
 	lim->ll_suppressed = 0;
