@@ -369,7 +369,7 @@ void log_warn_limited(struct log_limit *lim, const char *fmt, ...)
 	errno = saved;
 }
 
-void log_flush_limits(void)
+void log_flush_limits(bool all)
 {
 	struct log_limit *lim;
 	uint64_t now;
@@ -378,7 +378,8 @@ void log_flush_limits(void)
 		return;
 	now = log_clock();
 	for (lim = log_limits; lim != NULL; lim = lim->ll_next) {
-		if (lim->ll_suppressed > 0 && now - lim->ll_last_ms >= LOG_LIMIT_INTERVAL_MS)
+		if (lim->ll_suppressed > 0 &&
+		    (all || now - lim->ll_last_ms >= LOG_LIMIT_INTERVAL_MS))
 			log_limit_summary(lim, lim->ll_suppressed, now);
 	}
 }

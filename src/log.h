@@ -53,9 +53,9 @@ char *xstrndup(const char *s, size_t n);
  * last 45 s)": the occurrences since the kind's last line, the seconds
  * since it. The summary is written by the next occurrence once the
  * interval has passed, or by log_flush_limits() (main calls it on every
- * loop iteration), so a burst that stops is still summarised within about
- * the interval. So a kind writes at most one line per interval after its
- * first.
+ * loop iteration, and for all kinds at shutdown), so a burst that stops
+ * is still summarised within about the interval. So a kind writes at
+ * most one line per interval after its first.
  *
  * Never use these for what signals data loss (a message dropped, a
  * delivery given up, a record of the spool skipped): those are written
@@ -75,8 +75,12 @@ struct log_limit {
 void log_warnx_limited(struct log_limit *lim, const char *fmt, ...) ATTR_PRINTF(2, 3);
 /* With ": strerror(errno)" appended, as log_warn. */
 void log_warn_limited(struct log_limit *lim, const char *fmt, ...) ATTR_PRINTF(2, 3);
-/* Write the summary of every kind whose interval has passed with occurrences untold. */
-void log_flush_limits(void);
+/*
+ * Write the summary of every kind whose interval has passed with
+ * occurrences untold; with all, of every kind with occurrences untold
+ * (at shutdown, so no count is lost).
+ */
+void log_flush_limits(bool all);
 /* The clock of the above, milliseconds (default: CLOCK_MONOTONIC); for tests. */
 void log_set_clock(uint64_t (*now_ms)(void));
 

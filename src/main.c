@@ -315,7 +315,7 @@ int main(int argc, char **argv)
 	/* select() returns early on a signal (EINTR), so flags are seen at once. */
 	while (!got_stop) {
 		loop_run_once(loop, 1000);
-		log_flush_limits();
+		log_flush_limits(false);
 		if (got_hup) {
 			got_hup = 0;
 			log_info("SIGHUP ignored; restart octomqttd to reload its configuration");
@@ -349,6 +349,7 @@ int main(int argc, char **argv)
 	tls_conf_free(broker_tls);
 	loop_free(loop);
 	cfg_free(&cfg);
+	log_flush_limits(true);
 	log_info("stopped");
 	return 0;
 }

@@ -3,9 +3,10 @@
  * friends) on a clock the test sets: the first occurrence written, the
  * rest counted, one summary line with the exact count and seconds when
  * the next occurrence comes after the interval or log_flush_limits() runs;
- * kinds are independent, and a plain warning (what signals data loss) is
- * never held back however much a limited kind repeats. The rest of log is
- * tested in test_buf. (Fails before issue 18: no such functions.)
+ * at shutdown every held-back count is told; kinds are independent, and
+ * a plain warning (what signals data loss) is never held back however
+ * much a limited kind repeats. The rest of log is tested in test_buf.
+ * (Fails before issue 18: no such functions.)
  */
 #include <errno.h>
 #include <stdint.h>
@@ -72,15 +73,15 @@ START_TEST(flush_after_interval)
 	for (i = 0; i < 5; i++)
 		log_warn_limited((errno = ENOSPC, &lim), "spool x: cannot store a message %d", i);
 	fake_now = t0 + LOG_LIMIT_INTERVAL_MS - 1;
-	log_flush_limits(); /* too early: nothing */
+	log_flush_limits(false); /* too early: nothing */
 	fake_now = t0 + LOG_LIMIT_INTERVAL_MS;
-	log_flush_limits();
-	log_flush_limits(); /* told once */
+	log_flush_limits(false);
+	log_flush_limits(false); /* told once */
 	/* A new window: the next occurrence is counted again, then told. */
 	fake_now += 1000;
 	log_warn_limited((errno = ENOSPC, &lim), "spool x: cannot store a message %d", 5);
 	fake_now += LOG_LIMIT_INTERVAL_MS;
-	log_flush_limits();
+	log_flush_limits(false);
 	capture_finish(out, sizeof(out));
 	ck_assert_int_eq(count_of(out, "\n"), 3);
 	ck_assert_int_eq(count_of(out, "warn: spool x: cannot store a message 0: No space left on "
@@ -92,6 +93,27 @@ START_TEST(flush_after_interval)
 	ck_assert_int_eq(count_of(out, "warn: spool x: cannot store a message 5: No space left on "
 	                               "device (repeated 1 time in the last 11 s)\n"),
 	                 1);
+}
+END_TEST
+
+/* At shutdown (all) every held-back count is told at once, only once. */
+START_TEST(flush_all_at_shutdown)
+{
+	static struct log_limit lim, quiet;
+
+	capture_begin();
+	log_warnx_limited(&quiet, "told at once");
+	log_warnx_limited(&lim, "first");
+	fake_now += 1500;
+	log_warnx_limited(&lim, "second");
+	log_warnx_limited(&lim, "third");
+	log_flush_limits(true);
+	log_flush_limits(true);
+	capture_finish(out, sizeof(out));
+	ck_assert_int_eq(count_of(out, "\n"), 3);
+	ck_assert_int_eq(count_of(out, "warn: told at once\n"), 1);
+	ck_assert_int_eq(count_of(out, "warn: first\n"), 1);
+	ck_assert_int_eq(count_of(out, "warn: third (repeated 2 times in the last 2 s)\n"), 1);
 }
 END_TEST
 
@@ -109,7 +131,7 @@ START_TEST(one_line_per_interval)
 		log_warnx_limited(&lim, "flood");
 		if (i % 20000 == 0)
 			log_warnx_limited(&rare, "rare %d", i);
-		log_flush_limits();
+		log_flush_limits(false);
 	}
 	capture_finish(out, sizeof(out));
 	ck_assert_int_eq(count_of(out, "warn: flood\n"), 1);
@@ -130,7 +152,7 @@ START_TEST(data_loss_never_suppressed)
 	for (i = 0; i < 1000; i++) {
 		log_warnx_limited(&lim, "http 127.0.0.1:1: refused");
 		log_warnx("mqtt: message %d to t/x (12 bytes) dropped", i);
-		log_flush_limits();
+		log_flush_limits(false);
 	}
 	capture_finish(out, sizeof(out));
 	ck_assert_int_eq(count_of(out, ") dropped\n"), 1000);
@@ -149,7 +171,7 @@ START_TEST(level_filter)
 	log_warnx_limited(&lim, "hidden");
 	log_warnx_limited(&lim, "hidden");
 	fake_now += LOG_LIMIT_INTERVAL_MS;
-	log_flush_limits();
+	log_flush_limits(false);
 	capture_finish(out, sizeof(out));
 	ck_assert_str_eq(out, "");
 	ck_assert_uint_eq(lim.ll_suppressed, 0);
@@ -164,6 +186,7 @@ static Suite *log_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, repeats_collapse);
 	tcase_add_test(tc, flush_after_interval);
+	tcase_add_test(tc, flush_all_at_shutdown);
 	tcase_add_test(tc, one_line_per_interval);
 	tcase_add_test(tc, data_loss_never_suppressed);
 	tcase_add_test(tc, level_filter);
