@@ -120,6 +120,7 @@ static const struct cfg_key cfg_keys[] = {
         {"http.max_header", CT_SIZE, F(http_max_header), 256, 1024 * 1024},
         {"http.max_connections", CT_UINT, F(http_max_connections), 1, 100000},
         {"http.timeout", CT_UINT, F(http_timeout), 1, 86400},
+        {"http.header_timeout", CT_UINT, F(http_header_timeout), 1, 3600},
         {"http.token", CT_TOKEN, F(http_token), 1, 4096},
         {"shutdown.grace", CT_UINT, F(shutdown_grace), 0, 3600},
         {"log.level", CT_LOGLEVEL, F(log_level), 0, 0},
@@ -217,6 +218,7 @@ void cfg_defaults(struct cfg *cfg)
 	cfg->http_max_header = 8192;
 	cfg->http_max_connections = 256;
 	cfg->http_timeout = 30;
+	cfg->http_header_timeout = 5;
 	cfg->shutdown_grace = 5;
 	cfg->log_level = LOGL_INFO;
 }

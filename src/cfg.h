@@ -106,8 +106,9 @@ struct cfg {
 	size_t http_max_body;
 	size_t http_max_header;
 	unsigned http_max_connections;
-	unsigned http_timeout; /* seconds */
-	char *http_token;      /* NULL: no authentication */
+	unsigned http_timeout;        /* seconds */
+	unsigned http_header_timeout; /* seconds */
+	char *http_token;             /* NULL: no authentication */
 
 	/* shutdown.*, log.* */
 	unsigned shutdown_grace; /* seconds */

@@ -30,6 +30,22 @@
  * per event, no scan over the connections). Connections are freed only
  * through loop_defer(), never inside their own callbacks.
  *
+ * A request also has shorter deadlines (issue 18, so that slow clients
+ * cannot hold every slot): its head must be complete within
+ * http.header_timeout of its first byte, and after the head its bytes
+ * must keep coming at HS_MIN_BODY_RATE on average, http.header_timeout
+ * of grace included (the deadline moves later with each byte of the
+ * body, never earlier). Missing either is answered 408 and closed. A
+ * request's first byte can bring its deadline earlier than the timer,
+ * so the timer is re-armed then (hs_request_began).
+ *
+ * When every slot of http.max_connections is taken, a new connection
+ * evicts the stalled connection that has been stalled longest
+ * (hs_evict): one that has no answer to write (a request incomplete, an
+ * idle keep-alive connection, or a lingering one), ranked by the start
+ * of its request in progress, else by its last answer (or accept). Only
+ * when every slot is writing an answer is the newcomer refused.
+ *
  * Connections over http.max_connections are refused with 503. The first
  * HS_MAX_REFUSED of those at a time get a connection of their own (so the
  * 503 survives a client still sending, see the lingering close); beyond
@@ -64,6 +80,8 @@
 #define HS_MAX_REFUSED 64
 /* Bytes a refused-at-once client may have sent that are read before close. */
 #define HS_REFUSE_DRAIN 65536
+/* After its head, a request's bytes must arrive this fast on average (bytes/s). */
+#define HS_MIN_BODY_RATE 1024
 
 enum hs_state {
 	HS_ACTIVE,  /* reading and answering requests */
@@ -83,6 +101,7 @@ struct http_conn {
 	uint64_t c_timer;
 	uint64_t c_last;      /* loop ms: last byte written, or idle/linger since */
 	uint64_t c_req_start; /* loop ms: first byte of the request in progress */
+	uint64_t c_head_at;   /* loop ms: its head was complete, 0 while it is not */
 	bool c_in_request;    /* part of a request read, not yet answered */
 	bool c_continued;     /* "100 Continue" sent for the current request */
 	bool c_refused;       /* over http.max_connections: only the 503 is sent */
@@ -102,6 +121,7 @@ struct http_server {
 	struct http_response s_resp; /* reused for every request */
 	struct buf s_refusal;        /* the 503 of the refused-at-once, built once */
 	uint64_t s_responses[6];     /* by status class */
+	uint64_t s_evicted;          /* closed to admit a new one (hs_evict) */
 };
 
 static void hs_conn_io(struct loop *loop, int fd, int mask, void *arg);
@@ -149,11 +169,30 @@ static uint64_t hs_timeout_ms(const struct http_conn *c)
 	return t;
 }
 
+/*
+ * The request's own deadline besides http.timeout: its head within
+ * http.header_timeout of its first byte; then its body bytes at
+ * HS_MIN_BODY_RATE on average after a grace of http.header_timeout.
+ */
+static uint64_t hs_request_deadline(const struct http_conn *c)
+{
+	uint64_t grace = (uint64_t)c->c_srv->s_cfg->http_header_timeout * 1000, got = 0;
+
+	if (c->c_head_at == 0)
+		return c->c_req_start + grace;
+	if (buf_len(&c->c_in) > c->c_parser.header_end)
+		got = buf_len(&c->c_in) - c->c_parser.header_end;
+	return c->c_head_at + grace + got * 1000 / HS_MIN_BODY_RATE;
+}
+
 /* When the connection's current deadline (see the top of the file) is, loop ms. */
 static uint64_t hs_deadline(const struct http_conn *c)
 {
-	if (c->c_state != HS_LINGER && c->c_in_request)
-		return c->c_req_start + hs_timeout_ms(c);
+	if (c->c_state != HS_LINGER && c->c_in_request) {
+		uint64_t d = c->c_req_start + hs_timeout_ms(c), h = hs_request_deadline(c);
+
+		return h < d ? h : d;
+	}
 	return c->c_last + hs_timeout_ms(c);
 }
 
@@ -350,6 +389,26 @@ static int hs_flush(struct http_conn *c)
 }
 
 /*
+ * The first bytes of a request are in: its deadlines start now, and the
+ * head's (http.header_timeout) may come before the timer armed for an
+ * idle connection, so the timer is set again.
+ */
+static void hs_request_began(struct http_conn *c)
+{
+	struct loop *loop = c->c_srv->s_loop;
+	uint64_t now = loop_now(loop), deadline;
+
+	c->c_in_request = true;
+	c->c_req_start = now;
+	c->c_head_at = 0;
+	if (c->c_timer != 0)
+		loop_timer_del(loop, c->c_timer);
+	deadline = hs_deadline(c);
+	c->c_timer = loop_timer_add(loop, deadline > now ? (int64_t)(deadline - now) : 0,
+	                            hs_conn_timer, c);
+}
+
+/*
  * Drive the connection as far as it goes without waiting: answer the
  * requests buffered in c_in (up to HS_OUT_BATCH bytes of answers), write
  * them, then wait for whichever event is needed next.
@@ -392,9 +451,10 @@ static void hs_run(struct http_conn *c)
 				 * was out. Its clock does not restart on
 				 * further bytes.
 				 */
-				c->c_in_request = true;
-				c->c_req_start = loop_now(c->c_srv->s_loop);
+				hs_request_began(c);
 			}
+			if (c->c_in_request && c->c_head_at == 0 && c->c_parser.header_end != 0)
+				c->c_head_at = loop_now(c->c_srv->s_loop);
 			buf_shrink(&c->c_in, HS_READ_CHUNK);
 			hs_want(c, LOOP_READ);
 			return;
@@ -446,6 +506,20 @@ static void hs_conn_io(struct loop *loop, int fd, int mask, void *arg)
 		hs_run(c);
 }
 
+/* A request missed its head or body deadline: log which; the 408's message. */
+static const char *hs_slow_request(const struct http_conn *c)
+{
+	if (c->c_head_at == 0) {
+		log_debug("http %s: request head incomplete %u s after its first byte "
+		          "(http.header_timeout), answered 408",
+		          c->c_peer, c->c_srv->s_cfg->http_header_timeout);
+		return "request head not complete within http.header_timeout";
+	}
+	log_debug("http %s: request body slower than %d bytes/s, answered 408", c->c_peer,
+	          HS_MIN_BODY_RATE);
+	return "request body arriving too slowly";
+}
+
 static int64_t hs_conn_timer(struct loop *loop, uint64_t id, void *arg)
 {
 	struct http_conn *c = arg;
@@ -459,14 +533,18 @@ static int64_t hs_conn_timer(struct loop *loop, uint64_t id, void *arg)
 	if (c->c_state == HS_ACTIVE && c->c_in_request && buf_len(&c->c_out) == 0) {
 		/* A request began and is not complete in time: say so, then close. */
 		struct http_response *resp = &c->c_srv->s_resp;
+		const char *why = "request not complete within http.timeout";
 
-		log_debug("http %s: request incomplete %u s after its first byte, answered 408",
-		          c->c_peer, c->c_srv->s_cfg->http_timeout);
+		if (hs_request_deadline(c) < c->c_req_start + hs_timeout_ms(c))
+			why = hs_slow_request(c);
+		else
+			log_debug("http %s: request incomplete %u s after its first byte, "
+			          "answered 408",
+			          c->c_peer, c->c_srv->s_cfg->http_timeout);
 		c->c_in_request = false;
 		c->c_last = now;
 		hs_reset_response(resp);
-		http_response_error(resp, 408, "request_timeout",
-		                    "request not complete within http.timeout");
+		http_response_error(resp, 408, "request_timeout", why);
 		resp->close = true;
 		hs_serialize(c->c_srv, &c->c_out, NULL, resp);
 		c->c_state = HS_CLOSING;
@@ -553,8 +631,50 @@ static void hs_refuse_at_once(struct http_server *srv, int fd, const char *peer)
 	close(fd);
 }
 
+/*
+ * Every slot is taken: close the connection stalled longest to make room
+ * (see the top of the file). Stalled: nothing of an answer to write, not
+ * being refused. Longest: the oldest start of a request in progress, or
+ * for one without a request, the oldest last answer (or accept, or start
+ * of lingering). true if one was closed. A scan of the connections, only
+ * when the server is full.
+ */
+static bool hs_evict(struct http_server *srv, const char *newcomer)
+{
+	static struct log_limit lim;
+	struct http_conn *c, *victim = NULL;
+	uint64_t since = 0;
+
+	for (c = srv->s_conns; c != NULL; c = c->c_next) {
+		uint64_t t;
+
+		if (c->c_refused || c->c_closed || c->c_state == HS_CLOSING ||
+		    buf_len(&c->c_out) > 0)
+			continue;
+		t = c->c_state != HS_LINGER && c->c_in_request ? c->c_req_start : c->c_last;
+		if (victim == NULL || t < since) {
+			victim = c;
+			since = t;
+		}
+	}
+	if (victim == NULL)
+		return false;
+	srv->s_evicted++;
+	log_warnx_limited(&lim,
+	                  "http %s: closed to admit %s: every slot taken (http.max_connections), "
+	                  "this one %s for %llu ms",
+	                  victim->c_peer, newcomer,
+	                  victim->c_state == HS_LINGER ? "lingering"
+	                  : victim->c_in_request       ? "in an incomplete request"
+	                                               : "idle",
+	                  (unsigned long long)(loop_now(srv->s_loop) - since));
+	hs_conn_close(victim);
+	return true;
+}
+
 static void hs_accept(struct loop *loop, int lfd, int mask, void *arg)
 {
+	static struct log_limit lim_fd, lim_refused, lim_refused_at_once;
 	struct http_server *srv = arg;
 	char peer[HS_PEER_LEN];
 	int fd;
@@ -565,13 +685,18 @@ static void hs_accept(struct loop *loop, int lfd, int mask, void *arg)
 		bool refuse = srv->s_nconns >= srv->s_cfg->http_max_connections;
 
 		if (fd >= FD_SETSIZE) {
-			log_warnx("http %s: dropped: descriptor %d is beyond select()'s range",
-			          peer, fd);
+			log_warnx_limited(
+			        &lim_fd,
+			        "http %s: dropped: descriptor %d is beyond select()'s range", peer,
+			        fd);
 			close(fd);
 			continue;
 		}
+		if (refuse && hs_evict(srv, peer))
+			refuse = false;
 		if (refuse && srv->s_nrefused >= HS_MAX_REFUSED) {
-			log_warnx(
+			log_warnx_limited(
+			        &lim_refused_at_once,
 			        "http %s: refused at once: %zu connections open, %zu being refused",
 			        peer, srv->s_nconns, srv->s_nrefused);
 			hs_refuse_at_once(srv, fd, peer);
@@ -580,8 +705,10 @@ static void hs_accept(struct loop *loop, int lfd, int mask, void *arg)
 		net_set_nodelay(fd);
 		c = hs_conn_new(srv, fd, peer, refuse);
 		if (refuse) {
-			log_warnx("http %s: refused: %zu connections open (http.max_connections)",
-			          peer, srv->s_nconns);
+			log_warnx_limited(&lim_refused,
+			                  "http %s: refused: %zu connections open, all answering "
+			                  "(http.max_connections)",
+			                  peer, srv->s_nconns);
 			hs_refusal(srv, &c->c_out);
 			c->c_state = HS_CLOSING;
 		}

@@ -163,6 +163,17 @@ static void log_emit(enum log_level level, int errnum, const char *fmt, va_list 
 	log_write(stamp, log_names[level], msg);
 }
 
+static void log_emit_fmt(enum log_level level, const char *fmt, ...) ATTR_PRINTF(2, 3);
+
+static void log_emit_fmt(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(level, 0, fmt, ap);
+	va_end(ap);
+}
+
 #define LOG_FN(name, level, with_errno)                                                            \
 	void name(const char *fmt, ...)                                                            \
 	{                                                                                          \
@@ -242,4 +253,133 @@ char *xstrndup(const char *s, size_t n)
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
+}
+
+/*
+ * Rate-limited warnings (see log.h). The kinds are static structs of
+ * their call sites, chained on first use so log_flush_limits() can find
+ * them; nothing is allocated.
+ */
+static struct log_limit *log_limits;
+
+static uint64_t log_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t (*log_clock)(void) = log_monotonic_ms;
+
+void log_set_clock(uint64_t (*now_ms)(void))
+{
+	log_clock = now_ms != NULL ? now_ms : log_monotonic_ms;
+}
+
+/* n with a comma every three digits: 2121 -> "2,121". */
+static void log_group_digits(char *out, size_t outlen, uint64_t n)
+{
+	char digits[24];
+	size_t len, i, o = 0;
+
+	snprintf(digits, sizeof(digits), "%llu", (unsigned long long)n);
+	len = strlen(digits);
+	for (i = 0; i < len && o + 2 < outlen; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = digits[i];
+	}
+	out[o] = '\0';
+}
+
+/* The kind's summary line: its latest text, how often, over how long. */
+static void log_limit_summary(struct log_limit *lim, uint64_t count, uint64_t now)
+{
+	char num[32];
+
+	log_group_digits(num, sizeof(num), count);
+	log_emit_fmt(lim->ll_level, "%s (repeated %s %s in the last %llu s)", lim->ll_text, num,
+	             count == 1 ? "time" : "times",
+	             (unsigned long long)((now - lim->ll_last_ms + 500) / 1000));
+	lim->ll_last_ms = now;
+	lim->ll_suppressed = 0;
+}
+
+static void log_limited(struct log_limit *lim, enum log_level level, int errnum, const char *fmt,
+                        va_list ap) ATTR_PRINTF(4, 0);
+
+static void log_limited(struct log_limit *lim, enum log_level level, int errnum, const char *fmt,
+                        va_list ap)
+{
+	uint64_t now = log_clock();
+	size_t n;
+
+	if (level > log_level_cur)
+		return;
+	if (!lim->ll_listed) {
+		lim->ll_listed = true;
+		lim->ll_next = log_limits;
+		log_limits = lim;
+	} else if (now - lim->ll_last_ms < LOG_LIMIT_INTERVAL_MS) {
+		/* Within the interval: remember, count, write nothing. */
+		vsnprintf(lim->ll_text, sizeof(lim->ll_text), fmt, ap);
+		n = strlen(lim->ll_text);
+		if (errnum != 0 && n < sizeof(lim->ll_text) - 1)
+			snprintf(lim->ll_text + n, sizeof(lim->ll_text) - n, ": %s",
+			         strerror(errnum));
+		lim->ll_level = level;
+		lim->ll_suppressed++;
+		return;
+	}
+	if (lim->ll_suppressed > 0) {
+		/* The interval is over: this occurrence carries the summary. */
+		vsnprintf(lim->ll_text, sizeof(lim->ll_text), fmt, ap);
+		n = strlen(lim->ll_text);
+		if (errnum != 0 && n < sizeof(lim->ll_text) - 1)
+			snprintf(lim->ll_text + n, sizeof(lim->ll_text) - n, ": %s",
+			         strerror(errnum));
+		lim->ll_level = level;
+		log_limit_summary(lim, lim->ll_suppressed + 1, now);
+		return;
+	}
+	lim->ll_last_ms = now;
+	log_emit(level, errnum, fmt, ap);
+}
+
+void log_warnx_limited(struct log_limit *lim, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_limited(lim, LOGL_WARN, 0, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void log_warn_limited(struct log_limit *lim, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_limited(lim, LOGL_WARN, saved, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void log_flush_limits(bool all)
+{
+	struct log_limit *lim;
+	uint64_t now;
+
+	if (log_limits == NULL)
+		return;
+	now = log_clock();
+	for (lim = log_limits; lim != NULL; lim = lim->ll_next) {
+		if (lim->ll_suppressed > 0 &&
+		    (all || now - lim->ll_last_ms >= LOG_LIMIT_INTERVAL_MS))
+			log_limit_summary(lim, lim->ll_suppressed, now);
+	}
 }

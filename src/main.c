@@ -259,13 +259,14 @@ int main(int argc, char **argv)
 	}
 	reg = registry_new(cfg.state_file);
 	if (registry_load(reg, err, sizeof(err)) != 0) {
+		/* Damaged or unreadable: never a silent fresh start (issue 18). */
 		log_errorx("%s", err);
 		registry_free(reg);
 		mqtt_client_free(mc);
 		tls_conf_free(broker_tls);
 		loop_free(loop);
 		cfg_free(&cfg);
-		return 1;
+		return EXIT_CONFIG;
 	}
 	webhook_opts_init(&wo);
 	wo.timeout_ms = (int64_t)cfg.webhook_timeout * 1000;
@@ -314,6 +315,7 @@ int main(int argc, char **argv)
 	/* select() returns early on a signal (EINTR), so flags are seen at once. */
 	while (!got_stop) {
 		loop_run_once(loop, 1000);
+		log_flush_limits(false);
 		if (got_hup) {
 			got_hup = 0;
 			log_info("SIGHUP ignored; restart octomqttd to reload its configuration");
@@ -347,6 +349,7 @@ int main(int argc, char **argv)
 	tls_conf_free(broker_tls);
 	loop_free(loop);
 	cfg_free(&cfg);
+	log_flush_limits(true);
 	log_info("stopped");
 	return 0;
 }

@@ -440,18 +440,25 @@ int registry_load(struct registry *r, char *err, size_t errlen)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
-		snprintf(err, errlen, "state.file %s: %s", r->r_path, strerror(errno));
+		snprintf(err, errlen,
+		         "state.file %s cannot be read (%s); fix its permissions, or move it "
+		         "aside to start with no subscriptions",
+		         r->r_path, strerror(errno));
 		return -1;
 	}
 	if (buf_read_fd(&text, fd) != 0) {
-		snprintf(err, errlen, "state.file %s: read: %s", r->r_path, strerror(errno));
+		snprintf(err, errlen,
+		         "state.file %s cannot be read (%s); fix it, or move it aside to start "
+		         "with no subscriptions",
+		         r->r_path, strerror(errno));
 		rc = -1;
 	}
 	close(fd);
 	if (rc == 0 && registry_parse(r, buf_data(&text), buf_len(&text), &why) != 0) {
 		snprintf(err, errlen,
-		         "state.file %s is damaged (%s); fix or move it away, nothing was changed",
-		         r->r_path, why);
+		         "state.file %s is damaged (%s); nothing was changed: fix it, or move it "
+		         "aside (mv %s %s.bad) to start with no subscriptions",
+		         r->r_path, why, r->r_path, r->r_path);
 		rc = -1;
 	}
 	buf_free(&text);

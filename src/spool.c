@@ -418,6 +418,7 @@ fail:
 /* Emptied when nothing is pending; rewritten when mostly done records. */
 static void spool_maybe_compact(struct spool *sp)
 {
+	static struct log_limit lim;
 	char err[512];
 
 	if (sp->sp_live == 0) {
@@ -429,14 +430,16 @@ static void spool_maybe_compact(struct spool *sp)
 	}
 	if (sp->sp_size < SPOOL_COMPACT_MIN || sp->sp_size < 4 * sp->sp_live_bytes)
 		return;
+	/* Rate-limited: a full disk fails every attempt; nothing is lost by it. */
 	if (spool_rewrite(sp, NULL, &sp->sp_buf, err, sizeof(err)) != 0)
-		log_warnx("spool: compaction failed, file keeps growing: %s", err);
+		log_warnx_limited(&lim, "spool: compaction failed, file keeps growing: %s", err);
 	buf_reset(&sp->sp_buf);
 	buf_shrink(&sp->sp_buf, 65536);
 }
 
 int spool_append(struct spool *sp, struct spool_msg *m)
 {
+	static struct log_limit lim_store;
 	uint64_t off = sp->sp_size;
 
 	m->seq = sp->sp_next_seq;
@@ -444,7 +447,13 @@ int spool_append(struct spool *sp, struct spool_msg *m)
 	spool_encode(&sp->sp_buf, 'M', m);
 	if (spool_write_all(sp->sp_fd, buf_data(&sp->sp_buf), buf_len(&sp->sp_buf)) != 0 ||
 	    fdatasync(sp->sp_fd) != 0) {
-		log_warn("spool %s: cannot store a message", sp->sp_path);
+		/*
+		 * Rate-limited (a full disk fails every publish): the message
+		 * is refused, not lost; the caller answers 503 spool_error and
+		 * counts it in /status.
+		 */
+		log_warn_limited(&lim_store, "spool %s: cannot store a message, refused",
+		                 sp->sp_path);
 		/* Part of a record may be there; the CRC makes it skipped. */
 		sp->sp_size = (uint64_t)lseek(sp->sp_fd, 0, SEEK_END);
 		return -1;
@@ -457,6 +466,7 @@ int spool_append(struct spool *sp, struct spool_msg *m)
 
 void spool_done(struct spool *sp, uint64_t seq)
 {
+	static struct log_limit lim_done;
 	size_t i = spool_find(sp, seq);
 	struct spool_msg m = {.seq = seq};
 
@@ -474,9 +484,10 @@ void spool_done(struct spool *sp, uint64_t seq)
 	buf_reset(&sp->sp_buf);
 	spool_encode(&sp->sp_buf, 'D', &m);
 	/* No sync: a lost 'D' only means one duplicate after a crash. */
+	/* Rate-limited: a lost 'D' costs at most a duplicate after a crash. */
 	if (spool_write_all(sp->sp_fd, buf_data(&sp->sp_buf), buf_len(&sp->sp_buf)) != 0)
-		log_warn("spool %s: cannot mark message %llu done", sp->sp_path,
-		         (unsigned long long)seq);
+		log_warn_limited(&lim_done, "spool %s: cannot mark message %llu done", sp->sp_path,
+		                 (unsigned long long)seq);
 	sp->sp_size += buf_len(&sp->sp_buf);
 	spool_maybe_compact(sp);
 }

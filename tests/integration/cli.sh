@@ -179,18 +179,37 @@ if [ -n "${FREEPORT:-}" ] && [ -x "$FREEPORT" ]; then
 		exec 9>&-
 	fi
 
-	# A damaged state.file stops the start, naming the file.
+	# A damaged state.file stops the start with 78 (EX_CONFIG, issue 18;
+	# it was 1 before), naming the file, what is wrong and what to do.
 	printf '{"octomqttd_subscriptions":1,"subscriptions":{' >"$T/state.json"
 	printf 'broker.url = 127.0.0.1:1\nhttp.listen = 127.0.0.1:1\nstate.file = %s/state.json\n' \
 		"$T" >"$T/state.conf"
 	run -c "$T/state.conf"
-	expect_rc 1 "damaged state file"
+	expect_rc 78 "damaged state file"
 	case $ERR in
-	*"state.file $T/state.json is damaged"*"nothing was changed"*) ;;
+	*"state.file $T/state.json is damaged ("*"); nothing was changed"*"move it aside (mv $T/state.json $T/state.json.bad)"*) ;;
 	*) fail "damaged state file message: '$ERR'" ;;
 	esac
 	[ "$(cat "$T/state.json")" = '{"octomqttd_subscriptions":1,"subscriptions":{' ] ||
 		fail "the damaged state file was changed"
+	# An empty one is damaged too: never a silent fresh start.
+	: >"$T/state.json"
+	run -c "$T/state.conf"
+	expect_rc 78 "empty state file"
+	case $ERR in
+	*"state.file $T/state.json is damaged"*"move it aside"*) ;;
+	*) fail "empty state file message: '$ERR'" ;;
+	esac
+	# One that cannot be read (a directory: root reads any file): 78.
+	rm -f "$T/state.json"
+	mkdir "$T/state.json"
+	run -c "$T/state.conf"
+	expect_rc 78 "unreadable state file"
+	case $ERR in
+	*"state.file $T/state.json cannot be read ("*"move it aside"*) ;;
+	*) fail "unreadable state file message: '$ERR'" ;;
+	esac
+	rmdir "$T/state.json"
 
 	# wait_log TEXT: poll the daemon's log for TEXT for up to 10 s.
 	wait_log() {

@@ -1,9 +1,10 @@
 #!/bin/sh
 # http_limits.sh: the connection-level limits of DESIGN §4/§5 against the
 # running daemon, over raw sockets: pipelined requests answered in order,
-# chunked bodies, http.max_connections (excess answered 503 and closed,
-# the others still served, and still 503 past the 64 refusals the daemon
-# keeps state for), http.timeout (a stalled client gets 408 and is closed,
+# chunked bodies, http.max_connections (when every slot is answering,
+# excess answered 503 and closed, still 503 past the 64 refusals the
+# daemon keeps state for; idle or incomplete connections are evicted for
+# a newcomer instead, issue 18), http.timeout (a stalled client gets 408 and is closed,
 # a client dribbling a request gets 408 http.timeout after its first byte,
 # and neither delays another client). No broker is needed.
 # shellcheck source=tests/integration/lib.sh
@@ -61,6 +62,35 @@ def expect_eof(s):
     data = s.recv(65536)
     if data:
         raise SystemExit("expected EOF, got %r" % data)
+
+
+def busy():
+    """A connection kept answering: pipelined requests for /metrics that it
+    does not read, sent until the daemon stops taking them (its answers
+    wait to be written), over a small receive window."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(DEADLINE)
+    s.connect(("127.0.0.1", PORT))
+    s.setblocking(False)
+    pending = b""
+    stalled = None
+    deadline = time.time() + DEADLINE
+    while True:
+        if not pending:
+            pending = b"GET /metrics HTTP/1.1\r\n\r\n" * 100
+        try:
+            pending = pending[s.send(pending):]
+            stalled = None
+        except BlockingIOError:
+            if stalled is None:
+                stalled = time.time()
+            elif time.time() - stalled > 0.3:
+                break
+            time.sleep(0.02)
+        assert time.time() < deadline, "the daemon kept reading"
+    s.settimeout(DEADLINE)
+    return s
 
 
 def settle():
@@ -141,20 +171,25 @@ for req, status, text in cases:
 print("framing ok")
 EOF
 
-# http.max_connections = 3: a fourth connection is answered 503 and
-# closed; the three keep being served; a slot freed is usable again.
+# http.max_connections (issue 18): a second daemon, 3 slots and a longer
+# http.timeout, so that connections kept answering (a client not reading
+# a long stream of pipelined answers) hold their slots while we look.
+FIRST_PORT=$HTTP_PORT FIRST_PID=$DAEMON_PID FIRST_LOG=$DAEMON_LOG FIRST_CONF=$DAEMON_CONF
+daemon_conf "$T/d2.conf" false <<EOF
+http.max_connections = 3
+http.timeout = 10
+publish.queue_events = false
+EOF
+start_daemon "$T/d2.conf" "$T/daemon2.log"
+
+# Every slot answering: a fourth connection is answered 503 and closed;
+# a slot freed is usable again.
 py <<'EOF'
-held = [connect() for _ in range(3)]
-for s in held:  # each is accepted and served
-    s.sendall(b"GET /status HTTP/1.1\r\n\r\n")
-    assert read_response(s)[0] == 200
+held = [busy() for _ in range(3)]
 extra = connect()
 got, headers, body, _ = read_response(extra)
 assert got == 503 and '"too_many_connections"' in body, (got, body)
 expect_eof(extra)
-for s in held:
-    s.sendall(b"GET /status HTTP/1.1\r\n\r\n")
-    assert read_response(s)[0] == 200
 held.pop().close()
 deadline = time.time() + DEADLINE
 while True:  # the daemon notices the close on its own time
@@ -168,18 +203,15 @@ while True:  # the daemon notices the close on its own time
     time.sleep(0.05)
 print("max_connections ok")
 EOF
-log_has 'refused: 3 connections open \(http\.max_connections\)' ||
+log_has 'refused: 3 connections open, all answering \(http\.max_connections\)' ||
 	fail "the refused connection was not logged"
 
 # Far over http.max_connections: 80 excess connections at once, more than
 # the 64 refusals the daemon keeps state for; every one still reads its
-# 503 and EOF (half of them sent a request first), and the three held
-# connections are still served.
+# 503 and EOF (half of them sent a request first).
 py <<'EOF'
-held = [settle(), connect(), connect()]
-for s in held:
-    s.sendall(b"GET /status HTTP/1.1\r\n\r\n")
-    assert read_response(s)[0] == 200
+settle().close()
+held = [busy() for _ in range(3)]
 extra = [connect() for _ in range(80)]
 for i, s in enumerate(extra):
     if i % 2:
@@ -189,13 +221,35 @@ for i, s in enumerate(extra):
     assert got == 503 and '"too_many_connections"' in body, (i, got, body)
     assert headers.get("connection") == "close", (i, headers)
     expect_eof(s)
-for s in held:
-    s.sendall(b"GET /status HTTP/1.1\r\n\r\n")
-    assert read_response(s)[0] == 200
 print("80 refused ok")
 EOF
 log_has 'refused at once: 3 connections open, 64 being refused' ||
 	fail "no connection went past the 64 kept refusals"
+
+# Slots held by idle or incomplete connections are not busy: a newcomer
+# closes the one stalled longest and is served; the others stay.
+py <<'EOF'
+first = settle()
+time.sleep(0.05)  # the daemon ranks by millisecond: no ties
+second = connect()
+second.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+assert read_response(second)[0] == 200
+time.sleep(0.05)
+third = connect()
+third.sendall(b"GET /status HTTP/1.1\r\nX-Incomplete")
+time.sleep(0.1)
+new = connect()
+new.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+assert read_response(new)[0] == 200
+expect_eof(first)
+second.sendall(b"GET /status HTTP/1.1\r\n\r\n")
+assert read_response(second)[0] == 200
+print("eviction ok")
+EOF
+log_has 'closed to admit 127\.0\.0\.1:[0-9]+: every slot taken' ||
+	fail "the eviction was not logged"
+stop_daemon
+HTTP_PORT=$FIRST_PORT DAEMON_PID=$FIRST_PID DAEMON_LOG=$FIRST_LOG DAEMON_CONF=$FIRST_CONF
 
 # http.timeout = 2: a client that stalls in the middle of a request gets
 # 408 and EOF; an idle keep-alive client is closed; meanwhile a third

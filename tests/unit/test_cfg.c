@@ -60,6 +60,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(cfg.http_max_header, 8192);
 	ck_assert_uint_eq(cfg.http_max_connections, 256);
 	ck_assert_uint_eq(cfg.http_timeout, 30);
+	ck_assert_uint_eq(cfg.http_header_timeout, 5);
 	ck_assert_ptr_null(cfg.http_token);
 	ck_assert_ptr_null(cfg.queue_spool);
 	ck_assert_int_eq(cfg.sub_qos, 1);
@@ -127,6 +128,7 @@ START_TEST(every_key)
 	        "http.max_header = 256\n"
 	        "http.max_connections = 3\n"
 	        "http.timeout = 7\n"
+	        "http.header_timeout = 9\n"
 	        "http.token = \"abc-DEF_123.~+/=\"\n"
 	        "shutdown.grace = 0\n"
 	        "log.level = debug\n";
@@ -180,6 +182,7 @@ START_TEST(every_key)
 	ck_assert_uint_eq(cfg.http_max_header, 256);
 	ck_assert_uint_eq(cfg.http_max_connections, 3);
 	ck_assert_uint_eq(cfg.http_timeout, 7);
+	ck_assert_uint_eq(cfg.http_header_timeout, 9);
 	ck_assert_str_eq(cfg.http_token, "abc-DEF_123.~+/=");
 	ck_assert_uint_eq(cfg.shutdown_grace, 0);
 	ck_assert_int_eq(cfg.log_level, LOGL_DEBUG);
@@ -302,6 +305,10 @@ static const struct {
          "t.conf:2: publish.lwHostTimeout: expected an integer from 0 to 86400, got '-1'"},
         {URL "publish.lwHostTimeout = 86401\n",
          "t.conf:2: publish.lwHostTimeout: expected an integer from 0 to 86400, got '86401'"},
+        {URL "http.header_timeout = 0\n",
+         "t.conf:2: http.header_timeout: expected an integer from 1 to 3600, got '0'"},
+        {URL "http.header_timeout = 3601\n",
+         "t.conf:2: http.header_timeout: expected an integer from 1 to 3600, got '3601'"},
         {URL "publish.progressRetain = yes\n",
          "t.conf:2: publish.progressRetain: expected true or false, got 'yes'"},
         {URL "webhook.allow = 10.0.0.0/33\n",

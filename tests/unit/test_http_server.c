@@ -535,17 +535,57 @@ START_TEST(test_error_after_good_request)
 }
 END_TEST
 
+/*
+ * A client with a small receive window asking for /big: its 4 MiB answer
+ * is being written for as long as it does not read (a slot doing real
+ * work, never evicted).
+ */
+static int client_busy(void)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+	size_t before = http_server_connections(srv);
+	uint64_t end = loop_clock_ms() + DEADLINE_MS;
+	int was = handled;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_lt(nclients, MAX_CLIENTS);
+	clients[nclients++] = fd;
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(http_server_port(srv));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+	while (http_server_connections(srv) == before && loop_clock_ms() < end)
+		loop_run_once(loop, 10);
+	client_sends(fd, "GET /big HTTP/1.1\r\n\r\n");
+	while (handled == was && loop_clock_ms() < end)
+		loop_run_once(loop, 10);
+	ck_assert_int_gt(handled, was);
+	run_for(50);
+	return fd;
+}
+
+/*
+ * Every slot answering (issue 18: only then is a newcomer refused): 503
+ * and close; the others go on. Before issue 18 any two open connections
+ * caused the 503; now two idle ones would be evicted (test_evict_order).
+ */
 START_TEST(test_max_connections)
 {
 	struct reply r;
 	bool eof;
-	int a, b, c;
+	int c;
 
 	cfg.http_max_connections = 2;
+	cfg.http_timeout = 30;
 	start();
-	a = client_connect();
-	b = client_connect();
+	client_busy();
+	client_busy();
 	wait_connections(2);
+	handled = 0;
 	c = client_connect();
 	client_sends(c, "GET / HTTP/1.1\r\n\r\n");
 	ck_assert_int_eq(client_recv(c, &r, 1, true, &eof, 0), 1);
@@ -556,14 +596,129 @@ START_TEST(test_max_connections)
 	ck_assert(eof);
 	reply_free(&r, 1);
 	ck_assert_int_eq(handled, 0);
-	/* The first two still work. */
-	roundtrip(a, "GET /a HTTP/1.1\r\n\r\n", 200, NULL);
-	roundtrip(b, "GET /b HTTP/1.1\r\n\r\n", 200, NULL);
+	/* The two answering connections are still there. */
 	ck_assert_uint_eq(http_server_connections(srv), 2);
-	/* A closed one frees its place. */
-	client_close(a);
+}
+END_TEST
+
+/* fd was closed by the server without an answer. */
+static void expect_closed_silently(int fd)
+{
+	struct reply r;
+	bool eof;
+
+	ck_assert_int_eq(client_recv(fd, &r, 0, true, &eof, 0), 0);
+	ck_assert(eof);
+}
+
+/*
+ * All slots taken, none answering: each newcomer closes the connection
+ * stalled longest: the oldest start of an incomplete request, or of
+ * idleness since the last answer. (Fails before issue 18: the newcomers
+ * were refused with 503.)
+ */
+START_TEST(test_evict_order)
+{
+	int a, b, c, d, e, f;
+
+	cfg.http_max_connections = 3;
+	cfg.http_timeout = 30;
+	start();
+	a = client_connect();
+	roundtrip(a, "GET /a HTTP/1.1\r\n\r\n", 200, NULL); /* idle from here */
+	run_for(30);
+	b = client_connect();
+	client_sends(b, "GET /b HTTP/1.1\r\nHo"); /* incomplete from here */
+	run_for(30);
+	c = client_connect();
+	roundtrip(c, "GET /c HTTP/1.1\r\n\r\n", 200, NULL);
+	run_for(30);
+	/* b's bytes keep coming: progress, but its request still began before c's answer. */
+	client_sends(b, "st: x\r\nX-A: 1");
+	run_for(30);
+	wait_connections(3);
+
+	d = client_connect();
+	roundtrip(d, "GET /d HTTP/1.1\r\n\r\n", 200, NULL);
+	expect_closed_silently(a);
+	run_for(30);
+	e = client_connect();
+	roundtrip(e, "GET /e HTTP/1.1\r\n\r\n", 200, NULL);
+	expect_closed_silently(b);
+	run_for(30);
+	f = client_connect();
+	roundtrip(f, "GET /f HTTP/1.1\r\n\r\n", 200, NULL);
+	expect_closed_silently(c);
+	ck_assert_uint_eq(http_server_connections(srv), 3);
+	/* The survivors still work. */
+	roundtrip(d, "GET /d2 HTTP/1.1\r\n\r\n", 200, NULL);
+	roundtrip(e, "GET /e2 HTTP/1.1\r\n\r\n", 200, NULL);
+}
+END_TEST
+
+/* Wait for an answer on fd; the milliseconds it took and the reply. */
+static uint64_t wait_reply(int fd, struct reply *r)
+{
+	uint64_t t0 = loop_clock_ms();
+	bool eof;
+
+	ck_assert_int_eq(client_recv(fd, r, 1, true, &eof, 0), 1);
+	ck_assert(eof);
+	return loop_clock_ms() - t0;
+}
+
+/*
+ * http.header_timeout: a head not complete 1 s after its first byte is
+ * answered 408 although http.timeout is 30 s, the connection having been
+ * accepted (its idle timer armed) before. (Fails before issue 18: no 408
+ * until http.timeout, beyond client_recv's 5 s deadline.)
+ */
+START_TEST(test_header_timeout)
+{
+	struct reply r;
+	uint64_t took;
+	int fd;
+
+	cfg.http_timeout = 30;
+	cfg.http_header_timeout = 1;
+	start();
+	fd = client_connect();
 	wait_connections(1);
-	roundtrip(client_connect(), "GET /c HTTP/1.1\r\n\r\n", 200, NULL);
+	run_for(200);
+	client_sends(fd, "GET /slow HTTP/1.1\r\nX-Pad: aaa");
+	took = wait_reply(fd, &r);
+	ck_assert_int_eq(r.status, 408);
+	ck_assert_str_eq(r.body, "{\"error\":\"request_timeout\",\"message\":\"request head not "
+	                         "complete within http.header_timeout\"}");
+	ck_assert_uint_ge(took, 900);
+	reply_free(&r, 1);
+	ck_assert_int_eq(handled, 0);
+}
+END_TEST
+
+/*
+ * After the head, the body must come at 1 KiB/s on average after
+ * http.header_timeout of grace: 10 bytes of 100000 are answered 408
+ * about 1 s after the head. (Fails before issue 18, as above.)
+ */
+START_TEST(test_body_rate)
+{
+	struct reply r;
+	uint64_t took;
+	int fd;
+
+	cfg.http_timeout = 30;
+	cfg.http_header_timeout = 1;
+	start();
+	fd = client_connect();
+	client_sends(fd, "POST /slow HTTP/1.1\r\nContent-Length: 100000\r\n\r\n0123456789");
+	took = wait_reply(fd, &r);
+	ck_assert_int_eq(r.status, 408);
+	ck_assert_str_eq(r.body, "{\"error\":\"request_timeout\",\"message\":\"request body "
+	                         "arriving too slowly\"}");
+	ck_assert_uint_ge(took, 900);
+	reply_free(&r, 1);
+	ck_assert_int_eq(handled, 0);
 }
 END_TEST
 
@@ -931,6 +1086,9 @@ static Suite *http_server_suite(void)
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_error_after_good_request);
 	tcase_add_test(tc, test_max_connections);
+	tcase_add_test(tc, test_evict_order);
+	tcase_add_test(tc, test_header_timeout);
+	tcase_add_test(tc, test_body_rate);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_timeout_from_first_byte);
 	tcase_add_test(tc, test_write_timeout);
