@@ -990,6 +990,8 @@ static const struct api_counter {
          "Webhook deliveries given up (final status, or retries exhausted; logged)."},
         {"webhook_dropped", API_FIG, offsetof(struct api_figures, wh.dropped),
          "Webhook deliveries dropped over webhook.max_pending (logged)."},
+        {"http_evicted", API_FIG, offsetof(struct api_figures, http.evicted),
+         "Stalled HTTP connections closed to admit a new one (all slots taken)."},
 };
 
 static uint64_t api_counter_value(const struct api *api, const struct api_figures *f,

@@ -765,6 +765,7 @@ void http_server_stats(const struct http_server *srv, struct http_server_stats *
 {
 	memcpy(st->responses, srv->s_responses, sizeof(st->responses));
 	st->connections = srv->s_nconns;
+	st->evicted = srv->s_evicted;
 }
 
 uint16_t http_server_port(const struct http_server *srv)

@@ -54,6 +54,7 @@ size_t http_server_connections(const struct http_server *srv);
 /* Responses sent, by status class (index 1..5 for 1xx..5xx). */
 struct http_server_stats {
 	uint64_t responses[6];
+	uint64_t evicted; /* stalled connections closed to admit a new one */
 	size_t connections;
 };
 void http_server_stats(const struct http_server *srv, struct http_server_stats *st);

@@ -54,6 +54,12 @@ alive "$SLOW_PID" || fail "slowloris.py exited: $(cat "$T/slow.log")"
 echo "slow clients: $(cat "$T/slow.status")"
 [ "$(status open)" -ge 200 ] || fail "the slow clients were not holding the daemon full"
 
+# Evictions are counted in /status (and /metrics) as well as logged.
+evicted=$(hcurl "http://127.0.0.1:$HTTP_PORT/status" |
+	sed -n 's/.*"http_evicted":\([0-9]*\).*/\1/p')
+echo "http_evicted: $evicted"
+[ "${evicted:-0}" -ge 1 ] || fail "no eviction counted in /status (http_evicted '$evicted')"
+
 kill "$SLOW_PID"
 wait "$SLOW_PID" 2>/dev/null
 forget "$SLOW_PID"

@@ -567,7 +567,7 @@ START_TEST(test_status)
 	                       "\"poison_dropped\":2,\"input_pauses\":0,\"messages_received\":0,"
 	                       "\"deliveries\":0,"
 	                       "\"undeliverable\":0,\"webhook_delivered\":0,\"webhook_retried\":0,"
-	                       "\"webhook_failed\":0,\"webhook_dropped\":0,"
+	                       "\"webhook_failed\":0,\"webhook_dropped\":0,\"http_evicted\":0,"
 	                       "\"http_1xx\":0,\"http_2xx\":0,\"http_3xx\":0,"
 	                       "\"http_4xx\":0,\"http_5xx\":0},"
 	                       "\"publish\":{\"baseTopic\":\"octoprint/\","
