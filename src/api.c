@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -281,9 +282,13 @@ static void api_post_progress(struct api *api, const struct http_request *req, c
 
 /* POST /temperature: the body read member by member. */
 #define API_MAX_SENSORS 64
+/* |time| below this (about 2^63) fits a long long. */
+#define API_TIME_LIMIT 9.2e18
+
 struct api_tempreq {
 	const struct json_member *q_time;
 	struct json_member q_time_m;
+	long long q_ts; /* q_time's value */
 	struct json_member q_sensor[API_MAX_SENSORS];
 	size_t q_n;
 };
@@ -299,6 +304,16 @@ static int api_temp_member(void *ctx, const struct json_member *m, const char **
 		}
 		q->q_time_m = *m;
 		q->q_time = m->kind == JSON_NUMBER ? &q->q_time_m : NULL;
+		if (q->q_time != NULL) {
+			/* Converting a double outside long long's range is undefined. */
+			double d = strtod(m->value, NULL);
+
+			if (!(d > -API_TIME_LIMIT && d < API_TIME_LIMIT)) {
+				*why = "time out of range (unix seconds)";
+				return -1;
+			}
+			q->q_ts = (long long)d;
+		}
 		return 0;
 	}
 	if (m->kind != JSON_OBJECT) {
@@ -340,6 +355,10 @@ static int api_reading_member(void *ctx, const struct json_member *m, const char
 	r->r_len[i] = m->value_len;
 	r->r_has[i] = m->kind == JSON_NUMBER;
 	r->r_val[i] = r->r_has[i] ? strtod(m->value, NULL) : 0;
+	if (!isfinite(r->r_val[i])) {
+		*why = "actual and target must be finite numbers";
+		return -1;
+	}
 	return 0;
 }
 
@@ -382,7 +401,7 @@ static void api_post_temperature(struct api *api, const struct http_request *req
 		http_response_error(resp, 400, "invalid_json", why);
 		return;
 	}
-	ts = q.q_time != NULL ? (long long)strtod(q.q_time->value, NULL) : api_time(api);
+	ts = q.q_time != NULL ? q.q_ts : api_time(api);
 	for (i = 0; i < q.q_n && cfg->pub_temperature_active; i++) {
 		const struct json_member *s = &q.q_sensor[i];
 		struct api_reading r = {{"null", "null"}, {4, 4}, {false, false}, {0, 0}};
