@@ -9,7 +9,7 @@
 #   4 valgrind    make check-valgrind in the gcc build
 #   5 no-tls      configure --without-tls, make, make check
 #   6 fuzzing     clang --enable-fuzzing, make fuzz-run (FUZZ_SECONDS, default 30)
-#   7 format      make format-check
+#   7 format      make format-check, make check-layers
 # The tests need nothing outside the repository (their data is under
 # tests/) but the seed README of tests/integration/octoprint_seed.sh, read
 # from OCTOMQTTD_SHARED (default ../shared beside the repository): when that
@@ -149,9 +149,10 @@ fresh fuzz CC=clang --enable-fuzzing
 make -j$jobs fuzz-run FUZZ_SECONDS="$fuzz_seconds"
 end
 
-begin "format: make format-check"
+begin "format: make format-check, make check-layers"
 cd "$top/build-ci/gcc"
 make format-check
+make check-layers
 end
 
 echo

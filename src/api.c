@@ -1,16 +1,23 @@
 /*
- * api: the HTTP routes of DESIGN §5 that this build serves. No I/O: each
- * request becomes at most one mqtt_client_publish() and a JSON answer in
- * resp->body.
+ * api: the HTTP routes of DESIGN §5. No I/O: each request becomes
+ * mqtt_client, registry/subs or presence calls and a JSON answer in
+ * resp->body. Every route needs the bearer token when http.token is set
+ * (401 otherwise).
  *
- *   POST /events/{name}   publish the event payload (202 / 400 / 503)
- *   POST /publish         publish a message as given (200 / 400 / 503)
- *   POST/DELETE /presence the host's heartbeat / goodbye (204 / 409)
- *   GET /status           state and counters as JSON
- *   GET /health           200 when connected to the broker, else 503
- *   GET /metrics          the same figures in Prometheus text format
- *   other methods there   405 with Allow
- *   any other path        404
+ *   POST /events/{name}        publish the event payload (202 / 400 / 503)
+ *   POST /progress/{kind}      publish print or slicing progress (202 / 400 / 503)
+ *   POST /temperature          publish the temperatures that moved (202 / 400 / 503)
+ *   POST /publish              publish a message as given (200 / 400 / 413 / 503)
+ *   POST /subscriptions        register a webhook subscription (201 / 200 / 400 / 403)
+ *   GET /subscriptions         the registered subscriptions
+ *   DELETE /subscriptions?url=URL[&topic=FILTER]  remove them (200 {"removed": n})
+ *   DELETE /subscriptions/{id} remove one (200 / 404)
+ *   POST/DELETE /presence      the host's heartbeat / goodbye (204 / 409)
+ *   GET /status                state and counters as JSON
+ *   GET /health                200 when connected to the broker, else 503
+ *   GET /metrics               the same figures in Prometheus text format
+ *   other methods there        405 with Allow
+ *   any other path             404
  *
  * The topic and payload are built in buffers owned by struct api and
  * reused, so a request allocates nothing once they have grown.
