@@ -496,6 +496,18 @@ static int api_bool_member(const struct json_member *m, const char *name, bool *
 	return 0;
 }
 
+/* A string member of POST /publish, kept as the last of p->p_members. */
+static int api_string_member(struct api_publish *p, const struct json_member *m, const char *name,
+                             const struct json_member **out, const char **why)
+{
+	if (m->kind != JSON_STRING) {
+		*why = name;
+		return -1;
+	}
+	*out = &p->p_members[p->p_n - 1];
+	return 0;
+}
+
 static int api_publish_member(void *ctx, const struct json_member *m, const char **why)
 {
 	struct api_publish *p = ctx;
@@ -527,22 +539,13 @@ static int api_publish_member(void *ctx, const struct json_member *m, const char
 	p->p_members[p->p_n++] = *m;
 	switch (f) {
 	case 0:
-		if (m->kind != JSON_STRING) {
-			*why = "topic must be a string";
-			return -1;
-		}
-		p->p_topic = &p->p_members[p->p_n - 1];
-		return 0;
+		return api_string_member(p, m, "topic must be a string", &p->p_topic, why);
 	case 1:
 		p->p_payload = &p->p_members[p->p_n - 1];
 		return 0;
 	case 2:
-		if (m->kind != JSON_STRING) {
-			*why = "payload_base64 must be a string";
-			return -1;
-		}
-		p->p_base64 = &p->p_members[p->p_n - 1];
-		return 0;
+		return api_string_member(p, m, "payload_base64 must be a string", &p->p_base64,
+		                         why);
 	case 3:
 		return api_bool_member(m, "retained must be true or false", &p->p_retained, why);
 	case 4:
@@ -720,7 +723,7 @@ static void api_post_subscription(struct api *api, const struct http_request *re
 	struct api_subreq q = {api, NULL, NULL, NULL, NULL};
 	const struct reg_entry *e;
 	const char *why = NULL;
-	char err[TLS_ERR_LEN + 64];
+	char err[ERR_LEN];
 	bool created;
 	int st;
 
@@ -785,15 +788,6 @@ static void api_list_subscriptions(struct api *api, struct http_response *resp)
 	buf_append_str(&resp->body, "]}");
 }
 
-/* Value of a hex digit, -1 for any other character. */
-static int api_hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /*
  * The value of `name` in a query string (application/x-www-form-urlencoded:
  * %XX and '+' for a space), NUL-terminated, newly allocated; NULL if
@@ -823,8 +817,9 @@ static char *api_query_value(const char *q, size_t qlen, const char *name, bool 
 				buf_putc(&v, ' ');
 			} else if (q[i] != '%') {
 				buf_putc(&v, q[i]);
-			} else if (i + 2 < end && (hi = api_hex((unsigned char)q[i + 1])) >= 0 &&
-			           (lo = api_hex((unsigned char)q[i + 2])) >= 0 && (hi | lo) != 0) {
+			} else if (i + 2 < end && (hi = hex_value((unsigned char)q[i + 1])) >= 0 &&
+			           (lo = hex_value((unsigned char)q[i + 2])) >= 0 &&
+			           (hi | lo) != 0) {
 				buf_putc(&v, hi << 4 | lo);
 				i += 2;
 			} else {
@@ -856,7 +851,7 @@ static void api_delete_subscriptions(struct api *api, const struct http_request 
 	bool bad = false;
 	char *url = api_query_value(req->query, req->query_len, "url", &bad);
 	char *topic = bad ? NULL : api_query_value(req->query, req->query_len, "topic", &bad);
-	char err[NET_ERR_LEN + 64];
+	char err[ERR_LEN];
 	long n;
 
 	if (bad || url == NULL) {
@@ -885,7 +880,7 @@ static void api_subscriptions(struct api *api, const struct http_request *req,
                               struct http_response *resp)
 {
 	const size_t plen = sizeof(API_SUBS_PATH) - 1;
-	char id[REGISTRY_ID_LEN + 1], err[NET_ERR_LEN + 64];
+	char id[REGISTRY_ID_LEN + 1], err[ERR_LEN];
 	int rc;
 
 	if (req->path_len == plen) {
@@ -954,10 +949,9 @@ static void api_figures(struct api *api, struct api_figures *f)
 static void api_broker(struct api *api, struct buf *out)
 {
 	const struct cfg *cfg = api->a_cfg;
-	bool v6 = strchr(cfg->broker_host, ':') != NULL;
+	char addr[NET_ADDR_LEN];
 
-	buf_appendf(out, "%s%s%s:%u", v6 ? "[" : "", cfg->broker_host, v6 ? "]" : "",
-	            cfg->broker_port);
+	buf_append_str(out, net_addr_text(cfg->broker_host, cfg->broker_port, addr, sizeof(addr)));
 }
 
 /*

@@ -18,8 +18,6 @@
 
 #include "log.h"
 
-#define CFG_ERR_LEN 512
-
 #define MQTT_PROTO_V31  3
 #define MQTT_PROTO_V311 4
 
@@ -39,14 +37,14 @@ enum cfg_event_class {
 
 struct cfg {
 	/* broker.* */
-	char *broker_host;          /* from broker.url (required), no brackets */
-	uint16_t broker_port;       /* broker.port, or from the URL, default 1883 */
-	char *broker_username;      /* NULL: unset */
-	char *broker_password;      /* NULL: unset (broker.password or _file) */
-	char *broker_password_file; /* NULL: unset */
-	unsigned broker_keepalive;  /* 0..65535, 0 disables */
-	char *broker_client_id;     /* never NULL after cfg_parse (default built) */
-	size_t broker_max_packet;   /* largest packet in either direction */
+	char *broker_host;            /* from broker.url (required), no brackets */
+	uint16_t broker_port;         /* broker.port, or from the URL, default 1883 */
+	char *broker_username;        /* NULL: unset */
+	char *broker_password;        /* NULL: unset (broker.password or _file) */
+	char *broker_password_file;   /* NULL: unset */
+	unsigned broker_keepalive;    /* 0..65535, 0 disables */
+	char *broker_client_id;       /* never NULL after cfg_parse (default built) */
+	size_t broker_max_packet;     /* largest packet in either direction */
 	unsigned broker_max_inflight; /* outbound QoS 1/2 awaiting acknowledgement, 1..65000 */
 	bool broker_clean_session;
 	int broker_protocol;           /* MQTT_PROTO_V311 or MQTT_PROTO_V31 */

@@ -25,6 +25,7 @@
  */
 #include <string.h>
 
+#include "compat.h"
 #include "http_parser.h"
 
 enum { HP_HEAD = 0, HP_BODY, HP_CHUNK_SIZE, HP_CHUNK_DATA, HP_CHUNK_END, HP_TRAILER, HP_DONE };
@@ -359,18 +360,6 @@ static bool hp_find_head_end(struct http_parser *p, const char *buf, size_t len)
 	return false;
 }
 
-/* Value of a hex digit, -1 for any other byte. */
-static int hp_hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * A chunk-size line buf[s..e) (line end excluded): 1*HEXDIG, optional
  * blanks, optional ";" extensions (ignored). The size into *size.
@@ -380,7 +369,7 @@ static int hp_chunk_size(struct http_parser *p, const char *buf, size_t s, size_
 	size_t i = s, n = 0;
 	int d;
 
-	while (i < e && (d = hp_hex((unsigned char)buf[i])) >= 0) {
+	while (i < e && (d = hex_value((unsigned char)buf[i])) >= 0) {
 		if (n > (p->lim.max_body >> 4))
 			return hp_body_too_large(p);
 		n = (n << 4) | (size_t)d;
@@ -487,7 +476,7 @@ static void hp_join_chunks(struct http_parser *p, char *buf)
 	int d;
 
 	for (;;) {
-		for (n = 0; (d = hp_hex((unsigned char)buf[r])) >= 0; r++)
+		for (n = 0; (d = hex_value((unsigned char)buf[r])) >= 0; r++)
 			n = (n << 4) | (size_t)d;
 		r = (size_t)((char *)memchr(buf + r, '\n', p->consumed - r) - buf) + 1;
 		if (n == 0)

@@ -38,7 +38,7 @@
  * at all) or 65535 s, neither a sensible wait for a handshake.
  */
 #define MC_CONNECT_TIMEOUT_MS 10000
-#define MC_READ_CHUNK 16384
+#define MC_READ_CHUNK         16384
 /*
  * Poison messages (DESIGN §7): the broker closing this many connections in
  * a row with the same message at the head drops that message.
@@ -123,7 +123,7 @@ struct mqtt_client {
 	struct tls *mc_tls;           /* the session on mc_fd, or NULL */
 	bool mc_wblocked;             /* a TLS write waits for readability (tls_want) */
 	uint64_t mc_resume_timer;     /* reads what TLS holds after a pause ends */
-	char mc_addr[NET_HOST_LEN + 16];
+	char mc_addr[NET_ADDR_LEN];
 	struct buf mc_in, mc_out;
 	uint64_t mc_out_written; /* bytes of mc_out written on this connection */
 	struct mc_list mc_queue, mc_unwritten, mc_inflight;
@@ -141,8 +141,8 @@ struct mqtt_client {
 	const struct mc_msg *mc_suspect;
 	unsigned mc_strikes;
 	bool mc_broker_closed; /* the connection being lost was closed by the broker */
-	bool mc_writing; /* write watcher installed */
-	bool mc_paused;  /* mqtt_client_pause(): not reading from the broker */
+	bool mc_writing;       /* write watcher installed */
+	bool mc_paused;        /* mqtt_client_pause(): not reading from the broker */
 	bool mc_ever_connected;
 	unsigned mc_rand;
 	char *mc_lw_topic;         /* baseTopic + lwTopic; NULL: no will, no status */
@@ -336,12 +336,7 @@ struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg)
 		memcpy(mc->mc_lw_topic, cfg->pub_base_topic, b);
 		memcpy(mc->mc_lw_topic + b, cfg->pub_lw_topic, t + 1);
 	}
-	if (strchr(cfg->broker_host, ':') != NULL)
-		snprintf(mc->mc_addr, sizeof(mc->mc_addr), "[%s]:%u", cfg->broker_host,
-		         cfg->broker_port);
-	else
-		snprintf(mc->mc_addr, sizeof(mc->mc_addr), "%s:%u", cfg->broker_host,
-		         cfg->broker_port);
+	net_addr_text(cfg->broker_host, cfg->broker_port, mc->mc_addr, sizeof(mc->mc_addr));
 	return mc;
 }
 
@@ -432,7 +427,7 @@ static void mc_schedule_reconnect(struct mqtt_client *mc, const char *what)
 static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
 {
 	bool was_connected = mc->mc_state == MC_CONNECTED;
-	char why[TLS_ERR_LEN + 64];
+	char why[ERR_LEN];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -530,7 +525,7 @@ static void mc_written(struct mqtt_client *mc, size_t n)
 
 static void mc_flush(struct mqtt_client *mc)
 {
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 
 	mc->mc_wblocked = false;
 	while (buf_len(&mc->mc_out) > 0) {
@@ -726,8 +721,8 @@ static int64_t mc_keepalive_fire(struct loop *loop, uint64_t id, void *arg)
 	if (mc->mc_paused)
 		mc->mc_last_recv = now;
 	if (mc->mc_ping_sent != 0) {
-		uint64_t heard = mc->mc_ping_sent > mc->mc_last_recv ? mc->mc_ping_sent
-		                                                     : mc->mc_last_recv;
+		uint64_t heard =
+		        mc->mc_ping_sent > mc->mc_last_recv ? mc->mc_ping_sent : mc->mc_last_recv;
 
 		if (now >= heard + ka) {
 			mc->mc_timer = 0;
@@ -1176,7 +1171,7 @@ static int mc_tcp_up(struct mqtt_client *mc);
  */
 static void mc_read(struct mqtt_client *mc)
 {
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 
 	do {
 		ssize_t n;
@@ -1210,7 +1205,7 @@ static void mc_read(struct mqtt_client *mc)
 /* broker.tls: drive the handshake; CONNECT follows once it is done. */
 static void mc_tls_step(struct mqtt_client *mc)
 {
-	char err[TLS_ERR_LEN], info[128];
+	char err[ERR_LEN], info[128];
 	int rc = tls_handshake(mc->mc_tls, err, sizeof(err));
 	int want;
 
@@ -1238,7 +1233,7 @@ static void mc_tls_step(struct mqtt_client *mc)
 /* TCP is up: TLS first when configured, else CONNECT at once. */
 static void mc_link_up(struct mqtt_client *mc)
 {
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (mc->mc_tls_conf == NULL) {
 		log_debug("broker %s: TCP connected, sending CONNECT", mc->mc_addr);
@@ -1294,7 +1289,7 @@ static void mc_input(struct mqtt_client *mc)
 static void mc_io(struct loop *loop, int fd, int mask, void *arg)
 {
 	struct mqtt_client *mc = arg;
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (mc->mc_state == MC_CONNECTING) {
 		if (net_connect_result(fd, err, sizeof(err)) != 0) {
@@ -1336,7 +1331,7 @@ static int64_t mc_connect_timeout(struct loop *loop, uint64_t id, void *arg)
 
 static void mc_connect(struct mqtt_client *mc)
 {
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 	int fd;
 
 	if (mc->mc_ever_connected || mc->mc_attempt > 0)
@@ -1344,9 +1339,9 @@ static void mc_connect(struct mqtt_client *mc)
 	log_debug("connecting to broker %s", mc->mc_addr);
 	fd = net_connect(mc->mc_cfg->broker_host, mc->mc_cfg->broker_port, err, sizeof(err));
 	if (fd < 0) {
-		char why[NET_ERR_LEN + 32];
+		char why[ERR_LEN];
 
-		snprintf(why, sizeof(why), ": connect failed: %s", err);
+		err_printf(why, sizeof(why), ": connect failed: %s", err);
 		mc_schedule_reconnect(mc, why);
 		return;
 	}

@@ -52,17 +52,17 @@ enum mqtt_pub_result {
 
 struct mqtt_client_stats {
 	bool connected;
-	uint64_t connects;     /* successful CONNACKs */
-	uint64_t reconnects;   /* connection attempts after the first */
-	uint64_t published;    /* messages written to the broker connection */
-	uint64_t queued;       /* messages that went through the offline queue */
-	uint64_t refused;      /* every answer other than SENT or QUEUED */
-	uint64_t dropped;      /* messages lost (each also logged) */
+	uint64_t connects;         /* successful CONNACKs */
+	uint64_t reconnects;       /* connection attempts after the first */
+	uint64_t published;        /* messages written to the broker connection */
+	uint64_t queued;           /* messages that went through the offline queue */
+	uint64_t refused;          /* every answer other than SENT or QUEUED */
+	uint64_t dropped;          /* messages lost (each also logged) */
 	uint64_t pings_sent;       /* PINGREQ packets sent */
 	uint64_t pings_unanswered; /* links declared dead: a PINGREQ had no answer */
 	uint64_t poison_dropped;   /* messages dropped after 3 closes in a row (also in dropped) */
 	size_t acks_held;          /* inbound QoS 1/2 messages whose PUBACK/PUBREC waits */
-	size_t queue_messages; /* now in the offline queue */
+	size_t queue_messages;     /* now in the offline queue */
 	size_t queue_bytes;
 	size_t inflight; /* QoS 1/2 messages sent and not yet acknowledged */
 	uint64_t pauses; /* times reading was paused (mqtt_client_pause) */
@@ -128,12 +128,14 @@ void mqtt_client_ack(struct mqtt_client *mc, uint64_t token);
  * mqtt_client_unsubscribe() returns -1 for a filter not in the set.
  */
 typedef void mqtt_suback_fn(void *ctx, const char *filter, size_t len, int granted);
+/* Public for the tests: the tests and the fuzzer observe SUBACK results. */
 void mqtt_client_on_suback(struct mqtt_client *mc, mqtt_suback_fn *fn, void *ctx);
 int mqtt_client_subscribe(struct mqtt_client *mc, const char *filter, size_t len, int qos);
 int mqtt_client_unsubscribe(struct mqtt_client *mc, const char *filter, size_t len);
 
 /*
- * For fuzzing and tests: take fd (a connected, non-blocking socket such as
+ * For fuzzing and tests (public for them: the fuzzer drives the client
+ * without connect()): take fd (a connected, non-blocking socket such as
  * one end of a socketpair) as the broker connection, as if TCP had just
  * come up: CONNECT is queued. mqtt_client_input() then hands the client
  * bytes as if read from it: 0, or -1 once the client has dropped the

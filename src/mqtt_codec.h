@@ -115,6 +115,10 @@ void mqtt_encode_unsubscribe(struct buf *out, uint16_t packet_id, const char *fi
 /* PINGREQ, PINGRESP, DISCONNECT: fixed header only. */
 void mqtt_encode_empty(struct buf *out, enum mqtt_type type);
 /* Test brokers: CONNACK. */
+/*
+ * Public for the tests: the broker side of the codec, for the tests' brokers and the fuzzer's
+ * seeds.
+ */
 void mqtt_encode_connack(struct buf *out, bool session_present, uint8_t return_code);
 
 /* "Connection Accepted", "unacceptable protocol version", ... for CONNACK codes. */

@@ -49,9 +49,9 @@ struct fake {
 	uint8_t connack_rc;
 	bool answer_connack;
 	bool answer_ping;
-	bool session_present; /* in the CONNACKs it sends */
-	bool ack_qos;         /* answer QoS 1/2 PUBLISH and PUBREL */
-	bool paused;          /* do not read new connections */
+	bool session_present;     /* in the CONNACKs it sends */
+	bool ack_qos;             /* answer QoS 1/2 PUBLISH and PUBREL */
+	bool paused;              /* do not read new connections */
 	bool close_on_connect;    /* close instead of answering CONNECT */
 	int close_after_connack;  /* close right after this many more CONNACKs */
 	const char *poison_topic; /* close on a PUBLISH to this topic */
@@ -285,7 +285,7 @@ static void fake_start(struct fake *f, struct loop *loop)
 {
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 
 	memset(f, 0, sizeof(*f));
 	f->loop = loop;
@@ -317,7 +317,7 @@ static struct mqtt_client *mc;
 
 static void setup(void)
 {
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 	char text[256];
 
 	log_init(LOGL_ERROR, false);
