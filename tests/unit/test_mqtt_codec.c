@@ -83,9 +83,9 @@ END_TEST
 /* mqtt_publish_size() is the length mqtt_encode_publish() writes. */
 START_TEST(publish_size_matches_encoding)
 {
-	static const size_t payloads[] = {0, 1, 120, 121, 122, 123, 124, 125, 126, 127, 128,
-	                                  16377, 16378, 16379, 16380, 16381, 16382, 16383, 16384,
-	                                  70000};
+	static const size_t payloads[] = {0,     1,     120,   121,   122,   123,   124,
+	                                  125,   126,   127,   128,   16377, 16378, 16379,
+	                                  16380, 16381, 16382, 16383, 16384, 70000};
 	static char pl[70000];
 	struct buf b = BUF_INITIALIZER;
 	size_t i;
