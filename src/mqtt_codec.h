@@ -16,6 +16,10 @@
 
 #include "buf.h"
 
+/* Protocol levels of CONNECT: MQTT 3.1 ("MQIsdp") and 3.1.1 ("MQTT"). */
+#define MQTT_PROTO_V31  3
+#define MQTT_PROTO_V311 4
+
 enum mqtt_type {
 	MQTT_CONNECT = 1,
 	MQTT_CONNACK = 2,
