@@ -28,6 +28,7 @@
 #include "loop.h"
 #include "mqtt_client.h"
 #include "mqtt_codec.h"
+#include "mqtt_subset.h"
 #include "net.h"
 #include "spool.h"
 #include "tls.h"
@@ -98,17 +99,6 @@ struct mc_pending_ack {
 	bool a_ready;          /* mqtt_client_ack() was called */
 };
 
-/* A filter of the subscription set. */
-struct mc_sub {
-	struct mc_sub *s_next;
-	int s_qos;
-	uint16_t s_id;  /* SUBSCRIBE or UNSUBSCRIBE awaiting its answer, else 0 */
-	bool s_active;  /* granted by the broker in the current session */
-	bool s_removed; /* unsubscribed: kept until UNSUBACK, or dropped at reconnect */
-	size_t s_len;
-	char s_filter[];
-};
-
 struct mc_list {
 	struct mc_msg *l_head, *l_tail;
 	size_t l_count;
@@ -158,10 +148,7 @@ struct mqtt_client {
 	struct mc_pending_ack *mc_acks;
 	size_t mc_acks_head, mc_acks_n, mc_acks_cap;
 	uint64_t mc_token_next;
-	/* The subscription set. */
-	struct mc_sub *mc_subs;
-	mqtt_suback_fn *mc_on_suback;
-	void *mc_on_suback_ctx;
+	struct mqtt_subset *mc_subset; /* the subscription set */
 	struct mqtt_client_stats mc_st;
 };
 
@@ -170,8 +157,8 @@ static void mc_poison_strike(struct mqtt_client *mc);
 static void mc_lost(struct mqtt_client *mc, const char *fmt, ...) ATTR_PRINTF(2, 3);
 static void mc_drain_queue(struct mqtt_client *mc);
 static void mc_stop_progress(struct mqtt_client *mc);
-static void mc_subs_connected(struct mqtt_client *mc, bool session_present);
 static void mc_io(struct loop *loop, int fd, int mask, void *arg);
+static uint16_t mc_sub_send(void *ctx, bool subscribe, const char *filter, size_t len, int qos);
 
 /* List helpers: FIFO of messages. */
 static void mc_list_push(struct mc_list *l, struct mc_msg *m)
@@ -337,6 +324,7 @@ struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg)
 		memcpy(mc->mc_lw_topic + b, cfg->pub_lw_topic, t + 1);
 	}
 	net_addr_text(cfg->broker_host, cfg->broker_port, mc->mc_addr, sizeof(mc->mc_addr));
+	mc->mc_subset = mqtt_subset_new(mc->mc_addr, mc_sub_send, mc);
 	return mc;
 }
 
@@ -582,18 +570,12 @@ static uint16_t mc_new_id(struct mqtt_client *mc)
 		struct mc_msg *m;
 
 		mc->mc_next_id = mc->mc_next_id == 65535 ? 1 : mc->mc_next_id + 1;
-		struct mc_sub *sub;
-
 		for (m = mc->mc_inflight.l_head; m != NULL; m = m->m_next) {
 			if (m->m_id == id)
 				break;
 		}
-		for (sub = mc->mc_subs; m == NULL && sub != NULL; sub = sub->s_next) {
-			if (sub->s_id == id)
-				break;
-		}
 		/* Far fewer than 65535 ids are ever in use: a free one is found. */
-		if (m == NULL && sub == NULL)
+		if (m == NULL && !mqtt_subset_uses_id(mc->mc_subset, id))
 			return id;
 	}
 }
@@ -777,7 +759,7 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	/* Then `connected`, before the offline queue. */
 	if (mc->mc_lw_topic != NULL)
 		mc_send_status(mc, mc->mc_host_down ? "disconnected" : "connected");
-	mc_subs_connected(mc, pkt->session_present);
+	mqtt_subset_connected(mc->mc_subset, pkt->session_present);
 	if (mc->mc_queue.l_count > 0)
 		log_info("broker %s: sending %zu queued message(s)", mc->mc_addr,
 		         mc->mc_queue.l_count);
@@ -980,140 +962,32 @@ void mqtt_client_on_message(struct mqtt_client *mc, mqtt_message_fn *fn, void *c
 
 void mqtt_client_on_suback(struct mqtt_client *mc, mqtt_suback_fn *fn, void *ctx)
 {
-	mc->mc_on_suback = fn;
-	mc->mc_on_suback_ctx = ctx;
+	mqtt_subset_on_ack(mc->mc_subset, fn, ctx);
 }
 
-static struct mc_sub *mc_sub_find(struct mqtt_client *mc, const char *filter, size_t len)
+/* The subscription set's send hook: SUBSCRIBE or UNSUBSCRIBE on the connection. */
+static uint16_t mc_sub_send(void *ctx, bool subscribe, const char *filter, size_t len, int qos)
 {
-	struct mc_sub *sub;
+	struct mqtt_client *mc = ctx;
+	uint16_t id = mc_new_id(mc);
 
-	for (sub = mc->mc_subs; sub != NULL; sub = sub->s_next) {
-		if (sub->s_len == len && memcmp(sub->s_filter, filter, len) == 0)
-			return sub;
-	}
-	return NULL;
-}
-
-static void mc_sub_free(struct mqtt_client *mc, struct mc_sub *sub)
-{
-	struct mc_sub **pp;
-
-	for (pp = &mc->mc_subs; *pp != sub; pp = &(*pp)->s_next)
-		;
-	*pp = sub->s_next;
-	free(sub);
-}
-
-/* SUBSCRIBE or UNSUBSCRIBE for one filter, on the current connection. */
-static void mc_sub_send(struct mqtt_client *mc, struct mc_sub *sub)
-{
-	sub->s_id = mc_new_id(mc);
-	if (sub->s_removed)
-		mqtt_encode_unsubscribe(&mc->mc_out, sub->s_id, sub->s_filter, sub->s_len);
+	if (subscribe)
+		mqtt_encode_subscribe(&mc->mc_out, id, filter, len, qos);
 	else
-		mqtt_encode_subscribe(&mc->mc_out, sub->s_id, sub->s_filter, sub->s_len,
-		                      sub->s_qos);
+		mqtt_encode_unsubscribe(&mc->mc_out, id, filter, len);
 	mc_want_write(mc);
+	return id;
 }
 
 int mqtt_client_subscribe(struct mqtt_client *mc, const char *filter, size_t len, int qos)
 {
-	struct mc_sub *sub = mc_sub_find(mc, filter, len);
-
-	if (sub == NULL) {
-		sub = xcalloc(1, sizeof(*sub) + len + 1);
-		memcpy(sub->s_filter, filter, len);
-		sub->s_len = len;
-		sub->s_next = mc->mc_subs;
-		mc->mc_subs = sub;
-	} else if (!sub->s_removed && sub->s_qos == qos) {
-		return 0;
-	}
-	sub->s_qos = qos;
-	sub->s_removed = false;
-	sub->s_active = false;
-	if (mc->mc_state == MC_CONNECTED)
-		mc_sub_send(mc, sub);
+	mqtt_subset_subscribe(mc->mc_subset, filter, len, qos, mc->mc_state == MC_CONNECTED);
 	return 0;
 }
 
 int mqtt_client_unsubscribe(struct mqtt_client *mc, const char *filter, size_t len)
 {
-	struct mc_sub *sub = mc_sub_find(mc, filter, len);
-
-	if (sub == NULL || sub->s_removed)
-		return -1;
-	sub->s_removed = true;
-	sub->s_active = false;
-	if (mc->mc_state == MC_CONNECTED)
-		mc_sub_send(mc, sub);
-	/* Otherwise sent on a resumed session, or forgotten with the session. */
-	return 0;
-}
-
-/*
- * After CONNACK: without a session, the broker knows none of our filters:
- * subscribe them all, and forget pending unsubscriptions. With one, send
- * only what it has not acknowledged yet.
- */
-static void mc_subs_connected(struct mqtt_client *mc, bool session_present)
-{
-	struct mc_sub *sub, *next;
-	size_t n = 0;
-
-	for (sub = mc->mc_subs; sub != NULL; sub = next) {
-		next = sub->s_next;
-		sub->s_id = 0;
-		if (!session_present) {
-			sub->s_active = false;
-			if (sub->s_removed) {
-				mc_sub_free(mc, sub);
-				continue;
-			}
-		}
-		if (!sub->s_active) {
-			mc_sub_send(mc, sub);
-			n += !sub->s_removed;
-		}
-	}
-	if (n > 0)
-		log_info("broker %s: subscribing to %zu filter(s)", mc->mc_addr, n);
-}
-
-static void mc_suback(struct mqtt_client *mc, const struct mqtt_packet *pkt)
-{
-	struct mc_sub *sub;
-	int granted;
-
-	for (sub = mc->mc_subs; sub != NULL; sub = sub->s_next) {
-		if (sub->s_id == pkt->packet_id && sub->s_id != 0)
-			break;
-	}
-	if (sub == NULL) {
-		log_debug("broker %s: %s for unknown packet id %u ignored", mc->mc_addr,
-		          mqtt_type_name(pkt->type), pkt->packet_id);
-		return;
-	}
-	sub->s_id = 0;
-	if (pkt->type == MQTT_UNSUBACK) {
-		if (sub->s_removed)
-			mc_sub_free(mc, sub);
-		return;
-	}
-	if (sub->s_removed)
-		return;
-	granted = pkt->body_len >= 1 && pkt->body[0] <= 2 ? pkt->body[0] : -1;
-	sub->s_active = granted >= 0;
-	if (granted < 0)
-		log_warnx("broker %s refused the subscription to '%.*s' (SUBACK 0x%02x)",
-		          mc->mc_addr, (int)sub->s_len, sub->s_filter,
-		          pkt->body_len >= 1 ? pkt->body[0] : 0x80);
-	else
-		log_debug("broker %s: subscribed to '%.*s' with QoS %d", mc->mc_addr,
-		          (int)sub->s_len, sub->s_filter, granted);
-	if (mc->mc_on_suback != NULL)
-		mc->mc_on_suback(mc->mc_on_suback_ctx, sub->s_filter, sub->s_len, granted);
+	return mqtt_subset_unsubscribe(mc->mc_subset, filter, len, mc->mc_state == MC_CONNECTED);
 }
 
 /* One packet from the broker. */
@@ -1144,7 +1018,8 @@ static void mc_handle(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 		break;
 	case MQTT_SUBACK:
 	case MQTT_UNSUBACK:
-		mc_suback(mc, pkt);
+		mqtt_subset_acked(mc->mc_subset, pkt->type == MQTT_UNSUBACK, pkt->packet_id,
+		                  pkt->body, pkt->body_len);
 		break;
 	case MQTT_PINGRESP:
 		mc->mc_ping_sent = 0;
@@ -1599,8 +1474,7 @@ void mqtt_client_free(struct mqtt_client *mc)
 		loop_timer_del(mc->mc_loop, mc->mc_resume_timer);
 	mc_close_fd(mc);
 	mc_drop_all(mc);
-	while (mc->mc_subs != NULL)
-		mc_sub_free(mc, mc->mc_subs);
+	mqtt_subset_free(mc->mc_subset);
 	free(mc->mc_acks);
 	free(mc->mc_qos2_ids);
 	spool_close(mc->mc_spool);
