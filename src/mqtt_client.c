@@ -28,6 +28,7 @@
 #include "loop.h"
 #include "mqtt_client.h"
 #include "mqtt_codec.h"
+#include "mqtt_queue.h"
 #include "mqtt_subset.h"
 #include "net.h"
 #include "spool.h"
@@ -70,38 +71,12 @@ enum mc_state {
 	MC_STOPPED,
 };
 
-/*
- * A message and, right behind it in the same allocation, its topic and
- * payload bytes (mc_msg_topic, mc_msg_payload). A full queue holds
- * queue.max_messages of these, so the header is kept small (48 bytes
- * on 64-bit systems).
- */
-struct mc_msg {
-	struct mc_msg *m_next;
-	size_t m_topic_len;
-	size_t m_payload_len;
-	uint8_t m_qos;
-	bool m_retain;
-	bool m_queueable;
-	bool m_pubrec;  /* QoS 2: PUBREC received, PUBREL sent */
-	bool m_counted; /* QoS 1/2: counted in `published` (resends are not) */
-	bool m_status;  /* connected/disconnected: not a user message, never counted */
-	uint16_t m_id;
-	uint64_t m_seq; /* in the spool (0: not spooled) */
-	uint64_t m_end; /* QoS 0: mc_out_written + buf_len(mc_out) after encoding */
-};
-
 /* An inbound QoS 1/2 message whose PUBACK/PUBREC waits for its delivery. */
 struct mc_pending_ack {
 	uint64_t a_token;
 	uint16_t a_id;
 	enum mqtt_type a_type; /* MQTT_PUBACK or MQTT_PUBREC */
 	bool a_ready;          /* mqtt_client_ack() was called */
-};
-
-struct mc_list {
-	struct mc_msg *l_head, *l_tail;
-	size_t l_count;
 };
 
 struct mqtt_client {
@@ -116,7 +91,7 @@ struct mqtt_client {
 	char mc_addr[NET_ADDR_LEN];
 	struct buf mc_in, mc_out;
 	uint64_t mc_out_written; /* bytes of mc_out written on this connection */
-	struct mc_list mc_queue, mc_unwritten, mc_inflight;
+	struct mq_list mc_queue, mc_unwritten, mc_inflight;
 	size_t mc_queue_bytes;
 	uint16_t mc_next_id;
 	uint8_t *mc_qos2_ids; /* MC_QOS2_BYTES: bit `id` set from PUBLISH to PUBREL */
@@ -128,7 +103,7 @@ struct mqtt_client {
 	size_t mc_window;         /* broker.max_inflight */
 	/* Poison messages: the message at the head when the broker last closed
 	 * the connection, and how many closes in a row found it there. */
-	const struct mc_msg *mc_suspect;
+	const struct mq_msg *mc_suspect;
 	unsigned mc_strikes;
 	bool mc_broker_closed; /* the connection being lost was closed by the broker */
 	bool mc_writing;       /* write watcher installed */
@@ -160,115 +135,14 @@ static void mc_stop_progress(struct mqtt_client *mc);
 static void mc_io(struct loop *loop, int fd, int mask, void *arg);
 static uint16_t mc_sub_send(void *ctx, bool subscribe, const char *filter, size_t len, int qos);
 
-/* List helpers: FIFO of messages. */
-static void mc_list_push(struct mc_list *l, struct mc_msg *m)
-{
-	m->m_next = NULL;
-	if (l->l_tail != NULL)
-		l->l_tail->m_next = m;
-	else
-		l->l_head = m;
-	l->l_tail = m;
-	l->l_count++;
-}
-
-static struct mc_msg *mc_list_pop(struct mc_list *l)
-{
-	struct mc_msg *m = l->l_head;
-
-	if (m == NULL)
-		return NULL;
-	l->l_head = m->m_next;
-	if (l->l_head == NULL)
-		l->l_tail = NULL;
-	l->l_count--;
-	m->m_next = NULL;
-	return m;
-}
-
-/* Put all of `front` before the messages of `l`, keeping both orders. */
-static void mc_list_prepend(struct mc_list *l, struct mc_list *front)
-{
-	if (front->l_head == NULL)
-		return;
-	front->l_tail->m_next = l->l_head;
-	if (l->l_tail == NULL)
-		l->l_tail = front->l_tail;
-	l->l_head = front->l_head;
-	l->l_count += front->l_count;
-	memset(front, 0, sizeof(*front));
-}
-
-static size_t mc_msg_size(const struct mc_msg *m)
-{
-	return m->m_topic_len + m->m_payload_len;
-}
-
-static void mc_msg_free(struct mc_msg *m)
-{
-	free(m);
-}
-
 /* The message needs no (re)delivery any more: out of the spool, freed. */
-static void mc_msg_done(struct mqtt_client *mc, struct mc_msg *m)
+static void mc_msg_done(struct mqtt_client *mc, struct mq_msg *m)
 {
 	if (m == mc->mc_suspect)
 		mc->mc_suspect = NULL;
 	if (m->m_seq != 0 && mc->mc_spool != NULL)
 		spool_done(mc->mc_spool, m->m_seq);
-	mc_msg_free(m);
-}
-
-static char *mc_msg_topic(struct mc_msg *m)
-{
-	return (char *)(m + 1);
-}
-
-static char *mc_msg_payload(struct mc_msg *m)
-{
-	return mc_msg_topic(m) + m->m_topic_len;
-}
-
-/* One message holding copies of topic and payload. */
-static struct mc_msg *mc_msg_new(const char *topic, size_t topic_len, const void *payload,
-                                 size_t payload_len, int qos, bool retain, bool queueable)
-{
-	struct mc_msg *m = xmalloc(sizeof(*m) + topic_len + payload_len);
-
-	memset(m, 0, sizeof(*m));
-	m->m_topic_len = topic_len;
-	m->m_payload_len = payload_len;
-	memcpy(mc_msg_topic(m), topic, topic_len);
-	if (payload_len > 0)
-		memcpy(mc_msg_payload(m), payload, payload_len);
-	m->m_qos = (uint8_t)qos;
-	m->m_retain = retain;
-	m->m_queueable = queueable;
-	return m;
-}
-
-/*
- * The status messages of l are removed from it and freed (returns the
- * bytes they held). Its tail pointer and count are rebuilt in one pass.
- */
-static size_t mc_list_drop_status(struct mc_list *l)
-{
-	struct mc_msg **pp = &l->l_head, *m;
-	size_t bytes = 0;
-
-	l->l_tail = NULL;
-	while ((m = *pp) != NULL) {
-		if (m->m_status) {
-			*pp = m->m_next;
-			l->l_count--;
-			bytes += mc_msg_size(m);
-			mc_msg_free(m);
-			continue;
-		}
-		l->l_tail = m;
-		pp = &m->m_next;
-	}
-	return bytes;
+	mq_msg_free(m);
 }
 
 /*
@@ -279,8 +153,8 @@ static size_t mc_list_drop_status(struct mc_list *l)
  */
 static void mc_drop_status(struct mqtt_client *mc)
 {
-	mc_list_drop_status(&mc->mc_inflight);
-	mc->mc_queue_bytes -= mc_list_drop_status(&mc->mc_queue);
+	mq_drop_status(&mc->mc_inflight);
+	mc->mc_queue_bytes -= mq_drop_status(&mc->mc_queue);
 	mc->mc_status_inflight = 0;
 }
 
@@ -355,24 +229,24 @@ static void mc_close_fd(struct mqtt_client *mc)
  */
 static void mc_reclaim_unwritten(struct mqtt_client *mc)
 {
-	struct mc_list back = {0};
-	struct mc_msg *m;
+	struct mq_list back = {0};
+	struct mq_msg *m;
 	uint64_t lost = 0;
 
-	while ((m = mc_list_pop(&mc->mc_unwritten)) != NULL) {
+	while ((m = mq_pop(&mc->mc_unwritten)) != NULL) {
 		if (m->m_end <= mc->mc_out_written) {
 			mc_msg_done(mc, m);
 			mc->mc_st.published++;
 		} else if (m->m_queueable || m->m_seq != 0) {
 			/* Spooled messages were accepted for delivery: they wait too. */
-			mc_list_push(&back, m);
-			mc->mc_queue_bytes += mc_msg_size(m);
+			mq_push(&back, m);
+			mc->mc_queue_bytes += mq_msg_size(m);
 		} else {
 			lost++;
 			mc_msg_done(mc, m);
 		}
 	}
-	mc_list_prepend(&mc->mc_queue, &back);
+	mq_prepend(&mc->mc_queue, &back);
 	if (lost > 0) {
 		mc->mc_st.dropped += lost;
 		log_warnx("broker %s: %llu QoS 0 message(s) not sent before the connection "
@@ -461,8 +335,8 @@ static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
  */
 static void mc_poison_strike(struct mqtt_client *mc)
 {
-	struct mc_list *l = mc->mc_inflight.l_head != NULL ? &mc->mc_inflight : &mc->mc_queue;
-	struct mc_msg *m = l->l_head;
+	struct mq_list *l = mc->mc_inflight.l_head != NULL ? &mc->mc_inflight : &mc->mc_queue;
+	struct mq_msg *m = l->l_head;
 
 	if (m == NULL || m->m_status) {
 		mc->mc_suspect = NULL;
@@ -475,14 +349,14 @@ static void mc_poison_strike(struct mqtt_client *mc)
 	}
 	if (++mc->mc_strikes < MC_POISON_STRIKES)
 		return;
-	mc_list_pop(l);
+	mq_pop(l);
 	if (l == &mc->mc_queue)
-		mc->mc_queue_bytes -= mc_msg_size(m);
+		mc->mc_queue_bytes -= mq_msg_size(m);
 	mc->mc_st.dropped++;
 	mc->mc_st.poison_dropped++;
 	log_warnx("broker %s closed the connection %d times in a row with the message on '%.*s' "
 	          "(%zu bytes payload, QoS %d) next: dropped it",
-	          mc->mc_addr, MC_POISON_STRIKES, (int)m->m_topic_len, mc_msg_topic(m),
+	          mc->mc_addr, MC_POISON_STRIKES, (int)m->m_topic_len, mq_msg_topic(m),
 	          m->m_payload_len, m->m_qos);
 	mc_msg_done(mc, m);
 	mc->mc_strikes = 0;
@@ -499,13 +373,13 @@ static void mc_want_write(struct mqtt_client *mc)
 /* Bytes were written: QoS 0 messages now fully on the wire are done. */
 static void mc_written(struct mqtt_client *mc, size_t n)
 {
-	struct mc_msg *m;
+	struct mq_msg *m;
 
 	mc->mc_out_written += n;
 	mc->mc_last_sent = loop_now(mc->mc_loop);
 	/* QoS 0 counts as published once all of its bytes are written. */
 	while ((m = mc->mc_unwritten.l_head) != NULL && m->m_end <= mc->mc_out_written) {
-		mc_list_pop(&mc->mc_unwritten);
+		mq_pop(&mc->mc_unwritten);
 		mc_msg_done(mc, m);
 		mc->mc_st.published++;
 	}
@@ -567,7 +441,7 @@ static uint16_t mc_new_id(struct mqtt_client *mc)
 {
 	for (;;) {
 		uint16_t id = mc->mc_next_id;
-		struct mc_msg *m;
+		struct mq_msg *m;
 
 		mc->mc_next_id = mc->mc_next_id == 65535 ? 1 : mc->mc_next_id + 1;
 		for (m = mc->mc_inflight.l_head; m != NULL; m = m->m_next) {
@@ -581,12 +455,12 @@ static uint16_t mc_new_id(struct mqtt_client *mc)
 }
 
 /* Encode one message onto the connection. */
-static void mc_send(struct mqtt_client *mc, struct mc_msg *m, bool dup)
+static void mc_send(struct mqtt_client *mc, struct mq_msg *m, bool dup)
 {
 	if (m->m_qos > 0 && m->m_pubrec) {
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREL, m->m_id);
 	} else {
-		mqtt_encode_publish(&mc->mc_out, mc_msg_topic(m), m->m_topic_len, mc_msg_payload(m),
+		mqtt_encode_publish(&mc->mc_out, mq_msg_topic(m), m->m_topic_len, mq_msg_payload(m),
 		                    m->m_payload_len, m->m_qos, m->m_retain, dup, m->m_id);
 	}
 	if (m->m_qos > 0 && !m->m_counted) {
@@ -595,7 +469,7 @@ static void mc_send(struct mqtt_client *mc, struct mc_msg *m, bool dup)
 	}
 	if (m->m_qos == 0) {
 		m->m_end = mc->mc_out_written + buf_len(&mc->mc_out);
-		mc_list_push(&mc->mc_unwritten, m);
+		mq_push(&mc->mc_unwritten, m);
 	}
 	mc_want_write(mc);
 }
@@ -603,17 +477,17 @@ static void mc_send(struct mqtt_client *mc, struct mc_msg *m, bool dup)
 /* Move queued messages onto the connection while the window allows. */
 static void mc_drain_queue(struct mqtt_client *mc)
 {
-	struct mc_msg *m;
+	struct mq_msg *m;
 
 	while ((mc->mc_state == MC_CONNECTED || mc->mc_state == MC_STOPPING) &&
 	       (m = mc->mc_queue.l_head) != NULL && buf_len(&mc->mc_out) < MC_OUT_HIGH) {
 		if (m->m_qos > 0 && mc->mc_inflight.l_count >= mc->mc_window)
 			break;
-		mc_list_pop(&mc->mc_queue);
-		mc->mc_queue_bytes -= mc_msg_size(m);
+		mq_pop(&mc->mc_queue);
+		mc->mc_queue_bytes -= mq_msg_size(m);
 		if (m->m_qos > 0) {
 			m->m_id = mc_new_id(mc);
-			mc_list_push(&mc->mc_inflight, m);
+			mq_push(&mc->mc_inflight, m);
 			mc->mc_status_inflight += m->m_status;
 		}
 		mc_send(mc, m, false);
@@ -630,23 +504,23 @@ static void mc_drain_queue(struct mqtt_client *mc)
  */
 static void mc_send_status(struct mqtt_client *mc, const char *text)
 {
-	struct mc_msg *m = mc_msg_new(mc->mc_lw_topic, strlen(mc->mc_lw_topic), text, strlen(text),
+	struct mq_msg *m = mq_msg_new(mc->mc_lw_topic, strlen(mc->mc_lw_topic), text, strlen(text),
 	                              1, mc->mc_cfg->broker_lw_retain, false);
-	struct mc_list front = {0};
+	struct mq_list front = {0};
 
 	m->m_status = true;
 	m->m_counted = true;
 	log_debug("broker %s: publishing '%s' on %s", mc->mc_addr, text, mc->mc_lw_topic);
 	if (mc->mc_inflight.l_count < mc->mc_window) {
 		m->m_id = mc_new_id(mc);
-		mc_list_push(&mc->mc_inflight, m);
+		mq_push(&mc->mc_inflight, m);
 		mc->mc_status_inflight++;
 		mc_send(mc, m, false);
 		return;
 	}
-	mc_list_push(&front, m);
-	mc_list_prepend(&mc->mc_queue, &front);
-	mc->mc_queue_bytes += mc_msg_size(m);
+	mq_push(&front, m);
+	mq_prepend(&mc->mc_queue, &front);
+	mc->mc_queue_bytes += mq_msg_size(m);
 }
 
 static void mc_send_connect(struct mqtt_client *mc)
@@ -728,7 +602,7 @@ static int64_t mc_keepalive_fire(struct loop *loop, uint64_t id, void *arg)
 
 static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 {
-	struct mc_msg *m;
+	struct mq_msg *m;
 
 	if (pkt->return_code != 0) {
 		mc_lost(mc, " refused the connection: %s (%u)", mqtt_connack_str(pkt->return_code),
@@ -770,9 +644,9 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 		                       mc_keepalive_fire, mc);
 }
 
-static struct mc_msg *mc_inflight_find(struct mqtt_client *mc, uint16_t id, struct mc_msg ***link)
+static struct mq_msg *mc_inflight_find(struct mqtt_client *mc, uint16_t id, struct mq_msg ***link)
 {
-	struct mc_msg **pp, *m;
+	struct mq_msg **pp, *m;
 
 	for (pp = &mc->mc_inflight.l_head; (m = *pp) != NULL; pp = &m->m_next) {
 		if (m->m_id == id) {
@@ -783,9 +657,9 @@ static struct mc_msg *mc_inflight_find(struct mqtt_client *mc, uint16_t id, stru
 	return NULL;
 }
 
-static void mc_inflight_remove(struct mqtt_client *mc, struct mc_msg **link, struct mc_msg *m)
+static void mc_inflight_remove(struct mqtt_client *mc, struct mq_msg **link, struct mq_msg *m)
 {
-	struct mc_msg *prev = NULL, *p;
+	struct mq_msg *prev = NULL, *p;
 
 	*link = m->m_next;
 	if (mc->mc_inflight.l_tail == m) {
@@ -801,7 +675,7 @@ static void mc_inflight_remove(struct mqtt_client *mc, struct mc_msg **link, str
 
 static void mc_ack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 {
-	struct mc_msg **link, *m = mc_inflight_find(mc, pkt->packet_id, &link);
+	struct mq_msg **link, *m = mc_inflight_find(mc, pkt->packet_id, &link);
 
 	if (m == NULL) {
 		log_debug("broker %s: %s for unknown packet id %u ignored", mc->mc_addr,
@@ -1274,7 +1148,7 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 {
 	const struct cfg *cfg = mc->mc_cfg;
 	bool connected = mc->mc_state == MC_CONNECTED;
-	struct mc_msg *m;
+	struct mq_msg *m;
 
 	if (mqtt_publish_size(topic_len, payload_len, qos) > cfg->broker_max_packet) {
 		mc->mc_st.refused++;
@@ -1292,13 +1166,13 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 		mc->mc_st.refused++;
 		return MQTT_PUB_QUEUE_FULL;
 	}
-	m = mc_msg_new(topic, topic_len, payload, payload_len, qos, retain, allow_queue);
+	m = mq_msg_new(topic, topic_len, payload, payload_len, qos, retain, allow_queue);
 	if (mc->mc_spool != NULL) {
 		/* Durable before the caller answers "accepted". */
 		struct spool_msg sm = {0, qos, retain, topic, topic_len, payload, payload_len};
 
 		if (spool_append(mc->mc_spool, &sm) != 0) {
-			mc_msg_free(m);
+			mq_msg_free(m);
 			mc->mc_st.refused++;
 			return MQTT_PUB_SPOOL_FAILED;
 		}
@@ -1308,12 +1182,12 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 	    (qos == 0 || mc->mc_inflight.l_count < mc->mc_window)) {
 		if (qos > 0) {
 			m->m_id = mc_new_id(mc);
-			mc_list_push(&mc->mc_inflight, m);
+			mq_push(&mc->mc_inflight, m);
 		}
 		mc_send(mc, m, false);
 		return MQTT_PUB_SENT;
 	}
-	mc_list_push(&mc->mc_queue, m);
+	mq_push(&mc->mc_queue, m);
 	mc->mc_queue_bytes += topic_len + payload_len;
 	if (connected)
 		return MQTT_PUB_SENT; /* waits only for window or buffer room */
@@ -1325,12 +1199,12 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 static void mc_replay(void *ctx, const struct spool_msg *sm)
 {
 	struct mqtt_client *mc = ctx;
-	struct mc_msg *m = mc_msg_new(sm->topic, sm->topic_len, sm->payload, sm->payload_len,
+	struct mq_msg *m = mq_msg_new(sm->topic, sm->topic_len, sm->payload, sm->payload_len,
 	                              sm->qos, sm->retain, true);
 
 	m->m_seq = sm->seq;
-	mc_list_push(&mc->mc_queue, m);
-	mc->mc_queue_bytes += mc_msg_size(m);
+	mq_push(&mc->mc_queue, m);
+	mc->mc_queue_bytes += mq_msg_size(m);
 	mc->mc_st.queued++;
 }
 
@@ -1397,19 +1271,19 @@ void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *s
 /* Messages still held at the end are counted and logged, never silent. */
 static void mc_drop_all(struct mqtt_client *mc)
 {
-	struct mc_msg *m;
+	struct mq_msg *m;
 	uint64_t n = 0;
 
 	uint64_t kept = 0;
 
 	mc_reclaim_unwritten(mc);
 	mc_drop_status(mc);
-	while ((m = mc_list_pop(&mc->mc_queue)) != NULL || (m = mc_list_pop(&mc->mc_inflight))) {
+	while ((m = mq_pop(&mc->mc_queue)) != NULL || (m = mq_pop(&mc->mc_inflight))) {
 		if (m->m_seq != 0)
 			kept++;
 		else
 			n++;
-		mc_msg_free(m);
+		mq_msg_free(m);
 	}
 	mc->mc_queue_bytes = 0;
 	if (n > 0) {
