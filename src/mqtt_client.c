@@ -135,6 +135,18 @@ static void mc_stop_progress(struct mqtt_client *mc);
 static void mc_io(struct loop *loop, int fd, int mask, void *arg);
 static uint16_t mc_sub_send(void *ctx, bool subscribe, const char *filter, size_t len, int qos);
 
+/*
+ * Every change of state goes through here. The transitions:
+ *   IDLE -> CONNECTING (start) -> HANDSHAKE (TLS) -> WAIT_CONNACK -> CONNECTED;
+ *   any of these -> BACKOFF on a failure or loss -> CONNECTING when it fires;
+ *   CONNECTED -> STOPPING (stop: queue, in flight, `disconnected`,
+ *   DISCONNECT) -> STOPPED once written or lost; not connected -> STOPPED.
+ */
+static void mc_set_state(struct mqtt_client *mc, enum mc_state state)
+{
+	mc->mc_state = state;
+}
+
 /* The message needs no (re)delivery any more: out of the spool, freed. */
 static void mc_msg_done(struct mqtt_client *mc, struct mq_msg *m)
 {
@@ -183,7 +195,7 @@ struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg)
 	mc->mc_loop = loop;
 	mc->mc_cfg = cfg;
 	mc->mc_fd = -1;
-	mc->mc_state = MC_IDLE;
+	mc_set_state(mc, MC_IDLE);
 	mc->mc_next_id = 1;
 	mc->mc_rand = (unsigned)loop_clock_ms() ^ (unsigned)getpid();
 	mc->mc_qos2_ids = xcalloc(1, MC_QOS2_BYTES);
@@ -274,7 +286,7 @@ static void mc_schedule_reconnect(struct mqtt_client *mc, const char *what)
 	                        mc->mc_attempt, (uint32_t)rand_r(&mc->mc_rand));
 
 	mc->mc_attempt++;
-	mc->mc_state = MC_BACKOFF;
+	mc_set_state(mc, MC_BACKOFF);
 	mc_timer_clear(mc);
 	mc->mc_timer = loop_timer_add(mc->mc_loop, (int64_t)ms, mc_backoff_fire, mc);
 	log_warnx("broker %s%s; retrying in %llu.%llu s", mc->mc_addr, what,
@@ -307,7 +319,7 @@ static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
 	/* Unacknowledged inbound messages come again from the broker. */
 	mc->mc_acks_head = mc->mc_acks_n = 0;
 	if (mc->mc_state == MC_STOPPING || mc->mc_state == MC_STOPPED) {
-		mc->mc_state = MC_STOPPED;
+		mc_set_state(mc, MC_STOPPED);
 		return;
 	}
 	/*
@@ -429,7 +441,7 @@ static void mc_flush(struct mqtt_client *mc)
 			mc_close_fd(mc);
 			mc_timer_clear(mc);
 			mc->mc_st.connected = false;
-			mc->mc_state = MC_STOPPED;
+			mc_set_state(mc, MC_STOPPED);
 			log_info("disconnected from broker %s", mc->mc_addr);
 		}
 	} else {
@@ -544,7 +556,7 @@ static void mc_send_connect(struct mqtt_client *mc)
 		c.will_retain = cfg->broker_lw_retain;
 	}
 	mqtt_encode_connect(&mc->mc_out, &c);
-	mc->mc_state = MC_WAIT_CONNACK;
+	mc_set_state(mc, MC_WAIT_CONNACK);
 	mc_want_write(mc);
 }
 
@@ -610,7 +622,7 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 		return;
 	}
 	mc_timer_clear(mc);
-	mc->mc_state = MC_CONNECTED;
+	mc_set_state(mc, MC_CONNECTED);
 	/* mc_attempt is reset in mc_lost() once the link stayed up long enough. */
 	mc->mc_connected_at = loop_now(mc->mc_loop);
 	mc->mc_ping_sent = 0;
@@ -997,7 +1009,7 @@ static void mc_link_up(struct mqtt_client *mc)
 		mc_lost(mc, ": %s", err);
 		return;
 	}
-	mc->mc_state = MC_HANDSHAKE;
+	mc_set_state(mc, MC_HANDSHAKE);
 	mc_tls_step(mc);
 }
 
@@ -1095,7 +1107,7 @@ static void mc_connect(struct mqtt_client *mc)
 		return;
 	}
 	mc->mc_fd = fd;
-	mc->mc_state = MC_CONNECTING;
+	mc_set_state(mc, MC_CONNECTING);
 	/* mc_io is the callback for both directions; loop_watch keeps one per fd. */
 	if (loop_watch(mc->mc_loop, fd, LOOP_WRITE, mc_io, mc) != 0) {
 		mc_lost(mc, ": descriptor out of range");
@@ -1122,7 +1134,7 @@ void mqtt_client_attach(struct mqtt_client *mc, int fd)
 	mc_timer_clear(mc);
 	mc_close_fd(mc);
 	mc->mc_fd = fd;
-	mc->mc_state = MC_CONNECTING;
+	mc_set_state(mc, MC_CONNECTING);
 	mc_tcp_up(mc);
 }
 
@@ -1303,10 +1315,10 @@ void mqtt_client_stop(struct mqtt_client *mc)
 	mc_timer_clear(mc);
 	if (mc->mc_state != MC_CONNECTED) {
 		mc_close_fd(mc);
-		mc->mc_state = MC_STOPPED;
+		mc_set_state(mc, MC_STOPPED);
 		return;
 	}
-	mc->mc_state = MC_STOPPING;
+	mc_set_state(mc, MC_STOPPING);
 	mc_stop_progress(mc);
 }
 
