@@ -1,16 +1,23 @@
 /*
- * api: the HTTP routes of DESIGN §5 that this build serves. No I/O: each
- * request becomes at most one mqtt_client_publish() and a JSON answer in
- * resp->body.
+ * api: the HTTP routes of DESIGN §5. No I/O: each request becomes
+ * mqtt_client, registry/subs or presence calls and a JSON answer in
+ * resp->body. Every route needs the bearer token when http.token is set
+ * (401 otherwise).
  *
- *   POST /events/{name}   publish the event payload (202 / 400 / 503)
- *   POST /publish         publish a message as given (200 / 400 / 503)
- *   POST/DELETE /presence the host's heartbeat / goodbye (204 / 409)
- *   GET /status           state and counters as JSON
- *   GET /health           200 when connected to the broker, else 503
- *   GET /metrics          the same figures in Prometheus text format
- *   other methods there   405 with Allow
- *   any other path        404
+ *   POST /events/{name}        publish the event payload (202 / 400 / 503)
+ *   POST /progress/{kind}      publish print or slicing progress (202 / 400 / 503)
+ *   POST /temperature          publish the temperatures that moved (202 / 400 / 503)
+ *   POST /publish              publish a message as given (200 / 400 / 413 / 503)
+ *   POST /subscriptions        register a webhook subscription (201 / 200 / 400 / 403)
+ *   GET /subscriptions         the registered subscriptions
+ *   DELETE /subscriptions?url=URL[&topic=FILTER]  remove them (200 {"removed": n})
+ *   DELETE /subscriptions/{id} remove one (200 / 404)
+ *   POST/DELETE /presence      the host's heartbeat / goodbye (204 / 409)
+ *   GET /status                state and counters as JSON
+ *   GET /health                200 when connected to the broker, else 503
+ *   GET /metrics               the same figures in Prometheus text format
+ *   other methods there        405 with Allow
+ *   any other path             404
  *
  * The topic and payload are built in buffers owned by struct api and
  * reused, so a request allocates nothing once they have grown.
@@ -18,6 +25,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -281,9 +289,13 @@ static void api_post_progress(struct api *api, const struct http_request *req, c
 
 /* POST /temperature: the body read member by member. */
 #define API_MAX_SENSORS 64
+/* |time| below this (about 2^63) fits a long long. */
+#define API_TIME_LIMIT 9.2e18
+
 struct api_tempreq {
 	const struct json_member *q_time;
 	struct json_member q_time_m;
+	long long q_ts; /* q_time's value */
 	struct json_member q_sensor[API_MAX_SENSORS];
 	size_t q_n;
 };
@@ -299,6 +311,16 @@ static int api_temp_member(void *ctx, const struct json_member *m, const char **
 		}
 		q->q_time_m = *m;
 		q->q_time = m->kind == JSON_NUMBER ? &q->q_time_m : NULL;
+		if (q->q_time != NULL) {
+			/* Converting a double outside long long's range is undefined. */
+			double d = strtod(m->value, NULL);
+
+			if (!(d > -API_TIME_LIMIT && d < API_TIME_LIMIT)) {
+				*why = "time out of range (unix seconds)";
+				return -1;
+			}
+			q->q_ts = (long long)d;
+		}
 		return 0;
 	}
 	if (m->kind != JSON_OBJECT) {
@@ -340,6 +362,10 @@ static int api_reading_member(void *ctx, const struct json_member *m, const char
 	r->r_len[i] = m->value_len;
 	r->r_has[i] = m->kind == JSON_NUMBER;
 	r->r_val[i] = r->r_has[i] ? strtod(m->value, NULL) : 0;
+	if (!isfinite(r->r_val[i])) {
+		*why = "actual and target must be finite numbers";
+		return -1;
+	}
 	return 0;
 }
 
@@ -382,7 +408,7 @@ static void api_post_temperature(struct api *api, const struct http_request *req
 		http_response_error(resp, 400, "invalid_json", why);
 		return;
 	}
-	ts = q.q_time != NULL ? (long long)strtod(q.q_time->value, NULL) : api_time(api);
+	ts = q.q_time != NULL ? q.q_ts : api_time(api);
 	for (i = 0; i < q.q_n && cfg->pub_temperature_active; i++) {
 		const struct json_member *s = &q.q_sensor[i];
 		struct api_reading r = {{"null", "null"}, {4, 4}, {false, false}, {0, 0}};
@@ -470,6 +496,18 @@ static int api_bool_member(const struct json_member *m, const char *name, bool *
 	return 0;
 }
 
+/* A string member of POST /publish, kept as the last of p->p_members. */
+static int api_string_member(struct api_publish *p, const struct json_member *m, const char *name,
+                             const struct json_member **out, const char **why)
+{
+	if (m->kind != JSON_STRING) {
+		*why = name;
+		return -1;
+	}
+	*out = &p->p_members[p->p_n - 1];
+	return 0;
+}
+
 static int api_publish_member(void *ctx, const struct json_member *m, const char **why)
 {
 	struct api_publish *p = ctx;
@@ -501,22 +539,13 @@ static int api_publish_member(void *ctx, const struct json_member *m, const char
 	p->p_members[p->p_n++] = *m;
 	switch (f) {
 	case 0:
-		if (m->kind != JSON_STRING) {
-			*why = "topic must be a string";
-			return -1;
-		}
-		p->p_topic = &p->p_members[p->p_n - 1];
-		return 0;
+		return api_string_member(p, m, "topic must be a string", &p->p_topic, why);
 	case 1:
 		p->p_payload = &p->p_members[p->p_n - 1];
 		return 0;
 	case 2:
-		if (m->kind != JSON_STRING) {
-			*why = "payload_base64 must be a string";
-			return -1;
-		}
-		p->p_base64 = &p->p_members[p->p_n - 1];
-		return 0;
+		return api_string_member(p, m, "payload_base64 must be a string", &p->p_base64,
+		                         why);
 	case 3:
 		return api_bool_member(m, "retained must be true or false", &p->p_retained, why);
 	case 4:
@@ -694,7 +723,7 @@ static void api_post_subscription(struct api *api, const struct http_request *re
 	struct api_subreq q = {api, NULL, NULL, NULL, NULL};
 	const struct reg_entry *e;
 	const char *why = NULL;
-	char err[TLS_ERR_LEN + 64];
+	char err[ERR_LEN];
 	bool created;
 	int st;
 
@@ -759,15 +788,6 @@ static void api_list_subscriptions(struct api *api, struct http_response *resp)
 	buf_append_str(&resp->body, "]}");
 }
 
-/* Value of a hex digit, -1 for any other character. */
-static int api_hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /*
  * The value of `name` in a query string (application/x-www-form-urlencoded:
  * %XX and '+' for a space), NUL-terminated, newly allocated; NULL if
@@ -797,8 +817,9 @@ static char *api_query_value(const char *q, size_t qlen, const char *name, bool 
 				buf_putc(&v, ' ');
 			} else if (q[i] != '%') {
 				buf_putc(&v, q[i]);
-			} else if (i + 2 < end && (hi = api_hex((unsigned char)q[i + 1])) >= 0 &&
-			           (lo = api_hex((unsigned char)q[i + 2])) >= 0 && (hi | lo) != 0) {
+			} else if (i + 2 < end && (hi = hex_value((unsigned char)q[i + 1])) >= 0 &&
+			           (lo = hex_value((unsigned char)q[i + 2])) >= 0 &&
+			           (hi | lo) != 0) {
 				buf_putc(&v, hi << 4 | lo);
 				i += 2;
 			} else {
@@ -830,7 +851,7 @@ static void api_delete_subscriptions(struct api *api, const struct http_request 
 	bool bad = false;
 	char *url = api_query_value(req->query, req->query_len, "url", &bad);
 	char *topic = bad ? NULL : api_query_value(req->query, req->query_len, "topic", &bad);
-	char err[NET_ERR_LEN + 64];
+	char err[ERR_LEN];
 	long n;
 
 	if (bad || url == NULL) {
@@ -859,7 +880,7 @@ static void api_subscriptions(struct api *api, const struct http_request *req,
                               struct http_response *resp)
 {
 	const size_t plen = sizeof(API_SUBS_PATH) - 1;
-	char id[REGISTRY_ID_LEN + 1], err[NET_ERR_LEN + 64];
+	char id[REGISTRY_ID_LEN + 1], err[ERR_LEN];
 	int rc;
 
 	if (req->path_len == plen) {
@@ -928,10 +949,9 @@ static void api_figures(struct api *api, struct api_figures *f)
 static void api_broker(struct api *api, struct buf *out)
 {
 	const struct cfg *cfg = api->a_cfg;
-	bool v6 = strchr(cfg->broker_host, ':') != NULL;
+	char addr[NET_ADDR_LEN];
 
-	buf_appendf(out, "%s%s%s:%u", v6 ? "[" : "", cfg->broker_host, v6 ? "]" : "",
-	            cfg->broker_port);
+	buf_append_str(out, net_addr_text(cfg->broker_host, cfg->broker_port, addr, sizeof(addr)));
 }
 
 /*

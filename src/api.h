@@ -1,6 +1,7 @@
 /*
- * api: the routes of DESIGN §5. Turns requests into mqtt_client calls and
- * builds the JSON answers; no I/O of its own.
+ * api: the routes of DESIGN §5 (the list is at the top of api.c). Turns
+ * requests into mqtt_client, registry/subs and presence calls and builds
+ * the JSON answers; no I/O of its own.
  */
 #ifndef OCTO_API_H
 #define OCTO_API_H
@@ -36,11 +37,14 @@ void api_set_subscriptions(struct api *api, struct registry *reg, struct subs *s
 struct presence;
 void api_set_presence(struct api *api, struct presence *p);
 /*
- * An http_handler_fn: ctx is the struct api. Serves POST /events/{name}
- * (202 accepted, published or dropped by publish.eventActive /
- * events_exclude; 400 invalid_name / invalid_json; 503 not_connected /
- * queue_full); POST/DELETE /presence; GET /status, /health, /metrics; other methods on a
- * known path get 405 with Allow, other paths 404. The body is replaced by a compact JSON answer.
+ * An http_handler_fn: ctx is the struct api. Serves every route of
+ * DESIGN §5: POST /events/{name} (202 accepted, published or dropped by
+ * publish.eventActive / events_exclude; 400 invalid_name / invalid_json;
+ * 503 not_connected / queue_full), /progress/{kind}, /temperature,
+ * /publish, /subscriptions (with api_set_subscriptions), POST/DELETE
+ * /presence, GET /status, /health, /metrics; 401 without the token of
+ * http.token; other methods on a known path get 405 with Allow, other
+ * paths 404. The body is replaced by a compact JSON answer.
  */
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp);
 

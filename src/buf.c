@@ -4,6 +4,7 @@
  * bytes is cheaper than growing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,4 +167,58 @@ int buf_read_fd(struct buf *b, int fd)
 			return 0;
 		buf_produced(b, (size_t)k);
 	}
+}
+
+int buf_write_fd(const struct buf *b, int fd)
+{
+	const char *p = buf_data(b);
+	size_t n = buf_len(b);
+
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int buf_replace_file(const struct buf *b, const char *path, const char *tmp)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd, rc = -1, saved;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (buf_write_fd(b, fd) != 0 || fsync(fd) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0)
+		return -1;
+	/* The rename is durable once the directory is. */
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(slash - path));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		rc = fsync(fd);
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	free(dir);
+	return rc;
 }

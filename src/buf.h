@@ -48,6 +48,15 @@ void buf_produced(struct buf *b, size_t n);
 void buf_shrink(struct buf *b, size_t keep);
 /* Append everything read from fd until EOF. 0, or -1 with errno set. */
 int buf_read_fd(struct buf *b, int fd);
+/* Write all of b's bytes to fd (EINTR retried). 0, or -1 with errno set. */
+int buf_write_fd(const struct buf *b, int fd);
+/*
+ * The one atomic file writer: b's bytes to tmp (created 0600, truncated),
+ * fsync()ed, renamed over path, and path's directory fsync()ed, so path
+ * holds the old contents or the new ones, never a mix. 0, or -1 with
+ * errno set (tmp may remain; the caller decides).
+ */
+int buf_replace_file(const struct buf *b, const char *path, const char *tmp);
 
 static inline char *buf_data(const struct buf *b)
 {

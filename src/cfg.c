@@ -199,7 +199,7 @@ void cfg_defaults(struct cfg *cfg)
 	{
 		/* 127.0.0.0/8 and ::1, as DESIGN §4 says. */
 		static const char *const allow[] = {"127.0.0.0/8", "::1"};
-		char err[NET_ERR_LEN];
+		char err[ERR_LEN];
 		size_t i;
 
 		cfg->webhook_allow = xcalloc(nitems(allow), sizeof(*cfg->webhook_allow));
@@ -479,7 +479,7 @@ static int cfg_cidr_item(struct cfg_parse *cp, const struct cfg_key *k, const ch
                          void *ctx)
 {
 	struct cfg *cfg = ctx;
-	char item[128], err[NET_ERR_LEN];
+	char item[128], err[ERR_LEN];
 
 	if (len >= sizeof(item))
 		return cfg_fail(cp, cp->cp_line, "%s: '%.*s' is too long for an address block",
@@ -507,7 +507,7 @@ static int cfg_set_cidrlist(struct cfg_parse *cp, const struct cfg_key *k, const
 static int cfg_set_url(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
 {
 	struct cfg *cfg = cp->cp_cfg;
-	char host[NET_HOST_LEN], err[NET_ERR_LEN];
+	char host[NET_HOST_LEN], err[ERR_LEN];
 	uint16_t port = 0;
 	const char *rest = v;
 
@@ -537,7 +537,7 @@ static int cfg_set_value(struct cfg_parse *cp, const struct cfg_key *k, const ch
 {
 	struct cfg *cfg = cp->cp_cfg;
 	void *field = (char *)cfg + k->k_off;
-	char host[NET_HOST_LEN], err[NET_ERR_LEN];
+	char host[NET_HOST_LEN], err[ERR_LEN];
 	const char *why;
 	uint64_t u;
 	uint16_t port;

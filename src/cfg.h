@@ -17,11 +17,7 @@
 #include <stdint.h>
 
 #include "log.h"
-
-#define CFG_ERR_LEN 512
-
-#define MQTT_PROTO_V31  3
-#define MQTT_PROTO_V311 4
+#include "mqtt_codec.h" /* MQTT_PROTO_V31, MQTT_PROTO_V311 */
 
 /* The event classes of DESIGN §5.1 (publish.events.<class>). */
 enum cfg_event_class {

@@ -25,6 +25,7 @@
  */
 #include <string.h>
 
+#include "compat.h"
 #include "http_parser.h"
 
 enum { HP_HEAD = 0, HP_BODY, HP_CHUNK_SIZE, HP_CHUNK_DATA, HP_CHUNK_END, HP_TRAILER, HP_DONE };
@@ -359,18 +360,6 @@ static bool hp_find_head_end(struct http_parser *p, const char *buf, size_t len)
 	return false;
 }
 
-/* Value of a hex digit, -1 for any other byte. */
-static int hp_hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * A chunk-size line buf[s..e) (line end excluded): 1*HEXDIG, optional
  * blanks, optional ";" extensions (ignored). The size into *size.
@@ -380,7 +369,7 @@ static int hp_chunk_size(struct http_parser *p, const char *buf, size_t s, size_
 	size_t i = s, n = 0;
 	int d;
 
-	while (i < e && (d = hp_hex((unsigned char)buf[i])) >= 0) {
+	while (i < e && (d = hex_value((unsigned char)buf[i])) >= 0) {
 		if (n > (p->lim.max_body >> 4))
 			return hp_body_too_large(p);
 		n = (n << 4) | (size_t)d;
@@ -487,7 +476,7 @@ static void hp_join_chunks(struct http_parser *p, char *buf)
 	int d;
 
 	for (;;) {
-		for (n = 0; (d = hp_hex((unsigned char)buf[r])) >= 0; r++)
+		for (n = 0; (d = hex_value((unsigned char)buf[r])) >= 0; r++)
 			n = (n << 4) | (size_t)d;
 		r = (size_t)((char *)memchr(buf + r, '\n', p->consumed - r) - buf) + 1;
 		if (n == 0)
@@ -750,46 +739,39 @@ const struct http_header *http_request_header(const struct http_request *req, co
 	return NULL;
 }
 
+/*
+ * The reason phrases: every status the daemon sends is here (RFC 9110
+ * wording); test_status_text holds the list of those it sends.
+ */
+static const struct {
+	int status;
+	const char *text;
+} hp_status_texts[] = {
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {204, "No Content"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {408, "Request Timeout"},
+        {409, "Conflict"},
+        {411, "Length Required"},
+        {413, "Content Too Large"},
+        {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {503, "Service Unavailable"},
+        {505, "HTTP Version Not Supported"},
+};
+
 const char *http_status_text(int status)
 {
-	switch (status) {
-	case 200:
-		return "OK";
-	case 202:
-		return "Accepted";
-	case 204:
-		return "No Content";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 408:
-		return "Request Timeout";
-	case 409:
-		return "Conflict";
-	case 411:
-		return "Length Required";
-	case 413:
-		return "Content Too Large";
-	case 429:
-		return "Too Many Requests";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 501:
-		return "Not Implemented";
-	case 503:
-		return "Service Unavailable";
-	case 505:
-		return "HTTP Version Not Supported";
-	default:
-		return "Unknown";
-	}
+	for (size_t i = 0; i < sizeof(hp_status_texts) / sizeof(hp_status_texts[0]); i++)
+		if (hp_status_texts[i].status == status)
+			return hp_status_texts[i].text;
+	return "Unknown";
 }

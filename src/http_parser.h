@@ -147,7 +147,7 @@ enum http_parse_rc http_parse_response_eof(struct http_parser *p, char *buf, siz
                                            struct http_response_info *out);
 /* Case-insensitive header lookup; NULL if absent. */
 const struct http_header *http_request_header(const struct http_request *req, const char *name);
-/* Reason phrase for a status code ("Not Found"). */
+/* Reason phrase for a status code ("Not Found"); "Unknown" for one the daemon never sends. */
 const char *http_status_text(int status);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "topic.h"
 
 /* Documents up to this many tokens are parsed without allocating. */
 #define JSON_STACK_TOKENS 64
@@ -70,55 +71,6 @@ static bool json_is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-static int json_hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Length of the well-formed UTF-8 sequence at s (lead byte >= 0x80), or 0.
- * Rejects overlong forms, UTF-16 surrogates (U+D800..DFFF) and anything
- * above U+10FFFF, following the table in RFC 3629 §4.
- */
-static size_t json_utf8_len(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	/* The second byte's range is narrowed for the lead bytes that could
-	 * otherwise spell an overlong form, a surrogate or > U+10FFFF. */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (avail < n)
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /*
  * Check the string whose contents start at js[from] (after the opening
  * quote). On success *end is the offset of the closing quote.
@@ -156,7 +108,7 @@ static int json_check_string(const char *js, size_t from, size_t len, size_t *en
 				for (k = 0; k < 4; k++) {
 					if (i + 2 + k >= len)
 						goto partial;
-					if (json_hexval(s[i + 2 + k]) < 0) {
+					if (hex_value(s[i + 2 + k]) < 0) {
 						*why = JSON_WHY_ESCAPE;
 						return -1;
 					}
@@ -172,7 +124,7 @@ static int json_check_string(const char *js, size_t from, size_t len, size_t *en
 			i++;
 			continue;
 		}
-		n = json_utf8_len(s + i, len - i);
+		n = utf8_seq_len(s + i, len - i);
 		if (n == 0) {
 			*why = JSON_WHY_UTF8;
 			return -1;
@@ -604,7 +556,7 @@ void json_append_string(struct buf *out, const char *s, size_t len)
 				buf_append(out, esc, sizeof(esc));
 				break;
 			}
-			n = json_utf8_len(u + i, len - i);
+			n = utf8_seq_len(u + i, len - i);
 			if (n > 0) {
 				buf_append(out, s + i, n);
 				i += n;
@@ -633,7 +585,7 @@ static uint32_t json_next_cp(const char *js, size_t *i, size_t end)
 	if (s[*i] != '\\') {
 		if (s[*i] < 0x80)
 			return s[(*i)++];
-		n = json_utf8_len(s + *i, end - *i);
+		n = utf8_seq_len(s + *i, end - *i);
 		cp = s[*i] & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
 		for (k = 1; k < n; k++)
 			cp = (cp << 6) | (s[*i + k] & 0x3f);
@@ -664,12 +616,12 @@ static uint32_t json_next_cp(const char *js, size_t *i, size_t end)
 	}
 	cp = 0;
 	for (k = 2; k < 6; k++)
-		cp = (cp << 4) | (uint32_t)json_hexval(s[*i + k]);
+		cp = (cp << 4) | (uint32_t)hex_value(s[*i + k]);
 	*i += 6;
 	if (cp >= 0xd800 && cp <= 0xdbff && *i + 6 <= end && s[*i] == '\\' && s[*i + 1] == 'u') {
 		lo = 0;
 		for (k = 2; k < 6; k++)
-			lo = (lo << 4) | (uint32_t)json_hexval(s[*i + k]);
+			lo = (lo << 4) | (uint32_t)hex_value(s[*i + k]);
 		if (lo >= 0xdc00 && lo <= 0xdfff) {
 			*i += 6;
 			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);

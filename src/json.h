@@ -27,6 +27,7 @@ void json_append_string(struct buf *out, const char *s, size_t len);
  * "invalid JSON: unexpected end"). Arrays and objects may nest at most
  * 128 deep: jsmn's cost per closing bracket grows with the depth.
  */
+/* Public for the tests: the tests check that what the daemon builds is valid JSON. */
 int json_validate(const char *in, size_t inlen, const char **why);
 
 /*

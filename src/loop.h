@@ -52,7 +52,10 @@ uint64_t loop_timer_add(struct loop *loop, int64_t ms, loop_timer_fn *fn, void *
 /* Cancel a timer; unknown or fired ids are ignored. */
 void loop_timer_del(struct loop *loop, uint64_t id);
 
-/* Called before each select(); one hook. */
+/*
+ * Called before each select(); one hook. Public for the tests: the loop's
+ * whole API as in Redis ae (test_loop); nothing in the daemon needs it.
+ */
 void loop_set_before_sleep(struct loop *loop, loop_hook_fn *fn, void *arg);
 /* Run fn(arg) after the current iteration's callbacks (deferred close). */
 void loop_defer(struct loop *loop, loop_defer_fn *fn, void *arg);
@@ -74,7 +77,10 @@ uint64_t loop_clock_ms(void);
  * closed is dropped, so the loop does not spin).
  */
 int loop_run_once(struct loop *loop, int64_t timeout_ms);
-/* Iterate until loop_stop(). */
+/*
+ * Iterate until loop_stop(). Public for the tests: the loop's whole API as
+ * in Redis ae; main calls loop_run_once() itself to act on signal flags.
+ */
 void loop_run(struct loop *loop);
 void loop_stop(struct loop *loop);
 

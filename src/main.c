@@ -33,10 +33,6 @@
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/octomqttd.conf"
 
-/* Brackets around an IPv6 address in "host:port" log text. */
-#define V6_OPEN(h)  (strchr((h), ':') != NULL ? "[" : "")
-#define V6_CLOSE(h) (strchr((h), ':') != NULL ? "]" : "")
-
 static volatile sig_atomic_t got_stop;
 static volatile sig_atomic_t got_hup;
 
@@ -61,7 +57,7 @@ struct main_hooks {
 static int main_add_target(void *ctx, const struct reg_entry *e)
 {
 	struct main_hooks *h = ctx;
-	char err[NET_ERR_LEN + 64];
+	char err[ERR_LEN];
 
 	if (webhook_add_target(h->h_wh, e->id, e->url, err, sizeof(err)) != 0) {
 		log_warnx("subscription %s (%s): %s", e->id, e->url, err);
@@ -101,7 +97,7 @@ static struct tls_conf *main_tls_conf(const struct cfg *cfg, bool broker, char *
 	struct tls_conf_opts o = {0};
 	struct tls_conf *tc;
 	enum tls_file which;
-	char why[TLS_ERR_LEN], where[CFG_ERR_LEN / 2];
+	char why[ERR_LEN], where[ERR_LEN / 2];
 	const char *key;
 
 	if (broker) {
@@ -132,7 +128,7 @@ static struct tls_conf *main_tls_conf(const struct cfg *cfg, bool broker, char *
 		key = broker ? "broker.tls" : "webhook.tls_ca_certs";
 		break;
 	}
-	snprintf(err, errlen, "%s: %s", cfg_where(cfg, key, where, sizeof(where)), why);
+	err_printf(err, errlen, "%s: %s", cfg_where(cfg, key, where, sizeof(where)), why);
 	return NULL;
 }
 
@@ -163,7 +159,7 @@ static void install_signals(void)
 int main(int argc, char **argv)
 {
 	const char *path = DEFAULT_CONFIG;
-	char err[CFG_ERR_LEN + TLS_ERR_LEN];
+	char err[ERR_LEN], listen_addr[NET_ADDR_LEN], broker_addr[NET_ADDR_LEN];
 	struct http_server *srv;
 	struct mqtt_client *mc;
 	struct api *api;
@@ -306,10 +302,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	api_set_server(api, srv);
-	log_info("octomqttd %s: listening on %s%s%s:%u, broker %s%s%s:%u", PACKAGE_VERSION,
-	         V6_OPEN(cfg.http_listen_host), cfg.http_listen_host,
-	         V6_CLOSE(cfg.http_listen_host), cfg.http_listen_port, V6_OPEN(cfg.broker_host),
-	         cfg.broker_host, V6_CLOSE(cfg.broker_host), cfg.broker_port);
+	log_info("octomqttd %s: listening on %s, broker %s", PACKAGE_VERSION,
+	         net_addr_text(cfg.http_listen_host, cfg.http_listen_port, listen_addr,
+	                       sizeof(listen_addr)),
+	         net_addr_text(cfg.broker_host, cfg.broker_port, broker_addr, sizeof(broker_addr)));
 	mqtt_client_start(mc);
 
 	/* select() returns early on a signal (EINTR), so flags are seen at once. */

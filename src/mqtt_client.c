@@ -28,6 +28,8 @@
 #include "loop.h"
 #include "mqtt_client.h"
 #include "mqtt_codec.h"
+#include "mqtt_queue.h"
+#include "mqtt_subset.h"
 #include "net.h"
 #include "spool.h"
 #include "tls.h"
@@ -69,49 +71,12 @@ enum mc_state {
 	MC_STOPPED,
 };
 
-/*
- * A message and, right behind it in the same allocation, its topic and
- * payload bytes (mc_msg_topic, mc_msg_payload). A full queue holds
- * queue.max_messages of these, so the header is kept small (48 bytes
- * on 64-bit systems).
- */
-struct mc_msg {
-	struct mc_msg *m_next;
-	size_t m_topic_len;
-	size_t m_payload_len;
-	uint8_t m_qos;
-	bool m_retain;
-	bool m_queueable;
-	bool m_pubrec;  /* QoS 2: PUBREC received, PUBREL sent */
-	bool m_counted; /* QoS 1/2: counted in `published` (resends are not) */
-	bool m_status;  /* connected/disconnected: not a user message, never counted */
-	uint16_t m_id;
-	uint64_t m_seq; /* in the spool (0: not spooled) */
-	uint64_t m_end; /* QoS 0: mc_out_written + buf_len(mc_out) after encoding */
-};
-
 /* An inbound QoS 1/2 message whose PUBACK/PUBREC waits for its delivery. */
 struct mc_pending_ack {
 	uint64_t a_token;
 	uint16_t a_id;
 	enum mqtt_type a_type; /* MQTT_PUBACK or MQTT_PUBREC */
 	bool a_ready;          /* mqtt_client_ack() was called */
-};
-
-/* A filter of the subscription set. */
-struct mc_sub {
-	struct mc_sub *s_next;
-	int s_qos;
-	uint16_t s_id;  /* SUBSCRIBE or UNSUBSCRIBE awaiting its answer, else 0 */
-	bool s_active;  /* granted by the broker in the current session */
-	bool s_removed; /* unsubscribed: kept until UNSUBACK, or dropped at reconnect */
-	size_t s_len;
-	char s_filter[];
-};
-
-struct mc_list {
-	struct mc_msg *l_head, *l_tail;
-	size_t l_count;
 };
 
 struct mqtt_client {
@@ -123,10 +88,10 @@ struct mqtt_client {
 	struct tls *mc_tls;           /* the session on mc_fd, or NULL */
 	bool mc_wblocked;             /* a TLS write waits for readability (tls_want) */
 	uint64_t mc_resume_timer;     /* reads what TLS holds after a pause ends */
-	char mc_addr[NET_HOST_LEN + 16];
+	char mc_addr[NET_ADDR_LEN];
 	struct buf mc_in, mc_out;
 	uint64_t mc_out_written; /* bytes of mc_out written on this connection */
-	struct mc_list mc_queue, mc_unwritten, mc_inflight;
+	struct mq_list mc_queue, mc_unwritten, mc_inflight;
 	size_t mc_queue_bytes;
 	uint16_t mc_next_id;
 	uint8_t *mc_qos2_ids; /* MC_QOS2_BYTES: bit `id` set from PUBLISH to PUBREL */
@@ -138,7 +103,7 @@ struct mqtt_client {
 	size_t mc_window;         /* broker.max_inflight */
 	/* Poison messages: the message at the head when the broker last closed
 	 * the connection, and how many closes in a row found it there. */
-	const struct mc_msg *mc_suspect;
+	const struct mq_msg *mc_suspect;
 	unsigned mc_strikes;
 	bool mc_broker_closed; /* the connection being lost was closed by the broker */
 	bool mc_writing;       /* write watcher installed */
@@ -158,10 +123,7 @@ struct mqtt_client {
 	struct mc_pending_ack *mc_acks;
 	size_t mc_acks_head, mc_acks_n, mc_acks_cap;
 	uint64_t mc_token_next;
-	/* The subscription set. */
-	struct mc_sub *mc_subs;
-	mqtt_suback_fn *mc_on_suback;
-	void *mc_on_suback_ctx;
+	struct mqtt_subset *mc_subset; /* the subscription set */
 	struct mqtt_client_stats mc_st;
 };
 
@@ -170,118 +132,29 @@ static void mc_poison_strike(struct mqtt_client *mc);
 static void mc_lost(struct mqtt_client *mc, const char *fmt, ...) ATTR_PRINTF(2, 3);
 static void mc_drain_queue(struct mqtt_client *mc);
 static void mc_stop_progress(struct mqtt_client *mc);
-static void mc_subs_connected(struct mqtt_client *mc, bool session_present);
 static void mc_io(struct loop *loop, int fd, int mask, void *arg);
+static uint16_t mc_sub_send(void *ctx, bool subscribe, const char *filter, size_t len, int qos);
 
-/* List helpers: FIFO of messages. */
-static void mc_list_push(struct mc_list *l, struct mc_msg *m)
+/*
+ * Every change of state goes through here. The transitions:
+ *   IDLE -> CONNECTING (start) -> HANDSHAKE (TLS) -> WAIT_CONNACK -> CONNECTED;
+ *   any of these -> BACKOFF on a failure or loss -> CONNECTING when it fires;
+ *   CONNECTED -> STOPPING (stop: queue, in flight, `disconnected`,
+ *   DISCONNECT) -> STOPPED once written or lost; not connected -> STOPPED.
+ */
+static void mc_set_state(struct mqtt_client *mc, enum mc_state state)
 {
-	m->m_next = NULL;
-	if (l->l_tail != NULL)
-		l->l_tail->m_next = m;
-	else
-		l->l_head = m;
-	l->l_tail = m;
-	l->l_count++;
-}
-
-static struct mc_msg *mc_list_pop(struct mc_list *l)
-{
-	struct mc_msg *m = l->l_head;
-
-	if (m == NULL)
-		return NULL;
-	l->l_head = m->m_next;
-	if (l->l_head == NULL)
-		l->l_tail = NULL;
-	l->l_count--;
-	m->m_next = NULL;
-	return m;
-}
-
-/* Put all of `front` before the messages of `l`, keeping both orders. */
-static void mc_list_prepend(struct mc_list *l, struct mc_list *front)
-{
-	if (front->l_head == NULL)
-		return;
-	front->l_tail->m_next = l->l_head;
-	if (l->l_tail == NULL)
-		l->l_tail = front->l_tail;
-	l->l_head = front->l_head;
-	l->l_count += front->l_count;
-	memset(front, 0, sizeof(*front));
-}
-
-static size_t mc_msg_size(const struct mc_msg *m)
-{
-	return m->m_topic_len + m->m_payload_len;
-}
-
-static void mc_msg_free(struct mc_msg *m)
-{
-	free(m);
+	mc->mc_state = state;
 }
 
 /* The message needs no (re)delivery any more: out of the spool, freed. */
-static void mc_msg_done(struct mqtt_client *mc, struct mc_msg *m)
+static void mc_msg_done(struct mqtt_client *mc, struct mq_msg *m)
 {
 	if (m == mc->mc_suspect)
 		mc->mc_suspect = NULL;
 	if (m->m_seq != 0 && mc->mc_spool != NULL)
 		spool_done(mc->mc_spool, m->m_seq);
-	mc_msg_free(m);
-}
-
-static char *mc_msg_topic(struct mc_msg *m)
-{
-	return (char *)(m + 1);
-}
-
-static char *mc_msg_payload(struct mc_msg *m)
-{
-	return mc_msg_topic(m) + m->m_topic_len;
-}
-
-/* One message holding copies of topic and payload. */
-static struct mc_msg *mc_msg_new(const char *topic, size_t topic_len, const void *payload,
-                                 size_t payload_len, int qos, bool retain, bool queueable)
-{
-	struct mc_msg *m = xmalloc(sizeof(*m) + topic_len + payload_len);
-
-	memset(m, 0, sizeof(*m));
-	m->m_topic_len = topic_len;
-	m->m_payload_len = payload_len;
-	memcpy(mc_msg_topic(m), topic, topic_len);
-	if (payload_len > 0)
-		memcpy(mc_msg_payload(m), payload, payload_len);
-	m->m_qos = (uint8_t)qos;
-	m->m_retain = retain;
-	m->m_queueable = queueable;
-	return m;
-}
-
-/*
- * The status messages of l are removed from it and freed (returns the
- * bytes they held). Its tail pointer and count are rebuilt in one pass.
- */
-static size_t mc_list_drop_status(struct mc_list *l)
-{
-	struct mc_msg **pp = &l->l_head, *m;
-	size_t bytes = 0;
-
-	l->l_tail = NULL;
-	while ((m = *pp) != NULL) {
-		if (m->m_status) {
-			*pp = m->m_next;
-			l->l_count--;
-			bytes += mc_msg_size(m);
-			mc_msg_free(m);
-			continue;
-		}
-		l->l_tail = m;
-		pp = &m->m_next;
-	}
-	return bytes;
+	mq_msg_free(m);
 }
 
 /*
@@ -292,8 +165,8 @@ static size_t mc_list_drop_status(struct mc_list *l)
  */
 static void mc_drop_status(struct mqtt_client *mc)
 {
-	mc_list_drop_status(&mc->mc_inflight);
-	mc->mc_queue_bytes -= mc_list_drop_status(&mc->mc_queue);
+	mq_drop_status(&mc->mc_inflight);
+	mc->mc_queue_bytes -= mq_drop_status(&mc->mc_queue);
 	mc->mc_status_inflight = 0;
 }
 
@@ -322,7 +195,7 @@ struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg)
 	mc->mc_loop = loop;
 	mc->mc_cfg = cfg;
 	mc->mc_fd = -1;
-	mc->mc_state = MC_IDLE;
+	mc_set_state(mc, MC_IDLE);
 	mc->mc_next_id = 1;
 	mc->mc_rand = (unsigned)loop_clock_ms() ^ (unsigned)getpid();
 	mc->mc_qos2_ids = xcalloc(1, MC_QOS2_BYTES);
@@ -336,12 +209,8 @@ struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg)
 		memcpy(mc->mc_lw_topic, cfg->pub_base_topic, b);
 		memcpy(mc->mc_lw_topic + b, cfg->pub_lw_topic, t + 1);
 	}
-	if (strchr(cfg->broker_host, ':') != NULL)
-		snprintf(mc->mc_addr, sizeof(mc->mc_addr), "[%s]:%u", cfg->broker_host,
-		         cfg->broker_port);
-	else
-		snprintf(mc->mc_addr, sizeof(mc->mc_addr), "%s:%u", cfg->broker_host,
-		         cfg->broker_port);
+	net_addr_text(cfg->broker_host, cfg->broker_port, mc->mc_addr, sizeof(mc->mc_addr));
+	mc->mc_subset = mqtt_subset_new(mc->mc_addr, mc_sub_send, mc);
 	return mc;
 }
 
@@ -372,24 +241,24 @@ static void mc_close_fd(struct mqtt_client *mc)
  */
 static void mc_reclaim_unwritten(struct mqtt_client *mc)
 {
-	struct mc_list back = {0};
-	struct mc_msg *m;
+	struct mq_list back = {0};
+	struct mq_msg *m;
 	uint64_t lost = 0;
 
-	while ((m = mc_list_pop(&mc->mc_unwritten)) != NULL) {
+	while ((m = mq_pop(&mc->mc_unwritten)) != NULL) {
 		if (m->m_end <= mc->mc_out_written) {
 			mc_msg_done(mc, m);
 			mc->mc_st.published++;
 		} else if (m->m_queueable || m->m_seq != 0) {
 			/* Spooled messages were accepted for delivery: they wait too. */
-			mc_list_push(&back, m);
-			mc->mc_queue_bytes += mc_msg_size(m);
+			mq_push(&back, m);
+			mc->mc_queue_bytes += mq_msg_size(m);
 		} else {
 			lost++;
 			mc_msg_done(mc, m);
 		}
 	}
-	mc_list_prepend(&mc->mc_queue, &back);
+	mq_prepend(&mc->mc_queue, &back);
 	if (lost > 0) {
 		mc->mc_st.dropped += lost;
 		log_warnx("broker %s: %llu QoS 0 message(s) not sent before the connection "
@@ -417,7 +286,7 @@ static void mc_schedule_reconnect(struct mqtt_client *mc, const char *what)
 	                        mc->mc_attempt, (uint32_t)rand_r(&mc->mc_rand));
 
 	mc->mc_attempt++;
-	mc->mc_state = MC_BACKOFF;
+	mc_set_state(mc, MC_BACKOFF);
 	mc_timer_clear(mc);
 	mc->mc_timer = loop_timer_add(mc->mc_loop, (int64_t)ms, mc_backoff_fire, mc);
 	log_warnx("broker %s%s; retrying in %llu.%llu s", mc->mc_addr, what,
@@ -432,7 +301,7 @@ static void mc_schedule_reconnect(struct mqtt_client *mc, const char *what)
 static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
 {
 	bool was_connected = mc->mc_state == MC_CONNECTED;
-	char why[TLS_ERR_LEN + 64];
+	char why[ERR_LEN];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -450,7 +319,7 @@ static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
 	/* Unacknowledged inbound messages come again from the broker. */
 	mc->mc_acks_head = mc->mc_acks_n = 0;
 	if (mc->mc_state == MC_STOPPING || mc->mc_state == MC_STOPPED) {
-		mc->mc_state = MC_STOPPED;
+		mc_set_state(mc, MC_STOPPED);
 		return;
 	}
 	/*
@@ -478,8 +347,8 @@ static void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
  */
 static void mc_poison_strike(struct mqtt_client *mc)
 {
-	struct mc_list *l = mc->mc_inflight.l_head != NULL ? &mc->mc_inflight : &mc->mc_queue;
-	struct mc_msg *m = l->l_head;
+	struct mq_list *l = mc->mc_inflight.l_head != NULL ? &mc->mc_inflight : &mc->mc_queue;
+	struct mq_msg *m = l->l_head;
 
 	if (m == NULL || m->m_status) {
 		mc->mc_suspect = NULL;
@@ -492,14 +361,14 @@ static void mc_poison_strike(struct mqtt_client *mc)
 	}
 	if (++mc->mc_strikes < MC_POISON_STRIKES)
 		return;
-	mc_list_pop(l);
+	mq_pop(l);
 	if (l == &mc->mc_queue)
-		mc->mc_queue_bytes -= mc_msg_size(m);
+		mc->mc_queue_bytes -= mq_msg_size(m);
 	mc->mc_st.dropped++;
 	mc->mc_st.poison_dropped++;
 	log_warnx("broker %s closed the connection %d times in a row with the message on '%.*s' "
 	          "(%zu bytes payload, QoS %d) next: dropped it",
-	          mc->mc_addr, MC_POISON_STRIKES, (int)m->m_topic_len, mc_msg_topic(m),
+	          mc->mc_addr, MC_POISON_STRIKES, (int)m->m_topic_len, mq_msg_topic(m),
 	          m->m_payload_len, m->m_qos);
 	mc_msg_done(mc, m);
 	mc->mc_strikes = 0;
@@ -516,13 +385,13 @@ static void mc_want_write(struct mqtt_client *mc)
 /* Bytes were written: QoS 0 messages now fully on the wire are done. */
 static void mc_written(struct mqtt_client *mc, size_t n)
 {
-	struct mc_msg *m;
+	struct mq_msg *m;
 
 	mc->mc_out_written += n;
 	mc->mc_last_sent = loop_now(mc->mc_loop);
 	/* QoS 0 counts as published once all of its bytes are written. */
 	while ((m = mc->mc_unwritten.l_head) != NULL && m->m_end <= mc->mc_out_written) {
-		mc_list_pop(&mc->mc_unwritten);
+		mq_pop(&mc->mc_unwritten);
 		mc_msg_done(mc, m);
 		mc->mc_st.published++;
 	}
@@ -530,7 +399,7 @@ static void mc_written(struct mqtt_client *mc, size_t n)
 
 static void mc_flush(struct mqtt_client *mc)
 {
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 
 	mc->mc_wblocked = false;
 	while (buf_len(&mc->mc_out) > 0) {
@@ -572,7 +441,7 @@ static void mc_flush(struct mqtt_client *mc)
 			mc_close_fd(mc);
 			mc_timer_clear(mc);
 			mc->mc_st.connected = false;
-			mc->mc_state = MC_STOPPED;
+			mc_set_state(mc, MC_STOPPED);
 			log_info("disconnected from broker %s", mc->mc_addr);
 		}
 	} else {
@@ -584,32 +453,26 @@ static uint16_t mc_new_id(struct mqtt_client *mc)
 {
 	for (;;) {
 		uint16_t id = mc->mc_next_id;
-		struct mc_msg *m;
+		struct mq_msg *m;
 
 		mc->mc_next_id = mc->mc_next_id == 65535 ? 1 : mc->mc_next_id + 1;
-		struct mc_sub *sub;
-
 		for (m = mc->mc_inflight.l_head; m != NULL; m = m->m_next) {
 			if (m->m_id == id)
 				break;
 		}
-		for (sub = mc->mc_subs; m == NULL && sub != NULL; sub = sub->s_next) {
-			if (sub->s_id == id)
-				break;
-		}
 		/* Far fewer than 65535 ids are ever in use: a free one is found. */
-		if (m == NULL && sub == NULL)
+		if (m == NULL && !mqtt_subset_uses_id(mc->mc_subset, id))
 			return id;
 	}
 }
 
 /* Encode one message onto the connection. */
-static void mc_send(struct mqtt_client *mc, struct mc_msg *m, bool dup)
+static void mc_send(struct mqtt_client *mc, struct mq_msg *m, bool dup)
 {
 	if (m->m_qos > 0 && m->m_pubrec) {
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREL, m->m_id);
 	} else {
-		mqtt_encode_publish(&mc->mc_out, mc_msg_topic(m), m->m_topic_len, mc_msg_payload(m),
+		mqtt_encode_publish(&mc->mc_out, mq_msg_topic(m), m->m_topic_len, mq_msg_payload(m),
 		                    m->m_payload_len, m->m_qos, m->m_retain, dup, m->m_id);
 	}
 	if (m->m_qos > 0 && !m->m_counted) {
@@ -618,7 +481,7 @@ static void mc_send(struct mqtt_client *mc, struct mc_msg *m, bool dup)
 	}
 	if (m->m_qos == 0) {
 		m->m_end = mc->mc_out_written + buf_len(&mc->mc_out);
-		mc_list_push(&mc->mc_unwritten, m);
+		mq_push(&mc->mc_unwritten, m);
 	}
 	mc_want_write(mc);
 }
@@ -626,17 +489,17 @@ static void mc_send(struct mqtt_client *mc, struct mc_msg *m, bool dup)
 /* Move queued messages onto the connection while the window allows. */
 static void mc_drain_queue(struct mqtt_client *mc)
 {
-	struct mc_msg *m;
+	struct mq_msg *m;
 
 	while ((mc->mc_state == MC_CONNECTED || mc->mc_state == MC_STOPPING) &&
 	       (m = mc->mc_queue.l_head) != NULL && buf_len(&mc->mc_out) < MC_OUT_HIGH) {
 		if (m->m_qos > 0 && mc->mc_inflight.l_count >= mc->mc_window)
 			break;
-		mc_list_pop(&mc->mc_queue);
-		mc->mc_queue_bytes -= mc_msg_size(m);
+		mq_pop(&mc->mc_queue);
+		mc->mc_queue_bytes -= mq_msg_size(m);
 		if (m->m_qos > 0) {
 			m->m_id = mc_new_id(mc);
-			mc_list_push(&mc->mc_inflight, m);
+			mq_push(&mc->mc_inflight, m);
 			mc->mc_status_inflight += m->m_status;
 		}
 		mc_send(mc, m, false);
@@ -653,23 +516,23 @@ static void mc_drain_queue(struct mqtt_client *mc)
  */
 static void mc_send_status(struct mqtt_client *mc, const char *text)
 {
-	struct mc_msg *m = mc_msg_new(mc->mc_lw_topic, strlen(mc->mc_lw_topic), text, strlen(text),
+	struct mq_msg *m = mq_msg_new(mc->mc_lw_topic, strlen(mc->mc_lw_topic), text, strlen(text),
 	                              1, mc->mc_cfg->broker_lw_retain, false);
-	struct mc_list front = {0};
+	struct mq_list front = {0};
 
 	m->m_status = true;
 	m->m_counted = true;
 	log_debug("broker %s: publishing '%s' on %s", mc->mc_addr, text, mc->mc_lw_topic);
 	if (mc->mc_inflight.l_count < mc->mc_window) {
 		m->m_id = mc_new_id(mc);
-		mc_list_push(&mc->mc_inflight, m);
+		mq_push(&mc->mc_inflight, m);
 		mc->mc_status_inflight++;
 		mc_send(mc, m, false);
 		return;
 	}
-	mc_list_push(&front, m);
-	mc_list_prepend(&mc->mc_queue, &front);
-	mc->mc_queue_bytes += mc_msg_size(m);
+	mq_push(&front, m);
+	mq_prepend(&mc->mc_queue, &front);
+	mc->mc_queue_bytes += mq_msg_size(m);
 }
 
 static void mc_send_connect(struct mqtt_client *mc)
@@ -693,7 +556,7 @@ static void mc_send_connect(struct mqtt_client *mc)
 		c.will_retain = cfg->broker_lw_retain;
 	}
 	mqtt_encode_connect(&mc->mc_out, &c);
-	mc->mc_state = MC_WAIT_CONNACK;
+	mc_set_state(mc, MC_WAIT_CONNACK);
 	mc_want_write(mc);
 }
 
@@ -751,7 +614,7 @@ static int64_t mc_keepalive_fire(struct loop *loop, uint64_t id, void *arg)
 
 static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 {
-	struct mc_msg *m;
+	struct mq_msg *m;
 
 	if (pkt->return_code != 0) {
 		mc_lost(mc, " refused the connection: %s (%u)", mqtt_connack_str(pkt->return_code),
@@ -759,7 +622,7 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 		return;
 	}
 	mc_timer_clear(mc);
-	mc->mc_state = MC_CONNECTED;
+	mc_set_state(mc, MC_CONNECTED);
 	/* mc_attempt is reset in mc_lost() once the link stayed up long enough. */
 	mc->mc_connected_at = loop_now(mc->mc_loop);
 	mc->mc_ping_sent = 0;
@@ -782,7 +645,7 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	/* Then `connected`, before the offline queue. */
 	if (mc->mc_lw_topic != NULL)
 		mc_send_status(mc, mc->mc_host_down ? "disconnected" : "connected");
-	mc_subs_connected(mc, pkt->session_present);
+	mqtt_subset_connected(mc->mc_subset, pkt->session_present);
 	if (mc->mc_queue.l_count > 0)
 		log_info("broker %s: sending %zu queued message(s)", mc->mc_addr,
 		         mc->mc_queue.l_count);
@@ -793,9 +656,9 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 		                       mc_keepalive_fire, mc);
 }
 
-static struct mc_msg *mc_inflight_find(struct mqtt_client *mc, uint16_t id, struct mc_msg ***link)
+static struct mq_msg *mc_inflight_find(struct mqtt_client *mc, uint16_t id, struct mq_msg ***link)
 {
-	struct mc_msg **pp, *m;
+	struct mq_msg **pp, *m;
 
 	for (pp = &mc->mc_inflight.l_head; (m = *pp) != NULL; pp = &m->m_next) {
 		if (m->m_id == id) {
@@ -806,9 +669,9 @@ static struct mc_msg *mc_inflight_find(struct mqtt_client *mc, uint16_t id, stru
 	return NULL;
 }
 
-static void mc_inflight_remove(struct mqtt_client *mc, struct mc_msg **link, struct mc_msg *m)
+static void mc_inflight_remove(struct mqtt_client *mc, struct mq_msg **link, struct mq_msg *m)
 {
-	struct mc_msg *prev = NULL, *p;
+	struct mq_msg *prev = NULL, *p;
 
 	*link = m->m_next;
 	if (mc->mc_inflight.l_tail == m) {
@@ -824,7 +687,7 @@ static void mc_inflight_remove(struct mqtt_client *mc, struct mc_msg **link, str
 
 static void mc_ack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 {
-	struct mc_msg **link, *m = mc_inflight_find(mc, pkt->packet_id, &link);
+	struct mq_msg **link, *m = mc_inflight_find(mc, pkt->packet_id, &link);
 
 	if (m == NULL) {
 		log_debug("broker %s: %s for unknown packet id %u ignored", mc->mc_addr,
@@ -985,140 +848,32 @@ void mqtt_client_on_message(struct mqtt_client *mc, mqtt_message_fn *fn, void *c
 
 void mqtt_client_on_suback(struct mqtt_client *mc, mqtt_suback_fn *fn, void *ctx)
 {
-	mc->mc_on_suback = fn;
-	mc->mc_on_suback_ctx = ctx;
+	mqtt_subset_on_ack(mc->mc_subset, fn, ctx);
 }
 
-static struct mc_sub *mc_sub_find(struct mqtt_client *mc, const char *filter, size_t len)
+/* The subscription set's send hook: SUBSCRIBE or UNSUBSCRIBE on the connection. */
+static uint16_t mc_sub_send(void *ctx, bool subscribe, const char *filter, size_t len, int qos)
 {
-	struct mc_sub *sub;
+	struct mqtt_client *mc = ctx;
+	uint16_t id = mc_new_id(mc);
 
-	for (sub = mc->mc_subs; sub != NULL; sub = sub->s_next) {
-		if (sub->s_len == len && memcmp(sub->s_filter, filter, len) == 0)
-			return sub;
-	}
-	return NULL;
-}
-
-static void mc_sub_free(struct mqtt_client *mc, struct mc_sub *sub)
-{
-	struct mc_sub **pp;
-
-	for (pp = &mc->mc_subs; *pp != sub; pp = &(*pp)->s_next)
-		;
-	*pp = sub->s_next;
-	free(sub);
-}
-
-/* SUBSCRIBE or UNSUBSCRIBE for one filter, on the current connection. */
-static void mc_sub_send(struct mqtt_client *mc, struct mc_sub *sub)
-{
-	sub->s_id = mc_new_id(mc);
-	if (sub->s_removed)
-		mqtt_encode_unsubscribe(&mc->mc_out, sub->s_id, sub->s_filter, sub->s_len);
+	if (subscribe)
+		mqtt_encode_subscribe(&mc->mc_out, id, filter, len, qos);
 	else
-		mqtt_encode_subscribe(&mc->mc_out, sub->s_id, sub->s_filter, sub->s_len,
-		                      sub->s_qos);
+		mqtt_encode_unsubscribe(&mc->mc_out, id, filter, len);
 	mc_want_write(mc);
+	return id;
 }
 
 int mqtt_client_subscribe(struct mqtt_client *mc, const char *filter, size_t len, int qos)
 {
-	struct mc_sub *sub = mc_sub_find(mc, filter, len);
-
-	if (sub == NULL) {
-		sub = xcalloc(1, sizeof(*sub) + len + 1);
-		memcpy(sub->s_filter, filter, len);
-		sub->s_len = len;
-		sub->s_next = mc->mc_subs;
-		mc->mc_subs = sub;
-	} else if (!sub->s_removed && sub->s_qos == qos) {
-		return 0;
-	}
-	sub->s_qos = qos;
-	sub->s_removed = false;
-	sub->s_active = false;
-	if (mc->mc_state == MC_CONNECTED)
-		mc_sub_send(mc, sub);
+	mqtt_subset_subscribe(mc->mc_subset, filter, len, qos, mc->mc_state == MC_CONNECTED);
 	return 0;
 }
 
 int mqtt_client_unsubscribe(struct mqtt_client *mc, const char *filter, size_t len)
 {
-	struct mc_sub *sub = mc_sub_find(mc, filter, len);
-
-	if (sub == NULL || sub->s_removed)
-		return -1;
-	sub->s_removed = true;
-	sub->s_active = false;
-	if (mc->mc_state == MC_CONNECTED)
-		mc_sub_send(mc, sub);
-	/* Otherwise sent on a resumed session, or forgotten with the session. */
-	return 0;
-}
-
-/*
- * After CONNACK: without a session, the broker knows none of our filters:
- * subscribe them all, and forget pending unsubscriptions. With one, send
- * only what it has not acknowledged yet.
- */
-static void mc_subs_connected(struct mqtt_client *mc, bool session_present)
-{
-	struct mc_sub *sub, *next;
-	size_t n = 0;
-
-	for (sub = mc->mc_subs; sub != NULL; sub = next) {
-		next = sub->s_next;
-		sub->s_id = 0;
-		if (!session_present) {
-			sub->s_active = false;
-			if (sub->s_removed) {
-				mc_sub_free(mc, sub);
-				continue;
-			}
-		}
-		if (!sub->s_active) {
-			mc_sub_send(mc, sub);
-			n += !sub->s_removed;
-		}
-	}
-	if (n > 0)
-		log_info("broker %s: subscribing to %zu filter(s)", mc->mc_addr, n);
-}
-
-static void mc_suback(struct mqtt_client *mc, const struct mqtt_packet *pkt)
-{
-	struct mc_sub *sub;
-	int granted;
-
-	for (sub = mc->mc_subs; sub != NULL; sub = sub->s_next) {
-		if (sub->s_id == pkt->packet_id && sub->s_id != 0)
-			break;
-	}
-	if (sub == NULL) {
-		log_debug("broker %s: %s for unknown packet id %u ignored", mc->mc_addr,
-		          mqtt_type_name(pkt->type), pkt->packet_id);
-		return;
-	}
-	sub->s_id = 0;
-	if (pkt->type == MQTT_UNSUBACK) {
-		if (sub->s_removed)
-			mc_sub_free(mc, sub);
-		return;
-	}
-	if (sub->s_removed)
-		return;
-	granted = pkt->body_len >= 1 && pkt->body[0] <= 2 ? pkt->body[0] : -1;
-	sub->s_active = granted >= 0;
-	if (granted < 0)
-		log_warnx("broker %s refused the subscription to '%.*s' (SUBACK 0x%02x)",
-		          mc->mc_addr, (int)sub->s_len, sub->s_filter,
-		          pkt->body_len >= 1 ? pkt->body[0] : 0x80);
-	else
-		log_debug("broker %s: subscribed to '%.*s' with QoS %d", mc->mc_addr,
-		          (int)sub->s_len, sub->s_filter, granted);
-	if (mc->mc_on_suback != NULL)
-		mc->mc_on_suback(mc->mc_on_suback_ctx, sub->s_filter, sub->s_len, granted);
+	return mqtt_subset_unsubscribe(mc->mc_subset, filter, len, mc->mc_state == MC_CONNECTED);
 }
 
 /* One packet from the broker. */
@@ -1149,7 +904,8 @@ static void mc_handle(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 		break;
 	case MQTT_SUBACK:
 	case MQTT_UNSUBACK:
-		mc_suback(mc, pkt);
+		mqtt_subset_acked(mc->mc_subset, pkt->type == MQTT_UNSUBACK, pkt->packet_id,
+		                  pkt->body, pkt->body_len);
 		break;
 	case MQTT_PINGRESP:
 		mc->mc_ping_sent = 0;
@@ -1176,7 +932,7 @@ static int mc_tcp_up(struct mqtt_client *mc);
  */
 static void mc_read(struct mqtt_client *mc)
 {
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 
 	do {
 		ssize_t n;
@@ -1210,7 +966,7 @@ static void mc_read(struct mqtt_client *mc)
 /* broker.tls: drive the handshake; CONNECT follows once it is done. */
 static void mc_tls_step(struct mqtt_client *mc)
 {
-	char err[TLS_ERR_LEN], info[128];
+	char err[ERR_LEN], info[128];
 	int rc = tls_handshake(mc->mc_tls, err, sizeof(err));
 	int want;
 
@@ -1238,7 +994,7 @@ static void mc_tls_step(struct mqtt_client *mc)
 /* TCP is up: TLS first when configured, else CONNECT at once. */
 static void mc_link_up(struct mqtt_client *mc)
 {
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (mc->mc_tls_conf == NULL) {
 		log_debug("broker %s: TCP connected, sending CONNECT", mc->mc_addr);
@@ -1253,7 +1009,7 @@ static void mc_link_up(struct mqtt_client *mc)
 		mc_lost(mc, ": %s", err);
 		return;
 	}
-	mc->mc_state = MC_HANDSHAKE;
+	mc_set_state(mc, MC_HANDSHAKE);
 	mc_tls_step(mc);
 }
 
@@ -1294,7 +1050,7 @@ static void mc_input(struct mqtt_client *mc)
 static void mc_io(struct loop *loop, int fd, int mask, void *arg)
 {
 	struct mqtt_client *mc = arg;
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (mc->mc_state == MC_CONNECTING) {
 		if (net_connect_result(fd, err, sizeof(err)) != 0) {
@@ -1336,7 +1092,7 @@ static int64_t mc_connect_timeout(struct loop *loop, uint64_t id, void *arg)
 
 static void mc_connect(struct mqtt_client *mc)
 {
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 	int fd;
 
 	if (mc->mc_ever_connected || mc->mc_attempt > 0)
@@ -1344,14 +1100,14 @@ static void mc_connect(struct mqtt_client *mc)
 	log_debug("connecting to broker %s", mc->mc_addr);
 	fd = net_connect(mc->mc_cfg->broker_host, mc->mc_cfg->broker_port, err, sizeof(err));
 	if (fd < 0) {
-		char why[NET_ERR_LEN + 32];
+		char why[ERR_LEN];
 
-		snprintf(why, sizeof(why), ": connect failed: %s", err);
+		err_printf(why, sizeof(why), ": connect failed: %s", err);
 		mc_schedule_reconnect(mc, why);
 		return;
 	}
 	mc->mc_fd = fd;
-	mc->mc_state = MC_CONNECTING;
+	mc_set_state(mc, MC_CONNECTING);
 	/* mc_io is the callback for both directions; loop_watch keeps one per fd. */
 	if (loop_watch(mc->mc_loop, fd, LOOP_WRITE, mc_io, mc) != 0) {
 		mc_lost(mc, ": descriptor out of range");
@@ -1378,7 +1134,7 @@ void mqtt_client_attach(struct mqtt_client *mc, int fd)
 	mc_timer_clear(mc);
 	mc_close_fd(mc);
 	mc->mc_fd = fd;
-	mc->mc_state = MC_CONNECTING;
+	mc_set_state(mc, MC_CONNECTING);
 	mc_tcp_up(mc);
 }
 
@@ -1404,7 +1160,7 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 {
 	const struct cfg *cfg = mc->mc_cfg;
 	bool connected = mc->mc_state == MC_CONNECTED;
-	struct mc_msg *m;
+	struct mq_msg *m;
 
 	if (mqtt_publish_size(topic_len, payload_len, qos) > cfg->broker_max_packet) {
 		mc->mc_st.refused++;
@@ -1422,13 +1178,13 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 		mc->mc_st.refused++;
 		return MQTT_PUB_QUEUE_FULL;
 	}
-	m = mc_msg_new(topic, topic_len, payload, payload_len, qos, retain, allow_queue);
+	m = mq_msg_new(topic, topic_len, payload, payload_len, qos, retain, allow_queue);
 	if (mc->mc_spool != NULL) {
 		/* Durable before the caller answers "accepted". */
 		struct spool_msg sm = {0, qos, retain, topic, topic_len, payload, payload_len};
 
 		if (spool_append(mc->mc_spool, &sm) != 0) {
-			mc_msg_free(m);
+			mq_msg_free(m);
 			mc->mc_st.refused++;
 			return MQTT_PUB_SPOOL_FAILED;
 		}
@@ -1438,12 +1194,12 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 	    (qos == 0 || mc->mc_inflight.l_count < mc->mc_window)) {
 		if (qos > 0) {
 			m->m_id = mc_new_id(mc);
-			mc_list_push(&mc->mc_inflight, m);
+			mq_push(&mc->mc_inflight, m);
 		}
 		mc_send(mc, m, false);
 		return MQTT_PUB_SENT;
 	}
-	mc_list_push(&mc->mc_queue, m);
+	mq_push(&mc->mc_queue, m);
 	mc->mc_queue_bytes += topic_len + payload_len;
 	if (connected)
 		return MQTT_PUB_SENT; /* waits only for window or buffer room */
@@ -1455,12 +1211,12 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 static void mc_replay(void *ctx, const struct spool_msg *sm)
 {
 	struct mqtt_client *mc = ctx;
-	struct mc_msg *m = mc_msg_new(sm->topic, sm->topic_len, sm->payload, sm->payload_len,
+	struct mq_msg *m = mq_msg_new(sm->topic, sm->topic_len, sm->payload, sm->payload_len,
 	                              sm->qos, sm->retain, true);
 
 	m->m_seq = sm->seq;
-	mc_list_push(&mc->mc_queue, m);
-	mc->mc_queue_bytes += mc_msg_size(m);
+	mq_push(&mc->mc_queue, m);
+	mc->mc_queue_bytes += mq_msg_size(m);
 	mc->mc_st.queued++;
 }
 
@@ -1527,19 +1283,19 @@ void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *s
 /* Messages still held at the end are counted and logged, never silent. */
 static void mc_drop_all(struct mqtt_client *mc)
 {
-	struct mc_msg *m;
+	struct mq_msg *m;
 	uint64_t n = 0;
 
 	uint64_t kept = 0;
 
 	mc_reclaim_unwritten(mc);
 	mc_drop_status(mc);
-	while ((m = mc_list_pop(&mc->mc_queue)) != NULL || (m = mc_list_pop(&mc->mc_inflight))) {
+	while ((m = mq_pop(&mc->mc_queue)) != NULL || (m = mq_pop(&mc->mc_inflight))) {
 		if (m->m_seq != 0)
 			kept++;
 		else
 			n++;
-		mc_msg_free(m);
+		mq_msg_free(m);
 	}
 	mc->mc_queue_bytes = 0;
 	if (n > 0) {
@@ -1559,10 +1315,10 @@ void mqtt_client_stop(struct mqtt_client *mc)
 	mc_timer_clear(mc);
 	if (mc->mc_state != MC_CONNECTED) {
 		mc_close_fd(mc);
-		mc->mc_state = MC_STOPPED;
+		mc_set_state(mc, MC_STOPPED);
 		return;
 	}
-	mc->mc_state = MC_STOPPING;
+	mc_set_state(mc, MC_STOPPING);
 	mc_stop_progress(mc);
 }
 
@@ -1604,8 +1360,7 @@ void mqtt_client_free(struct mqtt_client *mc)
 		loop_timer_del(mc->mc_loop, mc->mc_resume_timer);
 	mc_close_fd(mc);
 	mc_drop_all(mc);
-	while (mc->mc_subs != NULL)
-		mc_sub_free(mc, mc->mc_subs);
+	mqtt_subset_free(mc->mc_subset);
 	free(mc->mc_acks);
 	free(mc->mc_qos2_ids);
 	spool_close(mc->mc_spool);

@@ -128,12 +128,14 @@ void mqtt_client_ack(struct mqtt_client *mc, uint64_t token);
  * mqtt_client_unsubscribe() returns -1 for a filter not in the set.
  */
 typedef void mqtt_suback_fn(void *ctx, const char *filter, size_t len, int granted);
+/* Public for the tests: the tests and the fuzzer observe SUBACK results. */
 void mqtt_client_on_suback(struct mqtt_client *mc, mqtt_suback_fn *fn, void *ctx);
 int mqtt_client_subscribe(struct mqtt_client *mc, const char *filter, size_t len, int qos);
 int mqtt_client_unsubscribe(struct mqtt_client *mc, const char *filter, size_t len);
 
 /*
- * For fuzzing and tests: take fd (a connected, non-blocking socket such as
+ * For fuzzing and tests (public for them: the fuzzer drives the client
+ * without connect()): take fd (a connected, non-blocking socket such as
  * one end of a socketpair) as the broker connection, as if TCP had just
  * come up: CONNECT is queued. mqtt_client_input() then hands the client
  * bytes as if read from it: 0, or -1 once the client has dropped the

@@ -4,7 +4,6 @@
  */
 #include <string.h>
 
-#include "cfg.h"
 #include "mqtt_codec.h"
 
 /*

@@ -16,6 +16,10 @@
 
 #include "buf.h"
 
+/* Protocol levels of CONNECT: MQTT 3.1 ("MQIsdp") and 3.1.1 ("MQTT"). */
+#define MQTT_PROTO_V31  3
+#define MQTT_PROTO_V311 4
+
 enum mqtt_type {
 	MQTT_CONNECT = 1,
 	MQTT_CONNACK = 2,
@@ -115,6 +119,10 @@ void mqtt_encode_unsubscribe(struct buf *out, uint16_t packet_id, const char *fi
 /* PINGREQ, PINGRESP, DISCONNECT: fixed header only. */
 void mqtt_encode_empty(struct buf *out, enum mqtt_type type);
 /* Test brokers: CONNACK. */
+/*
+ * Public for the tests: the broker side of the codec, for the tests' brokers and the fuzzer's
+ * seeds.
+ */
 void mqtt_encode_connack(struct buf *out, bool session_present, uint8_t return_code);
 
 /* "Connection Accepted", "unacceptable protocol version", ... for CONNACK codes. */

@@ -120,15 +120,6 @@ int net_split_hostport(const char *in, char *host, size_t hostlen, uint16_t *por
 	return 0;
 }
 
-int net_set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
-	return 0;
-}
-
 int net_set_nodelay(int fd)
 {
 	int on = 1;
@@ -136,12 +127,15 @@ int net_set_nodelay(int fd)
 	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
-static void net_addr_text(const char *host, uint16_t port, char *out, size_t outlen)
+const char *net_addr_text(const char *host, uint16_t port, char *out, size_t outlen)
 {
-	if (strchr(host, ':') != NULL)
-		snprintf(out, outlen, "[%s]:%u", host, port);
+	bool v6 = strchr(host, ':') != NULL;
+
+	if (port == 0)
+		snprintf(out, outlen, "%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "");
 	else
-		snprintf(out, outlen, "%s:%u", host, port);
+		snprintf(out, outlen, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", port);
+	return out;
 }
 
 static int net_resolve(const char *host, uint16_t port, int flags, struct addrinfo **res,
@@ -276,7 +270,7 @@ int net_accept(int lfd, char *peer, size_t peerlen)
 			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-			snprintf(peer, peerlen, "[%s]:%u", ip, ntohs(s6->sin6_port));
+			net_addr_text(ip, ntohs(s6->sin6_port), peer, peerlen);
 		} else if (ss.ss_family == AF_INET) {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 			const unsigned char *a = (const unsigned char *)&s4->sin_addr;

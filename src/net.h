@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NET_ERR_LEN  256
+#include "compat.h"
+
 #define NET_HOST_LEN 256
 
 /*
@@ -83,7 +84,13 @@ int net_lookup(const char *host, char ***addrs, size_t *n, char *err, size_t err
 void net_addrs_free(char **addrs, size_t n);
 
 /* 0 or -1 with errno set. */
-int net_set_nonblock(int fd);
 int net_set_nodelay(int fd);
+/*
+ * "host:port" into out, an IPv6 address in brackets ("[::1]:1883"); port
+ * 0: the host alone ("[::1]"). Returns out.
+ */
+const char *net_addr_text(const char *host, uint16_t port, char *out, size_t outlen);
+/* Room for net_addr_text() of a host of up to NET_HOST_LEN. */
+#define NET_ADDR_LEN (NET_HOST_LEN + 16)
 
 #endif

@@ -128,8 +128,8 @@ void registry_serialize(const struct registry *r, struct buf *out)
 static int reg_persist(struct registry *r, char *err, size_t errlen)
 {
 	struct buf out = BUF_INITIALIZER;
-	char *tmp, *dir, *slash;
-	int fd = -1, rc = -1;
+	char *tmp;
+	int rc = 0;
 	size_t n;
 
 	if (r->r_path == NULL)
@@ -139,46 +139,13 @@ static int reg_persist(struct registry *r, char *err, size_t errlen)
 	tmp = xmalloc(n + 5);
 	memcpy(tmp, r->r_path, n);
 	memcpy(tmp + n, ".tmp", 5);
-	dir = xstrdup(r->r_path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto fail;
-	for (size_t off = 0; off < buf_len(&out);) {
-		ssize_t k = write(fd, buf_data(&out) + off, buf_len(&out) - off);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			goto fail;
-		off += (size_t)k;
+	if (buf_replace_file(&out, r->r_path, tmp) != 0) {
+		snprintf(err, errlen, "state.file %s: cannot write: %s", r->r_path,
+		         strerror(errno));
+		unlink(tmp);
+		rc = -1;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, r->r_path) != 0)
-		goto fail;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) != 0)
-		goto fail;
-	rc = 0;
-	goto out;
-fail:
-	snprintf(err, errlen, "state.file %s: cannot write: %s", r->r_path, strerror(errno));
-	unlink(tmp);
-out:
-	if (fd >= 0)
-		close(fd);
 	free(tmp);
-	free(dir);
 	buf_free(&out);
 	return rc;
 }

@@ -45,7 +45,6 @@ struct spool_ent {
 struct spool {
 	char *sp_dir, *sp_path;
 	int sp_fd;            /* the spool file, appending */
-	int sp_rfd;           /* the same, for pread (one descriptor, O_RDWR) */
 	int sp_lockfd;        /* flock()ed for the whole run */
 	uint64_t sp_size;     /* file size */
 	uint64_t sp_next_seq; /* next seq to hand out */
@@ -199,35 +198,6 @@ static void spool_index(struct spool *sp, uint64_t seq, uint64_t off, uint32_t l
 	sp->sp_live_bytes += len;
 }
 
-static int spool_write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t k = write(fd, c, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static int spool_sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /*
  * Write the pending records to a new file and put it in place. They come
  * from the in-memory image img of the old file (at start) or, with img
@@ -251,7 +221,7 @@ static int spool_rewrite(struct spool *sp, const uint8_t *img, struct buf *out, 
 		buf_reserve(out, e->len);
 		if (img != NULL) {
 			memcpy(buf_tail(out), img + e->off, e->len);
-		} else if (pread(sp->sp_rfd, buf_tail(out), e->len, (off_t)e->off) !=
+		} else if (pread(sp->sp_fd, buf_tail(out), e->len, (off_t)e->off) !=
 		           (ssize_t)e->len) {
 			snprintf(err, errlen, "%s: read: %s", sp->sp_path,
 			         errno != 0 ? strerror(errno) : "short read");
@@ -264,15 +234,10 @@ static int spool_rewrite(struct spool *sp, const uint8_t *img, struct buf *out, 
 	}
 	sp->sp_head = 0;
 	sp->sp_n = n;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || spool_write_all(fd, buf_data(out), buf_len(out)) != 0 || fsync(fd) != 0 ||
-	    rename(tmp, sp->sp_path) != 0 || spool_sync_dir(sp->sp_dir) != 0) {
+	if (buf_replace_file(out, sp->sp_path, tmp) != 0) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
-	close(fd);
 	fd = open(sp->sp_path, O_RDWR | O_APPEND | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", sp->sp_path, strerror(errno));
@@ -280,7 +245,7 @@ static int spool_rewrite(struct spool *sp, const uint8_t *img, struct buf *out, 
 	}
 	if (sp->sp_fd >= 0)
 		close(sp->sp_fd);
-	sp->sp_fd = sp->sp_rfd = fd;
+	sp->sp_fd = fd;
 	sp->sp_size = off;
 	return 0;
 }
@@ -359,7 +324,7 @@ struct spool *spool_open(const char *dir, spool_replay_fn *fn, void *ctx, char *
 	struct stat st;
 	size_t off, len;
 
-	sp->sp_fd = sp->sp_rfd = sp->sp_lockfd = -1;
+	sp->sp_fd = sp->sp_lockfd = -1;
 	sp->sp_next_seq = 1;
 	buf_init(&sp->sp_buf);
 	sp->sp_dir = xstrdup(dir);
@@ -419,7 +384,7 @@ fail:
 static void spool_maybe_compact(struct spool *sp)
 {
 	static struct log_limit lim;
-	char err[512];
+	char err[ERR_LEN];
 
 	if (sp->sp_live == 0) {
 		if (sp->sp_size > 0 && ftruncate(sp->sp_fd, 0) == 0) {
@@ -445,8 +410,7 @@ int spool_append(struct spool *sp, struct spool_msg *m)
 	m->seq = sp->sp_next_seq;
 	buf_reset(&sp->sp_buf);
 	spool_encode(&sp->sp_buf, 'M', m);
-	if (spool_write_all(sp->sp_fd, buf_data(&sp->sp_buf), buf_len(&sp->sp_buf)) != 0 ||
-	    fdatasync(sp->sp_fd) != 0) {
+	if (buf_write_fd(&sp->sp_buf, sp->sp_fd) != 0 || fdatasync(sp->sp_fd) != 0) {
 		/*
 		 * Rate-limited (a full disk fails every publish): the message
 		 * is refused, not lost; the caller answers 503 spool_error and
@@ -485,7 +449,7 @@ void spool_done(struct spool *sp, uint64_t seq)
 	spool_encode(&sp->sp_buf, 'D', &m);
 	/* No sync: a lost 'D' only means one duplicate after a crash. */
 	/* Rate-limited: a lost 'D' costs at most a duplicate after a crash. */
-	if (spool_write_all(sp->sp_fd, buf_data(&sp->sp_buf), buf_len(&sp->sp_buf)) != 0)
+	if (buf_write_fd(&sp->sp_buf, sp->sp_fd) != 0)
 		log_warn_limited(&lim_done, "spool %s: cannot mark message %llu done", sp->sp_path,
 		                 (unsigned long long)seq);
 	sp->sp_size += buf_len(&sp->sp_buf);

@@ -69,8 +69,10 @@ int spool_append(struct spool *sp, struct spool_msg *m);
 /* Message seq needs no redelivery any more. Unknown seqs are ignored. */
 void spool_done(struct spool *sp, uint64_t seq);
 /* Messages appended (or replayed) and not done. */
+/* Public for the tests: the tests check what is left to deliver. */
 size_t spool_pending(const struct spool *sp);
 /* Bytes in the spool file now. */
+/* Public for the tests: the tests check compaction. */
 uint64_t spool_file_size(const struct spool *sp);
 void spool_close(struct spool *sp);
 

@@ -71,6 +71,7 @@ void subs_on_done(void *ctx, uint64_t cookie, const char *id, enum webhook_outco
 /* Gauge: QoS 1/2 messages whose acknowledgement waits for their deliveries. */
 size_t subs_held(const struct subs *s);
 /* Filters subscribed at the broker now. */
+/* Public for the tests: the tests check the broker subscription set. */
 size_t subs_broker_count(const struct subs *s);
 /* Messages received, deliveries queued, deliveries with no target. */
 void subs_stats(const struct subs *s, uint64_t *messages, uint64_t *deliveries,

@@ -1,15 +1,13 @@
 /*
  * tls: the TLS calls of the daemon (see tls.h): plain sockets here, TLS
- * sessions in the mbedtls module (tls_mbedtls.c), which is loaded with
- * dlopen() the first time a TLS configuration is made, so a daemon
- * without TLS never maps mbedtls.
+ * sessions in tls_mbedtls.c (built with HAVE_TLS only). Without HAVE_TLS
+ * no tls_conf can be made, so no session exists: the calls that take one
+ * are only ever given NULL.
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -70,9 +68,6 @@ bool tls_available(void)
 	return false;
 }
 
-/* Never reached: there are no sessions. */
-static const struct tls_ops *tls_ops;
-
 struct tls_conf *tls_conf_new(const struct tls_conf_opts *o, enum tls_file *which, char *err,
                               size_t errlen)
 {
@@ -83,6 +78,64 @@ struct tls_conf *tls_conf_new(const struct tls_conf_opts *o, enum tls_file *whic
 	return NULL;
 }
 
+void tls_conf_free(struct tls_conf *c)
+{
+	(void)c;
+}
+
+struct tls *tls_new(struct tls_conf *c, int fd, const char *host, char *err, size_t errlen)
+{
+	(void)c;
+	(void)fd;
+	(void)host;
+	snprintf(err, errlen, "TLS is not set up");
+	return NULL;
+}
+
+void tls_free(struct tls *t)
+{
+	(void)t;
+}
+
+int tls_handshake(struct tls *t, char *err, size_t errlen)
+{
+	(void)t;
+	snprintf(err, errlen, "TLS is not set up");
+	return -1;
+}
+
+int tls_want(const struct tls *t)
+{
+	(void)t;
+	return LOOP_READ;
+}
+
+const char *tls_describe(const struct tls *t, char *out, size_t outlen)
+{
+	(void)t;
+	if (outlen > 0)
+		out[0] = '\0';
+	return out;
+}
+
+ssize_t tls_recv(struct tls *t, int fd, void *buf, size_t len, char *err, size_t errlen)
+{
+	(void)t;
+	return tls_plain_recv(fd, buf, len, err, errlen);
+}
+
+ssize_t tls_send(struct tls *t, int fd, const void *buf, size_t len, char *err, size_t errlen)
+{
+	(void)t;
+	return tls_plain_send(fd, buf, len, err, errlen);
+}
+
+bool tls_pending(const struct tls *t)
+{
+	(void)t;
+	return false;
+}
+
 #else /* HAVE_TLS */
 
 bool tls_available(void)
@@ -90,58 +143,9 @@ bool tls_available(void)
 	return true;
 }
 
-/*
- * Linked in (unit tests, fuzzers): used as it is. In the daemon this weak
- * reference stays NULL and the module is loaded instead.
- */
-extern const struct tls_ops tls_mbedtls_ops __attribute__((weak));
-
-static const struct tls_ops *tls_ops;
-
-/* The module: $OCTOMQTTD_TLS_MODULE if set (tests, a build tree), else the installed one. */
-static const struct tls_ops *tls_load(char *err, size_t errlen)
-{
-	const struct tls_ops *ops;
-	const char *path;
-	void *h;
-
-	if (tls_ops != NULL)
-		return tls_ops;
-	if (&tls_mbedtls_ops != NULL)
-		return tls_ops = &tls_mbedtls_ops;
-	path = getenv(TLS_MODULE_ENV);
-	if (path == NULL || path[0] == '\0')
-		path = TLS_MODULE_PATH;
-	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL) {
-		/* dlerror() names the file and says why. */
-		snprintf(err, errlen, "cannot load the TLS module: %s", dlerror());
-		return NULL;
-	}
-	ops = dlsym(h, TLS_OPS_SYMBOL);
-	if (ops == NULL) {
-		snprintf(err, errlen, "%s: not an octomqttd TLS module (no %s)", path,
-		         TLS_OPS_SYMBOL);
-	} else if (ops->version != TLS_OPS_VERSION || ops->size != sizeof(*ops)) {
-		snprintf(err, errlen,
-		         "%s: TLS module of another octomqttd version (interface %u, this "
-		         "daemon needs %u); reinstall octomqttd",
-		         path, ops->version, TLS_OPS_VERSION);
-		ops = NULL;
-	}
-	if (ops == NULL) {
-		dlclose(h);
-		return NULL;
-	}
-	/* Kept loaded until exit: sessions may come and go all the time. */
-	log_debug("TLS module %s loaded", path);
-	return tls_ops = ops;
-}
-
 struct tls_conf *tls_conf_new(const struct tls_conf_opts *o, enum tls_file *which, char *err,
                               size_t errlen)
 {
-	const struct tls_ops *ops = tls_load(err, errlen);
 	struct tls_conf_opts oo = *o;
 	enum tls_file w = TLS_FILE_NONE;
 	struct tls_conf *c;
@@ -149,8 +153,6 @@ struct tls_conf *tls_conf_new(const struct tls_conf_opts *o, enum tls_file *whic
 
 	if (which != NULL)
 		*which = TLS_FILE_NONE;
-	if (ops == NULL)
-		return NULL;
 	if (oo.verify && oo.ca_file == NULL && (oo.ca_file = tls_system_ca()) == NULL) {
 		if (which != NULL)
 			*which = TLS_FILE_CA;
@@ -158,7 +160,7 @@ struct tls_conf *tls_conf_new(const struct tls_conf_opts *o, enum tls_file *whic
 		         "no system CA bundle found (install ca-certificates, or name a file)");
 		return NULL;
 	}
-	c = ops->conf_new(&oo, &w, &ignored, err, errlen);
+	c = tls_mbedtls_conf_new(&oo, &w, &ignored, err, errlen);
 	if (which != NULL)
 		*which = w;
 	if (c != NULL && ignored > 0)
@@ -167,41 +169,35 @@ struct tls_conf *tls_conf_new(const struct tls_conf_opts *o, enum tls_file *whic
 	return c;
 }
 
-#endif /* HAVE_TLS */
-
-/*
- * A tls_conf or session exists only once tls_ops is set, so the calls
- * below need no other check.
- */
 void tls_conf_free(struct tls_conf *c)
 {
 	if (c != NULL)
-		tls_ops->conf_free(c);
+		tls_mbedtls_conf_free(c);
 }
 
 struct tls *tls_new(struct tls_conf *c, int fd, const char *host, char *err, size_t errlen)
 {
-	if (tls_ops == NULL || c == NULL) {
+	if (c == NULL) {
 		snprintf(err, errlen, "TLS is not set up");
 		return NULL;
 	}
-	return tls_ops->session_new(c, fd, host, err, errlen);
+	return tls_mbedtls_new(c, fd, host, err, errlen);
 }
 
 void tls_free(struct tls *t)
 {
 	if (t != NULL)
-		tls_ops->session_free(t);
+		tls_mbedtls_free(t);
 }
 
 int tls_handshake(struct tls *t, char *err, size_t errlen)
 {
-	return tls_ops->handshake(t, err, errlen);
+	return tls_mbedtls_handshake(t, err, errlen);
 }
 
 int tls_want(const struct tls *t)
 {
-	return t != NULL ? tls_ops->want(t) : LOOP_READ;
+	return t != NULL ? tls_mbedtls_want(t) : LOOP_READ;
 }
 
 const char *tls_describe(const struct tls *t, char *out, size_t outlen)
@@ -211,24 +207,26 @@ const char *tls_describe(const struct tls *t, char *out, size_t outlen)
 			out[0] = '\0';
 		return out;
 	}
-	return tls_ops->describe(t, out, outlen);
+	return tls_mbedtls_describe(t, out, outlen);
 }
 
 ssize_t tls_recv(struct tls *t, int fd, void *buf, size_t len, char *err, size_t errlen)
 {
 	if (t == NULL)
 		return tls_plain_recv(fd, buf, len, err, errlen);
-	return tls_ops->recv(t, buf, len, err, errlen);
+	return tls_mbedtls_recv(t, buf, len, err, errlen);
 }
 
 ssize_t tls_send(struct tls *t, int fd, const void *buf, size_t len, char *err, size_t errlen)
 {
 	if (t == NULL)
 		return tls_plain_send(fd, buf, len, err, errlen);
-	return tls_ops->send(t, buf, len, err, errlen);
+	return tls_mbedtls_send(t, buf, len, err, errlen);
 }
 
 bool tls_pending(const struct tls *t)
 {
-	return t != NULL && tls_ops->pending(t);
+	return t != NULL && tls_mbedtls_pending(t);
 }
+
+#endif /* HAVE_TLS */

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define TLS_ERR_LEN 512
+#include "compat.h"
 
 struct tls_conf;
 struct tls;

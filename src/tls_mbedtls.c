@@ -1,6 +1,6 @@
 /*
  * tls_mbedtls: mbedtls client sessions over non-blocking sockets (see tls.h
- * for the contract, tls_mbedtls.h for how this is loaded).
+ * for the contract, tls_mbedtls.h for what tls.c calls here).
  *
  * Written against Debian's mbedtls 2.28; the few calls that changed in
  * 3.x are behind MBEDTLS_VERSION_MAJOR checks.
@@ -46,8 +46,6 @@
 #else
 #define TLS_OUT_LEFT(ssl) ((ssl)->out_left)
 #endif
-
-static void tm_conf_free(struct tls_conf *c);
 
 struct tls_conf {
 	mbedtls_ssl_config c_ssl;
@@ -172,8 +170,8 @@ static int tls_verify_no_name(void *ctx, mbedtls_x509_crt *crt, int depth, uint3
 	return 0;
 }
 
-static struct tls_conf *tm_conf_new(const struct tls_conf_opts *o, enum tls_file *which,
-                                    int *ignored, char *err, size_t errlen)
+struct tls_conf *tls_mbedtls_conf_new(const struct tls_conf_opts *o, enum tls_file *which,
+                                      int *ignored, char *err, size_t errlen)
 {
 	static const char pers[] = "octomqttd";
 	struct tls_conf *c = calloc(1, sizeof(*c));
@@ -223,11 +221,11 @@ static struct tls_conf *tm_conf_new(const struct tls_conf_opts *o, enum tls_file
 		goto fail;
 	return c;
 fail:
-	tm_conf_free(c);
+	tls_mbedtls_conf_free(c);
 	return NULL;
 }
 
-static void tm_conf_free(struct tls_conf *c)
+void tls_mbedtls_conf_free(struct tls_conf *c)
 {
 	mbedtls_ssl_config_free(&c->c_ssl);
 	mbedtls_x509_crt_free(&c->c_ca);
@@ -293,7 +291,7 @@ static int tls_verify_ip(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *
 	return 0;
 }
 
-static struct tls *tm_new(struct tls_conf *c, int fd, const char *host, char *err, size_t errlen)
+struct tls *tls_mbedtls_new(struct tls_conf *c, int fd, const char *host, char *err, size_t errlen)
 {
 	struct tls *t = calloc(1, sizeof(*t));
 	int rc;
@@ -333,7 +331,7 @@ static struct tls *tm_new(struct tls_conf *c, int fd, const char *host, char *er
 	return t;
 }
 
-static void tm_free(struct tls *t)
+void tls_mbedtls_free(struct tls *t)
 {
 	/* Does nothing before the handshake is over; one try, no waiting. */
 	(void)mbedtls_ssl_close_notify(&t->t_ssl);
@@ -461,7 +459,7 @@ static void tls_explain(struct tls *t, int rc, bool handshake, char *err, size_t
 	snprintf(err, errlen, "%s", e);
 }
 
-static int tm_handshake(struct tls *t, char *err, size_t errlen)
+int tls_mbedtls_handshake(struct tls *t, char *err, size_t errlen)
 {
 	int rc = mbedtls_ssl_handshake(&t->t_ssl);
 
@@ -475,19 +473,19 @@ static int tm_handshake(struct tls *t, char *err, size_t errlen)
 	return TLS_FAIL;
 }
 
-static int tm_want(const struct tls *t)
+int tls_mbedtls_want(const struct tls *t)
 {
 	return t->t_want;
 }
 
-static const char *tm_describe(const struct tls *t, char *out, size_t outlen)
+const char *tls_mbedtls_describe(const struct tls *t, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s, %s", mbedtls_ssl_get_version(&t->t_ssl),
 	         mbedtls_ssl_get_ciphersuite(&t->t_ssl));
 	return out;
 }
 
-static ssize_t tm_recv(struct tls *t, void *buf, size_t len, char *err, size_t errlen)
+ssize_t tls_mbedtls_recv(struct tls *t, void *buf, size_t len, char *err, size_t errlen)
 {
 	int rc;
 
@@ -525,7 +523,7 @@ static ssize_t tm_recv(struct tls *t, void *buf, size_t len, char *err, size_t e
 	return -1;
 }
 
-static ssize_t tm_send(struct tls *t, const void *buf, size_t len, char *err, size_t errlen)
+ssize_t tls_mbedtls_send(struct tls *t, const void *buf, size_t len, char *err, size_t errlen)
 {
 	size_t n;
 	int rc;
@@ -572,25 +570,10 @@ static ssize_t tm_send(struct tls *t, const void *buf, size_t len, char *err, si
 	return -1;
 }
 
-static bool tm_pending(const struct tls *t)
+bool tls_mbedtls_pending(const struct tls *t)
 {
 	return mbedtls_ssl_get_bytes_avail(&t->t_ssl) > 0 ||
 	       mbedtls_ssl_check_pending(&t->t_ssl) != 0;
 }
-
-const struct tls_ops tls_mbedtls_ops = {
-        .version = TLS_OPS_VERSION,
-        .size = sizeof(struct tls_ops),
-        .conf_new = tm_conf_new,
-        .conf_free = tm_conf_free,
-        .session_new = tm_new,
-        .session_free = tm_free,
-        .handshake = tm_handshake,
-        .want = tm_want,
-        .describe = tm_describe,
-        .recv = tm_recv,
-        .send = tm_send,
-        .pending = tm_pending,
-};
 
 #endif /* HAVE_TLS */

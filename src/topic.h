@@ -57,5 +57,11 @@ size_t topic_broker_set(const struct topic_span *f, size_t n, struct buf *out);
 
 /* Pure UTF-8 validity (no overlongs, no surrogates, <= U+10FFFF). */
 bool utf8_valid(const char *s, size_t len);
+/*
+ * Length of the well-formed UTF-8 sequence at s (lead byte >= 0x80, avail
+ * bytes readable), or 0: overlong forms, UTF-16 surrogates and anything
+ * above U+10FFFF are not (RFC 3629 §4). utf8_valid() is built on it.
+ */
+size_t utf8_seq_len(const unsigned char *s, size_t avail);
 
 #endif

@@ -67,7 +67,7 @@ struct hook_target {
 	bool t_drop_logged; /* a max_pending drop was logged since the last success */
 	bool t_full;        /* counted in w_full: t_count reached the high mark */
 	bool t_refused;     /* the failure being reported is HOOK_REFUSED */
-	char t_err[NET_ERR_LEN];
+	char t_err[ERR_LEN];
 };
 
 struct hook_host {
@@ -208,10 +208,7 @@ int webhook_parse_url(const char *url, struct webhook_url *out, char *err, size_
 	}
 	n = strlen(out->host) + 16;
 	out->host_header = xmalloc(n);
-	if (strchr(out->host, ':') != NULL)
-		snprintf(out->host_header, n, "[%s]", out->host);
-	else
-		snprintf(out->host_header, n, "%s", out->host);
+	net_addr_text(out->host, 0, out->host_header, n);
 	if (out->port != (out->tls ? 443 : 80))
 		snprintf(out->host_header + strlen(out->host_header), n - strlen(out->host_header),
 		         ":%u", out->port);
@@ -449,14 +446,14 @@ static int hook_conn_write(struct hook_conn *c, char *err, size_t errlen)
 	int more = 0;
 
 	while (buf_len(&c->c_out) > 0) {
-		char why[TLS_ERR_LEN - 16];
+		char why[ERR_LEN];
 		/* c_out is one request, consumed from its head: what tls_send asks. */
 		ssize_t n = tls_send(c->c_tls, c->c_fd, buf_data(&c->c_out), buf_len(&c->c_out),
 		                     why, sizeof(why));
 
 		if (n < 0) {
 			if (errno != EAGAIN) {
-				snprintf(err, errlen, "write: %s", why);
+				err_printf(err, errlen, "write: %s", why);
 				return -1;
 			}
 			/* Plain TCP waits to write; TLS may need to read first. */
@@ -573,7 +570,7 @@ static void hook_conn_parse(struct hook_conn *c, bool eof)
 {
 	struct http_response_info info;
 	enum http_parse_rc rc;
-	char why[NET_ERR_LEN + 64];
+	char why[ERR_LEN];
 
 	for (;;) {
 		if (eof)
@@ -602,7 +599,7 @@ static void hook_conn_parse(struct hook_conn *c, bool eof)
 
 static void hook_conn_read(struct hook_conn *c)
 {
-	char why[TLS_ERR_LEN + 8], err[TLS_ERR_LEN];
+	char why[ERR_LEN], err[ERR_LEN];
 
 	for (;;) {
 		ssize_t n;
@@ -624,7 +621,7 @@ static void hook_conn_read(struct hook_conn *c)
 			return;
 		}
 		if (n < 0) {
-			snprintf(why, sizeof(why), "read: %s", err);
+			err_printf(why, sizeof(why), "read: %s", err);
 			hook_conn_fail(c, why);
 			return;
 		}
@@ -642,7 +639,7 @@ static void hook_conn_read(struct hook_conn *c)
 /* https: drive the handshake; the request goes out once it is done. */
 static void hook_conn_tls_step(struct hook_conn *c)
 {
-	char err[TLS_ERR_LEN], why[TLS_ERR_LEN + 16];
+	char err[ERR_LEN], why[ERR_LEN];
 	int rc = tls_handshake(c->c_tls, err, sizeof(err));
 
 	if (rc == TLS_AGAIN) {
@@ -650,7 +647,7 @@ static void hook_conn_tls_step(struct hook_conn *c)
 		return;
 	}
 	if (rc == TLS_FAIL) {
-		snprintf(why, sizeof(why), "TLS: %s", err);
+		err_printf(why, sizeof(why), "TLS: %s", err);
 		hook_conn_fail(c, why);
 		return;
 	}
@@ -663,7 +660,7 @@ static void hook_conn_tls_step(struct hook_conn *c)
 
 static void hook_conn_tls_start(struct hook_conn *c)
 {
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 
 	c->c_tls = tls_new(c->c_wh->w_tls, c->c_fd, c->c_host->h_name, err, sizeof(err));
 	if (c->c_tls == NULL) {
@@ -677,7 +674,7 @@ static void hook_conn_tls_start(struct hook_conn *c)
 static void hook_conn_io(struct loop *loop, int fd, int mask, void *arg)
 {
 	struct hook_conn *c = arg;
-	char err[TLS_ERR_LEN + 32];
+	char err[ERR_LEN];
 
 	(void)loop;
 	(void)fd;
@@ -688,11 +685,11 @@ static void hook_conn_io(struct loop *loop, int fd, int mask, void *arg)
 			return;
 		if (net_connect_result(c->c_fd, err, sizeof(err)) != 0) {
 			struct hook_host *h = c->c_host;
-			char why[sizeof(err) + 16];
+			char why[ERR_LEN];
 
 			/* The next connection tries the next address. */
 			h->h_addr_i = (h->h_addr_i + 1) % h->h_naddrs;
-			snprintf(why, sizeof(why), "connect: %s", err);
+			err_printf(why, sizeof(why), "connect: %s", err);
 			hook_conn_fail(c, why);
 			return;
 		}
@@ -880,7 +877,7 @@ static void hook_target_result(struct hook_target *t, int status, const char *wh
 	struct webhook *wh = t->t_wh;
 	const struct webhook_opts *o = &wh->w_opts;
 	struct hook_delivery *d;
-	char what[TLS_ERR_LEN + 64];
+	char what[ERR_LEN];
 
 	t->t_state = HT_IDLE;
 	if (status >= 200 && status <= 299) {
@@ -934,7 +931,7 @@ static void hook_target_kick(struct hook_target *t)
 		return;
 	for (c = h->h_conns; c != NULL; c = c->c_next) {
 		if (c->c_state == HC_IDLE) {
-			char err[TLS_ERR_LEN + 32];
+			char err[ERR_LEN];
 
 			hook_conn_assign(c, t);
 			c->c_state = HC_BUSY;
@@ -1205,7 +1202,7 @@ int webhook_remove_target(struct webhook *wh, const char *id)
 int webhook_tls_ready(struct webhook *wh, char *err, size_t errlen)
 {
 	struct tls_conf_opts o = {0};
-	char why[TLS_ERR_LEN];
+	char why[ERR_LEN];
 
 	if (wh->w_tls != NULL)
 		return 0;

@@ -69,8 +69,6 @@
 struct loop;
 struct webhook;
 
-#define WEBHOOK_ERR_LEN 256
-
 struct webhook_opts {
 	int64_t timeout_ms;          /* one request: connect + send + response */
 	unsigned retries;            /* attempts after the first */
@@ -169,6 +167,7 @@ int webhook_check_url(struct webhook *wh, const char *url, char *err, size_t err
  * ignored. 0, or -1 if id is unknown.
  */
 int webhook_remove_target(struct webhook *wh, const char *id);
+/* Public for the tests: the tests check targets come and go. */
 bool webhook_has_target(const struct webhook *wh, const char *id);
 /*
  * Load the TLS settings of https webhooks (CA bundle) if not done yet: 0,
@@ -220,6 +219,7 @@ void webhook_on_done(struct webhook *wh, webhook_done_fn *fn, void *ctx);
  */
 typedef void webhook_backlog_fn(void *ctx, bool backlogged);
 void webhook_on_backlog(struct webhook *wh, webhook_backlog_fn *fn, void *ctx);
+/* Public for the tests: the tests check backpressure. */
 bool webhook_backlogged(const struct webhook *wh);
 
 struct webhook_stats {
@@ -235,6 +235,7 @@ struct webhook_stats {
 };
 void webhook_stats(const struct webhook *wh, struct webhook_stats *out);
 /* Deliveries queued or in flight for one target (0 if unknown). */
+/* Public for the tests: the tests check a target's queue. */
 size_t webhook_target_pending(const struct webhook *wh, const char *id);
 
 #endif

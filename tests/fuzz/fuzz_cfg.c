@@ -49,7 +49,7 @@ static void fuzz_check_cfg(const struct cfg *cfg)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size > 0 ? size : 1);
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 	struct cfg cfg;
 
 	memcpy(text, data, size);

@@ -110,7 +110,7 @@ static void fuzz_action(struct mqtt_client *mc, uint8_t a)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool inited;
-	char text[512], err[CFG_ERR_LEN];
+	char text[512], err[ERR_LEN];
 	struct mqtt_client_stats st;
 	struct loop *loop;
 	struct cfg cfg;

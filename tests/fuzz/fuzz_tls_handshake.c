@@ -22,7 +22,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct tls_conf *conf;
-	char err[TLS_ERR_LEN], hello[4096];
+	char err[ERR_LEN], hello[4096];
 	int fds[2], rc = TLS_AGAIN, bufsz = FUZZ_MAX * 2;
 	struct tls *t;
 

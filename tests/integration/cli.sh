@@ -145,8 +145,13 @@ if [ -n "${FREEPORT:-}" ] && [ -x "$FREEPORT" ]; then
 	"$OCTOMQTTD" -c "$T/run.conf" <&- >"$T/daemon.out" 2>"$T/daemon.log" &
 	DAEMON=$!
 	"$FREEPORT" -w "$PORT" 10 || fail "the daemon does not listen on $PORT: $(cat "$T/daemon.log")"
-	grep -q "listening on 127.0.0.1:$PORT, broker 127.0.0.1:1" "$T/daemon.log" ||
-		fail "no 'listening on' line: $(cat "$T/daemon.log")"
+	# The line follows the listen() that freeport saw: poll for it (5 s).
+	n=0
+	until grep -q "listening on 127.0.0.1:$PORT, broker 127.0.0.1:1" "$T/daemon.log"; do
+		n=$((n + 1))
+		[ "$n" -le 100 ] || fail "no 'listening on' line: $(cat "$T/daemon.log")"
+		sleep 0.05
+	done
 
 	run -c "$T/run.conf"
 	expect_rc 1 "second daemon on a busy port"

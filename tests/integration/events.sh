@@ -1,14 +1,14 @@
 #!/bin/sh
 # events.sh: POST /events/{name} end to end (DESIGN §5). Every OctoPrint
-# payload of the shared corpus is posted to the daemon and must reach a
+# payload of the event corpus (tests/corpus) is posted to the daemon and must reach a
 # subscriber of a real mosquitto byte for byte; then an _event member
 # replaced where it stands, whitespace between members, an empty body,
 # and _timestamp from the daemon's clock.
 # shellcheck source=tests/integration/lib.sh
 . "$TESTS_SRCDIR/integration/lib.sh"
 
-CORPUS=$OCTOMQTTD_SHARED/corpus/octoprint_events.json
-[ -r "$CORPUS" ] || fail "corpus not found: $CORPUS (set OCTOMQTTD_SHARED)"
+CORPUS=$TESTS_SRCDIR/corpus/octoprint_events.json
+[ -r "$CORPUS" ] || fail "corpus not found: $CORPUS"
 
 start_broker
 daemon_conf "$T/d.conf" false </dev/null

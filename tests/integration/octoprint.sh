@@ -2,9 +2,9 @@
 # octoprint.sh: the OctoPrint plugin of contrib/octoprint under a stub
 # OctoPrint (tests/octoprint), against a real octomqttd and mosquitto:
 # the HTTP it sends (to a fake daemon), events, progress, temperatures and
-# the helpers end to end, the README's example plugin getting its echo
-# through the webhook route, a daemon without broker refusing, and no
-# daemon at all never blocking OctoPrint.
+# the helpers end to end, a daemon without broker refusing, and no daemon
+# at all never blocking OctoPrint. Arguments name the tests of
+# test_shim.py to run (octoprint_seed.sh runs test_seed_example).
 # shellcheck source=tests/integration/lib.sh
 . "$TESTS_SRCDIR/integration/lib.sh"
 

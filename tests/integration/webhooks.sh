@@ -134,8 +134,13 @@ for p in ("/a", "/b", "/c", "/d"):
 
 # webhook.allow. localhost is a name like any other (from /etc/hosts):
 # accepted inside the default list (127.0.0.0/8, ::1) and delivered.
-post /subscriptions "{\"topic\":\"lh/x\",\"url\":\"http://localhost:$RECV_PORT/lh\"}"
+printf '%s' "{\"topic\":\"lh/x\",\"url\":\"http://localhost:$RECV_PORT/lh\"}" >"$T/request"
+CODE=$(hcurl -D "$T/head" -o "$T/body" -w '%{http_code}' -X POST --data-binary "@$T/request" \
+	"http://127.0.0.1:$HTTP_PORT/subscriptions") || fail "curl POST /subscriptions failed"
 [ "$CODE" = 201 ] || fail "subscribing to a localhost URL: $CODE $(cat "$T/body")"
+# Its status line has the reason phrase (it once said "201 Unknown").
+head -n 1 "$T/head" | grep -q '^HTTP/1\.1 201 Created.$' ||
+	fail "POST /subscriptions: $(head -n 1 "$T/head")"
 pub lh/x five
 wait_for "the delivery to localhost" 10 got /lh 1
 hcurl "http://127.0.0.1:$HTTP_PORT/subscriptions" >"$T/before10.json"

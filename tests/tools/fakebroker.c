@@ -54,6 +54,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h" /* hex_value */
+
 #define FB_MAX_LINES  4096
 #define FB_MAX_DEFS   128
 #define FB_MAX_BYTES  65536
@@ -240,17 +242,6 @@ static void fb_put(struct fb_bytes *o, const void *p, size_t n)
 	o->n += n;
 }
 
-static int fb_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static const struct fb_bytes *fb_lookup(const char *name, size_t len)
 {
 	size_t i;
@@ -343,13 +334,14 @@ static void fb_parse_bytes(const char **pp, struct fb_bytes *o, int depth)
 			if (d == NULL)
 				fb_die(2, "$%.*s is not defined", (int)(p - name), name);
 			fb_put(o, d->b, d->n);
-		} else if (fb_hexval(*p) >= 0) {
-			while (fb_hexval(*p) >= 0) {
+		} else if (hex_value((unsigned char)*p) >= 0) {
+			while (hex_value((unsigned char)*p) >= 0) {
 				unsigned char c;
 
-				if (fb_hexval(p[1]) < 0)
+				if (hex_value((unsigned char)p[1]) < 0)
 					fb_die(2, "odd number of hex digits");
-				c = (unsigned char)(fb_hexval(p[0]) * 16 + fb_hexval(p[1]));
+				c = (unsigned char)(hex_value((unsigned char)p[0]) * 16 +
+				                    hex_value((unsigned char)p[1]));
 				fb_put(o, &c, 1);
 				p += 2;
 			}

@@ -1223,6 +1223,15 @@ START_TEST(temperature)
 	ck_assert_int_eq(resp.status, 400);
 	call(HTTP_POST, "/temperature", "{\"to/ol\": {\"actual\": 1}}");
 	ck_assert_int_eq(resp.status, 400);
+	/* Numbers out of range: a time beyond long long, a reading beyond double. */
+	call(HTTP_POST, "/temperature", "{\"time\": 1e300, \"tool0\": {\"actual\": 99}}");
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_ptr_nonnull(strstr(body, "time out of range"));
+	call(HTTP_POST, "/temperature", "{\"time\": -1e19, \"tool0\": {\"actual\": 99}}");
+	ck_assert_int_eq(resp.status, 400);
+	call(HTTP_POST, "/temperature", "{\"tool0\": {\"actual\": 1e999}}");
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_uint_eq(stub_mqtt.calls, 5);
 	/* Off: accepted, nothing published. */
 	cfg.pub_temperature_active = false;
 	call(HTTP_POST, "/temperature", "{\"tool0\": {\"actual\": 99, \"target\": 0}}");

@@ -19,13 +19,13 @@ static int parse(struct cfg *cfg, const char *text, char *err)
 {
 	cfg_defaults(cfg);
 	err[0] = '\0';
-	return cfg_parse(cfg, "t.conf", text, strlen(text), "pi", err, CFG_ERR_LEN);
+	return cfg_parse(cfg, "t.conf", text, strlen(text), "pi", err, ERR_LEN);
 }
 
 START_TEST(defaults)
 {
 	struct cfg cfg;
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 
 	ck_assert_int_eq(parse(&cfg, URL, err), 0);
 	ck_assert_str_eq(cfg.broker_host, "127.0.0.1");
@@ -133,7 +133,7 @@ START_TEST(every_key)
 	        "shutdown.grace = 0\n"
 	        "log.level = debug\n";
 	struct cfg cfg;
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 
 	ck_assert_msg(parse(&cfg, text, err) == 0, "%s", err);
 	ck_assert_str_eq(cfg.broker_host, "::1");
@@ -344,7 +344,7 @@ static const struct {
 START_TEST(errors)
 {
 	struct cfg cfg;
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 
 	ck_assert_int_eq(parse(&cfg, bad[_i].text, err), -1);
 	ck_assert_str_eq(err, bad[_i].err);
@@ -360,7 +360,7 @@ START_TEST(lw_topic)
 {
 	static char text[80000];
 	struct cfg cfg;
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 	int n;
 
 	ck_assert_int_eq(parse(&cfg, URL "publish.lwTopic =\n", err), 0);
@@ -389,7 +389,7 @@ START_TEST(nul_byte)
 {
 	static const char text[] = URL "broker.username = a\0b\n";
 	struct cfg cfg;
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 
 	cfg_defaults(&cfg);
 	ck_assert_int_eq(cfg_parse(&cfg, "t.conf", text, sizeof(text) - 1, "pi", err, sizeof(err)),
@@ -411,7 +411,7 @@ START_TEST(crlf_and_comments)
 	                           "broker.client_id = id\t\r\n"
 	                           "publish.baseTopic = \"\"";
 	struct cfg cfg;
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 
 	ck_assert_msg(parse(&cfg, text, err) == 0, "%s", err);
 	ck_assert_str_eq(cfg.broker_host, "h");
@@ -427,7 +427,7 @@ END_TEST
 START_TEST(client_id_default_cut_for_v31)
 {
 	struct cfg cfg;
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 
 	cfg_defaults(&cfg);
 	static const char text[] = URL "broker.protocol = MQTTv31\n";
@@ -462,7 +462,7 @@ START_TEST(url_forms)
 #endif
 	};
 	struct cfg cfg;
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 	size_t i;
 
 	for (i = 0; i < nitems(cases); i++) {
@@ -489,7 +489,7 @@ START_TEST(tls_keys)
 	                           "webhook.tls_ca_certs = /w.pem\n"
 	                           "webhook.tls_insecure = true\n";
 	struct cfg cfg;
-	char err[CFG_ERR_LEN], where[128];
+	char err[ERR_LEN], where[128];
 
 	ck_assert_msg(parse(&cfg, text, err) == 0, "%s", err);
 	ck_assert(cfg.broker_tls);
@@ -551,7 +551,7 @@ static char *write_file(const char *name, const char *text)
 START_TEST(load_files)
 {
 	struct cfg cfg;
-	char err[CFG_ERR_LEN], text[256], *path;
+	char err[ERR_LEN], text[256], *path;
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_cfg.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
@@ -595,7 +595,7 @@ START_TEST(octoprint_keys)
 	                               "publish.temperatureActive = false\n"
 	                               "publish.temperatureThreshold = 1.5\n";
 	struct cfg cfg;
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 
 	ck_assert_msg(parse(&cfg, text, err) == 0, "%s", err);
 	ck_assert(!cfg.pub_retain);

@@ -687,13 +687,16 @@ START_TEST(test_status_text)
 		const char *text;
 	} st[] = {
 	        {200, "OK"},
+	        {201, "Created"},
 	        {202, "Accepted"},
+	        {204, "No Content"},
 	        {400, "Bad Request"},
 	        {401, "Unauthorized"},
 	        {403, "Forbidden"},
 	        {404, "Not Found"},
 	        {405, "Method Not Allowed"},
 	        {408, "Request Timeout"},
+	        {409, "Conflict"},
 	        {411, "Length Required"},
 	        {413, "Content Too Large"},
 	        {429, "Too Many Requests"},

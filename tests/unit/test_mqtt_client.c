@@ -285,7 +285,7 @@ static void fake_start(struct fake *f, struct loop *loop)
 {
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 
 	memset(f, 0, sizeof(*f));
 	f->loop = loop;
@@ -317,7 +317,7 @@ static struct mqtt_client *mc;
 
 static void setup(void)
 {
-	char err[CFG_ERR_LEN];
+	char err[ERR_LEN];
 	char text[256];
 
 	log_init(LOGL_ERROR, false);

@@ -75,7 +75,7 @@ static const struct {
 
 START_TEST(split_good)
 {
-	char host[NET_HOST_LEN], err[NET_ERR_LEN];
+	char host[NET_HOST_LEN], err[ERR_LEN];
 	uint16_t port = 0;
 
 	ck_assert_int_eq(net_split_hostport(good[_i].in, host, sizeof(host), &port, good[_i].def,
@@ -88,7 +88,7 @@ END_TEST
 
 START_TEST(split_bad)
 {
-	char host[NET_HOST_LEN], err[NET_ERR_LEN] = "";
+	char host[NET_HOST_LEN], err[ERR_LEN] = "";
 	uint16_t port = 0;
 
 	ck_assert_int_eq(net_split_hostport(bad[_i].in, host, sizeof(host), &port, bad[_i].def, err,
@@ -101,7 +101,7 @@ END_TEST
 
 START_TEST(split_host_too_long)
 {
-	char host[8], err[NET_ERR_LEN] = "";
+	char host[8], err[ERR_LEN] = "";
 	uint16_t port;
 
 	ck_assert_int_eq(
@@ -153,7 +153,7 @@ int __wrap_getaddrinfo(const char *node, const char *service, const struct addri
 
 static void listen_connect_accept(const char *host, const char *peer_prefix)
 {
-	char err[NET_ERR_LEN], peer[64];
+	char err[ERR_LEN], peer[64];
 	int lfd, cfd, afd = -1, i, on = 0;
 	socklen_t sl = sizeof(on);
 	uint16_t port;
@@ -218,7 +218,7 @@ END_TEST
 
 START_TEST(connect_refused)
 {
-	char err[NET_ERR_LEN] = "", want[64];
+	char err[ERR_LEN] = "", want[64];
 	uint16_t port;
 	int lfd, fd;
 
@@ -242,7 +242,7 @@ END_TEST
 
 START_TEST(listen_bad_address)
 {
-	char err[NET_ERR_LEN] = "";
+	char err[ERR_LEN] = "";
 
 	ck_assert_int_eq(net_listen("256.1.1.1", 80, 1, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "256.1.1.1:80"));
@@ -251,7 +251,7 @@ END_TEST
 
 START_TEST(listen_port_in_use)
 {
-	char err[NET_ERR_LEN] = "", want[64];
+	char err[ERR_LEN] = "", want[64];
 	int lfd;
 	uint16_t port;
 
@@ -294,7 +294,7 @@ START_TEST(cidr_contains)
 {
 	struct net_cidr c;
 	struct sockaddr_storage ss;
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 
 	memset(&ss, 0, sizeof(ss));
 	ck_assert_msg(net_cidr_parse(cidr_cases[_i].cidr, &c, err, sizeof(err)) == 0, "%s", err);
@@ -327,7 +327,7 @@ START_TEST(cidr_bad)
 	                                        "1.2.3.4/0008",
 	                                        "[::1]"};
 	struct net_cidr c;
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 	size_t i;
 
 	for (i = 0; i < nitems(bad_cidrs); i++) {
@@ -343,7 +343,7 @@ END_TEST
 START_TEST(addr_allowed)
 {
 	struct net_cidr c[2];
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 	size_t i;
 
 	for (i = 0; i < nitems(cidr_cases); i++) {
@@ -387,7 +387,7 @@ END_TEST
 
 START_TEST(lookup)
 {
-	char **a = NULL, err[NET_ERR_LEN];
+	char **a = NULL, err[ERR_LEN];
 	size_t n = 0, i;
 	bool v4 = false;
 

@@ -46,7 +46,7 @@ static void pair(void)
 /* The plain path: recv/send semantics, EAGAIN as errno. */
 START_TEST(plain_socket)
 {
-	char err[TLS_ERR_LEN], b[16];
+	char err[ERR_LEN], b[16];
 
 	pair();
 	ck_assert_int_eq(tls_send(NULL, fds[0], "abc", 3, err, sizeof(err)), 3);
@@ -67,7 +67,7 @@ END_TEST
 START_TEST(not_built)
 {
 	struct tls_conf_opts o = {NULL, NULL, NULL, true, true};
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 
 	ck_assert(!tls_available());
 	ck_assert_ptr_null(tls_conf_new(&o, NULL, err, sizeof(err)));
@@ -106,7 +106,7 @@ static char *fixture(const char *name, const char *pem)
 static struct tls_conf *client_conf(bool check_name)
 {
 	struct tls_conf_opts o = {fixture("ca.crt", FX_CA_CRT), NULL, NULL, true, check_name};
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 	struct tls_conf *c = tls_conf_new(&o, NULL, err, sizeof(err));
 
 	ck_assert_msg(c != NULL, "%s", err);
@@ -256,7 +256,7 @@ static int handshake(struct tls *t, struct srv *s, char *err, size_t errlen)
 
 static struct tls *connected(struct tls_conf *c, struct srv *s, const char *host)
 {
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 	struct tls *t;
 
 	pair();
@@ -289,7 +289,7 @@ START_TEST(handshake_and_pending)
 	struct tls_conf *c = client_conf(true);
 	struct srv s;
 	struct tls *t = connected(c, &s, "localhost");
-	char err[TLS_ERR_LEN], info[128];
+	char err[ERR_LEN], info[128];
 	unsigned char rec[1000], got[4000];
 	size_t n = 0;
 	ssize_t r;
@@ -367,7 +367,7 @@ static void stream_init(struct stream *st, size_t total, size_t avail)
 /* One client write of what is offered; 0, or -1 when it had to wait. */
 static int stream_write(struct tls *t, struct stream *st)
 {
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 	ssize_t n;
 
 	if (st->avail > st->total - st->off)
@@ -440,7 +440,7 @@ START_TEST(renegotiation_during_write)
 	struct srv s;
 	struct tls *t = connected(c, &s, "localhost");
 	unsigned char tmp[256];
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 	struct stream st;
 	int small = 4096, rc;
 	ssize_t n;
@@ -485,7 +485,7 @@ START_TEST(ip_address_names)
 	        {"127.0.0.2", FX_SRV_IP_CRT, false, true}, /* tls_insecure */
 	        {"localhost", FX_SRV_IP_CRT, true, true},
 	};
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct tls_conf *c = client_conf(cases[i].check_name);
@@ -518,7 +518,7 @@ END_TEST
 START_TEST(name_checked)
 {
 	struct tls_conf *c = client_conf(true), *insecure = client_conf(false);
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 	struct srv s;
 	struct tls *t;
 
@@ -549,7 +549,7 @@ START_TEST(untrusted)
 {
 	/* The server's own certificate as the only "CA": not its signer. */
 	struct tls_conf_opts o = {fixture("srv-as-ca.crt", FX_SRV_CRT), NULL, NULL, true, true};
-	char err[TLS_ERR_LEN];
+	char err[ERR_LEN];
 	struct tls_conf *c = tls_conf_new(&o, NULL, err, sizeof(err));
 	struct srv s;
 	struct tls *t;
@@ -580,7 +580,7 @@ START_TEST(garbage_peer)
 {
 	struct tls_conf *c = client_conf(true);
 	static const char junk[] = "HTTP/1.0 400 Bad Request\r\n\r\nnot TLS at all";
-	char err[TLS_ERR_LEN], hello[512];
+	char err[ERR_LEN], hello[512];
 	struct tls *t;
 	int rc = TLS_AGAIN;
 
@@ -616,7 +616,7 @@ START_TEST(file_errors)
 {
 	struct tls_conf_opts o = {NULL, NULL, NULL, true, true};
 	enum tls_file which;
-	char err[TLS_ERR_LEN], missing[128];
+	char err[ERR_LEN], missing[128];
 
 	snprintf(missing, sizeof(missing), "%s/missing.pem", dir);
 	o.ca_file = missing;

@@ -222,7 +222,7 @@ static uint16_t r_listen(uint16_t port)
 {
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof(sin);
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 
 	lfd = net_listen("127.0.0.1", port, 64, err, sizeof(err));
 	ck_assert_msg(lfd >= 0, "listen: %s", err);
@@ -275,7 +275,7 @@ static void start(void)
 
 static void add(const char *id, const char *path)
 {
-	char url[128], err[WEBHOOK_ERR_LEN];
+	char url[128], err[ERR_LEN];
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", lport, path);
 	ck_assert_msg(webhook_add_target(wh, id, url, err, sizeof(err)) == 0, "add: %s", err);
@@ -433,7 +433,7 @@ static const char *const bad_urls[] = {
 START_TEST(test_parse_url)
 {
 	struct webhook_url u;
-	char err[WEBHOOK_ERR_LEN];
+	char err[ERR_LEN];
 	size_t i;
 
 	for (i = 0; i < sizeof(good_urls) / sizeof(good_urls[0]); i++) {
@@ -495,7 +495,7 @@ END_TEST
 
 START_TEST(test_targets)
 {
-	char err[WEBHOOK_ERR_LEN];
+	char err[ERR_LEN];
 
 	r_listen(0);
 	start();
@@ -541,7 +541,7 @@ static void parse_allow(void)
  */
 START_TEST(test_check_url)
 {
-	char err[WEBHOOK_ERR_LEN], url[64];
+	char err[ERR_LEN], url[64];
 
 	parse_allow();
 	r_listen(0);
