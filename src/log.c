@@ -306,6 +306,22 @@ static void log_limit_summary(struct log_limit *lim, uint64_t count, uint64_t no
 	lim->ll_suppressed = 0;
 }
 
+static void log_limit_remember(struct log_limit *lim, enum log_level level, int errnum,
+                               const char *fmt, va_list ap) ATTR_PRINTF(4, 0);
+
+/* The kind's latest text (with strerror(errnum) when set) and level. */
+static void log_limit_remember(struct log_limit *lim, enum log_level level, int errnum,
+                               const char *fmt, va_list ap)
+{
+	size_t n;
+
+	vsnprintf(lim->ll_text, sizeof(lim->ll_text), fmt, ap);
+	n = strlen(lim->ll_text);
+	if (errnum != 0 && n < sizeof(lim->ll_text) - 1)
+		snprintf(lim->ll_text + n, sizeof(lim->ll_text) - n, ": %s", strerror(errnum));
+	lim->ll_level = level;
+}
+
 static void log_limited(struct log_limit *lim, enum log_level level, int errnum, const char *fmt,
                         va_list ap) ATTR_PRINTF(4, 0);
 
@@ -313,7 +329,6 @@ static void log_limited(struct log_limit *lim, enum log_level level, int errnum,
                         va_list ap)
 {
 	uint64_t now = log_clock();
-	size_t n;
 
 	if (level > log_level_cur)
 		return;
@@ -323,23 +338,13 @@ static void log_limited(struct log_limit *lim, enum log_level level, int errnum,
 		log_limits = lim;
 	} else if (now - lim->ll_last_ms < LOG_LIMIT_INTERVAL_MS) {
 		/* Within the interval: remember, count, write nothing. */
-		vsnprintf(lim->ll_text, sizeof(lim->ll_text), fmt, ap);
-		n = strlen(lim->ll_text);
-		if (errnum != 0 && n < sizeof(lim->ll_text) - 1)
-			snprintf(lim->ll_text + n, sizeof(lim->ll_text) - n, ": %s",
-			         strerror(errnum));
-		lim->ll_level = level;
+		log_limit_remember(lim, level, errnum, fmt, ap);
 		lim->ll_suppressed++;
 		return;
 	}
 	if (lim->ll_suppressed > 0) {
 		/* The interval is over: this occurrence carries the summary. */
-		vsnprintf(lim->ll_text, sizeof(lim->ll_text), fmt, ap);
-		n = strlen(lim->ll_text);
-		if (errnum != 0 && n < sizeof(lim->ll_text) - 1)
-			snprintf(lim->ll_text + n, sizeof(lim->ll_text) - n, ": %s",
-			         strerror(errnum));
-		lim->ll_level = level;
+		log_limit_remember(lim, level, errnum, fmt, ap);
 		log_limit_summary(lim, lim->ll_suppressed + 1, now);
 		return;
 	}

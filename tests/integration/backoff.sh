@@ -22,35 +22,8 @@
 # shellcheck source=tests/integration/lib.sh
 . "$TESTS_SRCDIR/integration/lib.sh"
 
-SCEN=$TESTS_SRCDIR/fakebroker
-[ -x "${FAKEBROKER:-}" ] || fail "FAKEBROKER is not set to tests/tools/fakebroker"
-
-# fb_start NAME TAG: play SCEN/NAME.fbs on a free port (another one if it
-# was taken meanwhile); sets BROKER_PORT, FB_PID, FB_OUT. As in
-# fakebroker.sh.
-fb_start() {
-	FB_OUT=$T/broker-$2.out
-	_fb_try=0
-	while :; do
-		_fb_try=$((_fb_try + 1))
-		BROKER_PORT=$("$FREEPORT") || fail "freeport failed"
-		: >"$FB_OUT"
-		spawn "$FAKEBROKER" "$SCEN/$1.fbs" "$BROKER_PORT" >"$FB_OUT" 2>&1
-		FB_PID=$SPAWNED
-		_end=$(($(date +%s) + 11))
-		while ! grep -q '^listening on ' "$FB_OUT"; do
-			alive "$FB_PID" || break
-			[ "$(date +%s)" -lt "$_end" ] || fail "$2: fakebroker did not listen"
-			sleep 0.05
-		done
-		alive "$FB_PID" && return 0
-		wait "$FB_PID"
-		_fb_rc=$?
-		forget "$FB_PID"
-		[ "$_fb_rc" -eq 3 ] && [ "$_fb_try" -lt 3 ] && continue
-		fail "$2: fakebroker exited with status $_fb_rc at start-up"
-	done
-}
+# shellcheck source=tests/integration/fb_lib.sh
+. "$TESTS_SRCDIR/integration/fb_lib.sh"
 
 # fb_daemon TAG: the daemon with the settings common.fbs expects
 # (client id fb-client, keepalive 60), reconnect_min 1, reconnect_max 8.
