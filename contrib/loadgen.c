@@ -3,7 +3,7 @@
  * everything on 127.0.0.1.
  *
  *   loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT] [-b BYTES] [-a TOKEN]
- *                [-r RATE] [-t TOPIC -q QOS] [-o FILE]
+ *                [-r RATE] [-t TOPIC -q QOS] [-o FILE] [-l FILE [-L MS]] [-R]
  *       CONNS keep-alive connections, each a closed loop: POST /events/EVENT
  *       with a BYTES-long JSON object (default 60), wait for the whole
  *       answer (Content-Length), send the next. Stops after SECONDS or
@@ -16,6 +16,13 @@
  *       {"topic":TOPIC,"qos":QOS,"allow_queueing":true,"payload":<the
  *       object>}. With -o, FILE gets a line "N STATUS" for each request
  *       not answered 2xx (STATUS 0: no answer, the connection failed).
+ *       With -l, FILE gets a line "N STATUS MS UNIXTIME" for each answer
+ *       that took MS (default 1000) ms or more, UNIXTIME (seconds, ms
+ *       precision) when it was complete. With -R a refused or failed
+ *       connect is not fatal: the connection is tried again every 0.1 s
+ *       while the run lasts (a daemon being restarted). The report adds
+ *       issued= (requests started) and slowest_n=, slowest_at= (the
+ *       slowest answer's N and UNIXTIME).
  *   loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES [-c CONNS] [-k PER_WRITE] [-r]
  *       A raw MQTT 3.1.1 client: CONNECT, CONNACK, COUNT QoS 0 PUBLISH of a
  *       BYTES-long payload to TOPIC written as fast as the socket takes
@@ -102,7 +109,7 @@ static void lg_usage(const char *why)
 		fprintf(stderr, "loadgen: %s\n", why);
 	fprintf(out, "usage: loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT]\n"
 	             "                    [-b BYTES] [-a TOKEN] [-P DEPTH] [-r RATE]\n"
-	             "                    [-t TOPIC -q QOS] [-o FILE]\n"
+	             "                    [-t TOPIC -q QOS] [-o FILE] [-l FILE [-L MS]] [-R]\n"
 	             "       loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES [-c CONNS]\n"
 	             "                        [-k PER_WRITE] [-r] [-q 0|1] [-w WINDOW] [-N]\n"
 	             "       loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]\n"
@@ -165,7 +172,8 @@ static int lg_poll_ms(uint64_t deadline)
 }
 
 /* A blocking TCP connection to 127.0.0.1:PORT with Nagle off. */
-static int lg_connect(unsigned port)
+/* A connection to 127.0.0.1:PORT; -1 (errno set) if quiet, else fatal. */
+static int lg_connect_as(unsigned port, bool quiet)
 {
 	struct sockaddr_in sa;
 	int fd, one = 1;
@@ -177,10 +185,19 @@ static int lg_connect(unsigned port)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		lg_die("connect 127.0.0.1:%u: %s", port, strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		if (!quiet)
+			lg_die("connect 127.0.0.1:%u: %s", port, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
+}
+
+static int lg_connect(unsigned port)
+{
+	return lg_connect_as(port, false);
 }
 
 static void lg_nonblock(int fd)
@@ -223,6 +240,7 @@ struct lg_conn {
 	size_t c_in_len;
 	uint64_t c_sent_at[LG_MAX_DEPTH]; /* when each request was issued */
 	uint64_t c_seq[LG_MAX_DEPTH];     /* and its N */
+	uint64_t c_retry_at;              /* -R: connect again at (c_fd -1) */
 	unsigned c_head, c_busy;          /* oldest outstanding; how many */
 };
 
@@ -232,7 +250,12 @@ struct lg_http {
 	const char *h_token;
 	const char *h_topic; /* -t: POST /publish to this topic */
 	unsigned h_qos;
-	FILE *h_failed;   /* -o: "N STATUS" of each request not answered 2xx */
+	FILE *h_failed; /* -o: "N STATUS" of each request not answered 2xx */
+	FILE *h_slow;   /* -l: "N STATUS MS UNIXTIME" of each slow answer */
+	uint64_t h_slow_ns;
+	bool h_retry; /* -R: a failed connect is tried again */
+	uint64_t h_max_lat, h_max_seq;
+	double h_max_at;
 	uint64_t h_rate;  /* -r: requests a second, 0 unlimited */
 	uint64_t h_start; /* when the run started */
 	size_t h_body;
@@ -359,10 +382,26 @@ static int lg_parse_response(const char *p, size_t n, int *status, size_t *total
 	return n >= *total;
 }
 
+static double lg_unixtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void lg_http_record(struct lg_http *h, int status, uint64_t lat, uint64_t seq)
 {
 	if (h->h_failed != NULL && status / 100 != 2)
 		fprintf(h->h_failed, "%llu %d\n", (unsigned long long)seq, status);
+	if (h->h_slow != NULL && lat >= h->h_slow_ns)
+		fprintf(h->h_slow, "%llu %d %.3f %.3f\n", (unsigned long long)seq, status,
+		        (double)lat / 1e6, lg_unixtime());
+	if (lat >= h->h_max_lat) {
+		h->h_max_lat = lat;
+		h->h_max_seq = seq;
+		h->h_max_at = lg_unixtime();
+	}
 	if (h->h_nlat == h->h_cap) {
 		h->h_cap = h->h_cap ? h->h_cap * 2 : 65536;
 		h->h_lat = realloc(h->h_lat, h->h_cap * sizeof(*h->h_lat));
@@ -374,6 +413,16 @@ static void lg_http_record(struct lg_http *h, int status, uint64_t lat, uint64_t
 		h->h_202++;
 	else
 		h->h_status[status / 100]++;
+}
+
+/* Open c's connection; with -R a failure leaves it to be tried again. */
+static void lg_http_connect(struct lg_http *h, struct lg_conn *c)
+{
+	c->c_fd = lg_connect_as(h->h_port, h->h_retry);
+	if (c->c_fd >= 0)
+		lg_nonblock(c->c_fd);
+	else
+		c->c_retry_at = lg_now() + LG_NS / 10;
 }
 
 /* Drop the connection after an error and, while requests remain, open another. */
@@ -396,10 +445,8 @@ static void lg_http_reset(struct lg_http *h, struct lg_conn *c, const char *why)
 	c->c_head = 0;
 	c->c_in_len = 0;
 	c->c_out_len = c->c_out_off = 0;
-	if (lg_http_more(h)) {
-		c->c_fd = lg_connect(h->h_port);
-		lg_nonblock(c->c_fd);
-	}
+	if (lg_http_more(h))
+		lg_http_connect(h, c);
 }
 
 /* Write what is left of the request; 0, or -1 on an error. */
@@ -483,7 +530,8 @@ static int lg_http_main(int argc, char **argv)
 	struct lg_http h;
 	struct lg_conn *conns;
 	struct pollfd *pfd;
-	unsigned nconns = 0, secs = 0, i, open, missing;
+	unsigned nconns = 0, secs = 0, i, d, open, missing;
+	bool retrying;
 	uint64_t start, drain_end = 0;
 	double elapsed;
 	int opt;
@@ -492,7 +540,8 @@ static int lg_http_main(int argc, char **argv)
 	h.h_event = "Bench";
 	h.h_body = 60;
 	h.h_depth = 1;
-	while ((opt = getopt(argc, argv, "p:c:d:n:e:b:a:P:r:t:q:o:")) != -1) {
+	h.h_slow_ns = LG_NS;
+	while ((opt = getopt(argc, argv, "p:c:d:n:e:b:a:P:r:t:q:o:l:L:R")) != -1) {
 		switch (opt) {
 		case 'p':
 			h.h_port = (unsigned)lg_number(optarg, 1, 65535, "PORT must be 1-65535");
@@ -545,6 +594,18 @@ static int lg_http_main(int argc, char **argv)
 			if (h.h_failed == NULL)
 				lg_die("%s: %s", optarg, strerror(errno));
 			break;
+		case 'l':
+			h.h_slow = fopen(optarg, "w");
+			if (h.h_slow == NULL)
+				lg_die("%s: %s", optarg, strerror(errno));
+			break;
+		case 'L':
+			h.h_slow_ns = lg_number(optarg, 0, 3600000, "MS must be 0-3600000") *
+			              (LG_NS / 1000);
+			break;
+		case 'R':
+			h.h_retry = true;
+			break;
 		default:
 			lg_usage("unknown option");
 		}
@@ -556,22 +617,27 @@ static int lg_http_main(int argc, char **argv)
 	pfd = calloc(nconns, sizeof(*pfd));
 	if (conns == NULL || pfd == NULL)
 		lg_die("out of memory");
-	for (i = 0; i < nconns; i++) {
-		conns[i].c_fd = lg_connect(h.h_port);
-		lg_nonblock(conns[i].c_fd);
-	}
-
 	start = lg_now();
 	h.h_start = start;
 	h.h_end = start + (uint64_t)secs * LG_NS;
 	h.h_last_done = start;
+	for (i = 0; i < nconns; i++)
+		lg_http_connect(&h, &conns[i]);
 
 	for (;;) {
 		uint64_t wake;
 
 		open = missing = 0;
+		retrying = false;
 		for (i = 0; i < nconns; i++) {
 			struct lg_conn *c = &conns[i];
+
+			/* -R: a connection refused earlier, tried again while the run lasts. */
+			if (c->c_fd < 0 && h.h_retry && lg_http_more(&h)) {
+				if (lg_now() >= c->c_retry_at)
+					lg_http_connect(&h, c);
+				retrying |= c->c_fd < 0;
+			}
 
 			/*
 			 * An idle connection (a new one after an error) starts
@@ -594,13 +660,21 @@ static int lg_http_main(int argc, char **argv)
 			open += c->c_fd >= 0;
 			missing += c->c_fd >= 0 ? c->c_busy : 0;
 		}
-		if (open == 0)
+		if (open == 0 && !retrying)
 			break;
 		if (!lg_http_more(&h) && drain_end == 0)
 			drain_end = lg_now() + LG_DRAIN_NS;
 		if (drain_end != 0 && lg_now() >= drain_end) {
 			fprintf(stderr, "loadgen: %u answers still missing\n", missing);
 			h.h_errors += missing;
+			for (i = 0; h.h_failed != NULL && i < nconns; i++) {
+				struct lg_conn *c = &conns[i];
+
+				for (d = 0; c->c_fd >= 0 && d < c->c_busy; d++)
+					fprintf(h.h_failed, "%llu 0\n",
+					        (unsigned long long)
+					                c->c_seq[(c->c_head + d) % LG_MAX_DEPTH]);
+			}
 			break;
 		}
 		wake = drain_end != 0 ? drain_end : h.h_limit > 0 ? lg_now() + LG_NS : h.h_end;
@@ -611,6 +685,8 @@ static int lg_http_main(int argc, char **argv)
 			if (next < wake)
 				wake = next;
 		}
+		if (retrying && lg_now() + LG_NS / 10 < wake)
+			wake = lg_now() + LG_NS / 10;
 		if (poll(pfd, nconns, lg_poll_ms(wake)) < 0 && errno != EINTR)
 			lg_die("poll: %s", strerror(errno));
 		for (i = 0; i < nconns; i++) {
@@ -632,12 +708,14 @@ static int lg_http_main(int argc, char **argv)
 	printf("mode=http conns=%u depth=%u seconds=%.3f requests=%zu rps=%.0f p50_ms=%.3f "
 	       "p99_ms=%.3f "
 	       "max_ms=%.3f status_202=%llu status_2xx_other=%llu status_4xx=%llu "
-	       "status_5xx=%llu non_202=%llu errors=%llu\n",
+	       "status_5xx=%llu non_202=%llu errors=%llu issued=%llu slowest_n=%llu "
+	       "slowest_at=%.3f\n",
 	       nconns, h.h_depth, elapsed, h.h_nlat, elapsed > 0 ? (double)h.h_nlat / elapsed : 0.0,
 	       lg_pct(&h, 50), lg_pct(&h, 99), lg_pct(&h, 100), (unsigned long long)h.h_202,
 	       (unsigned long long)h.h_status[2], (unsigned long long)h.h_status[4],
 	       (unsigned long long)h.h_status[5], (unsigned long long)(h.h_nlat - h.h_202),
-	       (unsigned long long)h.h_errors);
+	       (unsigned long long)h.h_errors, (unsigned long long)h.h_issued,
+	       (unsigned long long)h.h_max_seq, h.h_max_at);
 	for (i = 0; i < nconns; i++)
 		if (conns[i].c_fd >= 0)
 			close(conns[i].c_fd);
@@ -646,6 +724,8 @@ static int lg_http_main(int argc, char **argv)
 	free(h.h_lat);
 	if (h.h_failed != NULL && fclose(h.h_failed) != 0)
 		lg_die("-o: %s", strerror(errno));
+	if (h.h_slow != NULL && fclose(h.h_slow) != 0)
+		lg_die("-l: %s", strerror(errno));
 	return h.h_errors > 0 || h.h_nlat == 0;
 }
 
