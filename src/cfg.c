@@ -20,12 +20,12 @@
 
 #include "buf.h"
 #include "cfg.h"
+#include "events.h"
 #include "net.h"
 #include "topic.h"
 
 /* Largest config file read: far more than every key with long values. */
 #define CFG_MAX_FILE         (1024 * 1024)
-#define CFG_EVENT_NAME_MAX   128
 #define MQTT31_CLIENT_ID_MAX 23
 
 enum cfg_type {
@@ -84,15 +84,15 @@ static const struct cfg_key cfg_keys[] = {
         {"publish.qos", CT_QOS, F(pub_qos), 0, 2},
         {"publish.retain", CT_RETAIN, F(pub_retain_events), 0, 0},
         {"publish.timestamp_fieldname", CT_STRING, F(pub_ts_field), 1, 256},
-        {"publish.events.server", CT_BOOL, F(pub_event_class[CFG_EV_SERVER]), 0, 0},
-        {"publish.events.comm", CT_BOOL, F(pub_event_class[CFG_EV_COMM]), 0, 0},
-        {"publish.events.files", CT_BOOL, F(pub_event_class[CFG_EV_FILES]), 0, 0},
-        {"publish.events.printjob", CT_BOOL, F(pub_event_class[CFG_EV_PRINTJOB]), 0, 0},
-        {"publish.events.gcode", CT_BOOL, F(pub_event_class[CFG_EV_GCODE]), 0, 0},
-        {"publish.events.timelapse", CT_BOOL, F(pub_event_class[CFG_EV_TIMELAPSE]), 0, 0},
-        {"publish.events.slicing", CT_BOOL, F(pub_event_class[CFG_EV_SLICING]), 0, 0},
-        {"publish.events.settings", CT_BOOL, F(pub_event_class[CFG_EV_SETTINGS]), 0, 0},
-        {"publish.events.unclassified", CT_BOOL, F(pub_event_class[CFG_EV_UNCLASSIFIED]), 0, 0},
+        {"publish.events.server", CT_BOOL, F(pub_event_class[EVENTS_SERVER]), 0, 0},
+        {"publish.events.comm", CT_BOOL, F(pub_event_class[EVENTS_COMM]), 0, 0},
+        {"publish.events.files", CT_BOOL, F(pub_event_class[EVENTS_FILES]), 0, 0},
+        {"publish.events.printjob", CT_BOOL, F(pub_event_class[EVENTS_PRINTJOB]), 0, 0},
+        {"publish.events.gcode", CT_BOOL, F(pub_event_class[EVENTS_GCODE]), 0, 0},
+        {"publish.events.timelapse", CT_BOOL, F(pub_event_class[EVENTS_TIMELAPSE]), 0, 0},
+        {"publish.events.slicing", CT_BOOL, F(pub_event_class[EVENTS_SLICING]), 0, 0},
+        {"publish.events.settings", CT_BOOL, F(pub_event_class[EVENTS_SETTINGS]), 0, 0},
+        {"publish.events.unclassified", CT_BOOL, F(pub_event_class[EVENTS_UNCLASSIFIED]), 0, 0},
         {"publish.progressTopic", CT_TOPIC, F(pub_progress_topic), 0, 0},
         {"publish.progressActive", CT_BOOL, F(pub_progress_active), 0, 0},
         {"publish.progressRetain", CT_BOOL, F(pub_progress_retain), 0, 0},
@@ -182,7 +182,7 @@ void cfg_defaults(struct cfg *cfg)
 	cfg->pub_retain_events = xcalloc(1, sizeof(char *));
 	cfg->pub_timestamp = true;
 	cfg->pub_ts_field = xstrdup("_timestamp");
-	for (int c = 0; c < CFG_EV_NCLASSES; c++)
+	for (int c = 0; c < EVENTS_NCLASSES; c++)
 		cfg->pub_event_class[c] = true;
 	cfg->pub_progress_topic = xstrdup("progress/{progress}");
 	cfg->pub_progress_active = true;
@@ -285,120 +285,19 @@ int cfg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-bool cfg_event_name_valid(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > CFG_EVENT_NAME_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 bool cfg_lw_enabled(const struct cfg *cfg)
 {
 	return cfg->pub_lw_active && cfg->pub_lw_topic != NULL && cfg->pub_lw_topic[0] != '\0';
 }
 
-/* §5.1: the events of each class (others are unclassified). */
-static const struct {
-	enum cfg_event_class cls;
-	const char *names;
-} cfg_classes[] = {
-        {CFG_EV_SERVER, " Startup Shutdown ClientOpened ClientClosed ConnectivityChanged "},
-        {CFG_EV_COMM,
-         " Connecting Connected Disconnecting Disconnected Error PrinterStateChanged "},
-        {CFG_EV_FILES, " Upload FileAdded FileRemoved FolderAdded FolderRemoved UpdatedFiles "
-                       "MetadataAnalysisStarted MetadataAnalysisFinished FileSelected "
-                       "FileDeselected TransferStarted TransferFailed TransferDone "},
-        {CFG_EV_PRINTJOB,
-         " PrintStarted PrintFailed PrintDone PrintCancelled PrintPaused PrintResumed "},
-        {CFG_EV_GCODE, " PowerOn PowerOff Home ZChange Dwell Waiting Cooling Alert Conveyor "
-                       "Eject EStop PositionUpdate ToolChange "},
-        {CFG_EV_TIMELAPSE, " CaptureStart CaptureFailed CaptureDone MovieRendering MovieFailed "},
-        {CFG_EV_SLICING, " SlicingStarted SlicingDone SlicingCancelled SlicingFailed "
-                         "SlicingProfileAdded SlicingProfileDeleted SlicingProfileModified "},
-        {CFG_EV_SETTINGS, " SettingsUpdated "},
-};
-
-/* The names of cfg_classes one by one, sorted: built at the first lookup. */
-struct cfg_class_name {
-	const char *name;
-	size_t len;
-	enum cfg_event_class cls;
-};
-static struct cfg_class_name cfg_class_index[96];
-static size_t cfg_class_count;
-
-static int cfg_class_cmp(const void *a, const void *b)
-{
-	const struct cfg_class_name *x = a, *y = b;
-	int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
-
-	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-static void cfg_class_index_build(void)
-{
-	size_t i;
-
-	for (i = 0; i < nitems(cfg_classes); i++) {
-		const char *p = cfg_classes[i].names;
-
-		while (*p != '\0') {
-			size_t n;
-
-			p += strspn(p, " ");
-			n = strcspn(p, " ");
-			if (n == 0)
-				break;
-			if (cfg_class_count == nitems(cfg_class_index))
-				fatalx("cfg_class_index is too small");
-			cfg_class_index[cfg_class_count++] = (struct cfg_class_name){
-			        .name = p, .len = n, .cls = cfg_classes[i].cls};
-			p += n;
-		}
-	}
-	qsort(cfg_class_index, cfg_class_count, sizeof(cfg_class_index[0]), cfg_class_cmp);
-}
-
-enum cfg_event_class cfg_event_class(const char *name, size_t len)
-{
-	struct cfg_class_name key = {.name = name, .len = len};
-	const struct cfg_class_name *hit;
-
-	if (len == 0)
-		return CFG_EV_UNCLASSIFIED;
-	if (cfg_class_count == 0)
-		cfg_class_index_build();
-	hit = bsearch(&key, cfg_class_index, cfg_class_count, sizeof(cfg_class_index[0]),
-	              cfg_class_cmp);
-	return hit != NULL ? hit->cls : CFG_EV_UNCLASSIFIED;
-}
-
-static bool cfg_in_list(char *const *list, const char *name, size_t len)
-{
-	for (; list != NULL && *list != NULL; list++) {
-		if (strlen(*list) == len && memcmp(*list, name, len) == 0)
-			return true;
-	}
-	return false;
-}
-
 bool cfg_event_retained(const struct cfg *cfg, const char *name, size_t len)
 {
-	return cfg->pub_retain || cfg_in_list(cfg->pub_retain_events, name, len);
+	return cfg->pub_retain || events_listed(cfg->pub_retain_events, name, len);
 }
 
 bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len)
 {
-	return cfg_in_list(cfg->pub_events_exclude, name, len);
+	return events_listed(cfg->pub_events_exclude, name, len);
 }
 
 static void cfg_set_str(char **field, const char *v)
@@ -447,7 +346,7 @@ static int cfg_event_item(struct cfg_parse *cp, const struct cfg_key *k, const c
 {
 	struct cfg_names *names = ctx;
 
-	if (!cfg_event_name_valid(s, len))
+	if (!events_name_valid(s, len))
 		return cfg_fail(cp, cp->cp_line,
 		                "%s: '%.*s' is not an event name (1-128 characters of "
 		                "A-Z a-z 0-9 _ . -)",
