@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "cfg.h"
 #include "events.h"
+#include "http_server.h"
 #include "net.h"
 #include "topic.h"
 
@@ -298,6 +299,18 @@ bool cfg_event_retained(const struct cfg *cfg, const char *name, size_t len)
 bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len)
 {
 	return events_listed(cfg->pub_events_exclude, name, len);
+}
+
+void cfg_http_server_opts(const struct cfg *cfg, struct http_server_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->listen_host = cfg->http_listen_host;
+	o->listen_port = cfg->http_listen_port;
+	o->max_body = cfg->http_max_body;
+	o->max_header = cfg->http_max_header;
+	o->max_connections = cfg->http_max_connections;
+	o->timeout = cfg->http_timeout;
+	o->header_timeout = cfg->http_header_timeout;
 }
 
 static void cfg_set_str(char **field, const char *v)

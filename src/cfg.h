@@ -16,7 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "events.h" /* EVENTS_NCLASSES */
+#include "events.h"      /* EVENTS_NCLASSES */
+#include "http_server.h" /* struct http_server_opts */
 #include "log.h"
 #include "mqtt_codec.h" /* MQTT_PROTO_V31, MQTT_PROTO_V311 */
 
@@ -132,6 +133,13 @@ bool cfg_lw_enabled(const struct cfg *cfg);
 bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len);
 /* Is the event published retained (publish.retain true, or listed)? */
 bool cfg_event_retained(const struct cfg *cfg, const char *name, size_t len);
+
+/*
+ * The options of each module, filled from the settings. String members
+ * point into cfg: cfg outlives the module, or the module copies them.
+ */
+/* http.listen, http.max_*, http.timeout, http.header_timeout. */
+void cfg_http_server_opts(const struct cfg *cfg, struct http_server_opts *o);
 
 /*
  * Strict unsigned parse of all of s: digits only, no sign, no spaces,
