@@ -189,7 +189,7 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 	const char *why = NULL;
 	long long ts = 0;
 
-	if (!cfg_event_name_valid(name, len)) {
+	if (!events_name_valid(name, len)) {
 		http_response_error(resp, 400, "invalid_name",
 		                    "event name must be 1-128 characters of A-Z a-z 0-9 _ . -");
 		return;
@@ -206,7 +206,7 @@ static void api_post_event(struct api *api, const struct http_request *req, cons
 	api_topic(api, cfg->pub_event_topic, "{event}", name, len);
 	/* Dropped events are still accepted: the host has nothing to retry. */
 	if (!cfg->pub_event_active || cfg_event_excluded(cfg, name, len) ||
-	    !cfg->pub_event_class[cfg_event_class(name, len)]) {
+	    !cfg->pub_event_class[events_class(name, len)]) {
 		log_debug("event %.*s dropped: %s", (int)len, name,
 		          !cfg->pub_event_active ? "eventActive is false"
 		          : cfg_event_excluded(cfg, name, len)
@@ -260,7 +260,7 @@ static void api_post_progress(struct api *api, const struct http_request *req, c
 	const struct cfg *cfg = api->a_cfg;
 	const char *why = NULL;
 
-	if (!cfg_event_name_valid(kind, len)) {
+	if (!events_name_valid(kind, len)) {
 		http_response_error(resp, 400, "invalid_name",
 		                    "progress kind must be 1-128 characters of A-Z a-z 0-9 _ . -");
 		return;
@@ -327,7 +327,7 @@ static int api_temp_member(void *ctx, const struct json_member *m, const char **
 		*why = "each sensor must be an object {\"actual\": n, \"target\": n}";
 		return -1;
 	}
-	if (!cfg_event_name_valid(m->key, m->key_len) || memchr(m->key, '\\', m->key_len)) {
+	if (!events_name_valid(m->key, m->key_len) || memchr(m->key, '\\', m->key_len)) {
 		*why = "sensor names must be 1-128 characters of A-Z a-z 0-9 _ . -";
 		return -1;
 	}

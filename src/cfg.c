@@ -2,57 +2,33 @@
  * cfg: the configuration file of DESIGN §4 (see cfg.h).
  *
  * A table with one row per key (name, type, bounds, field offset) drives
- * the parser, so adding a key is one line. cfg_parse() touches no files;
- * cfg_load() reads the file and broker.password_file around it.
+ * the parser, so adding a key is one line: cfg_parse() takes the file
+ * line by line, and cfg_line.c splits each line and stores its value with
+ * the setter of the key's type. The rules between keys are checked here,
+ * after the whole file. cfg_parse() touches no files; cfg_load() reads
+ * the file and broker.password_file around it.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "cfg.h"
+#include "cfg_line.h"
+#include "events.h"
+#include "http_server.h"
 #include "net.h"
 #include "topic.h"
 
 /* Largest config file read: far more than every key with long values. */
 #define CFG_MAX_FILE         (1024 * 1024)
-#define CFG_EVENT_NAME_MAX   128
 #define MQTT31_CLIENT_ID_MAX 23
-
-enum cfg_type {
-	CT_STRING,   /* char *, any text */
-	CT_TOPIC,    /* char *, topic text that may be empty */
-	CT_BOOL,     /* bool: true / false */
-	CT_UINT,     /* unsigned, bounded */
-	CT_SIZE,     /* size_t, bounded */
-	CT_QOS,      /* int 0..2 */
-	CT_URL,      /* broker.url -> broker_host (+ port) */
-	CT_LISTEN,   /* http.listen -> http_listen_host/port */
-	CT_PROTOCOL, /* broker.protocol */
-	CT_LOGLEVEL, /* log.level */
-	CT_EVLIST,   /* comma-separated event names */
-	CT_CIDRLIST, /* comma-separated address blocks (webhook.allow) */
-	CT_RETAIN,   /* true, false, or comma-separated event names */
-	CT_FLOAT,    /* a non-negative decimal number */
-	CT_PORT,     /* uint16_t 1..65535 */
-	CT_TOKEN,    /* char *, visible ASCII only (an HTTP bearer token) */
-};
-
-struct cfg_key {
-	const char *k_name;
-	enum cfg_type k_type;
-	size_t k_off;
-	uint64_t k_min, k_max;
-};
 
 #define F(field) offsetof(struct cfg, field)
 
@@ -84,15 +60,15 @@ static const struct cfg_key cfg_keys[] = {
         {"publish.qos", CT_QOS, F(pub_qos), 0, 2},
         {"publish.retain", CT_RETAIN, F(pub_retain_events), 0, 0},
         {"publish.timestamp_fieldname", CT_STRING, F(pub_ts_field), 1, 256},
-        {"publish.events.server", CT_BOOL, F(pub_event_class[CFG_EV_SERVER]), 0, 0},
-        {"publish.events.comm", CT_BOOL, F(pub_event_class[CFG_EV_COMM]), 0, 0},
-        {"publish.events.files", CT_BOOL, F(pub_event_class[CFG_EV_FILES]), 0, 0},
-        {"publish.events.printjob", CT_BOOL, F(pub_event_class[CFG_EV_PRINTJOB]), 0, 0},
-        {"publish.events.gcode", CT_BOOL, F(pub_event_class[CFG_EV_GCODE]), 0, 0},
-        {"publish.events.timelapse", CT_BOOL, F(pub_event_class[CFG_EV_TIMELAPSE]), 0, 0},
-        {"publish.events.slicing", CT_BOOL, F(pub_event_class[CFG_EV_SLICING]), 0, 0},
-        {"publish.events.settings", CT_BOOL, F(pub_event_class[CFG_EV_SETTINGS]), 0, 0},
-        {"publish.events.unclassified", CT_BOOL, F(pub_event_class[CFG_EV_UNCLASSIFIED]), 0, 0},
+        {"publish.events.server", CT_BOOL, F(pub_event_class[EVENTS_SERVER]), 0, 0},
+        {"publish.events.comm", CT_BOOL, F(pub_event_class[EVENTS_COMM]), 0, 0},
+        {"publish.events.files", CT_BOOL, F(pub_event_class[EVENTS_FILES]), 0, 0},
+        {"publish.events.printjob", CT_BOOL, F(pub_event_class[EVENTS_PRINTJOB]), 0, 0},
+        {"publish.events.gcode", CT_BOOL, F(pub_event_class[EVENTS_GCODE]), 0, 0},
+        {"publish.events.timelapse", CT_BOOL, F(pub_event_class[EVENTS_TIMELAPSE]), 0, 0},
+        {"publish.events.slicing", CT_BOOL, F(pub_event_class[EVENTS_SLICING]), 0, 0},
+        {"publish.events.settings", CT_BOOL, F(pub_event_class[EVENTS_SETTINGS]), 0, 0},
+        {"publish.events.unclassified", CT_BOOL, F(pub_event_class[EVENTS_UNCLASSIFIED]), 0, 0},
         {"publish.progressTopic", CT_TOPIC, F(pub_progress_topic), 0, 0},
         {"publish.progressActive", CT_BOOL, F(pub_progress_active), 0, 0},
         {"publish.progressRetain", CT_BOOL, F(pub_progress_retain), 0, 0},
@@ -128,38 +104,6 @@ static const struct cfg_key cfg_keys[] = {
 
 #undef F
 
-/* Parser state for one text. */
-struct cfg_parse {
-	struct cfg *cp_cfg;
-	const char *cp_name;
-	char *cp_err;
-	size_t cp_errlen;
-	unsigned cp_line;
-	unsigned cp_seen[nitems(cfg_keys)]; /* line each key was set on, 0 = unset */
-	bool cp_url_port;                   /* broker.url named a port */
-	bool cp_url_tls;                    /* broker.url is mqtts:// */
-	bool cp_url_plain;                  /* broker.url is mqtt:// */
-};
-
-static int cfg_fail(struct cfg_parse *cp, unsigned line, const char *fmt, ...) ATTR_PRINTF(3, 4);
-
-static int cfg_fail(struct cfg_parse *cp, unsigned line, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (line > 0)
-		n = snprintf(cp->cp_err, cp->cp_errlen, "%s:%u: ", cp->cp_name, line);
-	else
-		n = snprintf(cp->cp_err, cp->cp_errlen, "%s: ", cp->cp_name);
-	if (n < 0 || (size_t)n >= cp->cp_errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(cp->cp_err + n, cp->cp_errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 void cfg_defaults(struct cfg *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -182,7 +126,7 @@ void cfg_defaults(struct cfg *cfg)
 	cfg->pub_retain_events = xcalloc(1, sizeof(char *));
 	cfg->pub_timestamp = true;
 	cfg->pub_ts_field = xstrdup("_timestamp");
-	for (int c = 0; c < CFG_EV_NCLASSES; c++)
+	for (int c = 0; c < EVENTS_NCLASSES; c++)
 		cfg->pub_event_class[c] = true;
 	cfg->pub_progress_topic = xstrdup("progress/{progress}");
 	cfg->pub_progress_active = true;
@@ -221,17 +165,6 @@ void cfg_defaults(struct cfg *cfg)
 	cfg->http_header_timeout = 5;
 	cfg->shutdown_grace = 5;
 	cfg->log_level = LOGL_INFO;
-}
-
-static void cfg_free_list(char **list)
-{
-	size_t i;
-
-	if (list == NULL)
-		return;
-	for (i = 0; list[i] != NULL; i++)
-		free(list[i]);
-	free(list);
 }
 
 void cfg_free(struct cfg *cfg)
@@ -285,456 +218,31 @@ int cfg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-bool cfg_event_name_valid(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > CFG_EVENT_NAME_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 bool cfg_lw_enabled(const struct cfg *cfg)
 {
 	return cfg->pub_lw_active && cfg->pub_lw_topic != NULL && cfg->pub_lw_topic[0] != '\0';
 }
 
-/* §5.1: the events of each class (others are unclassified). */
-static const struct {
-	enum cfg_event_class cls;
-	const char *names;
-} cfg_classes[] = {
-        {CFG_EV_SERVER, " Startup Shutdown ClientOpened ClientClosed ConnectivityChanged "},
-        {CFG_EV_COMM,
-         " Connecting Connected Disconnecting Disconnected Error PrinterStateChanged "},
-        {CFG_EV_FILES, " Upload FileAdded FileRemoved FolderAdded FolderRemoved UpdatedFiles "
-                       "MetadataAnalysisStarted MetadataAnalysisFinished FileSelected "
-                       "FileDeselected TransferStarted TransferFailed TransferDone "},
-        {CFG_EV_PRINTJOB,
-         " PrintStarted PrintFailed PrintDone PrintCancelled PrintPaused PrintResumed "},
-        {CFG_EV_GCODE, " PowerOn PowerOff Home ZChange Dwell Waiting Cooling Alert Conveyor "
-                       "Eject EStop PositionUpdate ToolChange "},
-        {CFG_EV_TIMELAPSE, " CaptureStart CaptureFailed CaptureDone MovieRendering MovieFailed "},
-        {CFG_EV_SLICING, " SlicingStarted SlicingDone SlicingCancelled SlicingFailed "
-                         "SlicingProfileAdded SlicingProfileDeleted SlicingProfileModified "},
-        {CFG_EV_SETTINGS, " SettingsUpdated "},
-};
-
-/* The names of cfg_classes one by one, sorted: built at the first lookup. */
-struct cfg_class_name {
-	const char *name;
-	size_t len;
-	enum cfg_event_class cls;
-};
-static struct cfg_class_name cfg_class_index[96];
-static size_t cfg_class_count;
-
-static int cfg_class_cmp(const void *a, const void *b)
-{
-	const struct cfg_class_name *x = a, *y = b;
-	int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
-
-	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-static void cfg_class_index_build(void)
-{
-	size_t i;
-
-	for (i = 0; i < nitems(cfg_classes); i++) {
-		const char *p = cfg_classes[i].names;
-
-		while (*p != '\0') {
-			size_t n;
-
-			p += strspn(p, " ");
-			n = strcspn(p, " ");
-			if (n == 0)
-				break;
-			if (cfg_class_count == nitems(cfg_class_index))
-				fatalx("cfg_class_index is too small");
-			cfg_class_index[cfg_class_count++] = (struct cfg_class_name){
-			        .name = p, .len = n, .cls = cfg_classes[i].cls};
-			p += n;
-		}
-	}
-	qsort(cfg_class_index, cfg_class_count, sizeof(cfg_class_index[0]), cfg_class_cmp);
-}
-
-enum cfg_event_class cfg_event_class(const char *name, size_t len)
-{
-	struct cfg_class_name key = {.name = name, .len = len};
-	const struct cfg_class_name *hit;
-
-	if (len == 0)
-		return CFG_EV_UNCLASSIFIED;
-	if (cfg_class_count == 0)
-		cfg_class_index_build();
-	hit = bsearch(&key, cfg_class_index, cfg_class_count, sizeof(cfg_class_index[0]),
-	              cfg_class_cmp);
-	return hit != NULL ? hit->cls : CFG_EV_UNCLASSIFIED;
-}
-
-static bool cfg_in_list(char *const *list, const char *name, size_t len)
-{
-	for (; list != NULL && *list != NULL; list++) {
-		if (strlen(*list) == len && memcmp(*list, name, len) == 0)
-			return true;
-	}
-	return false;
-}
-
 bool cfg_event_retained(const struct cfg *cfg, const char *name, size_t len)
 {
-	return cfg->pub_retain || cfg_in_list(cfg->pub_retain_events, name, len);
+	return cfg->pub_retain || events_listed(cfg->pub_retain_events, name, len);
 }
 
 bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len)
 {
-	return cfg_in_list(cfg->pub_events_exclude, name, len);
+	return events_listed(cfg->pub_events_exclude, name, len);
 }
 
-static void cfg_set_str(char **field, const char *v)
+void cfg_http_server_opts(const struct cfg *cfg, struct http_server_opts *o)
 {
-	free(*field);
-	*field = xstrdup(v);
-}
-
-/*
- * A comma-separated value: fn for each item, blanks around it trimmed.
- * An empty value has no items; an empty item after a ',' is an error.
- */
-typedef int cfg_item_fn(struct cfg_parse *cp, const struct cfg_key *k, const char *s, size_t len,
-                        void *ctx);
-static int cfg_each_item(struct cfg_parse *cp, const struct cfg_key *k, const char *v,
-                         cfg_item_fn *fn, void *ctx)
-{
-	const char *p = v;
-
-	while (*p != '\0') {
-		const char *start, *end, *next;
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		start = p;
-		next = strchr(p, ',');
-		end = next != NULL ? next : p + strlen(p);
-		p = next != NULL ? next + 1 : end;
-		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (fn(cp, k, start, (size_t)(end - start), ctx) != 0)
-			return -1;
-		if (next != NULL && *p == '\0')
-			return cfg_fail(cp, cp->cp_line, "%s: empty item after ','", k->k_name);
-	}
-	return 0;
-}
-
-struct cfg_names {
-	char **n_list;
-	size_t n_n, n_cap;
-};
-
-static int cfg_event_item(struct cfg_parse *cp, const struct cfg_key *k, const char *s, size_t len,
-                          void *ctx)
-{
-	struct cfg_names *names = ctx;
-
-	if (!cfg_event_name_valid(s, len))
-		return cfg_fail(cp, cp->cp_line,
-		                "%s: '%.*s' is not an event name (1-128 characters of "
-		                "A-Z a-z 0-9 _ . -)",
-		                k->k_name, (int)len, s);
-	if (names->n_n == names->n_cap) {
-		names->n_cap = names->n_cap ? names->n_cap * 2 : 4;
-		names->n_list = xrealloc(names->n_list, (names->n_cap + 1) * sizeof(char *));
-	}
-	names->n_list[names->n_n++] = xstrndup(s, len);
-	names->n_list[names->n_n] = NULL;
-	return 0;
-}
-
-static int cfg_set_evlist(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
-{
-	char ***field = (char ***)((char *)cp->cp_cfg + k->k_off);
-	struct cfg_names names = {xcalloc(1, sizeof(char *)), 0, 0};
-
-	if (cfg_each_item(cp, k, v, cfg_event_item, &names) != 0) {
-		cfg_free_list(names.n_list);
-		return -1;
-	}
-	cfg_free_list(*field);
-	*field = names.n_list;
-	return 0;
-}
-
-static int cfg_cidr_item(struct cfg_parse *cp, const struct cfg_key *k, const char *s, size_t len,
-                         void *ctx)
-{
-	struct cfg *cfg = ctx;
-	char item[128], err[ERR_LEN];
-
-	if (len >= sizeof(item))
-		return cfg_fail(cp, cp->cp_line, "%s: '%.*s' is too long for an address block",
-		                k->k_name, (int)len, s);
-	memcpy(item, s, len);
-	item[len] = '\0';
-	cfg->webhook_allow = xrealloc(cfg->webhook_allow,
-	                              (cfg->webhook_allow_n + 1) * sizeof(*cfg->webhook_allow));
-	if (net_cidr_parse(item, &cfg->webhook_allow[cfg->webhook_allow_n], err, sizeof(err)) != 0)
-		return cfg_fail(cp, cp->cp_line, "%s: %s", k->k_name, err);
-	cfg->webhook_allow_n++;
-	return 0;
-}
-
-static int cfg_set_cidrlist(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
-{
-	struct cfg *cfg = cp->cp_cfg;
-
-	free(cfg->webhook_allow);
-	cfg->webhook_allow = NULL;
-	cfg->webhook_allow_n = 0;
-	return cfg_each_item(cp, k, v, cfg_cidr_item, cfg);
-}
-
-static int cfg_set_url(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
-{
-	struct cfg *cfg = cp->cp_cfg;
-	char host[NET_HOST_LEN], err[ERR_LEN];
-	uint16_t port = 0;
-	const char *rest = v;
-
-	if (strncmp(v, "mqtts://", 8) == 0) {
-		rest = v + 8;
-		cp->cp_url_tls = true;
-	} else if (strncmp(v, "mqtt://", 7) == 0) {
-		rest = v + 7;
-		cp->cp_url_plain = true;
-	} else if (strstr(v, "://") != NULL) {
-		return cfg_fail(cp, cp->cp_line,
-		                "%s: unknown scheme in '%s' (expected mqtt:// or mqtts://)",
-		                k->k_name, v);
-	}
-	if (rest[0] != '\0' && rest[strlen(rest) - 1] == '/')
-		return cfg_fail(cp, cp->cp_line, "%s: '%s': a path is not allowed", k->k_name, v);
-	if (net_split_hostport(rest, host, sizeof(host), &port, 1883, err, sizeof(err)) != 0)
-		return cfg_fail(cp, cp->cp_line, "%s: %s", k->k_name, err);
-	cp->cp_url_port = strchr(rest[0] == '[' ? strchr(rest, ']') : rest, ':') != NULL;
-	cfg_set_str(&cfg->broker_host, host);
-	if (cp->cp_url_port)
-		cfg->broker_port = port;
-	return 0;
-}
-
-static int cfg_set_value(struct cfg_parse *cp, const struct cfg_key *k, const char *v)
-{
-	struct cfg *cfg = cp->cp_cfg;
-	void *field = (char *)cfg + k->k_off;
-	char host[NET_HOST_LEN], err[ERR_LEN];
-	const char *why;
-	uint64_t u;
-	uint16_t port;
-
-	switch (k->k_type) {
-	case CT_TOKEN:
-		for (const char *c = v; *c != '\0'; c++) {
-			if (*c < 0x21 || *c > 0x7e)
-				return cfg_fail(cp, cp->cp_line,
-				                "%s: only visible ASCII characters are allowed "
-				                "(no spaces)",
-				                k->k_name);
-		}
-		/* fall through */
-	case CT_STRING:
-		if (strlen(v) < k->k_min || (k->k_max > 0 && strlen(v) > k->k_max))
-			return cfg_fail(cp, cp->cp_line,
-			                "%s: expected %" PRIu64 " to %" PRIu64 " bytes, got %zu",
-			                k->k_name, k->k_min, k->k_max, strlen(v));
-		cfg_set_str(field, v);
-		return 0;
-	case CT_TOPIC:
-		if (v[0] != '\0' && !topic_name_valid(v, strlen(v), &why))
-			return cfg_fail(cp, cp->cp_line, "%s: %s", k->k_name, why);
-		cfg_set_str(field, v);
-		return 0;
-	case CT_BOOL:
-		if (strcmp(v, "true") == 0)
-			*(bool *)field = true;
-		else if (strcmp(v, "false") == 0)
-			*(bool *)field = false;
-		else
-			return cfg_fail(cp, cp->cp_line, "%s: expected true or false, got '%s'",
-			                k->k_name, v);
-		return 0;
-	case CT_UINT:
-	case CT_SIZE:
-	case CT_QOS:
-	case CT_PORT:
-		if (cfg_parse_u64(v, k->k_min, k->k_max, &u) != 0)
-			return cfg_fail(cp, cp->cp_line,
-			                "%s: expected an integer from %" PRIu64 " to %" PRIu64
-			                ", got '%s'",
-			                k->k_name, k->k_min, k->k_max, v);
-		if (k->k_type == CT_UINT)
-			*(unsigned *)field = (unsigned)u;
-		else if (k->k_type == CT_SIZE)
-			*(size_t *)field = (size_t)u;
-		else if (k->k_type == CT_QOS)
-			*(int *)field = (int)u;
-		else
-			*(uint16_t *)field = (uint16_t)u;
-		return 0;
-	case CT_URL:
-		return cfg_set_url(cp, k, v);
-	case CT_LISTEN:
-		if (net_split_hostport(v, host, sizeof(host), &port, 0, err, sizeof(err)) != 0)
-			return cfg_fail(cp, cp->cp_line, "%s: %s", k->k_name, err);
-		cfg_set_str(&cfg->http_listen_host, host);
-		cfg->http_listen_port = port;
-		return 0;
-	case CT_PROTOCOL:
-		if (strcmp(v, "MQTTv311") == 0)
-			cfg->broker_protocol = MQTT_PROTO_V311;
-		else if (strcmp(v, "MQTTv31") == 0)
-			cfg->broker_protocol = MQTT_PROTO_V31;
-		else
-			return cfg_fail(cp, cp->cp_line,
-			                "%s: expected MQTTv311 or MQTTv31, got '%s'", k->k_name, v);
-		return 0;
-	case CT_LOGLEVEL:
-		if (log_level_parse(v, &cfg->log_level) != 0)
-			return cfg_fail(cp, cp->cp_line,
-			                "%s: expected error, warn, info or debug, got '%s'",
-			                k->k_name, v);
-		return 0;
-	case CT_EVLIST:
-		return cfg_set_evlist(cp, k, v);
-	case CT_CIDRLIST:
-		return cfg_set_cidrlist(cp, k, v);
-	case CT_RETAIN:
-		/* true / false, or the events to retain (OctoPrint-MQTT retained
-		 * ZChange and FirmwareData: say so with a list). */
-		if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "no") == 0 ||
-		    strcasecmp(v, "on") == 0 || strcasecmp(v, "off") == 0 ||
-		    ((strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0) &&
-		     strcmp(v, "true") != 0 && strcmp(v, "false") != 0) ||
-		    strcmp(v, "1") == 0 || strcmp(v, "0") == 0)
-			return cfg_fail(cp, cp->cp_line,
-			                "%s: expected true, false or event names, got '%s'",
-			                k->k_name, v);
-		cp->cp_cfg->pub_retain = strcmp(v, "true") == 0;
-		if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
-			v = "";
-		return cfg_set_evlist(cp, k, v);
-	case CT_FLOAT: {
-		const char *c = v;
-		char *end;
-		double d;
-
-		while (*c >= '0' && *c <= '9')
-			c++;
-		if (c == v || (*c == '.' && (c[1] < '0' || c[1] > '9')))
-			c = v; /* marks it bad */
-		if (c != v && *c == '.')
-			for (c++; *c >= '0' && *c <= '9'; c++)
-				;
-		d = strtod(v, &end);
-		if (c == v || *c != '\0' || end != c || d > (double)k->k_max)
-			return cfg_fail(cp, cp->cp_line,
-			                "%s: expected a number from 0 to %" PRIu64
-			                " (like 0.5), got '%s'",
-			                k->k_name, k->k_max, v);
-		*(double *)field = d;
-		return 0;
-	}
-	}
-	return cfg_fail(cp, cp->cp_line, "%s: internal error: unknown type", k->k_name);
-}
-
-static bool cfg_key_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-';
-}
-
-static bool cfg_space(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/*
- * One line (without its newline) into key and value; value written into
- * `val` (unquoted, unescaped). 1 if the line holds a setting, 0 if blank or
- * a comment, -1 on a syntax error.
- */
-static int cfg_split_line(struct cfg_parse *cp, const char *s, size_t len, struct buf *key,
-                          struct buf *val)
-{
-	size_t i = 0, kend;
-
-	if (len > 0 && s[len - 1] == '\r')
-		len--;
-	while (i < len && cfg_space(s[i]))
-		i++;
-	if (i == len || s[i] == '#')
-		return 0;
-	buf_reset(key);
-	buf_reset(val);
-	while (i < len && cfg_key_char(s[i]))
-		buf_putc(key, s[i++]);
-	kend = i;
-	while (i < len && cfg_space(s[i]))
-		i++;
-	if (buf_len(key) == 0)
-		return cfg_fail(cp, cp->cp_line, "expected a key before '='");
-	if (i == len || s[i] != '=') {
-		if (i < len && i == kend)
-			return cfg_fail(cp, cp->cp_line, "bad character '%c' in key", s[i]);
-		return cfg_fail(cp, cp->cp_line, "expected '=' after '%.*s'", (int)buf_len(key),
-		                buf_data(key));
-	}
-	i++;
-	while (i < len && cfg_space(s[i]))
-		i++;
-	if (i < len && s[i] == '"') {
-		for (i++;; i++) {
-			if (i == len)
-				return cfg_fail(cp, cp->cp_line, "unterminated quoted value");
-			if (s[i] == '"')
-				break;
-			if (s[i] == '\\') {
-				if (i + 1 < len && (s[i + 1] == '"' || s[i + 1] == '\\')) {
-					buf_putc(val, s[++i]);
-					continue;
-				}
-				return cfg_fail(cp, cp->cp_line,
-				                "bad escape in quoted value (only \\\" and \\\\)");
-			}
-			buf_putc(val, s[i]);
-		}
-		for (i++; i < len && cfg_space(s[i]); i++)
-			;
-		if (i < len && s[i] != '#')
-			return cfg_fail(cp, cp->cp_line, "unexpected text after the closing quote");
-	} else {
-		size_t end = i;
-
-		while (end < len && s[end] != '#')
-			end++;
-		while (end > i && cfg_space(s[end - 1]))
-			end--;
-		buf_append(val, s + i, end - i);
-	}
-	buf_putc(val, '\0');
-	buf_putc(key, '\0');
-	return 1;
+	memset(o, 0, sizeof(*o));
+	o->listen_host = cfg->http_listen_host;
+	o->listen_port = cfg->http_listen_port;
+	o->max_body = cfg->http_max_body;
+	o->max_header = cfg->http_max_header;
+	o->max_connections = cfg->http_max_connections;
+	o->timeout = cfg->http_timeout;
+	o->header_timeout = cfg->http_header_timeout;
 }
 
 static const struct cfg_key *cfg_find(const char *name, size_t *idx)
@@ -830,8 +338,8 @@ const char *cfg_where(const struct cfg *cfg, const char *key, char *out, size_t 
 static int cfg_check(struct cfg_parse *cp, const char *hostname)
 {
 	struct cfg *cfg = cp->cp_cfg;
-	unsigned line_id = cp->cp_seen[cfg_key_index("broker.client_id")];
-	unsigned line_port = cp->cp_seen[cfg_key_index("broker.port")];
+	unsigned line_id = cfg_line_of(cp, "broker.client_id");
+	unsigned line_port = cfg_line_of(cp, "broker.port");
 	const char *why;
 	struct buf t;
 	int rc = 0;
@@ -842,13 +350,13 @@ static int cfg_check(struct cfg_parse *cp, const char *hostname)
 		return cfg_fail(cp, line_port,
 		                "broker.port: the port is already set in broker.url");
 	if (cfg->broker_password != NULL && cfg->broker_password_file != NULL)
-		return cfg_fail(cp, cp->cp_seen[cfg_key_index("broker.password_file")],
+		return cfg_fail(cp, cfg_line_of(cp, "broker.password_file"),
 		                "broker.password_file: broker.password is set too; use one");
 	if (cfg_check_tls(cp) != 0)
 		return -1;
 	if (cfg->broker_reconnect_min > cfg->broker_reconnect_max)
 		return cfg_fail(
-		        cp, cp->cp_seen[cfg_key_index("broker.reconnect_min")],
+		        cp, cfg_line_of(cp, "broker.reconnect_min"),
 		        "broker.reconnect_min (%u) is larger than broker.reconnect_max (%u)",
 		        cfg->broker_reconnect_min, cfg->broker_reconnect_max);
 	if (cfg->broker_client_id == NULL) {
@@ -875,24 +383,24 @@ static int cfg_check(struct cfg_parse *cp, const char *hostname)
 	buf_append_str(&t, cfg->pub_base_topic);
 	buf_append_str(&t, cfg->pub_event_topic);
 	if (!topic_name_valid(buf_data(&t), buf_len(&t), &why)) {
-		unsigned line = cp->cp_seen[cfg_key_index("publish.eventTopic")];
+		unsigned line = cfg_line_of(cp, "publish.eventTopic");
 
 		if (line == 0)
-			line = cp->cp_seen[cfg_key_index("publish.baseTopic")];
+			line = cfg_line_of(cp, "publish.baseTopic");
 		rc = cfg_fail(cp, line, "publish.baseTopic + publish.eventTopic: %s", why);
 	}
 	if (rc == 0 && strcmp(cfg->pub_ts_field, "_event") == 0)
-		rc = cfg_fail(cp, cp->cp_seen[cfg_key_index("publish.timestamp_fieldname")],
+		rc = cfg_fail(cp, cfg_line_of(cp, "publish.timestamp_fieldname"),
 		              "publish.timestamp_fieldname: '_event' is the event name's member");
 	/* The will/status topic, when in use, is checked the same way. */
 	buf_reset(&t);
 	buf_append_str(&t, cfg->pub_base_topic);
 	buf_append_str(&t, cfg->pub_lw_topic);
 	if (rc == 0 && cfg_lw_enabled(cfg) && !topic_name_valid(buf_data(&t), buf_len(&t), &why)) {
-		unsigned line = cp->cp_seen[cfg_key_index("publish.lwTopic")];
+		unsigned line = cfg_line_of(cp, "publish.lwTopic");
 
 		if (line == 0)
-			line = cp->cp_seen[cfg_key_index("publish.baseTopic")];
+			line = cfg_line_of(cp, "publish.baseTopic");
 		rc = cfg_fail(cp, line, "publish.baseTopic + publish.lwTopic: %s", why);
 	}
 	buf_free(&t);
@@ -902,13 +410,16 @@ static int cfg_check(struct cfg_parse *cp, const char *hostname)
 int cfg_parse(struct cfg *cfg, const char *name, const char *text, size_t len, const char *hostname,
               char *err, size_t errlen)
 {
+	unsigned seen[nitems(cfg_keys)];
 	struct cfg_parse cp;
 	struct buf key, val;
 	size_t pos = 0;
 	int rc = 0;
 
 	memset(&cp, 0, sizeof(cp));
+	memset(seen, 0, sizeof(seen));
 	cp.cp_cfg = cfg;
+	cp.cp_seen = seen;
 	cp.cp_name = name;
 	cp.cp_err = err;
 	cp.cp_errlen = errlen;
@@ -960,7 +471,7 @@ int cfg_parse(struct cfg *cfg, const char *name, const char *text, size_t len, c
 		free(cfg->src_lines);
 		cfg->src_name = xstrdup(name);
 		cfg->src_lines = xcalloc(nitems(cfg_keys), sizeof(*cfg->src_lines));
-		memcpy(cfg->src_lines, cp.cp_seen, sizeof(cp.cp_seen));
+		memcpy(cfg->src_lines, seen, sizeof(seen));
 	}
 done:
 	buf_free(&key);

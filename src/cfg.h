@@ -16,22 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "events.h"      /* EVENTS_NCLASSES */
+#include "http_server.h" /* struct http_server_opts */
 #include "log.h"
 #include "mqtt_codec.h" /* MQTT_PROTO_V31, MQTT_PROTO_V311 */
-
-/* The event classes of DESIGN §5.1 (publish.events.<class>). */
-enum cfg_event_class {
-	CFG_EV_SERVER,
-	CFG_EV_COMM,
-	CFG_EV_FILES,
-	CFG_EV_PRINTJOB,
-	CFG_EV_GCODE,
-	CFG_EV_TIMELAPSE,
-	CFG_EV_SLICING,
-	CFG_EV_SETTINGS,
-	CFG_EV_UNCLASSIFIED,
-	CFG_EV_NCLASSES
-};
 
 struct cfg {
 	/* broker.* */
@@ -66,7 +54,7 @@ struct cfg {
 	char **pub_retain_events;  /* publish.retain = a list: these are retained */
 	bool pub_timestamp;
 	char *pub_ts_field;                    /* publish.timestamp_fieldname, "_timestamp" */
-	bool pub_event_class[CFG_EV_NCLASSES]; /* publish.events.<class> */
+	bool pub_event_class[EVENTS_NCLASSES]; /* publish.events.<class> */
 	char *pub_progress_topic;              /* "progress/{progress}" */
 	bool pub_progress_active;
 	bool pub_progress_retain;    /* progress messages retained (default true) */
@@ -136,19 +124,22 @@ void cfg_free(struct cfg *cfg);
  */
 const char *cfg_where(const struct cfg *cfg, const char *key, char *out, size_t outlen);
 
-/* An event name: 1-128 characters of [A-Za-z0-9_.-] (DESIGN §5). */
-bool cfg_event_name_valid(const char *s, size_t len);
 /*
  * Will and connected/disconnected messages in use: publish.lwActive and a
  * non-empty publish.lwTopic. Their topic is baseTopic + lwTopic.
  */
 bool cfg_lw_enabled(const struct cfg *cfg);
-/* Is `name` in publish.events_exclude? */
+/* Is `name` in publish.events_exclude (events_listed)? */
 bool cfg_event_excluded(const struct cfg *cfg, const char *name, size_t len);
-/* The class of an event name (§5.1); any other name is unclassified. */
-enum cfg_event_class cfg_event_class(const char *name, size_t len);
 /* Is the event published retained (publish.retain true, or listed)? */
 bool cfg_event_retained(const struct cfg *cfg, const char *name, size_t len);
+
+/*
+ * The options of each module, filled from the settings. String members
+ * point into cfg: cfg outlives the module, or the module copies them.
+ */
+/* http.listen, http.max_*, http.timeout, http.header_timeout. */
+void cfg_http_server_opts(const struct cfg *cfg, struct http_server_opts *o);
 
 /*
  * Strict unsigned parse of all of s: digits only, no sign, no spaces,

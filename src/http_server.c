@@ -63,7 +63,6 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "cfg.h"
 #include "http_server.h"
 #include "json.h"
 #include "log.h"
@@ -110,7 +109,7 @@ struct http_conn {
 
 struct http_server {
 	struct loop *s_loop;
-	const struct cfg *s_cfg;
+	struct http_server_opts s_opts; /* a copy; s_opts.listen_host not kept */
 	http_handler_fn *s_handler;
 	void *s_ctx;
 	int s_fd;
@@ -162,7 +161,7 @@ static const char *hs_error_code(int status)
 
 static uint64_t hs_timeout_ms(const struct http_conn *c)
 {
-	uint64_t t = (uint64_t)c->c_srv->s_cfg->http_timeout * 1000;
+	uint64_t t = (uint64_t)c->c_srv->s_opts.timeout * 1000;
 
 	if (c->c_state == HS_LINGER && t > HS_LINGER_MS)
 		return HS_LINGER_MS;
@@ -176,7 +175,7 @@ static uint64_t hs_timeout_ms(const struct http_conn *c)
  */
 static uint64_t hs_request_deadline(const struct http_conn *c)
 {
-	uint64_t grace = (uint64_t)c->c_srv->s_cfg->http_header_timeout * 1000, got = 0;
+	uint64_t grace = (uint64_t)c->c_srv->s_opts.header_timeout * 1000, got = 0;
 
 	if (c->c_head_at == 0)
 		return c->c_req_start + grace;
@@ -512,7 +511,7 @@ static const char *hs_slow_request(const struct http_conn *c)
 	if (c->c_head_at == 0) {
 		log_debug("http %s: request head incomplete %u s after its first byte "
 		          "(http.header_timeout), answered 408",
-		          c->c_peer, c->c_srv->s_cfg->http_header_timeout);
+		          c->c_peer, c->c_srv->s_opts.header_timeout);
 		return "request head not complete within http.header_timeout";
 	}
 	log_debug("http %s: request body slower than %d bytes/s, answered 408", c->c_peer,
@@ -540,7 +539,7 @@ static int64_t hs_conn_timer(struct loop *loop, uint64_t id, void *arg)
 		else
 			log_debug("http %s: request incomplete %u s after its first byte, "
 			          "answered 408",
-			          c->c_peer, c->c_srv->s_cfg->http_timeout);
+			          c->c_peer, c->c_srv->s_opts.timeout);
 		c->c_in_request = false;
 		c->c_last = now;
 		hs_reset_response(resp);
@@ -558,13 +557,12 @@ static int64_t hs_conn_timer(struct loop *loop, uint64_t id, void *arg)
 		log_debug("http %s: closed, no EOF after the last answer", c->c_peer);
 	else if (c->c_in_request)
 		log_debug("http %s: closed, request incomplete %u s after its first byte",
-		          c->c_peer, c->c_srv->s_cfg->http_timeout);
+		          c->c_peer, c->c_srv->s_opts.timeout);
 	else if (buf_len(&c->c_out) > 0)
 		log_debug("http %s: closed, the client took nothing of the answer for %u s",
-		          c->c_peer, c->c_srv->s_cfg->http_timeout);
+		          c->c_peer, c->c_srv->s_opts.timeout);
 	else
-		log_debug("http %s: closed after %u s idle", c->c_peer,
-		          c->c_srv->s_cfg->http_timeout);
+		log_debug("http %s: closed after %u s idle", c->c_peer, c->c_srv->s_opts.timeout);
 	hs_conn_close(c);
 	return LOOP_TIMER_STOP;
 }
@@ -682,7 +680,7 @@ static void hs_accept(struct loop *loop, int lfd, int mask, void *arg)
 	(void)mask;
 	while ((fd = net_accept(lfd, peer, sizeof(peer))) >= 0) {
 		struct http_conn *c;
-		bool refuse = srv->s_nconns >= srv->s_cfg->http_max_connections;
+		bool refuse = srv->s_nconns >= srv->s_opts.max_connections;
 
 		if (fd >= FD_SETSIZE) {
 			log_warnx_limited(
@@ -719,23 +717,24 @@ static void hs_accept(struct loop *loop, int lfd, int mask, void *arg)
 	(void)loop;
 }
 
-struct http_server *http_server_new(struct loop *loop, const struct cfg *cfg,
+struct http_server *http_server_new(struct loop *loop, const struct http_server_opts *opts,
                                     http_handler_fn *handler, void *ctx, char *err, size_t errlen)
 {
 	struct http_server *srv;
 	int fd;
 
-	fd = net_listen(cfg->http_listen_host, cfg->http_listen_port, 128, err, errlen);
+	fd = net_listen(opts->listen_host, opts->listen_port, 128, err, errlen);
 	if (fd < 0)
 		return NULL;
 	srv = xcalloc(1, sizeof(*srv));
 	srv->s_loop = loop;
-	srv->s_cfg = cfg;
+	srv->s_opts = *opts;
+	srv->s_opts.listen_host = NULL;
 	srv->s_handler = handler;
 	srv->s_ctx = ctx;
 	srv->s_fd = fd;
-	srv->s_lim.max_header = cfg->http_max_header;
-	srv->s_lim.max_body = cfg->http_max_body;
+	srv->s_lim.max_header = opts->max_header;
+	srv->s_lim.max_body = opts->max_body;
 	buf_init(&srv->s_resp.body);
 	buf_init(&srv->s_refusal);
 	if (loop_watch(loop, fd, LOOP_READ, hs_accept, srv) != 0) {

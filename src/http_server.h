@@ -25,7 +25,6 @@
 #include "http_parser.h"
 
 struct loop;
-struct cfg;
 struct http_server;
 
 struct http_response {
@@ -44,8 +43,22 @@ typedef void http_handler_fn(void *ctx, const struct http_request *req, struct h
 void http_response_error(struct http_response *resp, int status, const char *code,
                          const char *message);
 
-/* Listens on cfg->http_listen_*; NULL with err filled on failure. */
-struct http_server *http_server_new(struct loop *loop, const struct cfg *cfg,
+/* The settings the server reads (http.* of DESIGN §4; cfg_http_server_opts() fills them). */
+struct http_server_opts {
+	const char *listen_host;  /* http.listen: address or name, no brackets */
+	uint16_t listen_port;     /* 0: the kernel chooses (tests; see http_server_port) */
+	size_t max_body;          /* http.max_body: larger bodies get 413 */
+	size_t max_header;        /* http.max_header: larger heads get 431 */
+	unsigned max_connections; /* http.max_connections: more get 503 and close */
+	unsigned timeout;         /* http.timeout, seconds */
+	unsigned header_timeout;  /* http.header_timeout, seconds */
+};
+
+/*
+ * Listens on opts->listen_host:listen_port; NULL with err filled on
+ * failure. opts is copied (listen_host is not kept past the call).
+ */
+struct http_server *http_server_new(struct loop *loop, const struct http_server_opts *opts,
                                     http_handler_fn *handler, void *ctx, char *err, size_t errlen);
 /* Stop accepting new connections (shutdown); existing ones finish. */
 void http_server_stop_accepting(struct http_server *srv);

@@ -161,6 +161,7 @@ int main(int argc, char **argv)
 	const char *path = DEFAULT_CONFIG;
 	char err[ERR_LEN], listen_addr[NET_ADDR_LEN], broker_addr[NET_ADDR_LEN];
 	struct http_server *srv;
+	struct http_server_opts hso;
 	struct mqtt_client *mc;
 	struct api *api;
 	struct presence *presence = NULL; /* publish.lwHostTimeout > 0 */
@@ -287,7 +288,8 @@ int main(int argc, char **argv)
 		presence = presence_new(loop, mc, cfg.pub_lw_host_timeout);
 		api_set_presence(api, presence);
 	}
-	srv = http_server_new(loop, &cfg, api_handle, api, err, sizeof(err));
+	cfg_http_server_opts(&cfg, &hso);
+	srv = http_server_new(loop, &hso, api_handle, api, err, sizeof(err));
 	if (srv == NULL) {
 		log_errorx("%s", err);
 		api_free(api);

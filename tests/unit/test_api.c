@@ -84,7 +84,7 @@ static void setup(void)
 	cfg.pub_timestamp = true;
 	cfg.pub_queue_events = true;
 	cfg.pub_ts_field = "_timestamp";
-	for (int c = 0; c < CFG_EV_NCLASSES; c++)
+	for (int c = 0; c < EVENTS_NCLASSES; c++)
 		cfg.pub_event_class[c] = true;
 	cfg.pub_retain_events = exclude_none;
 	cfg.pub_progress_topic = "progress/{progress}";
@@ -1123,11 +1123,11 @@ START_TEST(event_classes_retain_tsfield)
 {
 	static char *retained[] = {"ZChange", NULL};
 
-	cfg.pub_event_class[CFG_EV_GCODE] = false;
+	cfg.pub_event_class[EVENTS_GCODE] = false;
 	call(HTTP_POST, "/events/Home", "{}");
 	ck_assert_int_eq(resp.status, 202);
 	ck_assert_uint_eq(stub_mqtt.calls, 0);
-	cfg.pub_event_class[CFG_EV_GCODE] = true;
+	cfg.pub_event_class[EVENTS_GCODE] = true;
 	cfg.pub_retain_events = retained;
 	cfg.pub_ts_field = "ts";
 	call(HTTP_POST, "/events/ZChange", "{\"ts\":1}");

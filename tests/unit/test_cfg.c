@@ -71,7 +71,7 @@ START_TEST(defaults)
 	ck_assert(cfg.pub_progress_retain);
 	ck_assert_uint_eq(cfg.pub_lw_host_timeout, 0);
 	ck_assert(cfg.pub_temperature_threshold > 0.0999 && cfg.pub_temperature_threshold < 0.1001);
-	ck_assert(cfg.pub_event_class[CFG_EV_SERVER] && cfg.pub_event_class[CFG_EV_UNCLASSIFIED]);
+	ck_assert(cfg.pub_event_class[EVENTS_SERVER] && cfg.pub_event_class[EVENTS_UNCLASSIFIED]);
 	ck_assert(!cfg_event_retained(&cfg, "ZChange", 7));
 	ck_assert_uint_eq(cfg.webhook_allow_n, 2);
 	ck_assert_uint_eq(cfg.webhook_allow[0].prefix, 8);
@@ -603,9 +603,9 @@ START_TEST(octoprint_keys)
 	ck_assert(cfg_event_retained(&cfg, "FirmwareData", 12));
 	ck_assert(!cfg_event_retained(&cfg, "Home", 4));
 	ck_assert_str_eq(cfg.pub_ts_field, "ts");
-	ck_assert(!cfg.pub_event_class[CFG_EV_GCODE]);
-	ck_assert(!cfg.pub_event_class[CFG_EV_UNCLASSIFIED]);
-	ck_assert(cfg.pub_event_class[CFG_EV_PRINTJOB]);
+	ck_assert(!cfg.pub_event_class[EVENTS_GCODE]);
+	ck_assert(!cfg.pub_event_class[EVENTS_UNCLASSIFIED]);
+	ck_assert(cfg.pub_event_class[EVENTS_PRINTJOB]);
 	ck_assert_str_eq(cfg.pub_progress_topic, "p/{progress}");
 	ck_assert(!cfg.pub_progress_active && !cfg.pub_temperature_active);
 	ck_assert(!cfg.pub_progress_retain);
@@ -632,49 +632,6 @@ START_TEST(octoprint_keys)
 }
 END_TEST
 
-static const struct {
-	const char *name;
-	enum cfg_event_class cls;
-} classes[] = {
-        {"Startup", CFG_EV_SERVER},
-        {"PrinterStateChanged", CFG_EV_COMM},
-        {"UpdatedFiles", CFG_EV_FILES},
-        {"PrintDone", CFG_EV_PRINTJOB},
-        {"ZChange", CFG_EV_GCODE},
-        {"MovieFailed", CFG_EV_TIMELAPSE},
-        {"SlicingDone", CFG_EV_SLICING},
-        {"SettingsUpdated", CFG_EV_SETTINGS},
-        /* The first and last name of each class's list. */
-        {"Shutdown", CFG_EV_SERVER},
-        {"ConnectivityChanged", CFG_EV_SERVER},
-        {"Connecting", CFG_EV_COMM},
-        {"Upload", CFG_EV_FILES},
-        {"TransferDone", CFG_EV_FILES},
-        {"PrintStarted", CFG_EV_PRINTJOB},
-        {"PrintResumed", CFG_EV_PRINTJOB},
-        {"PowerOn", CFG_EV_GCODE},
-        {"ToolChange", CFG_EV_GCODE},
-        {"CaptureStart", CFG_EV_TIMELAPSE},
-        {"SlicingStarted", CFG_EV_SLICING},
-        {"SlicingProfileModified", CFG_EV_SLICING},
-        /* Prefixes and extensions of names are not those names. */
-        {"PrintStart", CFG_EV_UNCLASSIFIED},
-        {"PrintStartedX", CFG_EV_UNCLASSIFIED},
-        {"Connect", CFG_EV_UNCLASSIFIED},
-        {"", CFG_EV_UNCLASSIFIED},
-        {"UserLoggedIn", CFG_EV_UNCLASSIFIED},
-        {"Print", CFG_EV_UNCLASSIFIED},
-        {"Done", CFG_EV_UNCLASSIFIED},
-};
-
-START_TEST(event_classes)
-{
-	ck_assert_msg(cfg_event_class(classes[_i].name, strlen(classes[_i].name)) ==
-	                      classes[_i].cls,
-	              "%s", classes[_i].name);
-}
-END_TEST
-
 static Suite *cfg_suite(void)
 {
 	Suite *s = suite_create("cfg");
@@ -682,7 +639,6 @@ static Suite *cfg_suite(void)
 
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, octoprint_keys);
-	tcase_add_loop_test(tc, event_classes, 0, (int)nitems(classes));
 	tcase_add_test(tc, every_key);
 	tcase_add_loop_test(tc, errors, 0, (int)nitems(bad));
 	tcase_add_test(tc, lw_topic);

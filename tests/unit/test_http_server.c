@@ -113,9 +113,11 @@ static void teardown(void)
 
 static void start(void)
 {
+	struct http_server_opts opts;
 	char err[256];
 
-	srv = http_server_new(loop, &cfg, handler, NULL, err, sizeof(err));
+	cfg_http_server_opts(&cfg, &opts);
+	srv = http_server_new(loop, &opts, handler, NULL, err, sizeof(err));
 	ck_assert_msg(srv != NULL, "http_server_new: %s", err);
 	ck_assert_uint_ne(http_server_port(srv), 0);
 }
@@ -1039,13 +1041,15 @@ END_TEST
 START_TEST(test_listen_failure)
 {
 	char err[256] = "";
+	struct http_server_opts opts;
 	struct http_server *other;
 
 	start();
 	free(cfg.http_listen_host);
 	cfg.http_listen_host = xstrdup("127.0.0.1");
 	cfg.http_listen_port = http_server_port(srv);
-	other = http_server_new(loop, &cfg, handler, NULL, err, sizeof(err));
+	cfg_http_server_opts(&cfg, &opts);
+	other = http_server_new(loop, &opts, handler, NULL, err, sizeof(err));
 	ck_assert_ptr_null(other);
 	ck_assert_msg(strstr(err, "in use") != NULL, "err: %s", err);
 }
