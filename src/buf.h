@@ -58,9 +58,10 @@ int buf_write_fd(const struct buf *b, int fd);
  */
 int buf_replace_file(const struct buf *b, const char *path, const char *tmp);
 
+/* NULL for a buffer never grown (NULL + 0 is undefined behaviour in C). */
 static inline char *buf_data(const struct buf *b)
 {
-	return b->b_data + b->b_off;
+	return b->b_data == NULL ? NULL : b->b_data + b->b_off;
 }
 static inline size_t buf_len(const struct buf *b)
 {
@@ -68,7 +69,7 @@ static inline size_t buf_len(const struct buf *b)
 }
 static inline char *buf_tail(const struct buf *b)
 {
-	return b->b_data + b->b_len;
+	return b->b_data == NULL ? NULL : b->b_data + b->b_len;
 }
 static inline size_t buf_avail(const struct buf *b)
 {

@@ -70,6 +70,14 @@
 #include "net.h"
 
 #define HS_READ_CHUNK 16384
+/*
+ * A connection's c_in is read into directly only when it has this much room;
+ * otherwise the bytes go through the server's one s_scratch and c_in grows
+ * by what arrived. A slow client (one byte a second, slowloris) so holds a
+ * few dozen bytes, not HS_READ_CHUNK: 256 of them cost 4 MB that glibc kept
+ * after they closed.
+ */
+#define HS_READ_DIRECT 4096
 #define HS_PEER_LEN   64
 /* Longest wait for the client to close after our final answer. */
 #define HS_LINGER_MS 2000
@@ -121,6 +129,7 @@ struct http_server {
 	struct buf s_refusal;        /* the 503 of the refused-at-once, built once */
 	uint64_t s_responses[6];     /* by status class */
 	uint64_t s_evicted;          /* closed to admit a new one (hs_evict) */
+	char s_scratch[HS_READ_CHUNK]; /* hs_read's, for connections short of room */
 };
 
 static void hs_conn_io(struct loop *loop, int fd, int mask, void *arg);
@@ -464,10 +473,12 @@ static void hs_run(struct http_conn *c)
 
 static void hs_read(struct http_conn *c)
 {
+	bool direct = buf_avail(&c->c_in) >= HS_READ_DIRECT;
+	char *dst = direct ? buf_tail(&c->c_in) : c->c_srv->s_scratch;
+	size_t room = direct ? buf_avail(&c->c_in) : sizeof(c->c_srv->s_scratch);
 	ssize_t n;
 
-	buf_reserve(&c->c_in, HS_READ_CHUNK);
-	n = read(c->c_fd, buf_tail(&c->c_in), buf_avail(&c->c_in));
+	n = read(c->c_fd, dst, room);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
@@ -487,7 +498,14 @@ static void hs_read(struct http_conn *c)
 		return;
 	}
 	/* Not progress either: the request's deadline counts from its first byte. */
-	buf_produced(&c->c_in, (size_t)n);
+	if (direct) {
+		buf_produced(&c->c_in, (size_t)n);
+	} else {
+		buf_append(&c->c_in, dst, (size_t)n);
+		/* A full read: a fast sender, whose next reads go straight in. */
+		if ((size_t)n == room)
+			buf_reserve(&c->c_in, HS_READ_CHUNK);
+	}
 	hs_run(c);
 }
 
