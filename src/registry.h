@@ -5,15 +5,28 @@
  * A subscription is (topic filter, URL, args, kwargs) with a stable id;
  * args and kwargs are kept as the JSON text the client sent (an array and
  * an object). Registering an identical one again returns the existing
- * entry. Every change is written to the state file atomically (a
- * temporary file, fsync, rename, fsync of the directory) before it is
- * reported done; if that fails the change is undone.
+ * entry. Every change is durable on disk before it is reported done; if
+ * writing it fails, nothing changed. Lookups by id and by contents are
+ * hash tables: O(1) at any size.
  *
- * The state file is one JSON object:
+ * The state is two files. state.file, the snapshot, is one JSON object:
  *   {"octomqttd_subscriptions": 1,
  *    "subscriptions": {"<id>": {"topic": "...", "url": "...",
  *                               "args": [...], "kwargs": {...}}, ...}}
- * registry_parse() reads it (pure, for tests and fuzzing).
+ * state.file + ".log" holds the changes since, one JSON object a line:
+ *   {"add": {"<id>": {"topic": ..., "url": ..., "args": ..., "kwargs": ...}}}
+ *   {"remove": "<id>"}
+ * A change is appended and fdatasync()ed before it is reported done (one
+ * small write however many subscriptions there are: issue 17); once the
+ * log holds more records than the snapshot has subscriptions (at least 64),
+ * the snapshot is rewritten atomically (a temporary file, fsync, rename,
+ * fsync of the directory) and the log emptied, so each change costs O(1)
+ * amortised. Replaying a record the snapshot already holds changes
+ * nothing, so a crash between the rename and the emptying loses nothing;
+ * a last record without its newline (a crash while writing it, never
+ * answered) is dropped with a warning.
+ * registry_parse() and registry_replay() read them (pure, for tests and
+ * fuzzing).
  */
 #ifndef OCTO_REGISTRY_H
 #define OCTO_REGISTRY_H
@@ -36,13 +49,21 @@ struct registry;
 /* An empty registry that persists to path (NULL: never persisted). */
 struct registry *registry_new(const char *path);
 /*
- * Read path into r (which must be empty). A missing file is an empty
- * registry. 0, or -1 with err naming the file and the problem.
+ * Read the snapshot and replay the log into r (which must be empty). A
+ * missing file is an empty registry. 0, or -1 with err naming the file
+ * and the problem (r is empty then).
  */
 int registry_load(struct registry *r, char *err, size_t errlen);
 /* Parse state-file text into r (pure). 0, or -1 with *why (static text). */
 int registry_parse(struct registry *r, const char *text, size_t len, const char **why);
-/* The state-file text of r. */
+/*
+ * Replay log text over r (after registry_parse). *used: the bytes of
+ * complete records (a torn last line is not); *records: how many. 0, or
+ * -1 with *why (static text): r then holds part of the changes.
+ */
+int registry_replay(struct registry *r, const char *text, size_t len, size_t *used, size_t *records,
+                    const char **why);
+/* The snapshot text of r. */
 void registry_serialize(const struct registry *r, struct buf *out);
 
 /*
@@ -65,7 +86,10 @@ long registry_remove_url(struct registry *r, const char *url, const char *topic,
 int registry_remove_id(struct registry *r, const char *id, char *err, size_t errlen);
 
 size_t registry_count(const struct registry *r);
-/* The i-th subscription (0 <= i < count), in registration order. */
+/*
+ * The i-th subscription (0 <= i < count), in registration order. Entries
+ * stay where they are until removed: a pointer to one is good till then.
+ */
 const struct reg_entry *registry_at(const struct registry *r, size_t i);
 const struct reg_entry *registry_find(const struct registry *r, const char *id);
 void registry_free(struct registry *r);

@@ -2,7 +2,8 @@
  * test_registry: subscriptions added, found, removed with the
  * mqtt_unsubscribe semantics, written to the state file and read back;
  * damaged state files refused with the file named; a failed write
- * changes nothing.
+ * changes nothing; the change log replayed, compacted, and a torn last
+ * record dropped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +198,130 @@ START_TEST(damaged_file_named)
 }
 END_TEST
 
+static void write_file(const char *name, const char *text)
+{
+	FILE *f = fopen(name, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static long file_size(const char *name)
+{
+	struct stat st;
+
+	return stat(name, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/*
+ * Each change is one record in the log; past the live count the snapshot
+ * is rewritten and the log emptied. Whatever the mix, a reload holds the
+ * same subscriptions in the same order.
+ */
+START_TEST(log_and_compaction)
+{
+	struct registry *r = registry_new(path), *back;
+	char err[256] = "", logpath[300], url[64];
+	size_t i;
+
+	snprintf(logpath, sizeof(logpath), "%s.log", path);
+	ck_assert_int_eq(registry_load(r, err, sizeof(err)), 0);
+	add(r, "a/1", "http://127.0.0.1:1/x", NULL, true);
+	/* The first change: a log record, no snapshot yet. */
+	ck_assert_int_eq(file_size(path), -1);
+	ck_assert_int_gt(file_size(logpath), 0);
+	for (i = 2; i <= 200; i++) {
+		snprintf(url, sizeof(url), "http://127.0.0.1:1/%zu", i);
+		add(r, "a/+", url, NULL, true);
+	}
+	/* Compacted on the way: the snapshot holds most, the log the rest. */
+	ck_assert_int_gt(file_size(path), 0);
+	ck_assert_int_lt(file_size(logpath), file_size(path));
+	ck_assert_int_eq(registry_remove_url(r, "http://127.0.0.1:1/7", NULL, err, sizeof(err)), 1);
+	ck_assert_int_eq(registry_remove_id(r, registry_at(r, 0)->id, err, sizeof(err)), 1);
+	back = registry_new(path);
+	ck_assert_msg(registry_load(back, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(registry_count(back), 198);
+	for (i = 0; i < registry_count(r); i++)
+		ck_assert_str_eq(registry_at(back, i)->id, registry_at(r, i)->id);
+	/* The loaded one goes on appending where the log ends. */
+	add(back, "b", "http://127.0.0.1:1/y", NULL, true);
+	registry_free(back);
+	registry_free(r);
+	back = registry_new(path);
+	ck_assert_msg(registry_load(back, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(registry_count(back), 199);
+	ck_assert_str_eq(registry_at(back, 198)->topic, "b");
+	registry_free(back);
+}
+END_TEST
+
+/*
+ * A crash while a record was written leaves it without its newline: it
+ * was never answered, so it is dropped, and the next record replaces it.
+ * Records the snapshot already holds (a compaction cut short) change
+ * nothing.
+ */
+START_TEST(torn_and_repeated_records)
+{
+	struct registry *r = registry_new(path);
+	char err[256] = "", logpath[300];
+	const char *snap = "{\"octomqttd_subscriptions\":1,\"subscriptions\":{"
+	                   "\"0000000000000001\":{\"topic\":\"a\",\"url\":\"u\"}}}\n";
+	const char *log = "{\"add\":{\"0000000000000001\":{\"topic\":\"a\",\"url\":\"u\"}}}\n"
+	                  "{\"remove\":\"00000000000000ff\"}\n"
+	                  "{\"add\":{\"0000000000000002\":{\"topic\":\"b\",\"url\":\"u\"}}}\n"
+	                  "{\"add\":{\"0000000000000003\":{\"topic\":\"c\",\"url\":";
+
+	snprintf(logpath, sizeof(logpath), "%s.log", path);
+	write_file(path, snap);
+	write_file(logpath, log);
+	ck_assert_msg(registry_load(r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(registry_count(r), 2);
+	ck_assert_str_eq(registry_at(r, 1)->topic, "b");
+	ck_assert_ptr_null(registry_find(r, "0000000000000003"));
+	add(r, "d", "http://127.0.0.1:1/d", NULL, true);
+	registry_free(r);
+	r = registry_new(path);
+	ck_assert_msg(registry_load(r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(registry_count(r), 3);
+	ck_assert_str_eq(registry_at(r, 2)->topic, "d");
+	registry_free(r);
+}
+END_TEST
+
+static const char *const damaged_logs[] = {
+        "x\n",
+        "{}\n",
+        "\n",
+        "{\"add\":{}}\n{\"remove\":1}\n",
+        "{\"remove\":\"123\"}\n",
+        "{\"add\":{\"0000000000000001\":{\"topic\":\"a\"}}}\n",
+        "{\"add\":{\"0000000000000001\":{\"topic\":\"a\",\"url\":\"u\"}},\"remove\":"
+        "\"0000000000000001\"}\n",
+        /* The same id for another subscription. */
+        "{\"add\":{\"0000000000000001\":{\"topic\":\"a\",\"url\":\"u\"}}}\n"
+        "{\"add\":{\"0000000000000001\":{\"topic\":\"b\",\"url\":\"u\"}}}\n",
+        "{\"clear\":true}\n",
+};
+
+START_TEST(damaged_logs_refused)
+{
+	struct registry *r = registry_new(path);
+	char err[512] = "", logpath[300];
+
+	snprintf(logpath, sizeof(logpath), "%s.log", path);
+	write_file(logpath, damaged_logs[_i]);
+	ck_assert_msg(registry_load(r, err, sizeof(err)) == -1, "accepted: %s", damaged_logs[_i]);
+	ck_assert_msg(strstr(err, logpath) != NULL && strstr(err, "damaged") != NULL, "%s", err);
+	ck_assert_uint_eq(registry_count(r), 0);
+	registry_free(r);
+	/* Nothing was changed. */
+	ck_assert_int_eq(file_size(logpath), (long)strlen(damaged_logs[_i]));
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -209,6 +334,9 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, write_failure_changes_nothing);
 	tcase_add_loop_test(tc, damaged_files_refused, 0, (int)nitems(damaged));
 	tcase_add_test(tc, damaged_file_named);
+	tcase_add_test(tc, log_and_compaction);
+	tcase_add_test(tc, torn_and_repeated_records);
+	tcase_add_loop_test(tc, damaged_logs_refused, 0, (int)nitems(damaged_logs));
 	suite_add_tcase(s, tc);
 	return s;
 }
