@@ -28,13 +28,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
 #include "http_parser.h"
-#include "json.h"
 #include "log.h"
 #include "loop.h"
 #include "tls.h"
-#include "topic.h"
+#include "url.h"
 #include "webhook.h"
 
 #define HOOK_READ_CHUNK 16384
@@ -144,107 +144,6 @@ void webhook_opts_init(struct webhook_opts *o)
 	o->max_response_body = 1 << 20;
 }
 
-/* ---- URL and body (pure) ---- */
-
-static int hook_err(char *err, size_t errlen, const char *msg, const char *url)
-{
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, "'%s': %s", url, msg);
-	return -1;
-}
-
-int webhook_parse_url(const char *url, struct webhook_url *out, char *err, size_t errlen)
-{
-	const char *a, *ae, *path;
-	char auth[NET_HOST_LEN + 16];
-	size_t n;
-
-	memset(out, 0, sizeof(*out));
-	if (strncasecmp(url, "https://", 8) == 0) {
-		if (!tls_available())
-			return hook_err(err, errlen,
-			                "https:// needs TLS, and octomqttd was built --without-tls",
-			                url);
-		out->tls = true;
-		out->port = 443;
-		a = url + 8;
-	} else if (strncasecmp(url, "http://", 7) == 0) {
-		out->port = 80;
-		a = url + 7;
-	} else {
-		return hook_err(err, errlen, "the URL must start with http:// or https://", url);
-	}
-	ae = a + strcspn(a, "/?#");
-	if (memchr(a, '@', (size_t)(ae - a)) != NULL)
-		return hook_err(err, errlen, "user information in the URL is not supported", url);
-	if (strchr(url, '#') != NULL)
-		return hook_err(err, errlen, "a URL fragment ('#') is not allowed", url);
-	n = (size_t)(ae - a);
-	if (n == 0)
-		return hook_err(err, errlen, "the URL has no host", url);
-	if (n >= sizeof(auth))
-		return hook_err(err, errlen, "the host is too long", url);
-	memcpy(auth, a, n);
-	auth[n] = '\0';
-	if (net_split_hostport(auth, out->host, sizeof(out->host), &out->port, out->port, err,
-	                       errlen) != 0)
-		return -1;
-	path = ae;
-	for (const char *c = path; *c != '\0'; c++) {
-		unsigned char ch = (unsigned char)*c;
-
-		if (ch <= 0x20 || ch >= 0x7f)
-			return hook_err(
-			        err, errlen,
-			        "the path may hold only visible ASCII (percent-encode the rest)",
-			        url);
-	}
-	if (*path == '/') {
-		out->path = xstrdup(path);
-	} else {
-		out->path = xmalloc(strlen(path) + 2);
-		out->path[0] = '/';
-		strcpy(out->path + 1, path);
-	}
-	n = strlen(out->host) + 16;
-	out->host_header = xmalloc(n);
-	net_addr_text(out->host, 0, out->host_header, n);
-	if (out->port != (out->tls ? 443 : 80))
-		snprintf(out->host_header + strlen(out->host_header), n - strlen(out->host_header),
-		         ":%u", out->port);
-	return 0;
-}
-
-void webhook_url_free(struct webhook_url *u)
-{
-	free(u->path);
-	free(u->host_header);
-	u->path = u->host_header = NULL;
-}
-
-void webhook_body(struct buf *out, const char *topic, size_t topic_len, const void *payload,
-                  size_t payload_len, bool retained, int qos, const char *args, const char *kwargs)
-{
-	buf_append_str(out, "{\"topic\":");
-	json_append_string(out, topic, topic_len);
-	if (utf8_valid(payload, payload_len)) {
-		buf_append_str(out, ",\"payload\":");
-		json_append_string(out, payload, payload_len);
-	} else {
-		buf_append_str(out, ",\"payload\":null,\"payload_base64\":\"");
-		json_base64_encode(payload, payload_len, out);
-		buf_putc(out, '"');
-	}
-	buf_append_str(out, retained ? ",\"retained\":true" : ",\"retained\":false");
-	buf_append_str(out, ",\"qos\":");
-	buf_append_int(out, qos);
-	buf_append_str(out, ",\"args\":");
-	buf_append_str(out, args != NULL ? args : "[]");
-	buf_append_str(out, ",\"kwargs\":");
-	buf_append_str(out, kwargs != NULL ? kwargs : "{}");
-	buf_putc(out, '}');
-}
-
 /* ---- hosts ---- */
 
 static void hook_host_free(struct hook_host *h)
@@ -260,7 +159,7 @@ static void hook_host_free(struct hook_host *h)
  * The addresses of u's host into h: the literal itself, or what
  * getaddrinfo() says for a name (the one blocking step, see webhook.h).
  */
-static int hook_host_resolve(struct webhook *wh, struct hook_host *h, const struct webhook_url *u,
+static int hook_host_resolve(struct webhook *wh, struct hook_host *h, const struct url *u,
                              char *err, size_t errlen)
 {
 	char **addrs;
@@ -312,8 +211,8 @@ static int hook_host_check(const struct webhook *wh, const struct hook_host *h, 
  * right after webhook_check_url() looked it up (wh->w_checked): one
  * registration, one lookup.
  */
-static struct hook_host *hook_host_get(struct webhook *wh, const struct webhook_url *u,
-                                       bool *created, char *err, size_t errlen)
+static struct hook_host *hook_host_get(struct webhook *wh, const struct url *u, bool *created,
+                                       char *err, size_t errlen)
 {
 	char key[NET_HOST_LEN + 16];
 	struct hook_host *h;
@@ -1095,7 +994,7 @@ static bool hook_id_valid(const char *id)
 int webhook_add_target(struct webhook *wh, const char *id, const char *url, char *err,
                        size_t errlen)
 {
-	struct webhook_url u;
+	struct url u;
 	struct hook_target *t = hook_target_find(wh, id);
 	struct hook_host *h;
 	bool created;
@@ -1110,22 +1009,22 @@ int webhook_add_target(struct webhook *wh, const char *id, const char *url, char
 		snprintf(err, errlen, "bad webhook id (1-%d of [A-Za-z0-9._-])", HOOK_ID_MAX);
 		return -1;
 	}
-	if (webhook_parse_url(url, &u, err, errlen) != 0)
+	if (url_parse(url, &u, err, errlen) != 0)
 		return -1;
 	if (u.tls && webhook_tls_ready(wh, err, errlen) != 0) {
-		webhook_url_free(&u);
+		url_free(&u);
 		return -1;
 	}
 	h = hook_host_get(wh, &u, &created, err, errlen);
 	wh->w_checked = NULL;
 	if (h == NULL) {
-		webhook_url_free(&u);
+		url_free(&u);
 		return -1;
 	}
 	if (hook_host_check(wh, h, err, errlen) != 0) {
 		if (created)
 			hook_host_drop(wh, h);
-		webhook_url_free(&u);
+		url_free(&u);
 		return -1;
 	}
 	t = xcalloc(1, sizeof(*t));
@@ -1134,7 +1033,7 @@ int webhook_add_target(struct webhook *wh, const char *id, const char *url, char
 	t->t_url = xstrdup(url);
 	t->t_path = u.path;
 	u.path = NULL;
-	webhook_url_free(&u);
+	url_free(&u);
 	t->t_host = h;
 	h->h_ntargets++;
 	t->t_next = wh->w_targets;
@@ -1151,15 +1050,15 @@ void webhook_set_allow(struct webhook *wh, const struct net_cidr *allow, size_t 
 
 int webhook_check_url(struct webhook *wh, const char *url, char *err, size_t errlen)
 {
-	struct webhook_url u;
+	struct url u;
 	struct hook_host *h;
 	bool created;
 
 	wh->w_checked = NULL;
-	if (webhook_parse_url(url, &u, err, errlen) != 0)
+	if (url_parse(url, &u, err, errlen) != 0)
 		return 400;
 	h = hook_host_get(wh, &u, &created, err, errlen);
-	webhook_url_free(&u);
+	url_free(&u);
 	if (h == NULL)
 		return 400;
 	if (hook_host_check(wh, h, err, errlen) != 0) {

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "check_compat.h"
+#include "buf.h"
+#include "json.h"
 #include "log.h"
 #include "log_capture.h"
 #include "mqtt_client.h"
@@ -368,11 +370,52 @@ START_TEST(sys_topics_and_qos0)
 }
 END_TEST
 
+/* The body of DESIGN §6, byte for byte (subs_body, pure). */
+START_TEST(body_bytes)
+{
+	struct buf b = BUF_INITIALIZER;
+	const char *why = NULL;
+
+	subs_body(&b, "a/b", 3, "caf\xc3\xa9 \"x\"", 9, true, 1, "[1, \"two\"]",
+	          "{\"k\" : {\"n\":null}}");
+	buf_putc(&b, '\0');
+	ck_assert_str_eq(
+	        buf_data(&b),
+	        "{\"topic\":\"a/b\",\"payload\":\"caf\xc3\xa9 \\\"x\\\"\",\"retained\":true,"
+	        "\"qos\":1,\"args\":[1, \"two\"],\"kwargs\":{\"k\" : {\"n\":null}}}");
+	ck_assert_int_eq(json_validate(buf_data(&b), buf_len(&b) - 1, &why), 0);
+
+	buf_reset(&b);
+	subs_body(&b, "t", 1, "\xff\x00\x01", 3, false, 0, NULL, NULL);
+	buf_putc(&b, '\0');
+	ck_assert_str_eq(buf_data(&b),
+	                 "{\"topic\":\"t\",\"payload\":null,\"payload_base64\":\"/wAB\","
+	                 "\"retained\":false,\"qos\":0,\"args\":[],\"kwargs\":{}}");
+	ck_assert_int_eq(json_validate(buf_data(&b), buf_len(&b) - 1, &why), 0);
+
+	/* Empty payload is valid UTF-8: an empty string. Overlong UTF-8 is not. */
+	buf_reset(&b);
+	subs_body(&b, "t", 1, "", 0, false, 2, "[]", "{}");
+	buf_putc(&b, '\0');
+	ck_assert_str_eq(buf_data(&b), "{\"topic\":\"t\",\"payload\":\"\",\"retained\":false,"
+	                               "\"qos\":2,\"args\":[],\"kwargs\":{}}");
+	buf_reset(&b);
+	subs_body(&b, "t", 1, "\xc0\xaf", 2, false, 0, NULL, NULL);
+	buf_putc(&b, '\0');
+	ck_assert_ptr_nonnull(strstr(buf_data(&b), "\"payload\":null,\"payload_base64\":\"wK8=\""));
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *subs_suite(void)
 {
 	Suite *s = suite_create("subs");
-	TCase *tc = tcase_create("subs");
+	TCase *tc = tcase_create("body");
 
+	tcase_add_test(tc, body_bytes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("deliveries");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, broker_set_follows_the_registry);
 	tcase_add_test(tc, one_delivery_per_matching_registration);
