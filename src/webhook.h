@@ -3,15 +3,15 @@
  *
  * A target is one subscription: an id (sent as X-Octomqttd-Subscription)
  * and an http:// URL. Each target has a FIFO of deliveries (JSON bodies
- * built by the caller: subs_body()) and at most one request in
+ * built by the caller, see subs_body()) and at most one request in
  * flight, so a target's deliveries arrive in the order they were queued.
  *
- * Connections belong to a host:port and are shared by every target of it:
- * keep-alive connections are reused, at most max_conns_per_host are open at
- * once (targets beyond that wait, first come first served), and a
- * connection idle for idle_ms is closed. One request, from the start of
- * its connect (or from being handed an idle connection) to the end of the
- * response, may take timeout_ms.
+ * Connections (whpool's, see whpool.h) belong to a host:port and are
+ * shared by every target of it: keep-alive connections are reused, at
+ * most max_conns_per_host are open at once (targets beyond that wait,
+ * first come first served), and a connection idle for idle_ms is closed.
+ * One request, from the start of its connect (or from being handed an
+ * idle connection) to the end of the response, may take timeout_ms.
  *
  * Outcome of a request: 2xx delivered. A network error, a timeout, a
  * malformed response, 408, 429 or 5xx: tried again after
