@@ -3,9 +3,10 @@
  * an inbound message gets one delivery per matching registration (with
  * the exact body of DESIGN §6), and a QoS 1/2 message is acknowledged
  * only once every one of its deliveries has ended, whatever the outcome
- * (DESIGN §7). Against a recording mqtt_client (stub_mqtt_client.c) and
- * a recording deliver function; the tests end deliveries themselves
- * through subs_on_done(), as the webhook client would.
+ * (DESIGN §7); the body itself is checked byte for byte (subs_body).
+ * Against a recording mqtt_client (stub_mqtt_client.c) and a recording
+ * deliver function; the tests end deliveries themselves through
+ * subs_on_done(), as the webhook client would.
  */
 #include <stdio.h>
 #include <string.h>
