@@ -48,6 +48,29 @@ struct subs {
 	uint32_t s_free;               /* index + 1 of the first free slot, 0: none */
 };
 
+void subs_body(struct buf *out, const char *topic, size_t topic_len, const void *payload,
+               size_t payload_len, bool retained, int qos, const char *args, const char *kwargs)
+{
+	buf_append_str(out, "{\"topic\":");
+	json_append_string(out, topic, topic_len);
+	if (utf8_valid(payload, payload_len)) {
+		buf_append_str(out, ",\"payload\":");
+		json_append_string(out, payload, payload_len);
+	} else {
+		buf_append_str(out, ",\"payload\":null,\"payload_base64\":\"");
+		json_base64_encode(payload, payload_len, out);
+		buf_putc(out, '"');
+	}
+	buf_append_str(out, retained ? ",\"retained\":true" : ",\"retained\":false");
+	buf_append_str(out, ",\"qos\":");
+	buf_append_int(out, qos);
+	buf_append_str(out, ",\"args\":");
+	buf_append_str(out, args != NULL ? args : "[]");
+	buf_append_str(out, ",\"kwargs\":");
+	buf_append_str(out, kwargs != NULL ? kwargs : "{}");
+	buf_putc(out, '}');
+}
+
 struct subs *subs_new(struct registry *reg, struct mqtt_client *mc, int qos,
                       const struct subs_ops *ops)
 {
@@ -266,8 +289,8 @@ void subs_on_message(void *ctx, const struct mqtt_message *msg, uint64_t token)
 		if (!topic_match(e->topic, strlen(e->topic), msg->topic, msg->topic_len))
 			continue;
 		buf_reset(&s->s_body);
-		webhook_body(&s->s_body, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
-		             msg->retain, msg->qos, e->args, e->kwargs);
+		subs_body(&s->s_body, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
+		          msg->retain, msg->qos, e->args, e->kwargs);
 		if (token != 0)
 			s->s_held[slot].h_left++;
 		if (s->s_ops.deliver(s->s_ops.ctx, e, buf_data(&s->s_body), buf_len(&s->s_body),

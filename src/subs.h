@@ -27,6 +27,7 @@
 #ifndef OCTO_SUBS_H
 #define OCTO_SUBS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,19 @@ struct subs_ops {
 	               uint64_t cookie);
 	void *ctx;
 };
+
+/*
+ * The delivery body of DESIGN §6 (pure), appended to out:
+ * {"topic":...,"payload":"<text>"|null[,"payload_base64":"..."],
+ *  "retained":bool,"qos":n,"args":<args>,"kwargs":<kwargs>}
+ * payload is a JSON string when the bytes are valid UTF-8, else null with
+ * payload_base64. args/kwargs are JSON text copied verbatim (NULL: [] and
+ * {}); the caller vouches that they are valid JSON (the registry stores
+ * them validated). subs_on_message() builds each delivery with it; public
+ * for the tests, which check the body byte for byte.
+ */
+void subs_body(struct buf *out, const char *topic, size_t topic_len, const void *payload,
+               size_t payload_len, bool retained, int qos, const char *args, const char *kwargs);
 
 struct subs *subs_new(struct registry *reg, struct mqtt_client *mc, int qos,
                       const struct subs_ops *ops);

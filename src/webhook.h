@@ -3,15 +3,15 @@
  *
  * A target is one subscription: an id (sent as X-Octomqttd-Subscription)
  * and an http:// URL. Each target has a FIFO of deliveries (JSON bodies
- * built by the caller, see webhook_body()) and at most one request in
+ * built by the caller, see subs_body()) and at most one request in
  * flight, so a target's deliveries arrive in the order they were queued.
  *
- * Connections belong to a host:port and are shared by every target of it:
- * keep-alive connections are reused, at most max_conns_per_host are open at
- * once (targets beyond that wait, first come first served), and a
- * connection idle for idle_ms is closed. One request, from the start of
- * its connect (or from being handed an idle connection) to the end of the
- * response, may take timeout_ms.
+ * Connections (whpool's, see whpool.h) belong to a host:port and are
+ * shared by every target of it: keep-alive connections are reused, at
+ * most max_conns_per_host are open at once (targets beyond that wait,
+ * first come first served), and a connection idle for idle_ms is closed.
+ * One request, from the start of its connect (or from being handed an
+ * idle connection) to the end of the response, may take timeout_ms.
  *
  * Outcome of a request: 2xx delivered. A network error, a timeout, a
  * malformed response, 408, 429 or 5xx: tried again after
@@ -63,7 +63,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
 #include "net.h"
 
 struct loop;
@@ -94,37 +93,6 @@ void webhook_opts_init(struct webhook_opts *o);
 
 /* The delay before the n-th retry (n >= 1): min(max, min * 2^(n-1)) ms. */
 int64_t webhook_backoff_ms(const struct webhook_opts *o, unsigned n);
-
-/* A parsed http:// or https:// URL. */
-struct webhook_url {
-	char host[NET_HOST_LEN]; /* name or address, without brackets */
-	uint16_t port;           /* 80 (443 for https) if not given */
-	bool tls;                /* https:// */
-	char *path;              /* "/..." with the query, malloc'd ("/" if none given) */
-	char *host_header;       /* Host: value ("h", "h:8080", "[::1]:81"), malloc'd */
-};
-
-/*
- * Pure: parse "http[s]://host[:port][/path][?query]" (scheme
- * case-insensitive; host a name, IPv4, or [IPv6]). No user info, no
- * fragment, no spaces, control or non-ASCII bytes in the path. 0, or -1
- * with err set (https:// in a build without TLS says so). Free with
- * webhook_url_free().
- */
-int webhook_parse_url(const char *url, struct webhook_url *out, char *err, size_t errlen);
-void webhook_url_free(struct webhook_url *u);
-
-/*
- * The delivery body of DESIGN §6 (pure), appended to out:
- * {"topic":...,"payload":"<text>"|null[,"payload_base64":"..."],
- *  "retained":bool,"qos":n,"args":<args>,"kwargs":<kwargs>}
- * payload is a JSON string when the bytes are valid UTF-8, else null with
- * payload_base64. args/kwargs are JSON text copied verbatim (NULL: [] and
- * {}); the caller vouches that they are valid JSON (the registry stores
- * them validated).
- */
-void webhook_body(struct buf *out, const char *topic, size_t topic_len, const void *payload,
-                  size_t payload_len, bool retained, int qos, const char *args, const char *kwargs);
 
 /* The client on loop, with opts copied (NULL: defaults). */
 struct webhook *webhook_new(struct loop *loop, const struct webhook_opts *opts);

@@ -3,14 +3,17 @@
  * an inbound message gets one delivery per matching registration (with
  * the exact body of DESIGN §6), and a QoS 1/2 message is acknowledged
  * only once every one of its deliveries has ended, whatever the outcome
- * (DESIGN §7). Against a recording mqtt_client (stub_mqtt_client.c) and
- * a recording deliver function; the tests end deliveries themselves
- * through subs_on_done(), as the webhook client would.
+ * (DESIGN §7); the body itself is checked byte for byte (subs_body).
+ * Against a recording mqtt_client (stub_mqtt_client.c) and a recording
+ * deliver function; the tests end deliveries themselves through
+ * subs_on_done(), as the webhook client would.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "check_compat.h"
+#include "buf.h"
+#include "json.h"
 #include "log.h"
 #include "log_capture.h"
 #include "mqtt_client.h"
@@ -368,11 +371,52 @@ START_TEST(sys_topics_and_qos0)
 }
 END_TEST
 
+/* The body of DESIGN §6, byte for byte (subs_body, pure). */
+START_TEST(body_bytes)
+{
+	struct buf b = BUF_INITIALIZER;
+	const char *why = NULL;
+
+	subs_body(&b, "a/b", 3, "caf\xc3\xa9 \"x\"", 9, true, 1, "[1, \"two\"]",
+	          "{\"k\" : {\"n\":null}}");
+	buf_putc(&b, '\0');
+	ck_assert_str_eq(
+	        buf_data(&b),
+	        "{\"topic\":\"a/b\",\"payload\":\"caf\xc3\xa9 \\\"x\\\"\",\"retained\":true,"
+	        "\"qos\":1,\"args\":[1, \"two\"],\"kwargs\":{\"k\" : {\"n\":null}}}");
+	ck_assert_int_eq(json_validate(buf_data(&b), buf_len(&b) - 1, &why), 0);
+
+	buf_reset(&b);
+	subs_body(&b, "t", 1, "\xff\x00\x01", 3, false, 0, NULL, NULL);
+	buf_putc(&b, '\0');
+	ck_assert_str_eq(buf_data(&b),
+	                 "{\"topic\":\"t\",\"payload\":null,\"payload_base64\":\"/wAB\","
+	                 "\"retained\":false,\"qos\":0,\"args\":[],\"kwargs\":{}}");
+	ck_assert_int_eq(json_validate(buf_data(&b), buf_len(&b) - 1, &why), 0);
+
+	/* Empty payload is valid UTF-8: an empty string. Overlong UTF-8 is not. */
+	buf_reset(&b);
+	subs_body(&b, "t", 1, "", 0, false, 2, "[]", "{}");
+	buf_putc(&b, '\0');
+	ck_assert_str_eq(buf_data(&b), "{\"topic\":\"t\",\"payload\":\"\",\"retained\":false,"
+	                               "\"qos\":2,\"args\":[],\"kwargs\":{}}");
+	buf_reset(&b);
+	subs_body(&b, "t", 1, "\xc0\xaf", 2, false, 0, NULL, NULL);
+	buf_putc(&b, '\0');
+	ck_assert_ptr_nonnull(strstr(buf_data(&b), "\"payload\":null,\"payload_base64\":\"wK8=\""));
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *subs_suite(void)
 {
 	Suite *s = suite_create("subs");
-	TCase *tc = tcase_create("subs");
+	TCase *tc = tcase_create("body");
 
+	tcase_add_test(tc, body_bytes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("deliveries");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, broker_set_follows_the_registry);
 	tcase_add_test(tc, one_delivery_per_matching_registration);

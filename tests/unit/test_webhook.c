@@ -23,7 +23,6 @@
 #include "config.h"
 #include "buf.h"
 #include "http_parser.h"
-#include "json.h"
 #include "log.h"
 #include "loop.h"
 #include "net.h"
@@ -373,108 +372,6 @@ static void run_until_recs(int n)
 }
 
 /* ---- pure parts ---- */
-
-START_TEST(test_body)
-{
-	struct buf b = BUF_INITIALIZER;
-	const char *why = NULL;
-
-	webhook_body(&b, "a/b", 3, "caf\xc3\xa9 \"x\"", 9, true, 1, "[1, \"two\"]",
-	             "{\"k\" : {\"n\":null}}");
-	buf_putc(&b, '\0');
-	ck_assert_str_eq(
-	        buf_data(&b),
-	        "{\"topic\":\"a/b\",\"payload\":\"caf\xc3\xa9 \\\"x\\\"\",\"retained\":true,"
-	        "\"qos\":1,\"args\":[1, \"two\"],\"kwargs\":{\"k\" : {\"n\":null}}}");
-	ck_assert_int_eq(json_validate(buf_data(&b), buf_len(&b) - 1, &why), 0);
-
-	buf_reset(&b);
-	webhook_body(&b, "t", 1, "\xff\x00\x01", 3, false, 0, NULL, NULL);
-	buf_putc(&b, '\0');
-	ck_assert_str_eq(buf_data(&b),
-	                 "{\"topic\":\"t\",\"payload\":null,\"payload_base64\":\"/wAB\","
-	                 "\"retained\":false,\"qos\":0,\"args\":[],\"kwargs\":{}}");
-	ck_assert_int_eq(json_validate(buf_data(&b), buf_len(&b) - 1, &why), 0);
-
-	/* Empty payload is valid UTF-8: an empty string. Overlong UTF-8 is not. */
-	buf_reset(&b);
-	webhook_body(&b, "t", 1, "", 0, false, 2, "[]", "{}");
-	buf_putc(&b, '\0');
-	ck_assert_str_eq(buf_data(&b), "{\"topic\":\"t\",\"payload\":\"\",\"retained\":false,"
-	                               "\"qos\":2,\"args\":[],\"kwargs\":{}}");
-	buf_reset(&b);
-	webhook_body(&b, "t", 1, "\xc0\xaf", 2, false, 0, NULL, NULL);
-	buf_putc(&b, '\0');
-	ck_assert_ptr_nonnull(strstr(buf_data(&b), "\"payload\":null,\"payload_base64\":\"wK8=\""));
-	buf_free(&b);
-}
-END_TEST
-
-static const struct {
-	const char *url;
-	const char *host, *path, *host_header;
-	unsigned port;
-} good_urls[] = {
-        {"http://127.0.0.1:8080/hook", "127.0.0.1", "/hook", "127.0.0.1:8080", 8080},
-        {"http://localhost/", "localhost", "/", "localhost", 80},
-        {"HTTP://Example.org", "Example.org", "/", "Example.org", 80},
-        {"http://h:80/a?b=c&d=%20", "h", "/a?b=c&d=%20", "h", 80},
-        {"http://h?x=1", "h", "/?x=1", "h", 80},
-        {"http://[::1]:5000/x", "::1", "/x", "[::1]:5000", 5000},
-        {"http://[fe80::1]/", "fe80::1", "/", "[fe80::1]", 80},
-};
-
-static const char *const bad_urls[] = {
-        "ftp://h/",     "http://",           "http:///x",     "h:80/x",          "http://u@h/",
-        "http://h/#f",  "http://h/a b",      "http://h:0/",   "http://h:99999/", "http://::1/",
-        "http://[::1/", "http://h/\xc3\xa9", "http://h/\x01", "http://h:x/",     "http://h!/",
-};
-
-START_TEST(test_parse_url)
-{
-	struct webhook_url u;
-	char err[ERR_LEN];
-	size_t i;
-
-	for (i = 0; i < sizeof(good_urls) / sizeof(good_urls[0]); i++) {
-		ck_assert_msg(webhook_parse_url(good_urls[i].url, &u, err, sizeof(err)) == 0,
-		              "%s: %s", good_urls[i].url, err);
-		ck_assert_str_eq(u.host, good_urls[i].host);
-		ck_assert_str_eq(u.path, good_urls[i].path);
-		ck_assert_str_eq(u.host_header, good_urls[i].host_header);
-		ck_assert_uint_eq(u.port, good_urls[i].port);
-		webhook_url_free(&u);
-	}
-	for (i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
-		err[0] = '\0';
-		ck_assert_msg(webhook_parse_url(bad_urls[i], &u, err, sizeof(err)) == -1,
-		              "%s accepted", bad_urls[i]);
-		ck_assert_msg(strlen(err) > 5, "%s: no message", bad_urls[i]);
-		webhook_url_free(&u);
-	}
-#ifdef HAVE_TLS
-	/* https: port 443 by default, left out of Host: then. */
-	ck_assert_msg(webhook_parse_url("HTTPS://h/x", &u, err, sizeof(err)) == 0, "%s", err);
-	ck_assert(u.tls);
-	ck_assert_uint_eq(u.port, 443);
-	ck_assert_str_eq(u.host_header, "h");
-	webhook_url_free(&u);
-	ck_assert_msg(webhook_parse_url("https://[::1]:8443/", &u, err, sizeof(err)) == 0, "%s",
-	              err);
-	ck_assert(u.tls);
-	ck_assert_uint_eq(u.port, 8443);
-	ck_assert_str_eq(u.host_header, "[::1]:8443");
-	webhook_url_free(&u);
-	ck_assert_msg(webhook_parse_url("http://h:443/", &u, err, sizeof(err)) == 0, "%s", err);
-	ck_assert(!u.tls);
-	ck_assert_str_eq(u.host_header, "h:443");
-	webhook_url_free(&u);
-#else
-	ck_assert(webhook_parse_url("https://h/", &u, err, sizeof(err)) == -1);
-	ck_assert_ptr_nonnull(strstr(err, "--without-tls"));
-#endif
-}
-END_TEST
 
 START_TEST(test_backoff)
 {
@@ -1201,8 +1098,6 @@ static Suite *webhook_suite(void)
 	Suite *s = suite_create("webhook");
 	TCase *tc = tcase_create("pure");
 
-	tcase_add_test(tc, test_body);
-	tcase_add_test(tc, test_parse_url);
 	tcase_add_test(tc, test_backoff);
 	suite_add_tcase(s, tc);
 
