@@ -186,9 +186,9 @@ static const char *const api_allow[] = {
 
 /* How a route's path takes the request's path. */
 enum api_match {
-	API_EXACT, /* all of it */
-	API_NAME,  /* a prefix; the rest, maybe empty, is the handler's to check */
-	API_ID,    /* a prefix and at least one byte more */
+	API_EXACT, /* all of it: fn */
+	API_NAME,  /* a prefix, and the rest, maybe empty, is the name: name_fn */
+	API_ID,    /* a prefix and at least one byte more, the name: name_fn */
 };
 
 /* The 405 messages of paths with more than one route. */
@@ -197,11 +197,11 @@ enum api_match {
 #define API_SUBS_LIST "GET, POST or DELETE on /subscriptions"
 
 /*
- * Every route of DESIGN §5. A request goes to the first route whose path
- * and method it has; a path some route takes with other methods only is
- * answered 405 (Allow: those methods, the message of its routes), any
- * other path 404. The /subscriptions routes exist once
- * api_set_subscriptions() gave a registry.
+ * Every route of DESIGN §5. A request goes to the route that takes its
+ * path and method; a path that routes take with other methods only is
+ * answered 405 (Allow: their methods; their message), any other path
+ * 404. The /subscriptions routes exist once api_set_subscriptions() gave
+ * a registry.
  */
 static const struct api_route {
 	unsigned methods; /* API_GET | ... */
@@ -209,26 +209,28 @@ static const struct api_route {
 	enum api_match match;
 	bool subs; /* needs api_set_subscriptions() */
 	api_route_fn *fn;
+	api_name_route_fn *name_fn;
 	const char *not_allowed; /* the 405 message, the same for each route of a path */
 } api_routes[] = {
-        {API_GET | API_HEAD, "/status", API_EXACT, false, api_status, API_GET_ONLY},
-        {API_GET | API_HEAD, "/health", API_EXACT, false, api_health, API_GET_ONLY},
-        {API_GET | API_HEAD, "/metrics", API_EXACT, false, api_metrics, API_GET_ONLY},
-        {API_POST, "/presence", API_EXACT, false, api_post_presence, API_PRESENCE},
-        {API_DELETE, "/presence", API_EXACT, false, api_delete_presence, API_PRESENCE},
-        {API_POST, "/subscriptions", API_EXACT, true, api_post_subscription, API_SUBS_LIST},
-        {API_GET | API_HEAD, "/subscriptions", API_EXACT, true, api_list_subscriptions,
+        {API_GET | API_HEAD, "/status", API_EXACT, false, api_status, NULL, API_GET_ONLY},
+        {API_GET | API_HEAD, "/health", API_EXACT, false, api_health, NULL, API_GET_ONLY},
+        {API_GET | API_HEAD, "/metrics", API_EXACT, false, api_metrics, NULL, API_GET_ONLY},
+        {API_POST, "/presence", API_EXACT, false, api_post_presence, NULL, API_PRESENCE},
+        {API_DELETE, "/presence", API_EXACT, false, api_delete_presence, NULL, API_PRESENCE},
+        {API_POST, "/subscriptions", API_EXACT, true, api_post_subscription, NULL, API_SUBS_LIST},
+        {API_GET | API_HEAD, "/subscriptions", API_EXACT, true, api_list_subscriptions, NULL,
          API_SUBS_LIST},
-        {API_DELETE, "/subscriptions", API_EXACT, true, api_delete_subscriptions, API_SUBS_LIST},
-        {API_DELETE, "/subscriptions/", API_ID, true, api_delete_subscription,
+        {API_DELETE, "/subscriptions", API_EXACT, true, api_delete_subscriptions, NULL,
+         API_SUBS_LIST},
+        {API_DELETE, "/subscriptions/", API_ID, true, NULL, api_delete_subscription,
          "only DELETE is allowed on /subscriptions/{id}"},
-        {API_POST, "/events/", API_NAME, false, api_post_event,
+        {API_POST, "/events/", API_NAME, false, NULL, api_post_event,
          "only POST is allowed on /events/{name}"},
-        {API_POST, "/progress/", API_NAME, false, api_post_progress,
+        {API_POST, "/progress/", API_NAME, false, NULL, api_post_progress,
          "only POST is allowed on /progress/{kind}"},
-        {API_POST, "/temperature", API_EXACT, false, api_post_temperature,
+        {API_POST, "/temperature", API_EXACT, false, api_post_temperature, NULL,
          "only POST is allowed on /temperature"},
-        {API_POST, "/publish", API_EXACT, false, api_post_publish,
+        {API_POST, "/publish", API_EXACT, false, api_post_publish, NULL,
          "only POST is allowed on /publish"},
 };
 
@@ -280,7 +282,7 @@ static void api_not_found(struct api *api, const struct http_request *req,
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct api *api = ctx;
-	const struct api_route *hit = NULL;
+	const struct api_route *other = NULL; /* a route of the path, not of the method */
 	unsigned method = api_method_bit(req->method), allowed = 0;
 	size_t i, n;
 
@@ -295,17 +297,21 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
 
 		if (!api_route_match(api, r, req, &n))
 			continue;
-		if ((r->methods & method) != 0) {
-			r->fn(api, req, req->path + n, req->path_len - n, resp);
-			return;
+		if ((r->methods & method) == 0) {
+			allowed |= r->methods;
+			other = r;
+			continue;
 		}
-		allowed |= r->methods;
-		hit = r;
+		if (r->match == API_EXACT)
+			r->fn(api, req, resp);
+		else
+			r->name_fn(api, req, req->path + n, req->path_len - n, resp);
+		return;
 	}
-	if (hit == NULL) {
+	if (other == NULL) {
 		api_not_found(api, req, resp);
 		return;
 	}
 	resp->allow = api_allow[allowed];
-	http_response_error(resp, 405, "method_not_allowed", hit->not_allowed);
+	http_response_error(resp, 405, "method_not_allowed", other->not_allowed);
 }

@@ -49,18 +49,24 @@ struct api {
 
 /*
  * A route of the table in api.c: called for a request whose method and
- * path the route takes. rest is what follows the route's path (the name of
- * /events/{name}, the id of /subscriptions/{id}; empty for exact paths).
- * Fills resp (status and JSON body).
+ * path it takes. Fills resp (status and JSON body).
  */
-typedef void api_route_fn(struct api *api, const struct http_request *req, const char *rest,
-                          size_t restlen, struct http_response *resp);
+typedef void api_route_fn(struct api *api, const struct http_request *req,
+                          struct http_response *resp);
+/*
+ * A route whose path ends in a name (/events/{name}, /subscriptions/{id}):
+ * name[0..len) is the rest of the request's path, maybe empty, for the
+ * route to check.
+ */
+typedef void api_name_route_fn(struct api *api, const struct http_request *req, const char *name,
+                               size_t len, struct http_response *resp);
 
 /* api_publish.c: POST /events/{name}, /progress/{kind}, /temperature, /publish. */
-api_route_fn api_post_event, api_post_progress, api_post_temperature, api_post_publish;
+api_name_route_fn api_post_event, api_post_progress;
+api_route_fn api_post_temperature, api_post_publish;
 /* api_subs.c: POST, GET and DELETE /subscriptions, DELETE /subscriptions/{id}. */
-api_route_fn api_post_subscription, api_list_subscriptions, api_delete_subscriptions,
-        api_delete_subscription;
+api_route_fn api_post_subscription, api_list_subscriptions, api_delete_subscriptions;
+api_name_route_fn api_delete_subscription;
 /* api_status.c: POST and DELETE /presence, GET /status, /health, /metrics. */
 api_route_fn api_post_presence, api_delete_presence, api_status, api_health, api_metrics;
 

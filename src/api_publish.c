@@ -327,16 +327,14 @@ static int api_temp_sensor(struct api *api, const struct json_member *s, long lo
  * n, "target": n}, ...}; each sensor that moved to baseTopic +
  * temperatureTopic with {temp} = its name.
  */
-void api_post_temperature(struct api *api, const struct http_request *req, const char *rest,
-                          size_t restlen, struct http_response *resp)
+void api_post_temperature(struct api *api, const struct http_request *req,
+                          struct http_response *resp)
 {
 	struct api_tempreq q;
 	const char *why = NULL;
 	long long ts;
 	size_t i, published = 0;
 	int rc;
-	(void)rest;
-	(void)restlen;
 
 	memset(&q, 0, sizeof(q));
 	if (json_object_each(req->body, req->body_len, api_temp_member, &q, &why) < 0) {
@@ -503,14 +501,11 @@ static int api_publish_build(struct api_publish *p, const char **why)
 	return 0;
 }
 
-void api_post_publish(struct api *api, const struct http_request *req, const char *rest,
-                      size_t restlen, struct http_response *resp)
+void api_post_publish(struct api *api, const struct http_request *req, struct http_response *resp)
 {
 	struct api_publish p;
 	const char *why = NULL;
 	enum mqtt_pub_result res;
-	(void)rest;
-	(void)restlen;
 
 	memset(&p, 0, sizeof(p));
 	p.p_api = api;

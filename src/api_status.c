@@ -45,20 +45,15 @@ static bool api_presence_ok(struct api *api, const struct http_request *req,
 	return true;
 }
 
-void api_post_presence(struct api *api, const struct http_request *req, const char *rest,
-                       size_t restlen, struct http_response *resp)
+void api_post_presence(struct api *api, const struct http_request *req, struct http_response *resp)
 {
-	(void)rest;
-	(void)restlen;
 	if (api_presence_ok(api, req, resp))
 		presence_beat(api->a_presence);
 }
 
-void api_delete_presence(struct api *api, const struct http_request *req, const char *rest,
-                         size_t restlen, struct http_response *resp)
+void api_delete_presence(struct api *api, const struct http_request *req,
+                         struct http_response *resp)
 {
-	(void)rest;
-	(void)restlen;
 	if (api_presence_ok(api, req, resp))
 		presence_gone(api->a_presence);
 }
@@ -72,7 +67,11 @@ struct api_figures {
 	uint64_t uptime;
 };
 
-static void api_figures(struct api *api, struct api_figures *f)
+/*
+ * The figures into f, and resp made a 200 with an empty body for them: the
+ * start of /status and /metrics. Returns the body.
+ */
+static struct buf *api_figures(struct api *api, struct api_figures *f, struct http_response *resp)
 {
 	time_t now = api_now(api);
 
@@ -85,6 +84,9 @@ static void api_figures(struct api *api, struct api_figures *f)
 	if (api->a_subs != NULL)
 		subs_stats(api->a_subs, &f->messages, &f->deliveries, &f->undeliverable);
 	f->uptime = now > api->a_started ? (uint64_t)(now - api->a_started) : 0;
+	resp->status = 200;
+	buf_reset(&resp->body);
+	return &resp->body;
 }
 
 static void api_broker(struct api *api, struct buf *out)
@@ -213,18 +215,13 @@ static void api_status_publish(struct api *api, struct buf *b)
 	                                                : "false");
 }
 
-void api_status(struct api *api, const struct http_request *req, const char *rest, size_t restlen,
-                struct http_response *resp)
+void api_status(struct api *api, const struct http_request *req, struct http_response *resp)
 {
 	struct api_figures f;
-	struct buf *b = &resp->body;
+	struct buf *b = api_figures(api, &f, resp);
 	size_t i;
 	(void)req;
-	(void)rest;
-	(void)restlen;
 
-	api_figures(api, &f);
-	buf_reset(b);
 	buf_append_str(b, "{\"version\":");
 	json_append_string(b, PACKAGE_VERSION, strlen(PACKAGE_VERSION));
 	buf_appendf(b, ",\"connected\":%s,\"broker\":\"", f.mq.connected ? "true" : "false");
@@ -246,15 +243,11 @@ void api_status(struct api *api, const struct http_request *req, const char *res
 	            f.http.responses[4], f.http.responses[5]);
 	api_status_publish(api, b);
 	buf_putc(b, '}');
-	resp->status = 200;
 }
 
-void api_health(struct api *api, const struct http_request *req, const char *rest, size_t restlen,
-                struct http_response *resp)
+void api_health(struct api *api, const struct http_request *req, struct http_response *resp)
 {
 	(void)req;
-	(void)rest;
-	(void)restlen;
 	if (mqtt_client_connected(api->a_mc)) {
 		resp->status = 200;
 		buf_reset(&resp->body);
@@ -264,19 +257,14 @@ void api_health(struct api *api, const struct http_request *req, const char *res
 	http_response_error(resp, 503, "not_connected", "not connected to the broker");
 }
 
-void api_metrics(struct api *api, const struct http_request *req, const char *rest, size_t restlen,
-                 struct http_response *resp)
+void api_metrics(struct api *api, const struct http_request *req, struct http_response *resp)
 {
 	static const char *const classes[] = {NULL, "1xx", "2xx", "3xx", "4xx", "5xx"};
 	struct api_figures f;
-	struct buf *b = &resp->body;
+	struct buf *b = api_figures(api, &f, resp);
 	size_t i;
 	(void)req;
-	(void)rest;
-	(void)restlen;
 
-	api_figures(api, &f);
-	buf_reset(b);
 	for (i = 0; i < nitems(api_counters); i++)
 		buf_appendf(b,
 		            "# HELP octomqttd_%s_total %s\n# TYPE octomqttd_%s_total counter\n"
@@ -306,6 +294,5 @@ void api_metrics(struct api *api, const struct http_request *req, const char *re
 	            "# TYPE octomqttd_uptime_seconds gauge\noctomqttd_uptime_seconds %" PRIu64 "\n",
 	            f.mq.connected ? 1 : 0, f.mq.queue_messages, f.mq.queue_bytes, f.mq.inflight,
 	            f.mq.acks_held, f.http.connections, f.uptime);
-	resp->status = 200;
 	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }

@@ -89,8 +89,8 @@ static void api_sub_answer(struct buf *b, const struct reg_entry *e, bool full)
 	buf_putc(b, '}');
 }
 
-void api_post_subscription(struct api *api, const struct http_request *req, const char *rest,
-                           size_t restlen, struct http_response *resp)
+void api_post_subscription(struct api *api, const struct http_request *req,
+                           struct http_response *resp)
 {
 	struct api_subreq q = {api, NULL, NULL, NULL, NULL};
 	const struct reg_entry *e;
@@ -98,8 +98,6 @@ void api_post_subscription(struct api *api, const struct http_request *req, cons
 	char err[ERR_LEN];
 	bool created;
 	int st;
-	(void)rest;
-	(void)restlen;
 
 	if (json_object_each(req->body, req->body_len, api_sub_member, &q, &why) < 0) {
 		http_response_error(resp, 400, "bad_request", why);
@@ -148,13 +146,11 @@ done:
 }
 
 /* GET /subscriptions: {"subscriptions": [{id, topic, url, args, kwargs}, ...]} */
-void api_list_subscriptions(struct api *api, const struct http_request *req, const char *rest,
-                            size_t restlen, struct http_response *resp)
+void api_list_subscriptions(struct api *api, const struct http_request *req,
+                            struct http_response *resp)
 {
 	size_t i, n = registry_count(api->a_reg);
 	(void)req;
-	(void)rest;
-	(void)restlen;
 
 	resp->status = 200;
 	buf_reset(&resp->body);
@@ -224,16 +220,14 @@ static void api_removed(struct api *api, struct http_response *resp, long n)
 }
 
 /* DELETE /subscriptions?url=URL[&topic=FILTER] */
-void api_delete_subscriptions(struct api *api, const struct http_request *req, const char *rest,
-                              size_t restlen, struct http_response *resp)
+void api_delete_subscriptions(struct api *api, const struct http_request *req,
+                              struct http_response *resp)
 {
 	bool bad = false;
 	char *url = api_query_value(req->query, req->query_len, "url", &bad);
 	char *topic = bad ? NULL : api_query_value(req->query, req->query_len, "topic", &bad);
 	char err[ERR_LEN];
 	long n;
-	(void)rest;
-	(void)restlen;
 
 	if (bad || url == NULL) {
 		http_response_error(resp, 400, "bad_request",

@@ -156,7 +156,7 @@ static void install_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-/* Not an exit status: main_args(), main_config() and main_setup() went well. */
+/* Not an exit status: main_args(), main_config() or a main_setup_*() went well. */
 #define MAIN_GO_ON (-1)
 
 /* Everything main() sets up; main_exit() frees it in reverse order. */
