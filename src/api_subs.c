@@ -89,6 +89,11 @@ static void api_sub_answer(struct buf *b, const struct reg_entry *e, bool full)
 	buf_putc(b, '}');
 }
 
+/*
+ * POST /subscriptions: 201 and the new entry, 200 and the entry when the
+ * same one was there; 400 bad request, 403 url_not_allowed, 500 when the
+ * state file or the https CA bundle fails.
+ */
 void api_post_subscription(struct api *api, const struct http_request *req,
                            struct http_response *resp)
 {
