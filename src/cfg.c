@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "buf.h"
 #include "cfg.h"
 #include "cfg_line.h"
@@ -243,6 +244,35 @@ void cfg_http_server_opts(const struct cfg *cfg, struct http_server_opts *o)
 	o->max_connections = cfg->http_max_connections;
 	o->timeout = cfg->http_timeout;
 	o->header_timeout = cfg->http_header_timeout;
+}
+
+void cfg_api_opts(const struct cfg *cfg, struct api_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->token = cfg->http_token;
+	o->broker_host = cfg->broker_host;
+	o->broker_port = cfg->broker_port;
+	o->base_topic = cfg->pub_base_topic;
+	o->event_topic = cfg->pub_event_topic;
+	o->event_active = cfg->pub_event_active;
+	memcpy(o->event_class, cfg->pub_event_class, sizeof(o->event_class));
+	o->events_exclude = cfg->pub_events_exclude;
+	o->retain = cfg->pub_retain;
+	o->retain_events = cfg->pub_retain_events;
+	o->qos = cfg->pub_qos;
+	o->queue_events = cfg->pub_queue_events;
+	o->timestamp = cfg->pub_timestamp;
+	o->ts_field = cfg->pub_ts_field;
+	o->progress_topic = cfg->pub_progress_topic;
+	o->progress_active = cfg->pub_progress_active;
+	o->progress_retain = cfg->pub_progress_retain;
+	o->temperature_topic = cfg->pub_temperature_topic;
+	o->temperature_active = cfg->pub_temperature_active;
+	o->temperature_threshold = cfg->pub_temperature_threshold;
+	o->lw_topic = cfg->pub_lw_topic;
+	o->lw_enabled = cfg_lw_enabled(cfg);
+	o->lw_retain = cfg->broker_lw_retain;
+	o->lw_host_timeout = cfg->pub_lw_host_timeout;
 }
 
 static const struct cfg_key *cfg_find(const char *name, size_t *idx)

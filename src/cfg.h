@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api.h"         /* struct api_opts */
 #include "events.h"      /* EVENTS_NCLASSES */
 #include "http_server.h" /* struct http_server_opts */
 #include "log.h"
@@ -140,6 +141,11 @@ bool cfg_event_retained(const struct cfg *cfg, const char *name, size_t len);
  */
 /* http.listen, http.max_*, http.timeout, http.header_timeout. */
 void cfg_http_server_opts(const struct cfg *cfg, struct http_server_opts *o);
+/*
+ * http.token, the broker address (for /status) and the publish.* settings;
+ * lw_enabled is cfg_lw_enabled().
+ */
+void cfg_api_opts(const struct cfg *cfg, struct api_opts *o);
 
 /*
  * Strict unsigned parse of all of s: digits only, no sign, no spaces,

@@ -156,39 +156,45 @@ static void install_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-int main(int argc, char **argv)
+/* Not an exit status: main_args(), main_config() or a main_setup_*() went well. */
+#define MAIN_GO_ON (-1)
+
+/* Everything main() sets up; main_exit() frees it in reverse order. */
+struct main_ctx {
+	const char *m_path; /* -c FILE */
+	bool m_check;       /* -t */
+	int m_verbose;      /* -v, counted */
+	struct cfg m_cfg;
+	struct tls_conf *m_broker_tls; /* broker.tls, else NULL */
+	struct loop *m_loop;
+	struct mqtt_client *m_mc;
+	struct registry *m_reg;
+	struct webhook *m_wh;
+	struct main_hooks m_hooks; /* subs to webhook */
+	struct subs_ops m_ops;
+	struct subs *m_subs;
+	struct api_opts m_api_opts;
+	struct api *m_api;
+	struct presence *m_presence; /* publish.lwHostTimeout > 0, else NULL */
+	struct http_server *m_srv;
+	bool m_ran; /* the loop ran: log "stopped" at the end */
+};
+
+/* The options. MAIN_GO_ON, or the exit status (-V, -h, a usage error). */
+static int main_args(struct main_ctx *m, int argc, char **argv)
 {
-	const char *path = DEFAULT_CONFIG;
-	char err[ERR_LEN], listen_addr[NET_ADDR_LEN], broker_addr[NET_ADDR_LEN];
-	struct http_server *srv;
-	struct http_server_opts hso;
-	struct mqtt_client *mc;
-	struct api *api;
-	struct presence *presence = NULL; /* publish.lwHostTimeout > 0 */
-	struct registry *reg;
-	struct webhook *wh;
-	struct webhook_opts wo;
-	struct webhook_stats ws;
-	struct subs *subs;
-	struct main_hooks hooks;
-	struct subs_ops ops = {main_add_target, main_remove_target, main_deliver, &hooks};
-	struct loop *loop;
-	struct tls_conf *broker_tls = NULL;
-	struct cfg cfg;
-	bool check = false;
-	int verbose = 0, ch, level;
-	uint64_t deadline;
+	int ch;
 
 	while ((ch = getopt(argc, argv, "c:tvVh")) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			m->m_path = optarg;
 			break;
 		case 't':
-			check = true;
+			m->m_check = true;
 			break;
 		case 'v':
-			verbose++;
+			m->m_verbose++;
 			break;
 		case 'V':
 			printf("octomqttd %s\n", PACKAGE_VERSION);
@@ -206,148 +212,215 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (cfg_load(&cfg, path, err, sizeof(err)) != 0) {
+	return MAIN_GO_ON;
+}
+
+/*
+ * The configuration and the TLS files it names (read at start-up and by
+ * -t: a bad one stops both). MAIN_GO_ON, or the exit status: 0 after -t
+ * found it good, else 1 with -t and EXIT_CONFIG without.
+ */
+static int main_config(struct main_ctx *m)
+{
+	const int bad = m->m_check ? 1 : EXIT_CONFIG;
+	struct cfg *cfg = &m->m_cfg;
+	char err[ERR_LEN];
+
+	if (cfg_load(cfg, m->m_path, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
-		cfg_free(&cfg);
-		return check ? 1 : EXIT_CONFIG;
+		return bad;
 	}
-	/* TLS files are read at start-up and by -t: a bad one stops both. */
-	if (cfg.broker_tls && (broker_tls = main_tls_conf(&cfg, true, err, sizeof(err))) == NULL) {
+	if (cfg->broker_tls &&
+	    (m->m_broker_tls = main_tls_conf(cfg, true, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
-		cfg_free(&cfg);
-		return check ? 1 : EXIT_CONFIG;
+		return bad;
 	}
-	if (cfg.webhook_tls_ca_certs != NULL) {
-		struct tls_conf *tc = main_tls_conf(&cfg, false, err, sizeof(err));
+	if (cfg->webhook_tls_ca_certs != NULL) {
+		struct tls_conf *tc = main_tls_conf(cfg, false, err, sizeof(err));
 
 		if (tc == NULL) {
 			fprintf(stderr, "%s\n", err);
-			tls_conf_free(broker_tls);
-			cfg_free(&cfg);
-			return check ? 1 : EXIT_CONFIG;
+			return bad;
 		}
 		tls_conf_free(tc);
 	}
-	if (check) {
-		printf("%s: configuration OK\n", path);
-		tls_conf_free(broker_tls);
-		cfg_free(&cfg);
+	if (m->m_check) {
+		printf("%s: configuration OK\n", m->m_path);
 		return 0;
 	}
-	level = (int)cfg.log_level + verbose;
+	return MAIN_GO_ON;
+}
+
+/* Logging, signals, the loop and the broker client (with its spool). */
+static int main_setup_broker(struct main_ctx *m)
+{
+	const struct cfg *cfg = &m->m_cfg;
+	char err[ERR_LEN];
+	int level = (int)cfg->log_level + m->m_verbose;
+
 	log_init(level > LOGL_DEBUG ? LOGL_DEBUG : (enum log_level)level, false);
 	install_signals();
-
-	loop = loop_new();
-	mc = mqtt_client_new(loop, &cfg);
-	mqtt_client_tls(mc, broker_tls);
-	if (cfg.broker_tls && !cfg.broker_tls_verify)
+	m->m_loop = loop_new();
+	m->m_mc = mqtt_client_new(m->m_loop, cfg);
+	mqtt_client_tls(m->m_mc, m->m_broker_tls);
+	if (cfg->broker_tls && !cfg->broker_tls_verify)
 		log_warnx("broker.tls_verify = false: the broker's certificate is not checked");
-	else if (cfg.broker_tls && cfg.broker_tls_insecure)
+	else if (cfg->broker_tls && cfg->broker_tls_insecure)
 		log_warnx("broker.tls_insecure = true: the broker's host name is not checked");
-	if (cfg.queue_spool != NULL &&
-	    mqtt_client_spool(mc, cfg.queue_spool, err, sizeof(err)) != 0) {
+	if (cfg->queue_spool != NULL &&
+	    mqtt_client_spool(m->m_mc, cfg->queue_spool, err, sizeof(err)) != 0) {
 		log_errorx("%s", err);
-		mqtt_client_free(mc);
-		tls_conf_free(broker_tls);
-		loop_free(loop);
-		cfg_free(&cfg);
 		return 1;
 	}
-	reg = registry_new(cfg.state_file);
-	if (registry_load(reg, err, sizeof(err)) != 0) {
+	return MAIN_GO_ON;
+}
+
+/* The subscriptions: registry (state file), webhook client, subs. */
+static int main_setup_subs(struct main_ctx *m)
+{
+	const struct cfg *cfg = &m->m_cfg;
+	struct webhook_opts wo;
+	char err[ERR_LEN];
+
+	m->m_reg = registry_new(cfg->state_file);
+	if (registry_load(m->m_reg, err, sizeof(err)) != 0) {
 		/* Damaged or unreadable: never a silent fresh start (issue 18). */
 		log_errorx("%s", err);
-		registry_free(reg);
-		mqtt_client_free(mc);
-		tls_conf_free(broker_tls);
-		loop_free(loop);
-		cfg_free(&cfg);
 		return EXIT_CONFIG;
 	}
 	webhook_opts_init(&wo);
-	wo.timeout_ms = (int64_t)cfg.webhook_timeout * 1000;
-	wo.retries = cfg.webhook_retries;
-	wo.max_pending = cfg.webhook_max_pending;
-	wo.tls_ca_file = cfg.webhook_tls_ca_certs;
-	wo.tls_insecure = cfg.webhook_tls_insecure;
-	wh = webhook_new(loop, &wo);
-	webhook_set_allow(wh, cfg.webhook_allow, cfg.webhook_allow_n);
-	webhook_on_backlog(wh, main_backlog, mc);
-	hooks.h_wh = wh;
-	subs = subs_new(reg, mc, cfg.sub_qos, &ops);
+	wo.timeout_ms = (int64_t)cfg->webhook_timeout * 1000;
+	wo.retries = cfg->webhook_retries;
+	wo.max_pending = cfg->webhook_max_pending;
+	wo.tls_ca_file = cfg->webhook_tls_ca_certs;
+	wo.tls_insecure = cfg->webhook_tls_insecure;
+	m->m_wh = webhook_new(m->m_loop, &wo);
+	webhook_set_allow(m->m_wh, cfg->webhook_allow, cfg->webhook_allow_n);
+	webhook_on_backlog(m->m_wh, main_backlog, m->m_mc);
+	m->m_hooks.h_wh = m->m_wh;
+	m->m_ops =
+	        (struct subs_ops){main_add_target, main_remove_target, main_deliver, &m->m_hooks};
+	m->m_subs = subs_new(m->m_reg, m->m_mc, cfg->sub_qos, &m->m_ops);
 	/* An inbound message is acknowledged once its deliveries have ended. */
-	webhook_on_done(wh, subs_on_done, subs);
-	mqtt_client_on_message(mc, subs_on_message, subs);
-	subs_sync(subs);
-	if (registry_count(reg) > 0)
-		log_info("%zu subscription(s) from %s", registry_count(reg), cfg.state_file);
-	api = api_new(&cfg, mc, NULL);
-	api_set_subscriptions(api, reg, subs, wh);
-	if (cfg.pub_lw_host_timeout > 0) {
-		presence = presence_new(loop, mc, cfg.pub_lw_host_timeout);
-		api_set_presence(api, presence);
+	webhook_on_done(m->m_wh, subs_on_done, m->m_subs);
+	mqtt_client_on_message(m->m_mc, subs_on_message, m->m_subs);
+	subs_sync(m->m_subs);
+	if (registry_count(m->m_reg) > 0)
+		log_info("%zu subscription(s) from %s", registry_count(m->m_reg), cfg->state_file);
+	return MAIN_GO_ON;
+}
+
+/* The HTTP side: api (and presence) behind the server. */
+static int main_setup_http(struct main_ctx *m)
+{
+	const struct cfg *cfg = &m->m_cfg;
+	struct http_server_opts hso;
+	char err[ERR_LEN];
+
+	cfg_api_opts(cfg, &m->m_api_opts);
+	m->m_api = api_new(&m->m_api_opts, m->m_mc, NULL);
+	api_set_subscriptions(m->m_api, m->m_reg, m->m_subs, m->m_wh);
+	if (cfg->pub_lw_host_timeout > 0) {
+		m->m_presence = presence_new(m->m_loop, m->m_mc, cfg->pub_lw_host_timeout);
+		api_set_presence(m->m_api, m->m_presence);
 	}
-	cfg_http_server_opts(&cfg, &hso);
-	srv = http_server_new(loop, &hso, api_handle, api, err, sizeof(err));
-	if (srv == NULL) {
+	cfg_http_server_opts(cfg, &hso);
+	m->m_srv = http_server_new(m->m_loop, &hso, api_handle, m->m_api, err, sizeof(err));
+	if (m->m_srv == NULL) {
 		log_errorx("%s", err);
-		api_free(api);
-		presence_free(presence);
-		subs_free(subs);
-		webhook_free(wh);
-		registry_free(reg);
-		mqtt_client_free(mc);
-		tls_conf_free(broker_tls);
-		loop_free(loop);
-		cfg_free(&cfg);
 		return 1;
 	}
-	api_set_server(api, srv);
-	log_info("octomqttd %s: listening on %s, broker %s", PACKAGE_VERSION,
-	         net_addr_text(cfg.http_listen_host, cfg.http_listen_port, listen_addr,
-	                       sizeof(listen_addr)),
-	         net_addr_text(cfg.broker_host, cfg.broker_port, broker_addr, sizeof(broker_addr)));
-	mqtt_client_start(mc);
+	api_set_server(m->m_api, m->m_srv);
+	return MAIN_GO_ON;
+}
 
+/* Up to shutdown.grace for the broker link to close and deliveries to end. */
+static void main_shutdown(struct main_ctx *m)
+{
+	const unsigned grace = m->m_cfg.shutdown_grace;
+	struct webhook_stats ws;
+	uint64_t deadline;
+
+	log_info("%s: shutting down (up to %u s)", got_stop == SIGINT ? "SIGINT" : "SIGTERM",
+	         grace);
+	http_server_stop_accepting(m->m_srv);
+	mqtt_client_stop(m->m_mc);
+	deadline = loop_clock_ms() + (uint64_t)grace * 1000;
+	/* The broker link closes; webhook deliveries already queued go out. */
+	for (;;) {
+		webhook_stats(m->m_wh, &ws);
+		if ((mqtt_client_stopped(m->m_mc) && ws.pending == 0) ||
+		    loop_clock_ms() >= deadline)
+			break;
+		loop_run_once(m->m_loop, 100);
+	}
+	if (!mqtt_client_stopped(m->m_mc))
+		log_warnx("shutdown.grace (%u s) passed before the broker connection closed",
+		          grace);
+	if (ws.pending > 0)
+		log_warnx("%llu webhook delivery(ies) not made at shutdown",
+		          (unsigned long long)ws.pending);
+}
+
+/* Connect and serve until SIGTERM/SIGINT, then shut down. */
+static void main_run(struct main_ctx *m)
+{
+	const struct cfg *cfg = &m->m_cfg;
+	char listen_addr[NET_ADDR_LEN], broker_addr[NET_ADDR_LEN];
+
+	log_info("octomqttd %s: listening on %s, broker %s", PACKAGE_VERSION,
+	         net_addr_text(cfg->http_listen_host, cfg->http_listen_port, listen_addr,
+	                       sizeof(listen_addr)),
+	         net_addr_text(cfg->broker_host, cfg->broker_port, broker_addr,
+	                       sizeof(broker_addr)));
+	mqtt_client_start(m->m_mc);
+	m->m_ran = true;
 	/* select() returns early on a signal (EINTR), so flags are seen at once. */
 	while (!got_stop) {
-		loop_run_once(loop, 1000);
+		loop_run_once(m->m_loop, 1000);
 		log_flush_limits(false);
 		if (got_hup) {
 			got_hup = 0;
 			log_info("SIGHUP ignored; restart octomqttd to reload its configuration");
 		}
 	}
-	log_info("%s: shutting down (up to %u s)", got_stop == SIGINT ? "SIGINT" : "SIGTERM",
-	         cfg.shutdown_grace);
-	http_server_stop_accepting(srv);
-	mqtt_client_stop(mc);
-	deadline = loop_clock_ms() + (uint64_t)cfg.shutdown_grace * 1000;
-	/* The broker link closes; webhook deliveries already queued go out. */
-	for (;;) {
-		webhook_stats(wh, &ws);
-		if ((mqtt_client_stopped(mc) && ws.pending == 0) || loop_clock_ms() >= deadline)
-			break;
-		loop_run_once(loop, 100);
+	main_shutdown(m);
+}
+
+/*
+ * The one way out, after an error or the run: frees what was set up, in
+ * the reverse order (what was not is NULL), and returns status.
+ */
+static int main_exit(struct main_ctx *m, int status)
+{
+	http_server_free(m->m_srv);
+	presence_free(m->m_presence);
+	api_free(m->m_api);
+	subs_free(m->m_subs);
+	webhook_free(m->m_wh);
+	registry_free(m->m_reg);
+	mqtt_client_free(m->m_mc);
+	tls_conf_free(m->m_broker_tls);
+	loop_free(m->m_loop);
+	cfg_free(&m->m_cfg);
+	if (m->m_ran) {
+		log_flush_limits(true);
+		log_info("stopped");
 	}
-	if (!mqtt_client_stopped(mc))
-		log_warnx("shutdown.grace (%u s) passed before the broker connection closed",
-		          cfg.shutdown_grace);
-	if (ws.pending > 0)
-		log_warnx("%llu webhook delivery(ies) not made at shutdown",
-		          (unsigned long long)ws.pending);
-	http_server_free(srv);
-	api_free(api);
-	presence_free(presence);
-	subs_free(subs);
-	webhook_free(wh);
-	registry_free(reg);
-	mqtt_client_free(mc);
-	tls_conf_free(broker_tls);
-	loop_free(loop);
-	cfg_free(&cfg);
-	log_flush_limits(true);
-	log_info("stopped");
-	return 0;
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct main_ctx m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	m.m_path = DEFAULT_CONFIG;
+	if ((rc = main_args(&m, argc, argv)) != MAIN_GO_ON ||
+	    (rc = main_config(&m)) != MAIN_GO_ON || (rc = main_setup_broker(&m)) != MAIN_GO_ON ||
+	    (rc = main_setup_subs(&m)) != MAIN_GO_ON || (rc = main_setup_http(&m)) != MAIN_GO_ON)
+		return main_exit(&m, rc);
+	main_run(&m);
+	return main_exit(&m, 0);
 }

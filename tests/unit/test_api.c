@@ -28,7 +28,9 @@
 static char *exclude_none[] = {NULL};
 static char *exclude_some[] = {"Shutdown", "PositionUpdate", NULL};
 
+/* The settings: tests change cfg; call() fills ao from it before each request. */
 static struct cfg cfg;
+static struct api_opts ao;
 static struct mqtt_client *mc;
 static struct api *api;
 static struct registry *reg;
@@ -102,7 +104,8 @@ static void setup(void)
 	cfg.webhook_allow = allow;
 	cfg.webhook_allow_n = 2;
 	mc = mqtt_client_new(NULL, &cfg);
-	api = api_new(&cfg, mc, fixed_now);
+	cfg_api_opts(&cfg, &ao);
+	api = api_new(&ao, mc, fixed_now);
 	reg = registry_new(NULL);
 	subs = subs_new(reg, mc, 1, &no_ops);
 	loop = loop_new();
@@ -161,6 +164,7 @@ static void call_len(enum http_method method, const char *path, const char *in, 
 	resp.allow = NULL;
 	resp.content_type = NULL;
 	resp.www_authenticate = NULL;
+	cfg_api_opts(&cfg, &ao);
 	api_handle(api, &req, &resp);
 	free(body);
 	body = strndup(buf_len(&resp.body) > 0 ? buf_data(&resp.body) : "", buf_len(&resp.body));
@@ -238,7 +242,7 @@ END_TEST
 /* now == NULL: the clock is time(NULL). */
 START_TEST(test_event_real_clock)
 {
-	struct api *a = api_new(&cfg, mc, NULL);
+	struct api *a = api_new(&ao, mc, NULL);
 	struct http_request req;
 	time_t before = time(NULL), after;
 	long long ts;
