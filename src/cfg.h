@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "mqtt_client.h" /* struct mqtt_client_opts */
 #include "mqtt_codec.h" /* MQTT_PROTO_V31, MQTT_PROTO_V311 */
 
 /* The event classes of DESIGN §5.1 (publish.events.<class>). */
@@ -155,5 +156,11 @@ bool cfg_event_retained(const struct cfg *cfg, const char *name, size_t len);
  * value in [min, max]. 0 or -1.
  */
 int cfg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * The options of mqtt_client from cfg: its strings point into cfg, which
+ * must outlive the client (and not change while it runs).
+ */
+void cfg_mqtt_client_opts(const struct cfg *cfg, struct mqtt_client_opts *o);
 
 #endif

@@ -174,6 +174,7 @@ int main(int argc, char **argv)
 	struct loop *loop;
 	struct tls_conf *broker_tls = NULL;
 	struct cfg cfg;
+	struct mqtt_client_opts mc_opts;
 	bool check = false;
 	int verbose = 0, ch, level;
 	uint64_t deadline;
@@ -238,7 +239,8 @@ int main(int argc, char **argv)
 	install_signals();
 
 	loop = loop_new();
-	mc = mqtt_client_new(loop, &cfg);
+	cfg_mqtt_client_opts(&cfg, &mc_opts);
+	mc = mqtt_client_new(loop, &mc_opts);
 	mqtt_client_tls(mc, broker_tls);
 	if (cfg.broker_tls && !cfg.broker_tls_verify)
 		log_warnx("broker.tls_verify = false: the broker's certificate is not checked");
