@@ -18,7 +18,7 @@
 
 #include "log.h"
 #include "mqtt_client.h" /* struct mqtt_client_opts */
-#include "mqtt_codec.h" /* MQTT_PROTO_V31, MQTT_PROTO_V311 */
+#include "mqtt_codec.h"  /* MQTT_PROTO_V31, MQTT_PROTO_V311 */
 
 /* The event classes of DESIGN §5.1 (publish.events.<class>). */
 enum cfg_event_class {

@@ -293,31 +293,6 @@ static void mc_flush(struct mqtt_client *mc)
 	}
 }
 
-static void mc_send_connect(struct mqtt_client *mc)
-{
-	const struct mqtt_client_opts *o = &mc->mc_opts;
-	struct mqtt_connect c;
-
-	memset(&c, 0, sizeof(c));
-	c.protocol = o->protocol;
-	c.client_id = o->client_id;
-	c.clean_session = o->clean_session;
-	c.keepalive = (uint16_t)o->keepalive;
-	c.username = o->username;
-	c.password = o->username != NULL ? o->password : NULL;
-	/* The broker publishes the will when the link dies without DISCONNECT. */
-	if (mc->mc_lw_topic != NULL) {
-		c.will_topic = mc->mc_lw_topic;
-		c.will_payload = "disconnected";
-		c.will_payload_len = strlen("disconnected");
-		c.will_qos = 1;
-		c.will_retain = o->lw_retain;
-	}
-	mqtt_encode_connect(&mc->mc_out, &c);
-	mc_set_state(mc, MC_WAIT_CONNACK);
-	mc_want_write(mc);
-}
-
 /* Name of the packet type at the head of the input, for log lines. */
 static const char *mc_in_type(const struct mqtt_client *mc)
 {
@@ -500,7 +475,8 @@ static int mc_tcp_up(struct mqtt_client *mc)
 		return -1;
 	}
 	mc->mc_last_recv = mc->mc_last_sent = loop_now(mc->mc_loop);
-	mc_send_connect(mc);
+	mc_session_connect(mc);
+	mc_set_state(mc, MC_WAIT_CONNACK);
 	return 0;
 }
 
@@ -573,7 +549,8 @@ static void mc_connack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 static void mc_wait_connack_packet(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 {
 	if (pkt->type != MQTT_CONNACK) {
-		mc_lost(mc, " sent %s before CONNACK, connection dropped", mqtt_type_name(pkt->type));
+		mc_lost(mc, " sent %s before CONNACK, connection dropped",
+		        mqtt_type_name(pkt->type));
 		return;
 	}
 	mc_connack(mc, pkt);
@@ -689,21 +666,35 @@ static void mc_stop_bye_written(struct mqtt_client *mc)
 }
 
 static const struct mc_state_ops mc_states[MC_NSTATES] = {
-        [MC_IDLE] = {"idle", NULL, NULL, NULL, NULL, NULL},
-        [MC_CONNECTING] = {"connecting", mc_connecting_io, mc_connect_timeout, NULL, NULL, NULL},
-        [MC_HANDSHAKE] = {"handshake", mc_handshake_io, mc_connect_timeout, NULL, NULL, NULL},
-        [MC_WAIT_CONNACK] = {"wait-connack", mc_link_io, mc_connect_timeout,
-                             mc_wait_connack_packet, NULL, NULL},
-        [MC_CONNECTED] = {"connected", mc_connected_io, mc_keepalive, mc_session_packet, NULL,
-                          NULL},
-        [MC_BACKOFF] = {"backoff", NULL, mc_backoff_over, NULL, NULL, NULL},
-        [MC_STOP_DRAIN] = {"stop-drain", mc_link_io, NULL, mc_session_packet,
-                           mc_stop_drain_progress, NULL},
-        [MC_STOP_STATUS] = {"stop-status", mc_link_io, NULL, mc_session_packet,
-                            mc_stop_status_progress, NULL},
-        [MC_STOP_BYE] = {"stop-bye", mc_link_io, NULL, mc_session_packet, NULL,
-                         mc_stop_bye_written},
-        [MC_STOPPED] = {"stopped", NULL, NULL, NULL, NULL, NULL},
+        [MC_IDLE] = {.s_name = "idle"},
+        [MC_CONNECTING] = {.s_name = "connecting",
+                           .s_io = mc_connecting_io,
+                           .s_timer = mc_connect_timeout},
+        [MC_HANDSHAKE] = {.s_name = "handshake",
+                          .s_io = mc_handshake_io,
+                          .s_timer = mc_connect_timeout},
+        [MC_WAIT_CONNACK] = {.s_name = "wait-connack",
+                             .s_io = mc_link_io,
+                             .s_timer = mc_connect_timeout,
+                             .s_packet = mc_wait_connack_packet},
+        [MC_CONNECTED] = {.s_name = "connected",
+                          .s_io = mc_connected_io,
+                          .s_timer = mc_keepalive,
+                          .s_packet = mc_session_packet},
+        [MC_BACKOFF] = {.s_name = "backoff", .s_timer = mc_backoff_over},
+        [MC_STOP_DRAIN] = {.s_name = "stop-drain",
+                           .s_io = mc_link_io,
+                           .s_packet = mc_session_packet,
+                           .s_progress = mc_stop_drain_progress},
+        [MC_STOP_STATUS] = {.s_name = "stop-status",
+                            .s_io = mc_link_io,
+                            .s_packet = mc_session_packet,
+                            .s_progress = mc_stop_status_progress},
+        [MC_STOP_BYE] = {.s_name = "stop-bye",
+                         .s_io = mc_link_io,
+                         .s_packet = mc_session_packet,
+                         .s_written = mc_stop_bye_written},
+        [MC_STOPPED] = {.s_name = "stopped"},
 };
 
 /* ---- The public calls. ---- */
@@ -775,20 +766,6 @@ void mqtt_client_tls(struct mqtt_client *mc, struct tls_conf *conf)
 bool mqtt_client_connected(const struct mqtt_client *mc)
 {
 	return mc->mc_state == MC_CONNECTED;
-}
-
-void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *st)
-{
-	*st = mc->mc_st;
-	st->connected = mc->mc_state == MC_CONNECTED;
-	st->published = mc->mc_q.q_published;
-	st->queued = mc->mc_q.q_queued;
-	st->dropped = mc->mc_q.q_dropped;
-	st->poison_dropped = mc->mc_q.q_poison_dropped;
-	st->queue_messages = mc->mc_q.q_queue.l_count;
-	st->queue_bytes = mc->mc_q.q_queue_bytes;
-	st->inflight = mq_inflight_user(&mc->mc_q);
-	st->acks_held = mqtt_inbound_count(mc->mc_inbound);
 }
 
 void mqtt_client_stop(struct mqtt_client *mc)

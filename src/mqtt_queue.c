@@ -273,8 +273,12 @@ bool mq_full(const struct mqtt_outq *q, size_t topic_len, size_t payload_len)
 
 int mq_spool_add(struct mqtt_outq *q, struct mq_msg *m)
 {
-	struct spool_msg sm = {0,          m->m_qos,         m->m_retain,    mq_msg_topic(m),
-	                       m->m_topic_len, mq_msg_payload(m), m->m_payload_len};
+	struct spool_msg sm = {.qos = m->m_qos,
+	                       .retain = m->m_retain,
+	                       .topic = mq_msg_topic(m),
+	                       .topic_len = m->m_topic_len,
+	                       .payload = mq_msg_payload(m),
+	                       .payload_len = m->m_payload_len};
 
 	if (q->q_spool == NULL)
 		return 0;

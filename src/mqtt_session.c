@@ -17,6 +17,30 @@
 #include "mqtt_session.h"
 #include "mqtt_subset.h"
 
+void mc_session_connect(struct mqtt_client *mc)
+{
+	const struct mqtt_client_opts *o = &mc->mc_opts;
+	struct mqtt_connect c;
+
+	memset(&c, 0, sizeof(c));
+	c.protocol = o->protocol;
+	c.client_id = o->client_id;
+	c.clean_session = o->clean_session;
+	c.keepalive = (uint16_t)o->keepalive;
+	c.username = o->username;
+	c.password = o->username != NULL ? o->password : NULL;
+	/* The broker publishes the will when the link dies without DISCONNECT. */
+	if (mc->mc_lw_topic != NULL) {
+		c.will_topic = mc->mc_lw_topic;
+		c.will_payload = "disconnected";
+		c.will_payload_len = strlen("disconnected");
+		c.will_qos = 1;
+		c.will_retain = o->lw_retain;
+	}
+	mqtt_encode_connect(&mc->mc_out, &c);
+	mc_want_write(mc);
+}
+
 /* Encode one message onto the connection. */
 static void mc_send(struct mqtt_client *mc, struct mq_msg *m, bool dup)
 {
@@ -135,6 +159,20 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 		return MQTT_PUB_SENT; /* waits only for window or buffer room */
 	mc->mc_q.q_queued++;
 	return MQTT_PUB_QUEUED;
+}
+
+void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *st)
+{
+	*st = mc->mc_st;
+	st->connected = mc->mc_state == MC_CONNECTED;
+	st->published = mc->mc_q.q_published;
+	st->queued = mc->mc_q.q_queued;
+	st->dropped = mc->mc_q.q_dropped;
+	st->poison_dropped = mc->mc_q.q_poison_dropped;
+	st->queue_messages = mc->mc_q.q_queue.l_count;
+	st->queue_bytes = mc->mc_q.q_queue_bytes;
+	st->inflight = mq_inflight_user(&mc->mc_q);
+	st->acks_held = mqtt_inbound_count(mc->mc_inbound);
 }
 
 int mqtt_client_spool(struct mqtt_client *mc, const char *dir, char *err, size_t errlen)

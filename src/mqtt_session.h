@@ -68,8 +68,8 @@ struct mqtt_client {
 	bool mc_paused;           /* mqtt_client_pause(): not reading from the broker */
 	bool mc_ever_connected;
 	unsigned mc_rand;
-	char *mc_lw_topic;  /* baseTopic + lwTopic; NULL: no will, no status */
-	bool mc_host_down;  /* mqtt_client_set_host_up(false): status says `disconnected` */
+	char *mc_lw_topic; /* baseTopic + lwTopic; NULL: no will, no status */
+	bool mc_host_down; /* mqtt_client_set_host_up(false): status says `disconnected` */
 	/* Inbound: the delivery hook and the acknowledgements waiting for it. */
 	mqtt_message_fn *mc_on_message;
 	void *mc_on_message_ctx;
@@ -98,6 +98,8 @@ void mc_lost(struct mqtt_client *mc, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void mc_progress(struct mqtt_client *mc);
 
 /* mqtt_session.c: the session's side. */
+/* TCP (and TLS) is up: CONNECT, with the will when there is a status topic. */
+void mc_session_connect(struct mqtt_client *mc);
 /* CONNACK accepted: re-sends, `connected`, subscriptions, the offline queue. */
 void mc_session_start(struct mqtt_client *mc, bool session_present);
 /* A packet on an accepted connection (anything but CONNACK). */
