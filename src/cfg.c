@@ -578,3 +578,25 @@ int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen)
 	buf_free(&b);
 	return rc;
 }
+
+void cfg_mqtt_client_opts(const struct cfg *cfg, struct mqtt_client_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->host = cfg->broker_host;
+	o->port = cfg->broker_port;
+	o->username = cfg->broker_username;
+	o->password = cfg->broker_password;
+	o->client_id = cfg->broker_client_id;
+	o->keepalive = cfg->broker_keepalive;
+	o->max_packet = cfg->broker_max_packet;
+	o->max_inflight = cfg->broker_max_inflight;
+	o->clean_session = cfg->broker_clean_session;
+	o->protocol = cfg->broker_protocol;
+	o->reconnect_min = cfg->broker_reconnect_min;
+	o->reconnect_max = cfg->broker_reconnect_max;
+	o->lw_retain = cfg->broker_lw_retain;
+	o->base_topic = cfg->pub_base_topic;
+	o->lw_topic = cfg_lw_enabled(cfg) ? cfg->pub_lw_topic : NULL;
+	o->queue_max_messages = cfg->queue_max_messages;
+	o->queue_max_bytes = cfg->queue_max_bytes;
+}

@@ -20,7 +20,8 @@
 #include "events.h"      /* EVENTS_NCLASSES */
 #include "http_server.h" /* struct http_server_opts */
 #include "log.h"
-#include "mqtt_codec.h" /* MQTT_PROTO_V31, MQTT_PROTO_V311 */
+#include "mqtt_client.h" /* struct mqtt_client_opts */
+#include "mqtt_codec.h"  /* MQTT_PROTO_V31, MQTT_PROTO_V311 */
 
 struct cfg {
 	/* broker.* */
@@ -152,5 +153,11 @@ void cfg_api_opts(const struct cfg *cfg, struct api_opts *o);
  * value in [min, max]. 0 or -1.
  */
 int cfg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * The options of mqtt_client from cfg: its strings point into cfg, which
+ * must outlive the client (and not change while it runs).
+ */
+void cfg_mqtt_client_opts(const struct cfg *cfg, struct mqtt_client_opts *o);
 
 #endif

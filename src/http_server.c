@@ -78,7 +78,7 @@
  * after they closed.
  */
 #define HS_READ_DIRECT 4096
-#define HS_PEER_LEN   64
+#define HS_PEER_LEN    64
 /* Longest wait for the client to close after our final answer. */
 #define HS_LINGER_MS 2000
 /* Answers to pipelined requests gathered into one send(), at most. */
@@ -125,10 +125,10 @@ struct http_server {
 	size_t s_nconns;   /* counted against http.max_connections */
 	size_t s_nrefused; /* refused, still sending their 503 */
 	struct http_limits s_lim;
-	struct http_response s_resp; /* reused for every request */
-	struct buf s_refusal;        /* the 503 of the refused-at-once, built once */
-	uint64_t s_responses[6];     /* by status class */
-	uint64_t s_evicted;          /* closed to admit a new one (hs_evict) */
+	struct http_response s_resp;   /* reused for every request */
+	struct buf s_refusal;          /* the 503 of the refused-at-once, built once */
+	uint64_t s_responses[6];       /* by status class */
+	uint64_t s_evicted;            /* closed to admit a new one (hs_evict) */
 	char s_scratch[HS_READ_CHUNK]; /* hs_read's, for connections short of room */
 };
 

@@ -167,6 +167,7 @@ struct main_ctx {
 	struct cfg m_cfg;
 	struct tls_conf *m_broker_tls; /* broker.tls, else NULL */
 	struct loop *m_loop;
+	struct mqtt_client_opts m_mc_opts; /* borrows m_cfg's strings */
 	struct mqtt_client *m_mc;
 	struct registry *m_reg;
 	struct webhook *m_wh;
@@ -261,7 +262,8 @@ static int main_setup_broker(struct main_ctx *m)
 	log_init(level > LOGL_DEBUG ? LOGL_DEBUG : (enum log_level)level, false);
 	install_signals();
 	m->m_loop = loop_new();
-	m->m_mc = mqtt_client_new(m->m_loop, cfg);
+	cfg_mqtt_client_opts(cfg, &m->m_mc_opts);
+	m->m_mc = mqtt_client_new(m->m_loop, &m->m_mc_opts);
 	mqtt_client_tls(m->m_mc, m->m_broker_tls);
 	if (cfg->broker_tls && !cfg->broker_tls_verify)
 		log_warnx("broker.tls_verify = false: the broker's certificate is not checked");

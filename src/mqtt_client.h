@@ -2,9 +2,13 @@
  * mqtt_client: the broker connection on the loop.
  *
  * States: IDLE -> CONNECTING (TCP) [-> HANDSHAKE (TLS)] -> WAIT_CONNACK ->
- * CONNECTED, and
- * BACKOFF between attempts (capped exponential backoff with jitter from
- * broker.reconnect_min..max). The backoff starts again from reconnect_min
+ * CONNECTED, BACKOFF between attempts, and the stop sequence (draining,
+ * `disconnected` published, DISCONNECT sent) -> STOPPED. The connection
+ * state machine is mqtt_client.c; the outbound queue mqtt_queue, the
+ * subscription set mqtt_subset, the QoS flows of a connection
+ * mqtt_session and the inbound acknowledgements mqtt_inbound. The delay
+ * between attempts is a capped exponential backoff with jitter from
+ * broker.reconnect_min..max. The backoff starts again from reconnect_min
  * only once a connection has stayed up for reconnect_max seconds, so a
  * broker that accepts and drops at once is retried ever more slowly.
  *
@@ -38,8 +42,33 @@
 #include <stdint.h>
 
 struct loop;
-struct cfg;
 struct mqtt_client;
+
+/*
+ * What the client needs of the configuration (cfg_mqtt_client_opts()
+ * fills it from a struct cfg). The client keeps a copy of the struct;
+ * the strings are borrowed: they must stay valid, unchanged, for the
+ * client's lifetime.
+ */
+struct mqtt_client_opts {
+	const char *host;          /* broker.url's host, no brackets */
+	uint16_t port;             /* broker.port */
+	const char *username;      /* NULL: none */
+	const char *password;      /* NULL: none; sent only with a username */
+	const char *client_id;     /* broker.client_id */
+	unsigned keepalive;        /* seconds, 0..65535; 0: no keepalive */
+	size_t max_packet;         /* broker.max_packet, either direction */
+	unsigned max_inflight;     /* broker.max_inflight: the QoS 1/2 window */
+	bool clean_session;        /* broker.clean_session */
+	int protocol;              /* MQTT_PROTO_V311 or MQTT_PROTO_V31 (mqtt_codec.h) */
+	unsigned reconnect_min;    /* seconds, >= 1 */
+	unsigned reconnect_max;    /* seconds, >= reconnect_min */
+	bool lw_retain;            /* broker.lwRetain: will and status messages retained */
+	const char *base_topic;    /* publish.baseTopic, prefix of lw_topic */
+	const char *lw_topic;      /* publish.lwTopic; NULL: no will, no status messages */
+	size_t queue_max_messages; /* queue.max_messages: the offline queue's bounds */
+	size_t queue_max_bytes;    /* queue.max_bytes */
+};
 
 enum mqtt_pub_result {
 	MQTT_PUB_SENT = 0,          /* handed to the connection */
@@ -68,8 +97,11 @@ struct mqtt_client_stats {
 	uint64_t pauses; /* times reading was paused (mqtt_client_pause) */
 };
 
-/* cfg must outlive the client. Does not connect until mqtt_client_start(). */
-struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg);
+/*
+ * A client with a copy of opts (whose strings must outlive it, see
+ * struct mqtt_client_opts). Does not connect until mqtt_client_start().
+ */
+struct mqtt_client *mqtt_client_new(struct loop *loop, const struct mqtt_client_opts *opts);
 /*
  * broker.tls: every connection does a TLS handshake with sessions of conf
  * (which must outlive the client) before CONNECT; the handshake counts

@@ -114,6 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mqtt_client_stats st;
 	struct loop *loop;
 	struct cfg cfg;
+	struct mqtt_client_opts opts;
 	struct mqtt_client *mc;
 	size_t off = 1;
 	int peer = -1, attaches = 0;
@@ -135,7 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg_defaults(&cfg);
 	FUZZ_ASSERT(cfg_parse(&cfg, "fuzz", text, strlen(text), "fuzzhost", err, sizeof(err)) == 0);
 	loop = loop_new();
-	mc = mqtt_client_new(loop, &cfg);
+	cfg_mqtt_client_opts(&cfg, &opts);
+	mc = mqtt_client_new(loop, &opts);
 	fuzz_mc = mc;
 	hook_mode = (ctl >> 3) % 3;
 	nheld = 0;

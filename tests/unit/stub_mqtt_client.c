@@ -11,7 +11,6 @@
 #include "stub_mqtt_client.h"
 
 struct mqtt_client {
-	const struct cfg *sm_cfg;
 	bool sm_stopped;
 };
 
@@ -26,13 +25,11 @@ void stub_mqtt_reset(void)
 	stub_mqtt.next_result = MQTT_PUB_SENT;
 }
 
-struct mqtt_client *mqtt_client_new(struct loop *loop, const struct cfg *cfg)
+struct mqtt_client *mqtt_client_new(struct loop *loop, const struct mqtt_client_opts *opts)
 {
-	struct mqtt_client *mc = xcalloc(1, sizeof(*mc));
-
 	(void)loop;
-	mc->sm_cfg = cfg;
-	return mc;
+	(void)opts;
+	return xcalloc(1, sizeof(struct mqtt_client));
 }
 
 void mqtt_client_start(struct mqtt_client *mc)

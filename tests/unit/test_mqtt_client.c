@@ -354,9 +354,18 @@ static void teardown(void)
 		(cond);                                                                            \
 	})
 
+/* A client with the options of cfg as the test has set them. */
+static struct mqtt_client *new_client(void)
+{
+	struct mqtt_client_opts o;
+
+	cfg_mqtt_client_opts(&cfg, &o);
+	return mqtt_client_new(loop, &o);
+}
+
 static void start_client(void)
 {
-	mc = mqtt_client_new(loop, &cfg);
+	mc = new_client();
 	mqtt_client_start(mc);
 }
 
@@ -1552,7 +1561,7 @@ START_TEST(subscriptions_follow_the_session)
 	char log[4096];
 
 	suback_seen[0] = '\0';
-	mc = mqtt_client_new(loop, &cfg);
+	mc = new_client();
 	mqtt_client_on_suback(mc, on_suback, NULL);
 	/* Before connecting: sent on connect. */
 	ck_assert_int_eq(mqtt_client_subscribe(mc, "a/#", 3, 1), 0);
@@ -1613,7 +1622,7 @@ START_TEST(spool_survives_the_client)
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	fk.ack_qos = false;
-	mc = mqtt_client_new(loop, &cfg);
+	mc = new_client();
 	ck_assert_int_eq(mqtt_client_spool(mc, dir, err, sizeof(err)), 0);
 	mqtt_client_start(mc);
 	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
@@ -1623,7 +1632,7 @@ START_TEST(spool_survives_the_client)
 	mqtt_client_free(mc);
 	/* The next run: replayed first, acknowledged this time. */
 	fk.ack_qos = true;
-	mc = mqtt_client_new(loop, &cfg);
+	mc = new_client();
 	ck_assert_int_eq(mqtt_client_spool(mc, dir, err, sizeof(err)), 0);
 	mqtt_client_stats(mc, &st);
 	ck_assert_uint_eq(st.queue_messages, 1);
@@ -1634,7 +1643,7 @@ START_TEST(spool_survives_the_client)
 	ck_assert(RUN_UNTIL((mqtt_client_stats(mc, &st), st.inflight == 0)));
 	mqtt_client_free(mc);
 	/* Nothing left for a third run. */
-	mc = mqtt_client_new(loop, &cfg);
+	mc = new_client();
 	ck_assert_int_eq(mqtt_client_spool(mc, dir, err, sizeof(err)), 0);
 	mqtt_client_stats(mc, &st);
 	ck_assert_uint_eq(st.queue_messages, 0);
