@@ -313,6 +313,18 @@ void mq_inflight_add(struct mqtt_outq *q, struct mq_msg *m)
 	m->m_id = mq_new_id(q);
 	mq_push(&q->q_inflight, m);
 	q->q_status_inflight += m->m_status;
+	/* The id is in the spool before the packet is on the wire. */
+	if (m->m_seq != 0 && q->q_spool != NULL)
+		spool_sent(q->q_spool, m->m_seq, m->m_id, false);
+}
+
+void mq_set_pubrec(struct mqtt_outq *q, struct mq_msg *m, bool pubrec)
+{
+	if (m->m_pubrec == pubrec)
+		return;
+	m->m_pubrec = pubrec;
+	if (m->m_seq != 0 && q->q_spool != NULL)
+		spool_sent(q->q_spool, m->m_seq, m->m_id, pubrec);
 }
 
 struct mq_msg *mq_next(struct mqtt_outq *q)
@@ -362,7 +374,13 @@ size_t mq_inflight_user(const struct mqtt_outq *q)
 	return q->q_inflight.l_count - q->q_status_inflight;
 }
 
-/* A message of the last run, from the spool: it waits in the queue. */
+/*
+ * A message of the last run, from the spool. One that went out (QoS 1/2
+ * with a packet id) is in flight again under that id: the broker may hold
+ * it (a QoS 2 PUBLISH without its PUBREL), and the next connection sends
+ * it again as the session asks (mc_session_start). The rest wait in the
+ * queue.
+ */
 static void mq_replay(void *ctx, const struct spool_msg *sm)
 {
 	struct mqtt_outq *q = ctx;
@@ -370,8 +388,14 @@ static void mq_replay(void *ctx, const struct spool_msg *sm)
 	                              sm->qos, sm->retain, true);
 
 	m->m_seq = sm->seq;
-	mq_enqueue(q, m);
 	q->q_queued++;
+	if (sm->qos > 0 && sm->packet_id != 0) {
+		m->m_id = sm->packet_id;
+		m->m_pubrec = sm->qos == 2 && sm->pubrec;
+		mq_push(&q->q_inflight, m);
+		return;
+	}
+	mq_enqueue(q, m);
 }
 
 int mq_spool_open(struct mqtt_outq *q, const char *dir, char *err, size_t errlen)

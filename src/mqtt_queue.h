@@ -114,8 +114,11 @@ void mq_enqueue_front(struct mqtt_outq *q, struct mq_msg *m);
 bool mq_window_open(const struct mqtt_outq *q);
 /* A packet id free in the window and not busy elsewhere (1..65535). */
 uint16_t mq_new_id(struct mqtt_outq *q);
-/* m (QoS 1/2) into the window with a fresh packet id. */
+/* m (QoS 1/2) into the window with a fresh packet id, noted in the spool. */
 void mq_inflight_add(struct mqtt_outq *q, struct mq_msg *m);
+/* QoS 2 m in the window: its PUBREC came back (true), or it must be
+ * published again (false, a new session); noted in the spool. */
+void mq_set_pubrec(struct mqtt_outq *q, struct mq_msg *m, bool pubrec);
 /*
  * The next message the window allows to leave the queue, or NULL: taken
  * out of the queue, and a QoS 1/2 one put in the window (mq_inflight_add).

@@ -106,7 +106,7 @@ void mc_session_start(struct mqtt_client *mc, bool session_present)
 	 * (§4.4): with DUP if the broker kept the session, else as new. */
 	for (m = mc->mc_q.q_inflight.l_head; m != NULL; m = m->m_next) {
 		if (!session_present)
-			m->m_pubrec = false;
+			mq_set_pubrec(&mc->mc_q, m, false);
 		mc_send(mc, m, session_present);
 	}
 	/* Then `connected`, before the offline queue. */
@@ -193,7 +193,7 @@ static void mc_ack(struct mqtt_client *mc, const struct mqtt_packet *pkt)
 	if (pkt->type == MQTT_PUBACK && m->m_qos == 1) {
 		mq_inflight_remove(&mc->mc_q, link, m);
 	} else if (pkt->type == MQTT_PUBREC && m->m_qos == 2) {
-		m->m_pubrec = true;
+		mq_set_pubrec(&mc->mc_q, m, true);
 		mqtt_encode_ack(&mc->mc_out, MQTT_PUBREL, m->m_id);
 		mc_want_write(mc);
 	} else if (pkt->type == MQTT_PUBCOMP && m->m_qos == 2 && m->m_pubrec) {

@@ -4,16 +4,18 @@
  * Record layout, integers little-endian:
  *
  *   "OQsp"  magic, 4 bytes
- *   type    1 byte, 'M' or 'D'
+ *   type    1 byte, 'M', 'D' or 'P'
  *   len     4 bytes, length of body
  *   body    'M': seq (8), qos (1), flags (1, bit 0 retain), topic length
  *                (2), topic, payload (the rest)
  *           'D': seq (8)
+ *           'P': seq (8), packet id (2, not 0), flags (1, bit 0 PUBREC)
  *   crc     4 bytes, CRC-32 (IEEE) of type, len and body
  *
  * The pending records are indexed in memory (seq, offset, length), in
  * append order, so seqs are sorted and spool_done() finds one by binary
- * search; compaction copies the pending records by offset.
+ * search; compaction copies the pending records by offset, each followed
+ * by a fresh 'P' record when it went out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +32,7 @@
 #define SPOOL_MAGIC     "OQsp"
 #define SPOOL_HEAD      9 /* magic, type, len */
 #define SPOOL_MSG_FIXED 12
+#define SPOOL_SENT_LEN  11 /* body of a 'P' record */
 #define SPOOL_MAX_BODY  (SPOOL_MSG_FIXED + 65535u + 268435455u)
 #define SPOOL_TMP       SPOOL_FILE ".tmp"
 /* Rewrite the file when it is this large and 4 times the pending bytes. */
@@ -38,7 +41,9 @@
 struct spool_ent {
 	uint64_t seq;
 	uint64_t off;
-	uint32_t len; /* whole record */
+	uint32_t len; /* whole 'M' record */
+	uint16_t id;  /* packet id it last went out with, 0: never */
+	bool pubrec;
 	bool live;
 };
 
@@ -100,12 +105,17 @@ void spool_encode(struct buf *out, char type, const struct spool_msg *m)
 	size_t start = buf_len(out), len;
 	uint32_t crc;
 
-	len = type == 'M' ? SPOOL_MSG_FIXED + m->topic_len + m->payload_len : 8;
+	len = type == 'M'   ? SPOOL_MSG_FIXED + m->topic_len + m->payload_len
+	      : type == 'P' ? SPOOL_SENT_LEN
+	                    : 8;
 	buf_append(out, SPOOL_MAGIC, 4);
 	buf_putc(out, type);
 	spool_put_le(out, len, 4);
 	spool_put_le(out, m->seq, 8);
-	if (type == 'M') {
+	if (type == 'P') {
+		spool_put_le(out, m->packet_id, 2);
+		buf_putc(out, m->pubrec ? 1 : 0);
+	} else if (type == 'M') {
 		buf_putc(out, m->qos);
 		buf_putc(out, m->retain ? 1 : 0);
 		spool_put_le(out, m->topic_len, 2);
@@ -126,10 +136,10 @@ enum spool_rc spool_decode(const uint8_t *buf, size_t len, char *type, struct sp
 	if (len < SPOOL_HEAD)
 		return memcmp(buf, SPOOL_MAGIC, len < 4 ? len : 4) == 0 ? SPOOL_NEED_MORE
 		                                                        : SPOOL_BAD;
-	if (memcmp(buf, SPOOL_MAGIC, 4) != 0 || (buf[4] != 'M' && buf[4] != 'D'))
+	if (memcmp(buf, SPOOL_MAGIC, 4) != 0 || (buf[4] != 'M' && buf[4] != 'D' && buf[4] != 'P'))
 		return SPOOL_BAD;
 	blen = spool_get_le(buf + 5, 4);
-	if ((buf[4] == 'D' && blen != 8) ||
+	if ((buf[4] == 'D' && blen != 8) || (buf[4] == 'P' && blen != SPOOL_SENT_LEN) ||
 	    (buf[4] == 'M' && (blen < SPOOL_MSG_FIXED || blen > SPOOL_MAX_BODY)))
 		return SPOOL_BAD;
 	if (len - SPOOL_HEAD < blen + 4)
@@ -139,7 +149,12 @@ enum spool_rc spool_decode(const uint8_t *buf, size_t len, char *type, struct sp
 	body = buf + SPOOL_HEAD;
 	memset(m, 0, sizeof(*m));
 	m->seq = spool_get_le(body, 8);
-	if (buf[4] == 'M') {
+	if (buf[4] == 'P') {
+		m->packet_id = (uint16_t)spool_get_le(body + 8, 2);
+		m->pubrec = body[10] & 1;
+		if (m->packet_id == 0 || (body[10] & ~1) != 0)
+			return SPOOL_BAD;
+	} else if (buf[4] == 'M') {
 		m->qos = body[8];
 		m->retain = body[9] & 1;
 		m->topic_len = spool_get_le(body + 10, 2);
@@ -193,7 +208,8 @@ static void spool_index(struct spool *sp, uint64_t seq, uint64_t off, uint32_t l
 		sp->sp_cap = sp->sp_cap ? sp->sp_cap * 2 : 64;
 		sp->sp_ent = xrealloc(sp->sp_ent, sp->sp_cap * sizeof(*sp->sp_ent));
 	}
-	sp->sp_ent[sp->sp_n++] = (struct spool_ent){seq, off, len, true};
+	sp->sp_ent[sp->sp_n++] =
+	        (struct spool_ent){.seq = seq, .off = off, .len = len, .live = true};
 	sp->sp_live++;
 	sp->sp_live_bytes += len;
 }
@@ -230,7 +246,13 @@ static int spool_rewrite(struct spool *sp, const uint8_t *img, struct buf *out, 
 		buf_produced(out, e->len);
 		sp->sp_ent[n] = *e;
 		sp->sp_ent[n++].off = off;
-		off += e->len;
+		if (e->id != 0) {
+			struct spool_msg p = {
+			        .seq = e->seq, .packet_id = e->id, .pubrec = e->pubrec};
+
+			spool_encode(out, 'P', &p);
+		}
+		off = buf_len(out);
 	}
 	sp->sp_head = 0;
 	sp->sp_n = n;
@@ -250,11 +272,61 @@ static int spool_rewrite(struct spool *sp, const uint8_t *img, struct buf *out, 
 	return 0;
 }
 
+/*
+ * A 'P' record read at start: message m.seq went out with m.packet_id.
+ * An id is unique among pending messages: when two claim one (a 'D'
+ * lost in a power cut), the later claim is the broker's; the earlier
+ * message goes out again under a new id. by_id (65536 entries, entry
+ * index + 1, allocated at the first 'P') finds the earlier claim.
+ */
+static void spool_load_sent(struct spool *sp, const struct spool_msg *m, uint32_t **by_id)
+{
+	size_t i = spool_find(sp, m->seq), j;
+
+	if (i == sp->sp_n || !sp->sp_ent[i].live)
+		return;
+	if (*by_id == NULL)
+		*by_id = xcalloc(65536, sizeof(**by_id));
+	j = (*by_id)[m->packet_id];
+	if (j > 0 && j - 1 != i && sp->sp_ent[j - 1].id == m->packet_id)
+		sp->sp_ent[j - 1].id = 0;
+	if (sp->sp_ent[i].id != 0 && sp->sp_ent[i].id != m->packet_id)
+		(*by_id)[sp->sp_ent[i].id] = 0;
+	sp->sp_ent[i].id = m->packet_id;
+	sp->sp_ent[i].pubrec = m->pubrec;
+	(*by_id)[m->packet_id] = (uint32_t)(i + 1);
+}
+
+/* One intact record read at start, at offset off, used bytes long. */
+static void spool_load_record(struct spool *sp, char type, const struct spool_msg *m, size_t off,
+                              size_t used, uint32_t **by_id)
+{
+	size_t i;
+
+	if (m->seq >= sp->sp_next_seq)
+		sp->sp_next_seq = m->seq + 1;
+	if (type == 'M') {
+		/* Seqs grow through the file; an out-of-order one is damage. */
+		if (sp->sp_n > 0 && m->seq <= sp->sp_ent[sp->sp_n - 1].seq)
+			log_warnx("spool %s: record at offset %zu repeats message %llu, skipped",
+			          sp->sp_path, off, (unsigned long long)m->seq);
+		else
+			spool_index(sp, m->seq, off, (uint32_t)used);
+	} else if (type == 'P') {
+		spool_load_sent(sp, m, by_id);
+	} else if ((i = spool_find(sp, m->seq)) < sp->sp_n && sp->sp_ent[i].live) {
+		sp->sp_ent[i].live = false;
+		sp->sp_live--;
+		sp->sp_live_bytes -= sp->sp_ent[i].len;
+	}
+}
+
 /* Read the whole file at start: index pending messages, report damage. */
 static int spool_load(struct spool *sp, struct buf *img, char *err, size_t errlen)
 {
 	const uint8_t *d;
 	size_t off = 0, len, bad = 0;
+	uint32_t *by_id = NULL;
 	int fd = open(sp->sp_path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
@@ -273,7 +345,7 @@ static int spool_load(struct spool *sp, struct buf *img, char *err, size_t errle
 	len = buf_len(img);
 	while (off < len) {
 		struct spool_msg m;
-		size_t used, next, i;
+		size_t used, next;
 		char type;
 		enum spool_rc rc = spool_decode(d + off, len - off, &type, &m, &used);
 
@@ -293,24 +365,10 @@ static int spool_load(struct spool *sp, struct buf *img, char *err, size_t errle
 			off = next;
 			continue;
 		}
-		if (m.seq >= sp->sp_next_seq)
-			sp->sp_next_seq = m.seq + 1;
-		if (type == 'M') {
-			/* Seqs grow through the file; an out-of-order one is damage. */
-			if (sp->sp_n > 0 && m.seq <= sp->sp_ent[sp->sp_n - 1].seq) {
-				log_warnx("spool %s: record at offset %zu repeats message %llu, "
-				          "skipped",
-				          sp->sp_path, off, (unsigned long long)m.seq);
-			} else {
-				spool_index(sp, m.seq, off, (uint32_t)used);
-			}
-		} else if ((i = spool_find(sp, m.seq)) < sp->sp_n && sp->sp_ent[i].live) {
-			sp->sp_ent[i].live = false;
-			sp->sp_live--;
-			sp->sp_live_bytes -= sp->sp_ent[i].len;
-		}
+		spool_load_record(sp, type, &m, off, used, &by_id);
 		off += used;
 	}
+	free(by_id);
 	if (bad > 0)
 		log_warnx("spool %s: %zu damaged record(s) skipped; the intact ones are kept",
 		          sp->sp_path, bad);
@@ -322,7 +380,7 @@ struct spool *spool_open(const char *dir, spool_replay_fn *fn, void *ctx, char *
 	struct spool *sp = xcalloc(1, sizeof(*sp));
 	struct buf img = BUF_INITIALIZER;
 	struct stat st;
-	size_t off, len;
+	size_t i;
 
 	sp->sp_fd = sp->sp_lockfd = -1;
 	sp->sp_next_seq = 1;
@@ -355,18 +413,18 @@ struct spool *spool_open(const char *dir, spool_replay_fn *fn, void *ctx, char *
 	if (spool_rewrite(sp, (const uint8_t *)buf_data(&img), &sp->sp_buf, err, errlen) != 0)
 		goto fail;
 	/* The new file holds just the pending messages, in order. */
-	off = 0;
-	len = buf_len(&sp->sp_buf);
-	while (off < len) {
+	for (i = 0; i < sp->sp_n; i++) {
+		const struct spool_ent *e = &sp->sp_ent[i];
 		struct spool_msg m;
 		size_t used;
 		char type;
 
-		if (spool_decode((const uint8_t *)buf_data(&sp->sp_buf) + off, len - off, &type, &m,
+		if (spool_decode((const uint8_t *)buf_data(&sp->sp_buf) + e->off, e->len, &type, &m,
 		                 &used) != SPOOL_OK)
 			break; /* cannot happen: these records were just checked */
+		m.packet_id = e->id;
+		m.pubrec = e->pubrec;
 		fn(ctx, &m);
-		off += used;
 	}
 	if (sp->sp_live > 0)
 		log_info("spool %s: %zu message(s) from the last run", sp->sp_path, sp->sp_live);
@@ -426,6 +484,29 @@ int spool_append(struct spool *sp, struct spool_msg *m)
 	sp->sp_size += buf_len(&sp->sp_buf);
 	spool_index(sp, m->seq, off, (uint32_t)buf_len(&sp->sp_buf));
 	return 0;
+}
+
+void spool_sent(struct spool *sp, uint64_t seq, uint16_t id, bool pubrec)
+{
+	static struct log_limit lim_sent;
+	size_t i = spool_find(sp, seq);
+	struct spool_msg m = {.seq = seq, .packet_id = id, .pubrec = pubrec};
+
+	if (i == sp->sp_n || !sp->sp_ent[i].live || id == 0)
+		return;
+	sp->sp_ent[i].id = id;
+	sp->sp_ent[i].pubrec = pubrec;
+	buf_reset(&sp->sp_buf);
+	spool_encode(&sp->sp_buf, 'P', &m);
+	/*
+	 * No sync: the page cache outlives a crash of the daemon. Lost in a
+	 * power cut, the message goes out again under a new id (DESIGN §7
+	 * holds: it is delivered, at least once). Rate-limited like 'D'.
+	 */
+	if (buf_write_fd(&sp->sp_buf, sp->sp_fd) != 0)
+		log_warn_limited(&lim_sent, "spool %s: cannot note the packet id of message %llu",
+		                 sp->sp_path, (unsigned long long)seq);
+	sp->sp_size += buf_len(&sp->sp_buf);
 }
 
 void spool_done(struct spool *sp, uint64_t seq)

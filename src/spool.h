@@ -6,7 +6,14 @@
  *   'M' a message (sequence number, QoS, retain, topic, payload), appended
  *       and fdatasync()ed before the publish is answered "accepted";
  *   'D' "message <seq> is done" (written, sent or acknowledged), appended
- *       without a sync: losing one only means a duplicate after a crash.
+ *       without a sync: losing one only means a duplicate after a crash;
+ *   'P' "message <seq> went out with packet id <id>" (and, for QoS 2,
+ *       whether its PUBREC came back), appended without a sync before the
+ *       packet is written, so that after a crash the message is sent
+ *       again with the same id, as MQTT 3.1.1 §4.4 asks. A broker that
+ *       resumes the session still holds QoS 2 ids it got from the dead
+ *       run: a message sent again under a new id leaves the old one held
+ *       for ever, and mosquitto counts it against max_inflight_messages.
  * At start the file is read, messages without a 'D' are handed back in
  * order, and the file is rewritten with just those. A record that is cut
  * short or fails its CRC-32 is reported and skipped; the reader finds the
@@ -38,6 +45,8 @@ struct spool_msg {
 	size_t topic_len;
 	const void *payload;
 	size_t payload_len;
+	uint16_t packet_id; /* 'P', and replayed 'M': 0 when never sent */
+	bool pubrec;        /* 'P', and replayed 'M': QoS 2, PUBREC received */
 };
 
 enum spool_rc {
@@ -46,7 +55,8 @@ enum spool_rc {
 	SPOOL_BAD = -1,      /* not a record here: bad magic, length, CRC or fields */
 };
 
-/* Append one record: type 'M' (all of m) or 'D' (m->seq only). */
+/* Append one record: type 'M' (all of m but the packet id), 'D' (m->seq
+ * only) or 'P' (seq, packet_id, pubrec). */
 void spool_encode(struct buf *out, char type, const struct spool_msg *m);
 /*
  * Decode the record at buf[0..len): SPOOL_OK with *type, *m (pointers into
@@ -61,11 +71,17 @@ typedef void spool_replay_fn(void *ctx, const struct spool_msg *m);
 /*
  * Open (creating it if needed) the spool in directory dir, locked against
  * a second daemon. fn is called for each pending message in order (the
- * pointers are valid during the call only). NULL with err set on failure.
+ * pointers are valid during the call only), with the packet id it last
+ * went out with (0: never sent; no two pending messages share one). NULL
+ * with err set on failure.
  */
 struct spool *spool_open(const char *dir, spool_replay_fn *fn, void *ctx, char *err, size_t errlen);
 /* Make m durable; sets m->seq. 0, or -1 (logged) if it could not be. */
 int spool_append(struct spool *sp, struct spool_msg *m);
+/* Message seq is about to go out with packet id `id` (pubrec false), or
+ * its PUBREC came back (true); written before the packet, no sync.
+ * Unknown seqs are ignored. */
+void spool_sent(struct spool *sp, uint64_t seq, uint16_t id, bool pubrec);
 /* Message seq needs no redelivery any more. Unknown seqs are ignored. */
 void spool_done(struct spool *sp, uint64_t seq);
 /* Messages appended (or replayed) and not done. */

@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			off = next;
 			continue;
 		}
-		FUZZ_ASSERT(type == 'M' || type == 'D');
+		FUZZ_ASSERT(type == 'M' || type == 'D' || type == 'P');
+		FUZZ_ASSERT(type != 'P' || m.packet_id != 0);
 		FUZZ_ASSERT(used >= 9 + 8 + 4 && used <= size - off);
 		if (type == 'M') {
 			const uint8_t *rec_end = data + off + used;

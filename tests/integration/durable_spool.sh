@@ -1,5 +1,5 @@
 #!/bin/sh
-# durable_spool.sh: 10,000 QoS 1 messages through POST /publish with
+# durable_spool.sh: 10,000 QoS 1 (DURABLE_QOS) messages through POST /publish with
 # queue.spool, the daemon killed with SIGKILL twice in the middle and
 # started again on the same spool (issue 3, points 5 and 9; DESIGN §7:
 # "with queue.spool, accepted-but-unsent messages survive a daemon
@@ -39,7 +39,7 @@
 # tmpfs, and the test takes about 10 s. DURABLE_SPOOL_ON_DISK=1 keeps it
 # in $TMPDIR (default /tmp) to run it against the disk.
 #
-# Environment: DURABLE_COUNT (default 10000) messages,
+# Environment: DURABLE_COUNT (default 10000) messages, DURABLE_QOS (1),
 # DURABLE_SPOOL_ON_DISK.
 if [ -z "${DURABLE_SPOOL_ON_DISK:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] &&
 	[ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
@@ -95,7 +95,7 @@ wait_for "the first connection" 10 log_has "connected to broker 127\.0\.0\.1:$PO
 # the daemon was killed the second time.
 : >"$T/accepted"
 spawn /usr/bin/python3 "$PUBLISH" --port "$HTTP_PORT" --topic "$TOPIC" --count "$COUNT" \
-	--accepted "$T/accepted" --retry --rate 2000 --deadline 100 \
+	--accepted "$T/accepted" --qos "${DURABLE_QOS:-1}" --retry --rate 2000 --deadline 100 \
 	--gate "$((COUNT / 4)):$T/gate1" --gate "$((COUNT * 6 / 10)):$T/gate2" \
 	--gate "$((COUNT * 65 / 100)):$T/gate3" \
 	>"$T/pub.out" 2>"$T/pub.err"

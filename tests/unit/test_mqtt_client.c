@@ -1613,7 +1613,8 @@ END_TEST
 /*
  * queue.spool: a QoS 1 message never acknowledged survives the client
  * (a kill -9 frees nothing; here the client is freed without delivering),
- * is sent by the next one, and leaves the spool once acknowledged.
+ * is sent by the next one under the packet id it had, as a DUP when the
+ * broker kept the session (§4.4), and leaves the spool once acknowledged.
  */
 START_TEST(spool_survives_the_client)
 {
@@ -1630,15 +1631,20 @@ START_TEST(spool_survives_the_client)
 	                 MQTT_PUB_SENT);
 	ck_assert(RUN_UNTIL(fk.npubs == 1));
 	mqtt_client_free(mc);
-	/* The next run: replayed first, acknowledged this time. */
+	ck_assert_uint_eq(fk.pub_first_byte[0] & 0x08, 0);
+	/* The next run: in flight again, sent first, acknowledged this time. */
 	fk.ack_qos = true;
+	fk.session_present = true;
 	mc = new_client();
 	ck_assert_int_eq(mqtt_client_spool(mc, dir, err, sizeof(err)), 0);
 	mqtt_client_stats(mc, &st);
-	ck_assert_uint_eq(st.queue_messages, 1);
+	ck_assert_uint_eq(st.queue_messages, 0);
+	ck_assert_uint_eq(st.inflight, 1);
 	mqtt_client_start(mc);
 	ck_assert(RUN_UNTIL(fk.npubs == 2 && fk.acks[MQTT_PUBACK] == 0));
 	ck_assert_str_eq(fk.pubs[1], "sp/1 kept");
+	ck_assert_uint_eq(fk.pub_id[1], fk.pub_id[0]);
+	ck_assert_uint_eq(fk.pub_first_byte[1] & 0x08, 0x08);
 	mqtt_client_stats(mc, &st);
 	ck_assert(RUN_UNTIL((mqtt_client_stats(mc, &st), st.inflight == 0)));
 	mqtt_client_free(mc);

@@ -20,14 +20,18 @@ static char path[256];
 static char logpath[256];
 static int saved_stderr = -1;
 
-/* What replay handed back, as "seq:qos:retain:topic=payload;". */
+/* What replay handed back, as "qos:retain:topic=payload;", with "@id"
+ * (and "r" for PUBREC) before the ';' for a message that went out. */
 static struct buf replayed;
 
 static void replay(void *ctx, const struct spool_msg *m)
 {
 	(*(int *)ctx)++;
-	buf_appendf(&replayed, "%d:%d:%.*s=%.*s;", m->qos, m->retain ? 1 : 0, (int)m->topic_len,
+	buf_appendf(&replayed, "%d:%d:%.*s=%.*s", m->qos, m->retain ? 1 : 0, (int)m->topic_len,
 	            m->topic, (int)m->payload_len, (const char *)m->payload);
+	if (m->packet_id != 0)
+		buf_appendf(&replayed, "@%u%s", m->packet_id, m->pubrec ? "r" : "");
+	buf_putc(&replayed, ';');
 }
 
 static void setup(void)
@@ -88,7 +92,12 @@ static struct spool *open_spool(int *n)
 
 static uint64_t add(struct spool *sp, const char *topic, const char *payload, int qos)
 {
-	struct spool_msg m = {0, qos, qos == 1, topic, strlen(topic), payload, strlen(payload)};
+	struct spool_msg m = {.qos = qos,
+	                      .retain = qos == 1,
+	                      .topic = topic,
+	                      .topic_len = strlen(topic),
+	                      .payload = payload,
+	                      .payload_len = strlen(payload)};
 
 	ck_assert_int_eq(spool_append(sp, &m), 0);
 	return m.seq;
@@ -104,7 +113,14 @@ static off_t file_size(void)
 
 START_TEST(test_codec_round_trip)
 {
-	struct spool_msg m = {42, 2, true, "a/b", 3, "x\0y", 3}, d;
+	struct spool_msg m = {.seq = 42,
+	                      .qos = 2,
+	                      .retain = true,
+	                      .topic = "a/b",
+	                      .topic_len = 3,
+	                      .payload = "x\0y",
+	                      .payload_len = 3},
+	                 d;
 	struct buf b = BUF_INITIALIZER;
 	size_t used, i, bit;
 	char type;
@@ -148,6 +164,83 @@ START_TEST(test_codec_round_trip)
 	ck_assert_uint_eq(spool_resync((const uint8_t *)buf_data(&b), buf_len(&b), used + 1),
 	                  buf_len(&b));
 	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_codec_sent)
+{
+	struct spool_msg m = {.seq = 7, .packet_id = 65535, .pubrec = true}, d;
+	struct buf b = BUF_INITIALIZER;
+	size_t used, i, bit;
+	char type;
+
+	spool_encode(&b, 'P', &m);
+	ck_assert_int_eq(spool_decode((const uint8_t *)buf_data(&b), buf_len(&b), &type, &d, &used),
+	                 SPOOL_OK);
+	ck_assert_int_eq(type, 'P');
+	ck_assert_uint_eq(used, 9 + 11 + 4);
+	ck_assert_uint_eq(d.seq, 7);
+	ck_assert_uint_eq(d.packet_id, 65535);
+	ck_assert(d.pubrec);
+	for (i = 0; i < used; i++) {
+		for (bit = 0; bit < 8; bit++) {
+			size_t u;
+
+			buf_data(&b)[i] ^= (char)(1 << bit);
+			ck_assert_msg(spool_decode((const uint8_t *)buf_data(&b), used, &type, &d,
+			                           &u) != SPOOL_OK,
+			              "flip of byte %zu bit %zu accepted", i, bit);
+			buf_data(&b)[i] ^= (char)(1 << bit);
+		}
+	}
+	/* Packet id 0 is not an id: refused even with a good CRC. */
+	buf_reset(&b);
+	m.packet_id = 0;
+	spool_encode(&b, 'P', &m);
+	ck_assert_int_eq(spool_decode((const uint8_t *)buf_data(&b), buf_len(&b), &type, &d, &used),
+	                 SPOOL_BAD);
+	buf_free(&b);
+}
+END_TEST
+
+/*
+ * Messages that went out come back with their packet id and PUBREC state,
+ * through the rewrite at start and a second start; an id claimed twice
+ * (an earlier 'D' lost) stays with the later claim.
+ */
+START_TEST(test_sent_ids_kept)
+{
+	struct spool *sp;
+	uint64_t s1, s2, s3, s4;
+	int n;
+
+	sp = open_spool(&n);
+	s1 = add(sp, "t/1", "one", 1);
+	s2 = add(sp, "t/2", "two", 2);
+	s3 = add(sp, "t/3", "three", 2);
+	s4 = add(sp, "t/4", "four", 2);
+	spool_sent(sp, s1, 5, false);
+	spool_sent(sp, s2, 6, false);
+	spool_sent(sp, s2, 6, true);
+	spool_sent(sp, s3, 9, false);
+	spool_sent(sp, 999, 10, false); /* unknown: ignored */
+	spool_sent(sp, s4, 9, false);   /* s3 acknowledged, its 'D' lost */
+	spool_close(sp);
+	for (int i = 0; i < 2; i++) {
+		sp = open_spool(&n);
+		ck_assert_int_eq(n, 4);
+		ck_assert_str_eq(buf_data(&replayed),
+		                 "1:1:t/1=one@5;2:0:t/2=two@6r;2:0:t/3=three;2:0:t/4=four@9;");
+		spool_close(sp);
+	}
+	/* A new session: published again, not released. */
+	sp = open_spool(&n);
+	spool_sent(sp, s2, 6, false);
+	spool_done(sp, s1);
+	spool_close(sp);
+	sp = open_spool(&n);
+	ck_assert_str_eq(buf_data(&replayed), "2:0:t/2=two@6;2:0:t/3=three;2:0:t/4=four@9;");
+	spool_close(sp);
 }
 END_TEST
 
@@ -335,6 +428,8 @@ static Suite *spool_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_codec_round_trip);
+	tcase_add_test(tc, test_codec_sent);
+	tcase_add_test(tc, test_sent_ids_kept);
 	tcase_add_test(tc, test_replay_in_order);
 	tcase_add_test(tc, test_emptied_when_all_done);
 	tcase_add_test(tc, test_cut_short);
