@@ -3,7 +3,7 @@
  * everything on 127.0.0.1.
  *
  *   loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT] [-b BYTES] [-a TOKEN]
- *                [-r RATE] [-t TOPIC -q QOS] [-o FILE] [-l FILE [-L MS]] [-R]
+ *                [-r RATE] [-t TOPIC -q QOS] [-S URL [-f FIRST]] [-o FILE] [-l FILE [-L MS]] [-R]
  *       CONNS keep-alive connections, each a closed loop: POST /events/EVENT
  *       with a BYTES-long JSON object (default 60), wait for the whole
  *       answer (Content-Length), send the next. Stops after SECONDS or
@@ -14,7 +14,10 @@
  *       With -r, at most RATE requests a second in all: request i does not
  *       start before i / RATE seconds. With -t, POST /publish instead:
  *       {"topic":TOPIC,"qos":QOS,"allow_queueing":true,"payload":<the
- *       object>}. With -o, FILE gets a line "N STATUS" for each request
+ *       object>}. With -S, POST /subscriptions instead: {"topic":
+ *       "bench/sub/N","url":URL}, N = 1000000000 + FIRST (default 0) + the
+ *       request's number, so each registers a new subscription (201).
+ *       With -o, FILE gets a line "N STATUS" for each request
  *       not answered 2xx (STATUS 0: no answer, the connection failed).
  *       With -l, FILE gets a line "N STATUS MS UNIXTIME" for each answer
  *       that took MS (default 1000) ms or more, UNIXTIME (seconds, ms
@@ -109,7 +112,8 @@ static void lg_usage(const char *why)
 		fprintf(stderr, "loadgen: %s\n", why);
 	fprintf(out, "usage: loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT]\n"
 	             "                    [-b BYTES] [-a TOKEN] [-P DEPTH] [-r RATE]\n"
-	             "                    [-t TOPIC -q QOS] [-o FILE] [-l FILE [-L MS]] [-R]\n"
+	             "                    [-t TOPIC -q QOS] [-S URL [-f FIRST]] [-o FILE] [-l FILE "
+	             "[-L MS]] [-R]\n"
 	             "       loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES [-c CONNS]\n"
 	             "                        [-k PER_WRITE] [-r] [-q 0|1] [-w WINDOW] [-N]\n"
 	             "       loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]\n"
@@ -250,8 +254,10 @@ struct lg_http {
 	const char *h_token;
 	const char *h_topic; /* -t: POST /publish to this topic */
 	unsigned h_qos;
-	FILE *h_failed; /* -o: "N STATUS" of each request not answered 2xx */
-	FILE *h_slow;   /* -l: "N STATUS MS UNIXTIME" of each slow answer */
+	const char *h_sub_url; /* -S: POST /subscriptions of bench/sub/N to this URL */
+	uint64_t h_first;      /* -f: added to N */
+	FILE *h_failed;        /* -o: "N STATUS" of each request not answered 2xx */
+	FILE *h_slow;          /* -l: "N STATUS MS UNIXTIME" of each slow answer */
 	uint64_t h_slow_ns;
 	bool h_retry; /* -R: a failed connect is tried again */
 	uint64_t h_max_lat, h_max_seq;
@@ -290,7 +296,10 @@ static void lg_http_request(struct lg_http *h, struct lg_conn *c)
 {
 	char body[LG_BODY_MAX + 1], wrapped[LG_REQ_MAX];
 	size_t pad = h->h_body - LG_BODY_MIN;
-	uint64_t seq = 1000000000ULL + h->h_issued % 1000000000ULL;
+	uint64_t seq = 1000000000ULL + (h->h_first + h->h_issued) % 1000000000ULL;
+	const char *path = h->h_sub_url != NULL ? "subscriptions"
+	                   : h->h_topic != NULL ? "publish"
+	                                        : "events/";
 	int n;
 
 	/* Keep only what is not written yet: at most h_depth requests. */
@@ -304,7 +313,13 @@ static void lg_http_request(struct lg_http *h, struct lg_conn *c)
 	n = snprintf(body, sizeof(body), "{\"n\":%llu,\"pad\":\"%*s\"}", (unsigned long long)seq,
 	             (int)pad, "");
 	memset(body + 23, 'x', pad); /* after {"n":NNNNNNNNNN,"pad":" */
-	if (h->h_topic != NULL) {
+	if (h->h_sub_url != NULL) {
+		n = snprintf(wrapped, sizeof(wrapped),
+		             "{\"topic\":\"bench/sub/%llu\",\"url\":\"%s\"}",
+		             (unsigned long long)seq, h->h_sub_url);
+		if (n < 0 || (size_t)n >= sizeof(wrapped))
+			lg_die("request too long");
+	} else if (h->h_topic != NULL) {
 		n = snprintf(wrapped, sizeof(wrapped),
 		             "{\"topic\":\"%s\",\"qos\":%u,\"allow_queueing\":true,\"payload\":%s}",
 		             h->h_topic, h->h_qos, body);
@@ -314,11 +329,10 @@ static void lg_http_request(struct lg_http *h, struct lg_conn *c)
 	n = snprintf(c->c_out + c->c_out_len, sizeof(c->c_out) - c->c_out_len,
 	             "POST /%s%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	             "Content-Type: application/json\r\n%s%s%sContent-Length: %d\r\n\r\n%s",
-	             h->h_topic != NULL ? "publish" : "events/",
-	             h->h_topic != NULL ? "" : h->h_event,
+	             path, h->h_sub_url != NULL || h->h_topic != NULL ? "" : h->h_event,
 	             h->h_token != NULL ? "Authorization: Bearer " : "",
 	             h->h_token != NULL ? h->h_token : "", h->h_token != NULL ? "\r\n" : "", n,
-	             h->h_topic != NULL ? wrapped : body);
+	             h->h_sub_url != NULL || h->h_topic != NULL ? wrapped : body);
 	if (n < 0 || (size_t)n >= sizeof(c->c_out) - c->c_out_len)
 		lg_die("request too long");
 	c->c_out_len += (size_t)n;
@@ -541,7 +555,7 @@ static int lg_http_main(int argc, char **argv)
 	h.h_body = 60;
 	h.h_depth = 1;
 	h.h_slow_ns = LG_NS;
-	while ((opt = getopt(argc, argv, "p:c:d:n:e:b:a:P:r:t:q:o:l:L:R")) != -1) {
+	while ((opt = getopt(argc, argv, "p:c:d:n:e:b:a:P:r:t:q:S:f:o:l:L:R")) != -1) {
 		switch (opt) {
 		case 'p':
 			h.h_port = (unsigned)lg_number(optarg, 1, 65535, "PORT must be 1-65535");
@@ -588,6 +602,15 @@ static int lg_http_main(int argc, char **argv)
 			break;
 		case 'q':
 			h.h_qos = (unsigned)lg_number(optarg, 0, 2, "QOS must be 0, 1 or 2");
+			break;
+		case 'S':
+			h.h_sub_url = optarg;
+			if (strlen(optarg) < 1 || strlen(optarg) > 1024 ||
+			    strpbrk(optarg, "\"\\") != NULL)
+				lg_usage("URL must be 1-1024 bytes, without \" or \\");
+			break;
+		case 'f':
+			h.h_first = lg_number(optarg, 0, 100000000, "FIRST must be 0-100000000");
 			break;
 		case 'o':
 			h.h_failed = fopen(optarg, "w");

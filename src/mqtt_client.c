@@ -186,6 +186,31 @@ static void mc_schedule_reconnect(struct mqtt_client *mc, const char *what)
 }
 
 /*
+ * An accepted link ended. The broker closing one after another before
+ * they lasted reconnect_max is what two clients with one client id do to
+ * each other: each connect takes the other's session over (two daemons
+ * on one host with the default id, octomqttd-<hostname>). Said out loud
+ * from the third in a row on, rate-limited; keepalive time-outs and our
+ * own closes do not count and end the streak.
+ */
+static void mc_note_quick_close(struct mqtt_client *mc)
+{
+	static struct log_limit lim;
+	uint64_t lasted = loop_now(mc->mc_loop) - mc->mc_connected_at;
+
+	if (!mc->mc_broker_closed || lasted >= (uint64_t)mc->mc_opts.reconnect_max * 1000) {
+		mc->mc_quick_closes = 0;
+		return;
+	}
+	if (++mc->mc_quick_closes < 3)
+		return;
+	log_warnx_limited(&lim,
+	                  "broker %s closed %u connections in a row soon after accepting them: "
+	                  "another client may be using client id '%s' (set broker.client_id)",
+	                  mc->mc_addr, mc->mc_quick_closes, mc->mc_opts.client_id);
+}
+
+/*
  * The connection is gone (or never came up): clean up and plan the next
  * try. fmt continues "broker HOST:PORT" in the one log line, so it starts
  * with ": " or a space.
@@ -208,6 +233,8 @@ void mc_lost(struct mqtt_client *mc, const char *fmt, ...)
 	buf_reset(&mc->mc_in);
 	if (was_connected && mc->mc_broker_closed)
 		mq_poison_strike(&mc->mc_q);
+	if (was_connected)
+		mc_note_quick_close(mc);
 	mc->mc_broker_closed = false;
 	/* Unacknowledged inbound messages come again from the broker. */
 	mqtt_inbound_clear(mc->mc_inbound);

@@ -64,6 +64,7 @@ struct mqtt_client {
 	uint64_t mc_ping_sent;    /* when the unanswered PINGREQ went out; 0: none */
 	uint64_t mc_connected_at; /* loop time of the last accepted CONNACK */
 	bool mc_broker_closed;    /* the connection being lost was closed by the broker */
+	unsigned mc_quick_closes; /* accepted links in a row the broker closed early */
 	bool mc_writing;          /* write watcher installed */
 	bool mc_paused;           /* mqtt_client_pause(): not reading from the broker */
 	bool mc_ever_connected;

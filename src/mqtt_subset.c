@@ -1,18 +1,33 @@
 /*
- * mqtt_subset: the broker subscription set (see mqtt_subset.h), moved out
- * of mqtt_client.c as it was.
+ * mqtt_subset: the broker subscription set (see mqtt_subset.h).
+ *
+ * Filters are found through a hash table, and at most SS_WINDOW SUBSCRIBE
+ * or UNSUBSCRIBE packets await their answer at once: the rest wait in
+ * order and go as answers come. Packet ids are shared with the QoS 1/2
+ * publishes and number 65535 at most; 100,000 filters sent at once at a
+ * connect would run out of them (issue 17), and each answer or id check
+ * looks only at the packets in flight.
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "mqtt_subset.h"
 
+#define SS_WINDOW 64
+
+enum ss_where { SS_IDLE, SS_WAITING, SS_INFLIGHT };
+
 /* A filter of the subscription set. */
 struct mc_sub {
-	struct mc_sub *s_next;
+	struct mc_sub *s_next, *s_prev;   /* every filter, newest first */
+	struct mc_sub *s_hnext;           /* in its hash bucket */
+	struct mc_sub *s_qnext, *s_qprev; /* in ss_wait or ss_inflight */
+	enum ss_where s_where;
+	uint64_t s_hash;
 	int s_qos;
 	uint16_t s_id;  /* SUBSCRIBE or UNSUBSCRIBE awaiting its answer, else 0 */
 	bool s_active;  /* granted by the broker in the current session */
@@ -21,14 +36,95 @@ struct mc_sub {
 	char s_filter[];
 };
 
+struct ss_list {
+	struct mc_sub *head, *tail;
+	size_t n;
+};
+
 struct mqtt_subset {
 	struct mc_sub *ss_subs;
+	struct mc_sub **ss_tab; /* by filter, ss_tabsize buckets (a power of two) */
+	size_t ss_tabsize, ss_n;
+	struct ss_list ss_wait, ss_inflight;
 	const char *ss_addr;
 	mqtt_subset_send_fn *ss_send;
 	void *ss_send_ctx;
 	mqtt_subset_ack_fn *ss_on_ack;
 	void *ss_on_ack_ctx;
 };
+
+static uint64_t ss_hash(const char *f, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	while (len-- > 0) {
+		h ^= (unsigned char)*f++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void ss_list_add(struct ss_list *l, struct mc_sub *sub)
+{
+	sub->s_qnext = NULL;
+	sub->s_qprev = l->tail;
+	if (l->tail != NULL)
+		l->tail->s_qnext = sub;
+	else
+		l->head = sub;
+	l->tail = sub;
+	l->n++;
+}
+
+static void ss_list_del(struct ss_list *l, struct mc_sub *sub)
+{
+	if (sub->s_qprev != NULL)
+		sub->s_qprev->s_qnext = sub->s_qnext;
+	else
+		l->head = sub->s_qnext;
+	if (sub->s_qnext != NULL)
+		sub->s_qnext->s_qprev = sub->s_qprev;
+	else
+		l->tail = sub->s_qprev;
+	l->n--;
+}
+
+/* sub leaves the wait or in-flight list it is in. */
+static void ss_unqueue(struct mqtt_subset *s, struct mc_sub *sub)
+{
+	if (sub->s_where == SS_WAITING)
+		ss_list_del(&s->ss_wait, sub);
+	else if (sub->s_where == SS_INFLIGHT)
+		ss_list_del(&s->ss_inflight, sub);
+	sub->s_where = SS_IDLE;
+}
+
+static void ss_tab_insert(struct mqtt_subset *s, struct mc_sub *sub)
+{
+	size_t i;
+
+	if (s->ss_n >= s->ss_tabsize) {
+		size_t n = s->ss_tabsize ? s->ss_tabsize * 2 : 16;
+		struct mc_sub **tab = xcalloc(n, sizeof(*tab));
+
+		for (i = 0; i < s->ss_tabsize; i++) {
+			struct mc_sub *c, *next;
+
+			for (c = s->ss_tab[i]; c != NULL; c = next) {
+				next = c->s_hnext;
+				c->s_hnext = tab[c->s_hash & (n - 1)];
+				tab[c->s_hash & (n - 1)] = c;
+			}
+		}
+		free(s->ss_tab);
+		s->ss_tab = tab;
+		s->ss_tabsize = n;
+	}
+	i = sub->s_hash & (s->ss_tabsize - 1);
+	sub->s_hnext = s->ss_tab[i];
+	s->ss_tab[i] = sub;
+	s->ss_n++;
+}
 
 struct mqtt_subset *mqtt_subset_new(const char *addr, mqtt_subset_send_fn *send, void *ctx)
 {
@@ -42,11 +138,19 @@ struct mqtt_subset *mqtt_subset_new(const char *addr, mqtt_subset_send_fn *send,
 
 static void mc_sub_free(struct mqtt_subset *s, struct mc_sub *sub)
 {
-	struct mc_sub **pp;
+	struct mc_sub **pp = &s->ss_tab[sub->s_hash & (s->ss_tabsize - 1)];
 
-	for (pp = &s->ss_subs; *pp != sub; pp = &(*pp)->s_next)
-		;
-	*pp = sub->s_next;
+	while (*pp != sub)
+		pp = &(*pp)->s_hnext;
+	*pp = sub->s_hnext;
+	s->ss_n--;
+	ss_unqueue(s, sub);
+	if (sub->s_prev != NULL)
+		sub->s_prev->s_next = sub->s_next;
+	else
+		s->ss_subs = sub->s_next;
+	if (sub->s_next != NULL)
+		sub->s_next->s_prev = sub->s_prev;
 	free(sub);
 }
 
@@ -56,6 +160,7 @@ void mqtt_subset_free(struct mqtt_subset *s)
 		return;
 	while (s->ss_subs != NULL)
 		mc_sub_free(s, s->ss_subs);
+	free(s->ss_tab);
 	free(s);
 }
 
@@ -67,20 +172,50 @@ void mqtt_subset_on_ack(struct mqtt_subset *s, mqtt_subset_ack_fn *fn, void *ctx
 
 static struct mc_sub *mc_sub_find(struct mqtt_subset *s, const char *filter, size_t len)
 {
+	uint64_t h = ss_hash(filter, len);
 	struct mc_sub *sub;
 
-	for (sub = s->ss_subs; sub != NULL; sub = sub->s_next) {
-		if (sub->s_len == len && memcmp(sub->s_filter, filter, len) == 0)
+	if (s->ss_tabsize == 0)
+		return NULL;
+	for (sub = s->ss_tab[h & (s->ss_tabsize - 1)]; sub != NULL; sub = sub->s_hnext) {
+		if (sub->s_hash == h && sub->s_len == len &&
+		    memcmp(sub->s_filter, filter, len) == 0)
 			return sub;
 	}
 	return NULL;
 }
 
-/* SUBSCRIBE or UNSUBSCRIBE for one filter, on the current connection. */
+/*
+ * SUBSCRIBE or UNSUBSCRIBE for one filter, on the current connection: at
+ * once while fewer than SS_WINDOW await their answer (or this filter's own
+ * does: its new packet takes over), else in turn (ss_pump).
+ */
 static void mc_sub_send(struct mqtt_subset *s, struct mc_sub *sub)
 {
+	if (sub->s_where == SS_WAITING)
+		return;
+	if (sub->s_where != SS_INFLIGHT && s->ss_inflight.n >= SS_WINDOW) {
+		sub->s_where = SS_WAITING;
+		ss_list_add(&s->ss_wait, sub);
+		return;
+	}
+	if (sub->s_where != SS_INFLIGHT) {
+		sub->s_where = SS_INFLIGHT;
+		ss_list_add(&s->ss_inflight, sub);
+	}
 	sub->s_id =
 	        s->ss_send(s->ss_send_ctx, !sub->s_removed, sub->s_filter, sub->s_len, sub->s_qos);
+}
+
+/* Room in the window: the waiting ones go, in order. */
+static void ss_pump(struct mqtt_subset *s)
+{
+	while (s->ss_inflight.n < SS_WINDOW && s->ss_wait.head != NULL) {
+		struct mc_sub *sub = s->ss_wait.head;
+
+		ss_unqueue(s, sub);
+		mc_sub_send(s, sub);
+	}
 }
 
 void mqtt_subset_subscribe(struct mqtt_subset *s, const char *filter, size_t len, int qos,
@@ -92,8 +227,12 @@ void mqtt_subset_subscribe(struct mqtt_subset *s, const char *filter, size_t len
 		sub = xcalloc(1, sizeof(*sub) + len + 1);
 		memcpy(sub->s_filter, filter, len);
 		sub->s_len = len;
+		sub->s_hash = ss_hash(filter, len);
 		sub->s_next = s->ss_subs;
+		if (s->ss_subs != NULL)
+			s->ss_subs->s_prev = sub;
 		s->ss_subs = sub;
+		ss_tab_insert(s, sub);
 	} else if (!sub->s_removed && sub->s_qos == qos) {
 		return;
 	}
@@ -123,6 +262,11 @@ void mqtt_subset_connected(struct mqtt_subset *s, bool session_present)
 	struct mc_sub *sub, *next;
 	size_t n = 0;
 
+	/* What was in flight or waiting belonged to the last connection. */
+	while (s->ss_inflight.head != NULL)
+		ss_unqueue(s, s->ss_inflight.head);
+	while (s->ss_wait.head != NULL)
+		ss_unqueue(s, s->ss_wait.head);
 	for (sub = s->ss_subs; sub != NULL; sub = next) {
 		next = sub->s_next;
 		sub->s_id = 0;
@@ -148,7 +292,7 @@ void mqtt_subset_acked(struct mqtt_subset *s, bool unsuback, uint16_t id, const 
 	struct mc_sub *sub;
 	int granted;
 
-	for (sub = s->ss_subs; sub != NULL; sub = sub->s_next) {
+	for (sub = s->ss_inflight.head; sub != NULL; sub = sub->s_qnext) {
 		if (sub->s_id == id && sub->s_id != 0)
 			break;
 	}
@@ -158,6 +302,8 @@ void mqtt_subset_acked(struct mqtt_subset *s, bool unsuback, uint16_t id, const 
 		return;
 	}
 	sub->s_id = 0;
+	ss_unqueue(s, sub);
+	ss_pump(s);
 	if (unsuback) {
 		if (sub->s_removed)
 			mc_sub_free(s, sub);
@@ -182,7 +328,7 @@ bool mqtt_subset_uses_id(const struct mqtt_subset *s, uint16_t id)
 {
 	const struct mc_sub *sub;
 
-	for (sub = s->ss_subs; sub != NULL; sub = sub->s_next) {
+	for (sub = s->ss_inflight.head; sub != NULL; sub = sub->s_qnext) {
 		if (sub->s_id == id)
 			return true;
 	}

@@ -41,6 +41,9 @@ struct registry {
 	size_t r_log_records;                 /* in the log since the snapshot */
 	size_t r_snap_n;                      /* subscriptions in the snapshot */
 	off_t r_log_size;                     /* its complete records' bytes */
+	uint64_t r_seq;                       /* the next reg_entry.seq */
+	registry_hook_fn *r_hook;
+	void *r_hook_ctx;
 };
 
 #define REG_MIN_TAB 64
@@ -214,6 +217,7 @@ static void reg_insert(struct registry *r, struct reg_node *n)
 		for (i = 0; i < r->r_n; i++)
 			reg_link(r, r->r_ent[i]);
 	}
+	n->n_e.seq = r->r_seq++;
 	n->n_id_hash = reg_id_hash(n->n_e.id);
 	n->n_ct_hash = reg_hash(n->n_e.topic, n->n_e.url, n->n_e.args, n->n_e.kwargs, 0);
 	reg_link(r, n);
@@ -415,7 +419,15 @@ const struct reg_entry *registry_add(struct registry *r, const char *topic, cons
 	reg_insert(r, n);
 	reg_maybe_compact(r);
 	*created = true;
+	if (r->r_hook != NULL)
+		r->r_hook(r->r_hook_ctx, &n->n_e, true);
 	return &n->n_e;
+}
+
+void registry_set_hook(struct registry *r, registry_hook_fn *fn, void *ctx)
+{
+	r->r_hook = fn;
+	r->r_hook_ctx = ctx;
 }
 
 /* Drop the entries marked in drop[] from the order and the tables. */
@@ -425,6 +437,8 @@ static void reg_drop(struct registry *r, const bool *drop)
 
 	for (i = 0; i < r->r_n; i++) {
 		if (drop[i]) {
+			if (r->r_hook != NULL)
+				r->r_hook(r->r_hook_ctx, &r->r_ent[i]->n_e, false);
 			reg_unlink(r, r->r_ent[i]);
 			reg_node_free(r->r_ent[i]);
 		} else {

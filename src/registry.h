@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -42,6 +43,7 @@ struct reg_entry {
 	char id[REGISTRY_ID_LEN + 1];
 	char *topic, *url;
 	char *args, *kwargs; /* JSON text: an array, an object */
+	uint64_t seq;        /* grows with registration order */
 };
 
 struct registry;
@@ -92,6 +94,14 @@ size_t registry_count(const struct registry *r);
  */
 const struct reg_entry *registry_at(const struct registry *r, size_t i);
 const struct reg_entry *registry_find(const struct registry *r, const char *id);
+/*
+ * fn(ctx, e, true) after e was added by registry_add, fn(ctx, e, false)
+ * before a registry_remove_* takes e away (e is still good then); not for
+ * what registry_load reads. One hook; fn NULL removes it. How subs follows
+ * the registry without comparing it whole after each change.
+ */
+typedef void registry_hook_fn(void *ctx, const struct reg_entry *e, bool added);
+void registry_set_hook(struct registry *r, registry_hook_fn *fn, void *ctx);
 void registry_free(struct registry *r);
 
 #endif

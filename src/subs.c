@@ -2,15 +2,18 @@
  * subs: registry <-> broker subscriptions, inbound messages -> deliveries
  * (see subs.h).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bset.h"
 #include "json.h"
 #include "log.h"
 #include "mqtt_client.h"
 #include "registry.h"
 #include "subs.h"
 #include "topic.h"
+#include "trie.h"
 #include "webhook.h"
 
 /*
@@ -37,10 +40,10 @@ struct subs {
 	struct mqtt_client *s_mc;
 	int s_qos;
 	struct subs_ops s_ops;
-	struct buf s_targets; /* ids given to add_target: NUL-terminated */
-	size_t s_ntargets;
-	struct buf s_broker; /* the broker set now: NUL-terminated filters */
-	size_t s_nbroker;
+	struct trie *s_match;            /* registered filter -> its reg_entry */
+	struct bset *s_broker;           /* the broker subscriptions */
+	const struct reg_entry **s_hits; /* the matches of one message */
+	size_t s_nhits, s_caphits;
 	struct buf s_body; /* reused for each delivery */
 	uint64_t s_messages, s_deliveries, s_undeliverable;
 	struct subs_held *s_held;
@@ -71,18 +74,24 @@ void subs_body(struct buf *out, const char *topic, size_t topic_len, const void 
 	buf_putc(out, '}');
 }
 
+static void subs_on_change(void *ctx, const struct reg_entry *e, bool added);
+
 struct subs *subs_new(struct registry *reg, struct mqtt_client *mc, int qos,
                       const struct subs_ops *ops)
 {
 	struct subs *s = xcalloc(1, sizeof(*s));
+	size_t i, n = registry_count(reg);
 
 	s->s_reg = reg;
 	s->s_mc = mc;
 	s->s_qos = qos;
 	s->s_ops = *ops;
-	buf_init(&s->s_targets);
-	buf_init(&s->s_broker);
+	s->s_match = trie_new();
+	s->s_broker = bset_new();
 	buf_init(&s->s_body);
+	for (i = 0; i < n; i++)
+		subs_on_change(s, registry_at(reg, i), true);
+	registry_set_hook(reg, subs_on_change, s);
 	return s;
 }
 
@@ -96,15 +105,17 @@ void subs_free(struct subs *s)
 	for (i = 0; i < s->s_held_cap; i++)
 		free(s->s_held[i].h_topic);
 	free(s->s_held);
-	buf_free(&s->s_broker);
+	registry_set_hook(s->s_reg, NULL, NULL);
+	trie_free(s->s_match);
+	bset_free(s->s_broker);
+	free(s->s_hits);
 	buf_free(&s->s_body);
-	buf_free(&s->s_targets);
 	free(s);
 }
 
 size_t subs_broker_count(const struct subs *s)
 {
-	return s->s_nbroker;
+	return bset_count(s->s_broker);
 }
 
 void subs_stats(const struct subs *s, uint64_t *messages, uint64_t *deliveries,
@@ -194,81 +205,68 @@ void subs_on_done(void *ctx, uint64_t cookie, const char *id, enum webhook_outco
 	subs_release(s, (uint32_t)(slot - 1));
 }
 
-/* Is filter f (with its NUL) among the n filters of set? */
-static bool subs_in(const char *set, size_t n, const char *f)
+/* A subscription came (added) or goes: matching, targets, broker set. */
+static void subs_on_change(void *ctx, const struct reg_entry *e, bool added)
 {
-	size_t i;
+	struct subs *s = ctx;
+	size_t len = strlen(e->topic);
 
-	for (i = 0; i < n; i++, set += strlen(set) + 1) {
-		if (strcmp(set, f) == 0)
-			return true;
+	if (added) {
+		trie_add(s->s_match, e->topic, len, (void *)(uintptr_t)e);
+		bset_add(s->s_broker, e->topic, len);
+		if (s->s_ops.add_target(s->s_ops.ctx, e) != 0)
+			log_warnx("subscription %s: no deliveries to %s", e->id, e->url);
+		return;
 	}
-	return false;
+	trie_remove(s->s_match, e->topic, len, (void *)(uintptr_t)e);
+	bset_remove(s->s_broker, e->topic, len);
+	s->s_ops.remove_target(s->s_ops.ctx, e->id);
 }
 
-/* The delivery targets follow the registry: one per subscription id. */
-static void subs_sync_targets(struct subs *s)
+static void subs_broker_change(void *ctx, const char *f, size_t len, bool subscribe)
 {
-	size_t n = registry_count(s->s_reg), i;
-	struct buf next = BUF_INITIALIZER;
-	const char *p;
+	struct subs *s = ctx;
 
-	for (i = 0; i < n; i++) {
-		const struct reg_entry *e = registry_at(s->s_reg, i);
-
-		buf_append(&next, e->id, strlen(e->id) + 1);
-		if (!subs_in(buf_data(&s->s_targets), s->s_ntargets, e->id) &&
-		    s->s_ops.add_target(s->s_ops.ctx, e) != 0)
-			log_warnx("subscription %s: no deliveries to %s", e->id, e->url);
+	if (subscribe) {
+		log_info("subscribing to '%s' at the broker (QoS %d)", f, s->s_qos);
+		mqtt_client_subscribe(s->s_mc, f, len, s->s_qos);
+	} else {
+		log_info("no longer subscribed to '%s' at the broker", f);
+		mqtt_client_unsubscribe(s->s_mc, f, len);
 	}
-	for (i = 0, p = buf_data(&s->s_targets); i < s->s_ntargets; i++, p += strlen(p) + 1) {
-		if (!subs_in(buf_data(&next), n, p))
-			s->s_ops.remove_target(s->s_ops.ctx, p);
-	}
-	buf_free(&s->s_targets);
-	s->s_targets = next;
-	s->s_ntargets = n;
 }
 
 void subs_sync(struct subs *s)
 {
-	size_t n = registry_count(s->s_reg), m, i;
-	struct topic_span *f = xcalloc(n ? n : 1, sizeof(*f));
-	struct buf next = BUF_INITIALIZER;
-	const char *p;
+	/* Subscribes what is new first, then unsubscribes what is no longer
+	 * needed: in between a message may come twice, never not at all. */
+	bset_flush(s->s_broker, subs_broker_change, s);
+}
 
-	for (i = 0; i < n; i++) {
-		f[i].s = registry_at(s->s_reg, i)->topic;
-		f[i].len = strlen(f[i].s);
+/* trie_match_fn: one registered filter matches. */
+static void subs_hit(void *ctx, void *value)
+{
+	struct subs *s = ctx;
+
+	if (s->s_nhits == s->s_caphits) {
+		s->s_caphits = s->s_caphits ? s->s_caphits * 2 : 16;
+		s->s_hits = xrealloc(s->s_hits, s->s_caphits * sizeof(*s->s_hits));
 	}
-	m = topic_broker_set(f, n, &next);
-	free(f);
-	/*
-	 * Subscribe what is new first, then unsubscribe what is no longer
-	 * needed: in between a message may come twice, never not at all.
-	 */
-	for (i = 0, p = buf_data(&next); i < m; i++, p += strlen(p) + 1) {
-		if (!subs_in(buf_data(&s->s_broker), s->s_nbroker, p)) {
-			log_info("subscribing to '%s' at the broker (QoS %d)", p, s->s_qos);
-			mqtt_client_subscribe(s->s_mc, p, strlen(p), s->s_qos);
-		}
-	}
-	for (i = 0, p = buf_data(&s->s_broker); i < s->s_nbroker; i++, p += strlen(p) + 1) {
-		if (!subs_in(buf_data(&next), m, p)) {
-			log_info("no longer subscribed to '%s' at the broker", p);
-			mqtt_client_unsubscribe(s->s_mc, p, strlen(p));
-		}
-	}
-	buf_free(&s->s_broker);
-	s->s_broker = next;
-	s->s_nbroker = m;
-	subs_sync_targets(s);
+	s->s_hits[s->s_nhits++] = value;
+}
+
+static int subs_by_seq(const void *a, const void *b)
+{
+	const struct reg_entry *x = *(const struct reg_entry *const *)a;
+	const struct reg_entry *y = *(const struct reg_entry *const *)b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 void subs_on_message(void *ctx, const struct mqtt_message *msg, uint64_t token)
 {
 	struct subs *s = ctx;
-	size_t i, n = registry_count(s->s_reg), hits = 0;
+	size_t i, hits = 0;
 	uint32_t slot = 0;
 	uint64_t cookie = 0;
 
@@ -283,11 +281,14 @@ void subs_on_message(void *ctx, const struct mqtt_message *msg, uint64_t token)
 		slot = subs_hold(s, msg, token);
 		cookie = subs_cookie(s, slot);
 	}
-	for (i = 0; i < n; i++) {
-		const struct reg_entry *e = registry_at(s->s_reg, i);
+	/* Deliveries go in registration order, as the registry lists them. */
+	s->s_nhits = 0;
+	trie_match(s->s_match, msg->topic, msg->topic_len, subs_hit, s);
+	if (s->s_nhits > 1)
+		qsort(s->s_hits, s->s_nhits, sizeof(*s->s_hits), subs_by_seq);
+	for (i = 0; i < s->s_nhits; i++) {
+		const struct reg_entry *e = s->s_hits[i];
 
-		if (!topic_match(e->topic, strlen(e->topic), msg->topic, msg->topic_len))
-			continue;
 		buf_reset(&s->s_body);
 		subs_body(&s->s_body, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
 		          msg->retain, msg->qos, e->args, e->kwargs);

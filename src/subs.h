@@ -2,14 +2,17 @@
  * subs: the subscription side of DESIGN §6 and §7, between the registry,
  * the MQTT client and the webhook deliveries.
  *
- * - The broker's subscriptions follow the registry: subs_sync() computes
- *   the broker set (topic_broker_set: no topic matches two of its
- *   filters, so a message arrives once however the registrations overlap)
- *   and subscribes or unsubscribes only what changed.
+ * - The broker's subscriptions follow the registry, one change at a time
+ *   (its hook, registry_set_hook): the broker set (bset: no topic matches
+ *   two of its filters, so a message arrives once however the
+ *   registrations overlap) is kept up to date as each subscription comes
+ *   and goes, and subs_sync() subscribes or unsubscribes what changed.
+ *   Delivery targets are added and removed with each subscription.
  * - Each inbound message (subs_on_message, the client's delivery hook) is
- *   matched against every registered filter; each match gets one delivery
- *   (the webhook body of §6) handed to the deliver function, which queues
- *   it.
+ *   matched through a trie of the registered filters (its cost does not
+ *   grow with the number of subscriptions that do not match); each match
+ *   gets one delivery (the webhook body of §6), in registration order,
+ *   handed to the deliver function, which queues it.
  * - A QoS 1/2 message (non-zero token) is held until every one of its
  *   deliveries has ended, whatever the outcome (subs_on_done: answered
  *   2xx, failed for good, dropped over max_pending, cancelled with its
@@ -42,7 +45,9 @@ struct subs;
 
 /*
  * Where deliveries go (the webhook client, or a test's recorder).
- * add_target/remove_target follow the registry (subs_sync); deliver
+ * add_target/remove_target follow the registry (called as each
+ * subscription is added or removed, and for each one there is when
+ * subs_new is called); deliver
  * queues one body for one subscription: 0, or -1 when it cannot (no
  * target for it: counted and logged). A delivery deliver accepted must
  * end in exactly one subs_on_done(cookie) call later (or during the
@@ -69,9 +74,11 @@ struct subs_ops {
 void subs_body(struct buf *out, const char *topic, size_t topic_len, const void *payload,
                size_t payload_len, bool retained, int qos, const char *args, const char *kwargs);
 
+/* Takes the registry's hook (registry_set_hook) until subs_free. */
 struct subs *subs_new(struct registry *reg, struct mqtt_client *mc, int qos,
                       const struct subs_ops *ops);
-/* After every change of the registry (and once at start). */
+/* Subscribe and unsubscribe at the broker what the registry's changes
+ * since the last call (or subs_new) need. */
 void subs_sync(struct subs *s);
 /* An mqtt_message_fn: ctx is the struct subs. */
 void subs_on_message(void *ctx, const struct mqtt_message *msg, uint64_t token);

@@ -52,6 +52,8 @@ void topic_filter_join(const char *a, size_t alen, const char *b, size_t blen, s
  * (a filter another covers is dropped; two that overlap are joined), so a
  * broker that sends one copy per matching subscription still sends one.
  * Appended to out NUL-terminated, one after the other; returns how many.
+ * O(n^2) and more: the daemon keeps the set with bset, one change at a
+ * time. Public for the tests: test_bset checks bset against it.
  */
 size_t topic_broker_set(const struct topic_span *f, size_t n, struct buf *out);
 

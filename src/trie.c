@@ -14,8 +14,10 @@ struct tnode {
 	struct tnode *parent;
 	struct tnode *next;        /* the next node in its hash bucket */
 	struct tnode *plus, *hash; /* the '+' and '#' children, also in the table */
-	size_t nchildren;          /* children of every kind */
-	void **values;             /* added under the filter that ends here */
+	struct tnode *kids;        /* every child, through sib/psib (trie_overlap) */
+	struct tnode *sib, *psib;
+	size_t nchildren; /* children of every kind */
+	void **values;    /* added under the filter that ends here */
 	size_t nvalues, capvalues;
 	size_t hv; /* hash of (parent, level) */
 	enum tn_kind kind;
@@ -153,6 +155,10 @@ static struct tnode *tr_child(struct trie *t, struct tnode *parent, const char *
 	t->buckets[slot] = c;
 	t->nnodes++;
 	parent->nchildren++;
+	c->sib = parent->kids;
+	if (parent->kids != NULL)
+		parent->kids->psib = c;
+	parent->kids = c;
 	if (kind == TN_PLUS)
 		parent->plus = c;
 	else if (kind == TN_HASH)
@@ -199,6 +205,12 @@ static void tr_unlink(struct trie *t, struct tnode *n)
 	*pp = n->next;
 	t->nnodes--;
 	n->parent->nchildren--;
+	if (n->psib != NULL)
+		n->psib->sib = n->sib;
+	else
+		n->parent->kids = n->sib;
+	if (n->sib != NULL)
+		n->sib->psib = n->psib;
 	if (n->kind == TN_PLUS)
 		n->parent->plus = NULL;
 	else if (n->kind == TN_HASH)
@@ -287,4 +299,70 @@ static void tr_walk(const struct trie *t, const struct tnode *n, const char *p, 
 void trie_match(const struct trie *t, const char *name, size_t len, trie_match_fn *fn, void *ctx)
 {
 	tr_walk(t, t->root, name, name + len, fn, ctx);
+}
+
+/* Every value at n and below it; at the root, none under a '$' level. */
+static void tr_report_all(const struct tnode *n, trie_match_fn *fn, void *ctx)
+{
+	const struct tnode *c;
+
+	tr_report(n, fn, ctx);
+	for (c = n->kids; c != NULL; c = c->sib) {
+		if (n->kind == TN_ROOT && c->kind == TN_EXACT && c->len > 0 && c->level[0] == '$')
+			continue;
+		tr_report_all(c, fn, ctx);
+	}
+}
+
+/*
+ * The filters below n that can match a topic name some filter with the
+ * levels from p (NULL: past its last level) also matches: the overlap of
+ * topic_filters_overlap(), walked level by level.
+ */
+static void tr_overlap(const struct trie *t, const struct tnode *n, const char *p, const char *end,
+                       trie_match_fn *fn, void *ctx)
+{
+	bool root = n->kind == TN_ROOT;
+	const struct tnode *c;
+	const char *next;
+	size_t len;
+
+	if (p == NULL) {
+		tr_report(n, fn, ctx);
+		if (n->hash != NULL)
+			tr_report(n->hash, fn, ctx); /* "a/#" and "a" */
+		return;
+	}
+	len = tr_level(p, end);
+	next = p + len < end ? p + len + 1 : NULL;
+	if (len == 1 && p[0] == '#') {
+		/* "a/#" meets "a" and everything below it, but a leading '#'
+		 * no '$' level. */
+		tr_report_all(n, fn, ctx);
+		return;
+	}
+	/* A stored leading wildcard never meets a '$' level, nor a filter's
+	 * leading wildcard a stored '$' level. */
+	if (!(root && p[0] == '$')) {
+		if (n->hash != NULL)
+			tr_report(n->hash, fn, ctx);
+		if (n->plus != NULL)
+			tr_overlap(t, n->plus, next, end, fn, ctx);
+	}
+	if (len == 1 && p[0] == '+') {
+		for (c = n->kids; c != NULL; c = c->sib) {
+			if (c->kind != TN_EXACT || (root && c->len > 0 && c->level[0] == '$'))
+				continue;
+			tr_overlap(t, c, next, end, fn, ctx);
+		}
+		return;
+	}
+	c = tr_find(t, n, p, len);
+	if (c != NULL)
+		tr_overlap(t, c, next, end, fn, ctx);
+}
+
+void trie_overlap(const struct trie *t, const char *f, size_t flen, trie_match_fn *fn, void *ctx)
+{
+	tr_overlap(t, t->root, f, f + flen, fn, ctx);
 }

@@ -46,6 +46,13 @@ bool trie_remove(struct trie *t, const char *f, size_t flen, void *value);
  * change the trie.
  */
 void trie_match(const struct trie *t, const char *name, size_t len, trie_match_fn *fn, void *ctx);
+/*
+ * fn(ctx, value) for every pair whose filter overlaps filter f (a valid
+ * filter): some topic name matches both (topic_filters_overlap()). Costs
+ * the levels it has to visit: all of a subtree under a '#' of f, all the
+ * children of a level where f has '+'.
+ */
+void trie_overlap(const struct trie *t, const char *f, size_t flen, trie_match_fn *fn, void *ctx);
 /* (filter, value) pairs held. */
 size_t trie_count(const struct trie *t);
 

@@ -42,7 +42,7 @@ enum hook_tstate { HT_IDLE, HT_WAITING, HT_BUSY, HT_BACKOFF };
 
 struct hook_target {
 	struct webhook *t_wh;
-	struct hook_target *t_next; /* all targets */
+	struct hook_target *t_next; /* in its bucket of w_tab */
 	char *t_id, *t_url, *t_path;
 	struct whpool_req t_req; /* its head delivery, to the pool; r_host: its host */
 	struct hook_delivery *t_head, *t_tail;
@@ -59,8 +59,9 @@ struct webhook {
 	struct loop *w_loop;
 	struct webhook_opts w_opts;
 	char *w_ua;
-	struct whpool *w_pool; /* hosts and connections */
-	struct hook_target *w_targets;
+	struct whpool *w_pool;      /* hosts and connections */
+	struct hook_target **w_tab; /* targets by id: w_tabsize buckets, a power of two */
+	size_t w_tabsize, w_ntargets;
 	struct webhook_stats w_stats; /* connects, lookups, conns: the pool's */
 	/* Backlog: targets at or over the high mark (webhook_on_backlog). */
 	size_t w_full;
@@ -90,15 +91,67 @@ void webhook_opts_init(struct webhook_opts *o)
 
 /* ---- targets ---- */
 
+/* FNV-1a of a target id: its bucket in w_tab. */
+static size_t hook_id_hash(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*id != '\0') {
+		h ^= (unsigned char)*id++;
+		h *= 1099511628211ULL;
+	}
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* The link that points to target id (to *NULL when there is none). */
+static struct hook_target **hook_target_link(const struct webhook *wh, const char *id)
+{
+	struct hook_target **pp;
+
+	if (wh->w_tabsize == 0)
+		return NULL;
+	for (pp = &wh->w_tab[hook_id_hash(id) & (wh->w_tabsize - 1)]; *pp != NULL;
+	     pp = &(*pp)->t_next) {
+		if (strcmp((*pp)->t_id, id) == 0)
+			break;
+	}
+	return pp;
+}
+
 static struct hook_target *hook_target_find(const struct webhook *wh, const char *id)
 {
-	struct hook_target *t;
+	struct hook_target **pp = hook_target_link(wh, id);
 
-	for (t = wh->w_targets; t != NULL; t = t->t_next) {
-		if (strcmp(t->t_id, id) == 0)
-			return t;
+	return pp != NULL ? *pp : NULL;
+}
+
+/* Into w_tab, which doubles once it holds as many targets as buckets. */
+static void hook_target_insert(struct webhook *wh, struct hook_target *t)
+{
+	size_t i, slot;
+
+	if (wh->w_ntargets >= wh->w_tabsize) {
+		size_t n = wh->w_tabsize ? wh->w_tabsize * 2 : 64;
+		struct hook_target **tab = xcalloc(n, sizeof(*tab));
+
+		for (i = 0; i < wh->w_tabsize; i++) {
+			struct hook_target *c, *next;
+
+			for (c = wh->w_tab[i]; c != NULL; c = next) {
+				next = c->t_next;
+				slot = hook_id_hash(c->t_id) & (n - 1);
+				c->t_next = tab[slot];
+				tab[slot] = c;
+			}
+		}
+		free(wh->w_tab);
+		wh->w_tab = tab;
+		wh->w_tabsize = n;
 	}
-	return NULL;
+	slot = hook_id_hash(t->t_id) & (wh->w_tabsize - 1);
+	t->t_next = wh->w_tab[slot];
+	wh->w_tab[slot] = t;
+	wh->w_ntargets++;
 }
 
 /*
@@ -348,19 +401,23 @@ static void hook_target_free(struct hook_target *t, enum webhook_outcome outcome
 void webhook_free(struct webhook *wh)
 {
 	struct hook_target *t, *tn;
+	size_t i;
 
 	if (wh == NULL)
 		return;
 	/* No news while everything goes: see webhook.h for the done hook. */
 	wh->w_backlog_fn = NULL;
 	wh->w_done_fn = NULL;
-	for (t = wh->w_targets; t != NULL; t = tn) {
-		tn = t->t_next;
-		if (t->t_timer != 0)
-			loop_timer_del(wh->w_loop, t->t_timer);
-		whpool_cancel(wh->w_pool, &t->t_req);
-		hook_target_free(t, WEBHOOK_CANCELLED);
+	for (i = 0; i < wh->w_tabsize; i++) {
+		for (t = wh->w_tab[i]; t != NULL; t = tn) {
+			tn = t->t_next;
+			if (t->t_timer != 0)
+				loop_timer_del(wh->w_loop, t->t_timer);
+			whpool_cancel(wh->w_pool, &t->t_req);
+			hook_target_free(t, WEBHOOK_CANCELLED);
+		}
 	}
+	free(wh->w_tab);
 	whpool_free(wh->w_pool);
 	free(wh->w_ua);
 	free(wh);
@@ -419,8 +476,7 @@ int webhook_add_target(struct webhook *wh, const char *id, const char *url, char
 	url_free(&u);
 	t->t_req.r_host = h;
 	t->t_req.r_arg = t;
-	t->t_next = wh->w_targets;
-	wh->w_targets = t;
+	hook_target_insert(wh, t);
 	return 0;
 }
 
@@ -438,14 +494,11 @@ int webhook_remove_target(struct webhook *wh, const char *id)
 {
 	struct hook_target **pp, *t;
 
-	for (pp = &wh->w_targets; *pp != NULL; pp = &(*pp)->t_next) {
-		if (strcmp((*pp)->t_id, id) == 0)
-			break;
-	}
-	t = *pp;
-	if (t == NULL)
+	pp = hook_target_link(wh, id);
+	if (pp == NULL || (t = *pp) == NULL)
 		return -1;
 	*pp = t->t_next;
+	wh->w_ntargets--;
 	whpool_cancel(wh->w_pool, &t->t_req); /* an answer on its way is ignored */
 	if (t->t_timer != 0)
 		loop_timer_del(wh->w_loop, t->t_timer);

@@ -85,6 +85,11 @@ struct fake {
 	char subs[16][32];
 	int nsubs;
 	uint8_t suback_rc;
+	/* hold_subacks: SUBSCRIBEs counted, their packet ids kept, no SUBACK. */
+	bool hold_subacks;
+	int sub_packets;
+	uint16_t held_subs[512];
+	int nheld_subs;
 	/* Bytes of everything the client sent, in order, for order checks. */
 	char order[256];
 	size_t order_len;
@@ -213,6 +218,12 @@ static void fake_packet(struct fake *f, const struct mqtt_packet *p, const char 
 		if (f->nsubs < 16)
 			snprintf(f->subs[f->nsubs++], sizeof(f->subs[0]), "%c%.*s",
 			         p->type == MQTT_SUBSCRIBE ? '+' : '-', (int)flen, p->body + 2);
+		f->sub_packets++;
+		if (f->hold_subacks && p->type == MQTT_SUBSCRIBE) {
+			ck_assert_int_lt(f->nheld_subs, (int)nitems(f->held_subs));
+			f->held_subs[f->nheld_subs++] = p->packet_id;
+			break;
+		}
 		if (p->type == MQTT_UNSUBSCRIBE) {
 			mqtt_encode_ack(&out, MQTT_UNSUBACK, p->packet_id);
 			break;
@@ -1610,6 +1621,65 @@ START_TEST(subscriptions_follow_the_session)
 }
 END_TEST
 
+/* The held SUBACKs go now (granted QoS 1). */
+static void fake_release_subacks(struct fake *f)
+{
+	int i;
+
+	for (i = 0; i < f->nheld_subs; i++) {
+		uint8_t suback[5] = {0x90, 3, (uint8_t)(f->held_subs[i] >> 8),
+		                     (uint8_t)f->held_subs[i], 1};
+
+		fake_send(f, suback, sizeof(suback));
+	}
+	f->nheld_subs = 0;
+}
+
+/*
+ * 300 filters subscribed at once: at most 64 SUBSCRIBEs await their SUBACK
+ * at any time (packet ids are shared with publishes and number 65535; a
+ * connect with 100,000 filters would have run out), each id unique among
+ * them; the rest go as SUBACKs come, and all 300 are granted.
+ */
+START_TEST(subscribe_window)
+{
+	char f[32];
+	int i, j, granted = 0;
+
+	suback_seen[0] = '\0';
+	mc = new_client();
+	mqtt_client_on_suback(mc, on_suback, NULL);
+	mqtt_client_start(mc);
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	fk.hold_subacks = true;
+	for (i = 0; i < 300; i++) {
+		snprintf(f, sizeof(f), "w/%d", i);
+		ck_assert_int_eq(mqtt_client_subscribe(mc, f, strlen(f), 1), 0);
+	}
+	ck_assert(RUN_UNTIL(fk.sub_packets == 64));
+	/* A while longer: no 65th before a SUBACK. */
+	{
+		uint64_t end = loop_clock_ms() + 100;
+
+		while (loop_clock_ms() < end)
+			loop_run_once(loop, 20);
+	}
+	ck_assert_int_eq(fk.sub_packets, 64);
+	for (i = 0; i < fk.nheld_subs; i++)
+		for (j = i + 1; j < fk.nheld_subs; j++)
+			ck_assert_uint_ne(fk.held_subs[i], fk.held_subs[j]);
+	fk.hold_subacks = false;
+	fake_release_subacks(&fk);
+	ck_assert(RUN_UNTIL(fk.sub_packets == 300));
+	/* The SUBACKs arrived and were taken: the first ones are in the log
+	 * of acknowledged filters (it holds 256 bytes), the link is up. */
+	for (const char *p = suback_seen; (p = strstr(p, "=1;")) != NULL; p++)
+		granted++;
+	ck_assert_int_gt(granted, 10);
+	ck_assert(mqtt_client_connected(mc));
+}
+END_TEST
+
 /*
  * queue.spool: a QoS 1 message never acknowledged survives the client
  * (a kill -9 frees nothing; here the client is freed without delivering),
@@ -1772,6 +1842,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, inbound_ack_after_reconnect_ignored);
 	tcase_add_test(tc, subscriptions_follow_the_session);
 	tcase_add_test(tc, spool_survives_the_client);
+	tcase_add_test(tc, subscribe_window);
 	tcase_add_test(tc, pause_holds_input);
 	suite_add_tcase(s, tc);
 	return s;

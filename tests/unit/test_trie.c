@@ -2,7 +2,8 @@
  * test_trie: the topic-filter trie (issue 17) against the linear matcher
  * it replaces: fixed cases for wildcards and '$' topics, then randomized
  * filters and names where every trie_match must report exactly the
- * filters topic_match accepts, through adds and removes.
+ * filters topic_match accepts, through adds and removes (and trie_overlap
+ * against topic_filters_overlap).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -189,6 +190,21 @@ START_TEST(random_cross_check)
 				ck_abort_msg("round %u: filter \"%s\" and name \"%s\": trie %u, "
 				             "topic_match %d",
 				             round, filters[i], buf_data(&b), h.n[i + 1], want);
+		}
+		/* The filters a random filter overlaps. */
+		random_topic(&b, &seed, true);
+		memset(&h, 0, sizeof(h));
+		trie_overlap(t, buf_data(&b), strlen(buf_data(&b)), count_hit, &h);
+		for (i = 0; i < NFILTERS; i++) {
+			bool want = present[i] &&
+			            topic_filters_overlap(filters[i], strlen(filters[i]),
+			                                  buf_data(&b), strlen(buf_data(&b)));
+
+			if (h.n[i + 1] != (want ? 1u : 0u))
+				ck_abort_msg(
+				        "round %u: filters \"%s\" and \"%s\": trie_overlap %u, "
+				        "topic_filters_overlap %d",
+				        round, filters[i], buf_data(&b), h.n[i + 1], want);
 		}
 	}
 	/* Remove everything: the tree is empty again. */
