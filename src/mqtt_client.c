@@ -503,6 +503,13 @@ static void mc_connect(struct mqtt_client *mc)
 		mc_schedule_reconnect(mc, why);
 		return;
 	}
+	/*
+	 * Backpressure: what the broker has not taken waits in mc_out and
+	 * the queue, where mc_congestion() sees it, not in a kernel send
+	 * buffer that autotuning grows to megabytes. Best effort.
+	 */
+	if (net_set_notsent_lowat(fd, MC_OUT_HIGH) != 0)
+		log_debug("broker %s: TCP_NOTSENT_LOWAT: %s", mc->mc_addr, strerror(errno));
 	mc->mc_fd = fd;
 	mc_set_state(mc, MC_CONNECTING);
 	/* mc_io is the callback for both directions; loop_watch keeps one per fd. */
