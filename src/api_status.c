@@ -155,6 +155,9 @@ static const struct api_counter {
          "Webhook deliveries dropped over webhook.max_pending (logged)."},
         {"http_evicted", API_FIG, offsetof(struct api_figures, http.evicted),
          "Stalled HTTP connections closed to admit a new one (all slots taken)."},
+        {"http_pauses", API_FIG, offsetof(struct api_figures, http.pauses),
+         "Times requests that publish were held unread because the broker's outbound "
+         "queue passed half its bounds (backpressure)."},
 };
 
 static uint64_t api_counter_value(const struct api *api, const struct api_figures *f,

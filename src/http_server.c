@@ -46,6 +46,17 @@
  * of its request in progress, else by its last answer (or accept). Only
  * when every slot is writing an answer is the newcomer refused.
  *
+ * Backpressure (issue 17, http_server_pause): while the server is
+ * paused, a connection whose next request is not a GET or HEAD (known
+ * from its first bytes, before the parser runs) writes what it has
+ * answered and is then parked: no watcher, no timer, in a FIFO. Its
+ * bytes wait in c_in and in the socket, and TCP slows the client down.
+ * When the pause ends, a zero-delay timer takes the parked connections
+ * from the head of the FIFO, oldest first, until the server is paused
+ * again (those left keep their turn); each one's deadlines move later by
+ * the time it was parked, so the pause is never counted as the client's
+ * slowness, and hs_evict passes parked connections by.
+ *
  * Connections over http.max_connections are refused with 503. The first
  * HS_MAX_REFUSED of those at a time get a connection of their own (so the
  * 503 survives a client still sending, see the lingering close); beyond
@@ -106,13 +117,16 @@ struct http_conn {
 	struct http_parser c_parser;
 	enum hs_state c_state;
 	uint64_t c_timer;
-	uint64_t c_last;      /* loop ms: last byte written, or idle/linger since */
-	uint64_t c_req_start; /* loop ms: first byte of the request in progress */
-	uint64_t c_head_at;   /* loop ms: its head was complete, 0 while it is not */
-	bool c_in_request;    /* part of a request read, not yet answered */
-	bool c_continued;     /* "100 Continue" sent for the current request */
-	bool c_refused;       /* over http.max_connections: only the 503 is sent */
-	bool c_closed;        /* fd closed, free pending */
+	uint64_t c_last;               /* loop ms: last byte written, or idle/linger since */
+	uint64_t c_req_start;          /* loop ms: first byte of the request in progress */
+	uint64_t c_head_at;            /* loop ms: its head was complete, 0 while it is not */
+	bool c_in_request;             /* part of a request read, not yet answered */
+	bool c_continued;              /* "100 Continue" sent for the current request */
+	bool c_refused;                /* over http.max_connections: only the 503 is sent */
+	bool c_closed;                 /* fd closed, free pending */
+	bool c_parked;                 /* waiting for http_server_pause(false): no I/O, no timer */
+	uint64_t c_parked_at;          /* loop ms: since when */
+	struct http_conn *c_park_next; /* in s_park_head's FIFO */
 };
 
 struct http_server {
@@ -125,10 +139,15 @@ struct http_server {
 	size_t s_nconns;   /* counted against http.max_connections */
 	size_t s_nrefused; /* refused, still sending their 503 */
 	struct http_limits s_lim;
-	struct http_response s_resp;   /* reused for every request */
-	struct buf s_refusal;          /* the 503 of the refused-at-once, built once */
-	uint64_t s_responses[6];       /* by status class */
-	uint64_t s_evicted;            /* closed to admit a new one (hs_evict) */
+	struct http_response s_resp; /* reused for every request */
+	struct buf s_refusal;        /* the 503 of the refused-at-once, built once */
+	uint64_t s_responses[6];     /* by status class */
+	uint64_t s_evicted;          /* closed to admit a new one (hs_evict) */
+	bool s_paused;               /* http_server_pause(): requests that change state wait */
+	uint64_t s_pauses;           /* times paused */
+	struct http_conn *s_park_head, *s_park_tail; /* parked connections, oldest first */
+	size_t s_nparked;
+	uint64_t s_resume_timer;       /* runs the parked connections after the pause ends */
 	char s_scratch[HS_READ_CHUNK]; /* hs_read's, for connections short of room */
 };
 
@@ -213,6 +232,26 @@ static void hs_conn_free(void *arg)
 	free(c);
 }
 
+/* Take parked c out of the FIFO (a scan: only when a parked one is closed). */
+static void hs_unlink_parked(struct http_conn *c)
+{
+	struct http_server *srv = c->c_srv;
+	struct http_conn **pp = &srv->s_park_head, *prev = NULL;
+
+	while (*pp != NULL && *pp != c) {
+		prev = *pp;
+		pp = &(*pp)->c_park_next;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = c->c_park_next;
+	if (srv->s_park_tail == c)
+		srv->s_park_tail = prev;
+	c->c_park_next = NULL;
+	c->c_parked = false;
+	srv->s_nparked--;
+}
+
 static void hs_conn_close(struct http_conn *c)
 {
 	struct http_server *srv = c->c_srv;
@@ -233,6 +272,8 @@ static void hs_conn_close(struct http_conn *c)
 		srv->s_conns = c->c_next;
 	if (c->c_next != NULL)
 		c->c_next->c_prev = c->c_prev;
+	if (c->c_parked)
+		hs_unlink_parked(c);
 	if (c->c_refused)
 		srv->s_nrefused--;
 	else
@@ -417,6 +458,87 @@ static void hs_request_began(struct http_conn *c)
 }
 
 /*
+ * While the server is paused: must the next request in c_in wait? Every
+ * method but GET and HEAD does (they may publish; GET /health and
+ * /status are still answered). Known from the request line's first
+ * bytes, before the parser runs (it must not see a complete request
+ * twice). A request not begun, or whose method is not known yet, is read
+ * on: that is at most one read of a connection that was idle.
+ */
+static bool hs_must_wait(const struct http_conn *c)
+{
+	static const char *const safe[] = {"GET ", "HEAD "};
+	const char *s = buf_data(&c->c_in), *e = s + buf_len(&c->c_in);
+	size_t i;
+
+	if (!c->c_srv->s_paused)
+		return false;
+	/* The parser skips empty lines before a request line; so does this. */
+	while (s < e && (*s == '\r' || *s == '\n'))
+		s++;
+	if (s == e)
+		return false;
+	for (i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
+		size_t n = strlen(safe[i]);
+
+		if ((size_t)(e - s) < n)
+			n = (size_t)(e - s);
+		if (memcmp(s, safe[i], n) == 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Park c (its answers are all written): no watcher, no timer, at the tail
+ * of the FIFO that hs_resume_fire() runs when the pause ends. Its bytes
+ * wait in c_in and in the socket, where TCP slows the client down.
+ */
+static void hs_park(struct http_conn *c)
+{
+	struct http_server *srv = c->c_srv;
+
+	hs_want(c, 0);
+	if (c->c_timer != 0)
+		loop_timer_del(srv->s_loop, c->c_timer);
+	c->c_timer = 0;
+	c->c_parked = true;
+	c->c_parked_at = loop_now(srv->s_loop);
+	c->c_park_next = NULL;
+	if (srv->s_park_tail != NULL)
+		srv->s_park_tail->c_park_next = c;
+	else
+		srv->s_park_head = c;
+	srv->s_park_tail = c;
+	srv->s_nparked++;
+}
+
+/*
+ * c leaves the FIFO's head: the time it waited for us does not count
+ * against its deadlines (they all move later by as much), so its timer is
+ * armed again for what was left.
+ */
+static void hs_unpark(struct http_conn *c)
+{
+	struct http_server *srv = c->c_srv;
+	uint64_t now = loop_now(srv->s_loop), waited = now - c->c_parked_at, deadline;
+
+	srv->s_park_head = c->c_park_next;
+	if (srv->s_park_head == NULL)
+		srv->s_park_tail = NULL;
+	c->c_park_next = NULL;
+	c->c_parked = false;
+	srv->s_nparked--;
+	c->c_last += waited;
+	c->c_req_start += waited;
+	if (c->c_head_at != 0)
+		c->c_head_at += waited;
+	deadline = hs_deadline(c);
+	c->c_timer = loop_timer_add(srv->s_loop, deadline > now ? (int64_t)(deadline - now) : 0,
+	                            hs_conn_timer, c);
+}
+
+/*
  * Drive the connection as far as it goes without waiting: answer the
  * requests buffered in c_in (up to HS_OUT_BATCH bytes of answers), write
  * them, then wait for whichever event is needed next.
@@ -432,6 +554,12 @@ static void hs_run(struct http_conn *c)
 			return;
 		if (c->c_state == HS_CLOSING) {
 			hs_linger(c);
+			return;
+		}
+		if (hs_must_wait(c)) {
+			/* Paused (backpressure): the answers so far go out first. */
+			if (buf_len(&c->c_out) == 0 || hs_flush(c) == 1)
+				hs_park(c);
 			return;
 		}
 		rc = http_parse_request(&c->c_parser, buf_data(&c->c_in), buf_len(&c->c_in), &req);
@@ -515,7 +643,7 @@ static void hs_conn_io(struct loop *loop, int fd, int mask, void *arg)
 
 	(void)loop;
 	(void)fd;
-	if (c->c_closed)
+	if (c->c_closed || c->c_parked)
 		return;
 	if (mask & LOOP_READ)
 		hs_read(c);
@@ -664,7 +792,7 @@ static bool hs_evict(struct http_server *srv, const char *newcomer)
 	for (c = srv->s_conns; c != NULL; c = c->c_next) {
 		uint64_t t;
 
-		if (c->c_refused || c->c_closed || c->c_state == HS_CLOSING ||
+		if (c->c_refused || c->c_closed || c->c_parked || c->c_state == HS_CLOSING ||
 		    buf_len(&c->c_out) > 0)
 			continue;
 		t = c->c_state != HS_LINGER && c->c_in_request ? c->c_req_start : c->c_last;
@@ -773,6 +901,37 @@ void http_server_stop_accepting(struct http_server *srv)
 	srv->s_fd = -1;
 }
 
+/* The pause ended: run the parked connections, oldest first, until it begins again. */
+static int64_t hs_resume_fire(struct loop *loop, uint64_t id, void *arg)
+{
+	struct http_server *srv = arg;
+
+	(void)loop;
+	(void)id;
+	srv->s_resume_timer = 0;
+	while (!srv->s_paused && srv->s_park_head != NULL) {
+		struct http_conn *c = srv->s_park_head;
+
+		hs_unpark(c);
+		hs_run(c);
+	}
+	return LOOP_TIMER_STOP;
+}
+
+void http_server_pause(struct http_server *srv, bool paused)
+{
+	if (paused == srv->s_paused)
+		return;
+	srv->s_paused = paused;
+	if (paused) {
+		srv->s_pauses++;
+		return;
+	}
+	/* Not from here: the caller may be inside a handler, or the broker's I/O. */
+	if (srv->s_park_head != NULL && srv->s_resume_timer == 0)
+		srv->s_resume_timer = loop_timer_add(srv->s_loop, 0, hs_resume_fire, srv);
+}
+
 size_t http_server_connections(const struct http_server *srv)
 {
 	return srv->s_nconns;
@@ -783,6 +942,8 @@ void http_server_stats(const struct http_server *srv, struct http_server_stats *
 	memcpy(st->responses, srv->s_responses, sizeof(st->responses));
 	st->connections = srv->s_nconns;
 	st->evicted = srv->s_evicted;
+	st->pauses = srv->s_pauses;
+	st->parked = srv->s_nparked;
 }
 
 uint16_t http_server_port(const struct http_server *srv)
@@ -804,6 +965,8 @@ void http_server_free(struct http_server *srv)
 	if (srv == NULL)
 		return;
 	http_server_stop_accepting(srv);
+	if (srv->s_resume_timer != 0)
+		loop_timer_del(srv->s_loop, srv->s_resume_timer);
 	while (srv->s_conns != NULL)
 		hs_conn_close(srv->s_conns);
 	buf_free(&srv->s_resp.body);

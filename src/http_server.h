@@ -62,12 +62,28 @@ struct http_server *http_server_new(struct loop *loop, const struct http_server_
                                     http_handler_fn *handler, void *ctx, char *err, size_t errlen);
 /* Stop accepting new connections (shutdown); existing ones finish. */
 void http_server_stop_accepting(struct http_server *srv);
+/*
+ * Backpressure (issue 17): while paused, a request whose method is not
+ * GET or HEAD is not parsed nor answered: its connection, once its
+ * earlier answers are written, is parked (nothing read from it, so TCP
+ * slows the client; no timeout runs: time parked does not count against
+ * http.timeout, http.header_timeout or the body rate, and a parked
+ * connection is never evicted). GET and HEAD requests (/health, /status)
+ * are answered as usual, and new connections accepted. When the pause
+ * ends, the parked connections are run again from the next loop
+ * iteration, oldest first, until the server is paused again. main
+ * pauses the server while the broker's outbound queue is congested
+ * (mqtt_client_on_congestion).
+ */
+void http_server_pause(struct http_server *srv, bool paused);
 /* Open client connections (refused ones not counted). */
 size_t http_server_connections(const struct http_server *srv);
 /* Responses sent, by status class (index 1..5 for 1xx..5xx). */
 struct http_server_stats {
 	uint64_t responses[6];
 	uint64_t evicted; /* stalled connections closed to admit a new one */
+	uint64_t pauses;  /* times http_server_pause(srv, true) began a pause */
+	size_t parked;    /* connections waiting for the pause to end */
 	size_t connections;
 };
 void http_server_stats(const struct http_server *srv, struct http_server_stats *st);

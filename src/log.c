@@ -388,3 +388,14 @@ void log_flush_limits(bool all)
 			log_limit_summary(lim, lim->ll_suppressed, now);
 	}
 }
+
+void log_info_limited(struct log_limit *lim, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_limited(lim, LOGL_INFO, 0, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}

@@ -75,6 +75,8 @@ struct log_limit {
 void log_warnx_limited(struct log_limit *lim, const char *fmt, ...) ATTR_PRINTF(2, 3);
 /* With ": strerror(errno)" appended, as log_warn. */
 void log_warn_limited(struct log_limit *lim, const char *fmt, ...) ATTR_PRINTF(2, 3);
+/* At info, for a state that a load can make flap (backpressure on and off). */
+void log_info_limited(struct log_limit *lim, const char *fmt, ...) ATTR_PRINTF(2, 3);
 /*
  * Write the summary of every kind whose interval has passed with
  * occurrences untold; with all, of every kind with occurrences untold

@@ -88,6 +88,16 @@ static void main_backlog(void *ctx, bool backlogged)
 }
 
 /*
+ * The broker's outbound queue passed half its bounds (or is back to a
+ * quarter, or the link is down): stop answering requests that publish
+ * until it drains, so hosts are slowed by TCP instead of refused 503.
+ */
+static void main_congestion(void *ctx, bool congested)
+{
+	http_server_pause(ctx, congested);
+}
+
+/*
  * The TLS settings of the broker link (broker) or of https webhooks as a
  * tls_conf: the files are read and checked here. NULL with err
  * "FILE:LINE: key: what is wrong" when one of them does not load.
@@ -333,6 +343,7 @@ static int main_setup_http(struct main_ctx *m)
 		return 1;
 	}
 	api_set_server(m->m_api, m->m_srv);
+	mqtt_client_on_congestion(m->m_mc, main_congestion, m->m_srv);
 	return MAIN_GO_ON;
 }
 
@@ -395,6 +406,8 @@ static void main_run(struct main_ctx *m)
  */
 static int main_exit(struct main_ctx *m, int status)
 {
+	if (m->m_mc != NULL)
+		mqtt_client_on_congestion(m->m_mc, NULL, NULL); /* the server goes first */
 	http_server_free(m->m_srv);
 	presence_free(m->m_presence);
 	api_free(m->m_api);

@@ -82,6 +82,53 @@ static void mc_set_state(struct mqtt_client *mc, enum mc_state state)
 		log_debug("broker %s: %s -> %s", mc->mc_addr, mc_states[mc->mc_state].s_name,
 		          mc_states[state].s_name);
 	mc->mc_state = state;
+	mc_congestion(mc);
+}
+
+/*
+ * Hysteresis on the outbound queue while CONNECTED (see
+ * mqtt_client_on_congestion): congested past half of either bound, not
+ * congested again at or below a quarter of both; never congested in any
+ * other state.
+ */
+void mc_congestion(struct mqtt_client *mc)
+{
+	static struct log_limit lim_on, lim_drained, lim_down;
+	const struct mqtt_outq *q = &mc->mc_q;
+	size_t n = q->q_queue.l_count, bytes = q->q_queue_bytes;
+	bool on;
+
+	if (mc->mc_state != MC_CONNECTED)
+		on = false;
+	else if (mc->mc_congested)
+		on = n > q->q_max_messages / 4 || bytes > q->q_max_bytes / 4;
+	else
+		on = n > q->q_max_messages / 2 || bytes > q->q_max_bytes / 2;
+	if (on == mc->mc_congested)
+		return;
+	mc->mc_congested = on;
+	if (on) {
+		mc->mc_st.congestions++;
+		log_info_limited(&lim_on,
+		                 "broker %s: %zu message(s), %zu bytes waiting, over half of "
+		                 "queue.max_messages or queue.max_bytes: new requests wait",
+		                 mc->mc_addr, n, bytes);
+	} else if (mc->mc_state == MC_CONNECTED) {
+		log_info_limited(&lim_drained,
+		                 "broker %s: queue down to a quarter: requests are read again",
+		                 mc->mc_addr);
+	} else {
+		log_info_limited(&lim_down, "broker %s: not connected: requests are read again",
+		                 mc->mc_addr);
+	}
+	if (mc->mc_on_congestion != NULL)
+		mc->mc_on_congestion(mc->mc_on_congestion_ctx, on);
+}
+
+void mqtt_client_on_congestion(struct mqtt_client *mc, mqtt_congestion_fn *fn, void *ctx)
+{
+	mc->mc_on_congestion = fn;
+	mc->mc_on_congestion_ctx = ctx;
 }
 
 bool mc_linked(const struct mqtt_client *mc)
@@ -483,6 +530,13 @@ static void mc_connect(struct mqtt_client *mc)
 		mc_schedule_reconnect(mc, why);
 		return;
 	}
+	/*
+	 * Backpressure: what the broker has not taken waits in mc_out and
+	 * the queue, where mc_congestion() sees it, not in a kernel send
+	 * buffer that autotuning grows to megabytes. Best effort.
+	 */
+	if (net_set_notsent_lowat(fd, MC_OUT_HIGH) != 0)
+		log_debug("broker %s: TCP_NOTSENT_LOWAT: %s", mc->mc_addr, strerror(errno));
 	mc->mc_fd = fd;
 	mc_set_state(mc, MC_CONNECTING);
 	/* mc_io is the callback for both directions; loop_watch keeps one per fd. */

@@ -93,8 +93,9 @@ struct mqtt_client_stats {
 	size_t acks_held;          /* inbound QoS 1/2 messages whose PUBACK/PUBREC waits */
 	size_t queue_messages;     /* now in the offline queue */
 	size_t queue_bytes;
-	size_t inflight; /* QoS 1/2 messages sent and not yet acknowledged */
-	uint64_t pauses; /* times reading was paused (mqtt_client_pause) */
+	size_t inflight;      /* QoS 1/2 messages sent and not yet acknowledged */
+	uint64_t pauses;      /* times reading was paused (mqtt_client_pause) */
+	uint64_t congestions; /* times the queue passed half its bounds (on_congestion) */
 };
 
 /*
@@ -182,6 +183,21 @@ int mqtt_client_input(struct mqtt_client *mc, const void *data, size_t len);
  * count as a dead link), so TCP makes the broker hold its messages.
  */
 void mqtt_client_pause(struct mqtt_client *mc, bool paused);
+
+/*
+ * Flow control for outbound messages (backpressure, issue 17): fn(ctx,
+ * true) when, connected, the outbound queue (messages waiting for the
+ * window or for room on the connection) passes half of queue.max_messages
+ * or of queue.max_bytes; fn(ctx, false) when it is at or below a quarter
+ * of both again, or the connection is no longer CONNECTED (the offline
+ * queue and its 503 queue_full take over then). The caller stops taking
+ * publishes meanwhile (main pauses the HTTP server), so a host is slowed
+ * down by TCP instead of refused. fn may be called from inside
+ * mqtt_client_publish() and from any of the client's callbacks; it must
+ * not call back into the client. Each edge is logged at info (rate-limited).
+ */
+typedef void mqtt_congestion_fn(void *ctx, bool congested);
+void mqtt_client_on_congestion(struct mqtt_client *mc, mqtt_congestion_fn *fn, void *ctx);
 
 bool mqtt_client_connected(const struct mqtt_client *mc);
 void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *st);

@@ -68,6 +68,7 @@ void mc_drain_queue(struct mqtt_client *mc)
 	while (mc_linked(mc) && buf_len(&mc->mc_out) < MC_OUT_HIGH &&
 	       (m = mq_next(&mc->mc_q)) != NULL)
 		mc_send(mc, m, false);
+	mc_congestion(mc);
 }
 
 /*
@@ -155,8 +156,10 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 		return MQTT_PUB_SENT;
 	}
 	mq_enqueue(&mc->mc_q, m);
-	if (connected)
+	if (connected) {
+		mc_congestion(mc);
 		return MQTT_PUB_SENT; /* waits only for window or buffer room */
+	}
 	mc->mc_q.q_queued++;
 	return MQTT_PUB_QUEUED;
 }

@@ -67,6 +67,9 @@ struct mqtt_client {
 	unsigned mc_quick_closes; /* accepted links in a row the broker closed early */
 	bool mc_writing;          /* write watcher installed */
 	bool mc_paused;           /* mqtt_client_pause(): not reading from the broker */
+	bool mc_congested;        /* the queue passed half its bounds (mc_congestion) */
+	mqtt_congestion_fn *mc_on_congestion;
+	void *mc_on_congestion_ctx;
 	bool mc_ever_connected;
 	unsigned mc_rand;
 	char *mc_lw_topic; /* baseTopic + lwTopic; NULL: no will, no status */
@@ -97,6 +100,8 @@ void mc_want_write(struct mqtt_client *mc);
 void mc_lost(struct mqtt_client *mc, const char *fmt, ...) ATTR_PRINTF(2, 3);
 /* Acknowledgements or room came: the state takes its next step (stopping). */
 void mc_progress(struct mqtt_client *mc);
+/* The queue's level or the state changed: tell the congestion hook of an edge. */
+void mc_congestion(struct mqtt_client *mc);
 
 /* mqtt_session.c: the session's side. */
 /* TCP (and TLS) is up: CONNECT, with the will when there is a status topic. */

@@ -127,6 +127,18 @@ int net_set_nodelay(int fd)
 	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
+int net_set_notsent_lowat(int fd, unsigned bytes)
+{
+#ifdef TCP_NOTSENT_LOWAT
+	return setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof(bytes));
+#else
+	(void)fd;
+	(void)bytes;
+	errno = ENOPROTOOPT;
+	return -1;
+#endif
+}
+
 const char *net_addr_text(const char *host, uint16_t port, char *out, size_t outlen)
 {
 	bool v6 = strchr(host, ':') != NULL;

@@ -86,6 +86,13 @@ void net_addrs_free(char **addrs, size_t n);
 /* 0 or -1 with errno set. */
 int net_set_nodelay(int fd);
 /*
+ * TCP_NOTSENT_LOWAT: the kernel keeps at most about `bytes` written but
+ * not yet sent (waiting for the peer's window); beyond that, writes return
+ * EAGAIN and select() waits. Bytes in flight are not limited. 0, or -1 with
+ * errno set (ENOPROTOOPT where the option does not exist).
+ */
+int net_set_notsent_lowat(int fd, unsigned bytes);
+/*
  * "host:port" into out, an IPv6 address in brackets ("[::1]:1883"); port
  * 0: the host alone ("[::1]"). Returns out.
  */

@@ -559,29 +559,31 @@ START_TEST(test_status)
 	ck_assert_ptr_null(resp.content_type);
 	/* Without a server the HTTP counters are zero; the stub reports
 	 * published = its publish calls (2: A sent, B refused by the stub). */
-	ck_assert_str_eq(body, "{\"version\":\"" PACKAGE_VERSION "\",\"connected\":true,"
-	                       "\"broker\":\"[::1]:1884\",\"uptime\":0,"
-	                       "\"queue\":{\"messages\":0,\"bytes\":0},\"inflight\":0,"
-	                       "\"acks_held\":3,"
-	                       "\"subscriptions\":0,\"counters\":{\"events\":1,"
-	                       "\"events_filtered\":1,\"events_refused\":1,\"publishes\":0,"
-	                       "\"publishes_refused\":0,\"published\":2,"
-	                       "\"queued\":0,\"refused\":0,\"dropped\":0,\"connects\":0,"
-	                       "\"reconnects\":0,\"pings_sent\":7,\"pings_unanswered\":1,"
-	                       "\"poison_dropped\":2,\"input_pauses\":0,\"messages_received\":0,"
-	                       "\"deliveries\":0,"
-	                       "\"undeliverable\":0,\"webhook_delivered\":0,\"webhook_retried\":0,"
-	                       "\"webhook_failed\":0,\"webhook_dropped\":0,\"http_evicted\":0,"
-	                       "\"http_1xx\":0,\"http_2xx\":0,\"http_3xx\":0,"
-	                       "\"http_4xx\":0,\"http_5xx\":0},"
-	                       "\"publish\":{\"baseTopic\":\"octoprint/\","
-	                       "\"eventTopic\":\"event/{event}\","
-	                       "\"progressTopic\":\"progress/{progress}\","
-	                       "\"temperatureTopic\":\"temperature/{temp}\",\"lwTopic\":\"mqtt\","
-	                       "\"timestamp_fieldname\":\"_timestamp\",\"eventActive\":false,"
-	                       "\"progressActive\":true,\"progressRetain\":true,"
-	                       "\"temperatureActive\":true,\"lwActive\":true,\"lwRetain\":true,"
-	                       "\"lwHostTimeout\":0,\"hostUp\":null}}");
+	ck_assert_str_eq(
+	        body,
+	        "{\"version\":\"" PACKAGE_VERSION "\",\"connected\":true,"
+	        "\"broker\":\"[::1]:1884\",\"uptime\":0,"
+	        "\"queue\":{\"messages\":0,\"bytes\":0},\"inflight\":0,"
+	        "\"acks_held\":3,"
+	        "\"subscriptions\":0,\"counters\":{\"events\":1,"
+	        "\"events_filtered\":1,\"events_refused\":1,\"publishes\":0,"
+	        "\"publishes_refused\":0,\"published\":2,"
+	        "\"queued\":0,\"refused\":0,\"dropped\":0,\"connects\":0,"
+	        "\"reconnects\":0,\"pings_sent\":7,\"pings_unanswered\":1,"
+	        "\"poison_dropped\":2,\"input_pauses\":0,\"messages_received\":0,"
+	        "\"deliveries\":0,"
+	        "\"undeliverable\":0,\"webhook_delivered\":0,\"webhook_retried\":0,"
+	        "\"webhook_failed\":0,\"webhook_dropped\":0,\"http_evicted\":0,\"http_pauses\":0,"
+	        "\"http_1xx\":0,\"http_2xx\":0,\"http_3xx\":0,"
+	        "\"http_4xx\":0,\"http_5xx\":0},"
+	        "\"publish\":{\"baseTopic\":\"octoprint/\","
+	        "\"eventTopic\":\"event/{event}\","
+	        "\"progressTopic\":\"progress/{progress}\","
+	        "\"temperatureTopic\":\"temperature/{temp}\",\"lwTopic\":\"mqtt\","
+	        "\"timestamp_fieldname\":\"_timestamp\",\"eventActive\":false,"
+	        "\"progressActive\":true,\"progressRetain\":true,"
+	        "\"temperatureActive\":true,\"lwActive\":true,\"lwRetain\":true,"
+	        "\"lwHostTimeout\":0,\"hostUp\":null}}");
 }
 END_TEST
 

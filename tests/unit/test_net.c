@@ -240,6 +240,29 @@ START_TEST(connect_refused)
 }
 END_TEST
 
+/* The broker link's bound on bytes waiting in the kernel (issue 17). */
+START_TEST(notsent_lowat)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+#ifdef TCP_NOTSENT_LOWAT
+	{
+		unsigned v = 0;
+		socklen_t len = sizeof(v);
+
+		ck_assert_int_eq(net_set_notsent_lowat(fd, 65536), 0);
+		ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &len), 0);
+		ck_assert_uint_eq(v, 65536);
+	}
+#else
+	ck_assert_int_eq(net_set_notsent_lowat(fd, 65536), -1);
+	ck_assert_int_eq(errno, ENOPROTOOPT);
+#endif
+	close(fd);
+}
+END_TEST
+
 START_TEST(listen_bad_address)
 {
 	char err[ERR_LEN] = "";
@@ -432,6 +455,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, loopback_v4);
 	tcase_add_test(tc, loopback_v6);
 	tcase_add_test(tc, connect_refused);
+	tcase_add_test(tc, notsent_lowat);
 	tcase_add_test(tc, listen_bad_address);
 	tcase_add_test(tc, listen_port_in_use);
 	tcase_add_loop_test(tc, cidr_contains, 0, (int)nitems(cidr_cases));
