@@ -1,28 +1,21 @@
 /*
  * bset: the broker subscription set, kept incrementally (see bset.h).
  */
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bset.h"
 #include "buf.h"
+#include "htab.h"
 #include "log.h"
 #include "topic.h"
 #include "trie.h"
 
-/* A string-keyed hash table entry, first member of what it indexes. */
+/* A string key of one of bset's tables. */
 struct bs_key {
-	struct bs_key *k_next;
-	uint64_t k_hash;
+	struct htab_node k_node;
 	size_t k_len;
 	char *k_s; /* NUL-terminated copy */
-};
-
-struct bs_table {
-	struct bs_key **t_b;
-	size_t t_nb; /* a power of two */
-	size_t t_n;
 };
 
 /* A registered filter: how many registrations, and its group. */
@@ -49,8 +42,8 @@ struct bs_group {
 };
 
 struct bset {
-	struct bs_table b_members, b_bfs;
-	struct trie *b_groups; /* broker filter -> group */
+	struct htab b_members, b_bfs; /* of bs_member, bs_bf: by their key */
+	struct trie *b_groups;        /* broker filter -> group */
 	size_t b_ngroups;
 	struct bs_bf *b_dirty;
 	struct bs_bf **b_dirty_tail;
@@ -62,69 +55,31 @@ struct bs_vec {
 	size_t n, cap;
 };
 
-static uint64_t bs_hash(const char *s, size_t len)
+static struct bs_key *tab_find(const struct htab *t, const char *s, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	uint64_t h = htab_fnv(HTAB_FNV_BASIS, s, len);
+	struct htab_node *n;
 
-	while (len-- > 0) {
-		h ^= (unsigned char)*s++;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
+	for (n = htab_chain(t, h); n != NULL; n = n->hn_next) {
+		struct bs_key *k = HTAB_ENTRY(n, struct bs_key, k_node);
 
-static struct bs_key *tab_find(const struct bs_table *t, const char *s, size_t len)
-{
-	uint64_t h = bs_hash(s, len);
-	struct bs_key *k;
-
-	if (t->t_nb == 0)
-		return NULL;
-	for (k = t->t_b[h & (t->t_nb - 1)]; k != NULL; k = k->k_next)
-		if (k->k_hash == h && k->k_len == len && memcmp(k->k_s, s, len) == 0)
+		if (n->hn_hash == h && k->k_len == len && memcmp(k->k_s, s, len) == 0)
 			return k;
+	}
 	return NULL;
 }
 
-static void tab_insert(struct bs_table *t, struct bs_key *k, const char *s, size_t len)
+static void tab_insert(struct htab *t, struct bs_key *k, const char *s, size_t len)
 {
-	size_t i;
-
-	if (t->t_n >= t->t_nb) {
-		size_t nb = t->t_nb ? t->t_nb * 2 : 64;
-		struct bs_key **b = xcalloc(nb, sizeof(*b));
-
-		for (i = 0; i < t->t_nb; i++) {
-			struct bs_key *c, *next;
-
-			for (c = t->t_b[i]; c != NULL; c = next) {
-				next = c->k_next;
-				c->k_next = b[c->k_hash & (nb - 1)];
-				b[c->k_hash & (nb - 1)] = c;
-			}
-		}
-		free(t->t_b);
-		t->t_b = b;
-		t->t_nb = nb;
-	}
-	k->k_hash = bs_hash(s, len);
 	k->k_len = len;
 	k->k_s = xstrndup(s, len);
-	i = k->k_hash & (t->t_nb - 1);
-	k->k_next = t->t_b[i];
-	t->t_b[i] = k;
-	t->t_n++;
+	htab_insert(t, &k->k_node, htab_fnv(HTAB_FNV_BASIS, s, len));
 }
 
 /* Take k out of t and free its string (not k). */
-static void tab_delete(struct bs_table *t, struct bs_key *k)
+static void tab_delete(struct htab *t, struct bs_key *k)
 {
-	struct bs_key **pp = &t->t_b[k->k_hash & (t->t_nb - 1)];
-
-	while (*pp != k)
-		pp = &(*pp)->k_next;
-	*pp = k->k_next;
-	t->t_n--;
+	htab_remove(t, &k->k_node);
 	free(k->k_s);
 }
 
@@ -137,30 +92,33 @@ struct bset *bset_new(void)
 	return b;
 }
 
-static void tab_free(struct bs_table *t, bool members)
+/* Free every key of t (bs_member or bs_bf, both start with theirs). */
+static void tab_free(struct htab *t, bool members)
 {
 	size_t i;
 
-	for (i = 0; i < t->t_nb; i++) {
-		struct bs_key *k, *next;
+	for (i = 0; i < t->ht_nb; i++) {
+		struct htab_node *n, *next;
 
-		for (k = t->t_b[i]; k != NULL; k = next) {
-			next = k->k_next;
-			if (members && ((struct bs_member *)k)->m_group != NULL &&
-			    ((struct bs_member *)k)->m_group->g_head == (struct bs_member *)k)
-				free(((struct bs_member *)k)->m_group);
+		for (n = htab_bucket(t, i); n != NULL; n = next) {
+			struct bs_key *k = HTAB_ENTRY(n, struct bs_key, k_node);
+			struct bs_member *m = (struct bs_member *)k;
+
+			next = n->hn_next;
+			/* Every group has a member; each goes with its first one. */
+			if (members && m->m_group != NULL && m->m_group->g_head == m)
+				free(m->m_group);
 			free(k->k_s);
 			free(k);
 		}
 	}
-	free(t->t_b);
+	htab_free(t);
 }
 
 void bset_free(struct bset *b)
 {
 	if (b == NULL)
 		return;
-	/* Every group has a member; each is freed with its first one. */
 	tab_free(&b->b_members, true);
 	tab_free(&b->b_bfs, false);
 	trie_free(b->b_groups);

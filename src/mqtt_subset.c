@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "htab.h"
 #include "log.h"
 #include "mqtt_subset.h"
 
@@ -24,10 +25,9 @@ enum ss_where { SS_IDLE, SS_WAITING, SS_INFLIGHT };
 /* A filter of the subscription set. */
 struct mc_sub {
 	struct mc_sub *s_next, *s_prev;   /* every filter, newest first */
-	struct mc_sub *s_hnext;           /* in its hash bucket */
+	struct htab_node s_node;          /* in ss_tab, by filter */
 	struct mc_sub *s_qnext, *s_qprev; /* in ss_wait or ss_inflight */
 	enum ss_where s_where;
-	uint64_t s_hash;
 	int s_qos;
 	uint16_t s_id;  /* SUBSCRIBE or UNSUBSCRIBE awaiting its answer, else 0 */
 	bool s_active;  /* granted by the broker in the current session */
@@ -43,8 +43,7 @@ struct ss_list {
 
 struct mqtt_subset {
 	struct mc_sub *ss_subs;
-	struct mc_sub **ss_tab; /* by filter, ss_tabsize buckets (a power of two) */
-	size_t ss_tabsize, ss_n;
+	struct htab ss_tab; /* by filter */
 	struct ss_list ss_wait, ss_inflight;
 	const char *ss_addr;
 	mqtt_subset_send_fn *ss_send;
@@ -52,17 +51,6 @@ struct mqtt_subset {
 	mqtt_subset_ack_fn *ss_on_ack;
 	void *ss_on_ack_ctx;
 };
-
-static uint64_t ss_hash(const char *f, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	while (len-- > 0) {
-		h ^= (unsigned char)*f++;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 static void ss_list_add(struct ss_list *l, struct mc_sub *sub)
 {
@@ -99,33 +87,6 @@ static void ss_unqueue(struct mqtt_subset *s, struct mc_sub *sub)
 	sub->s_where = SS_IDLE;
 }
 
-static void ss_tab_insert(struct mqtt_subset *s, struct mc_sub *sub)
-{
-	size_t i;
-
-	if (s->ss_n >= s->ss_tabsize) {
-		size_t n = s->ss_tabsize ? s->ss_tabsize * 2 : 16;
-		struct mc_sub **tab = xcalloc(n, sizeof(*tab));
-
-		for (i = 0; i < s->ss_tabsize; i++) {
-			struct mc_sub *c, *next;
-
-			for (c = s->ss_tab[i]; c != NULL; c = next) {
-				next = c->s_hnext;
-				c->s_hnext = tab[c->s_hash & (n - 1)];
-				tab[c->s_hash & (n - 1)] = c;
-			}
-		}
-		free(s->ss_tab);
-		s->ss_tab = tab;
-		s->ss_tabsize = n;
-	}
-	i = sub->s_hash & (s->ss_tabsize - 1);
-	sub->s_hnext = s->ss_tab[i];
-	s->ss_tab[i] = sub;
-	s->ss_n++;
-}
-
 struct mqtt_subset *mqtt_subset_new(const char *addr, mqtt_subset_send_fn *send, void *ctx)
 {
 	struct mqtt_subset *s = xcalloc(1, sizeof(*s));
@@ -138,12 +99,7 @@ struct mqtt_subset *mqtt_subset_new(const char *addr, mqtt_subset_send_fn *send,
 
 static void mc_sub_free(struct mqtt_subset *s, struct mc_sub *sub)
 {
-	struct mc_sub **pp = &s->ss_tab[sub->s_hash & (s->ss_tabsize - 1)];
-
-	while (*pp != sub)
-		pp = &(*pp)->s_hnext;
-	*pp = sub->s_hnext;
-	s->ss_n--;
+	htab_remove(&s->ss_tab, &sub->s_node);
 	ss_unqueue(s, sub);
 	if (sub->s_prev != NULL)
 		sub->s_prev->s_next = sub->s_next;
@@ -160,7 +116,7 @@ void mqtt_subset_free(struct mqtt_subset *s)
 		return;
 	while (s->ss_subs != NULL)
 		mc_sub_free(s, s->ss_subs);
-	free(s->ss_tab);
+	htab_free(&s->ss_tab);
 	free(s);
 }
 
@@ -172,14 +128,13 @@ void mqtt_subset_on_ack(struct mqtt_subset *s, mqtt_subset_ack_fn *fn, void *ctx
 
 static struct mc_sub *mc_sub_find(struct mqtt_subset *s, const char *filter, size_t len)
 {
-	uint64_t h = ss_hash(filter, len);
-	struct mc_sub *sub;
+	uint64_t h = htab_fnv(HTAB_FNV_BASIS, filter, len);
+	struct htab_node *n;
 
-	if (s->ss_tabsize == 0)
-		return NULL;
-	for (sub = s->ss_tab[h & (s->ss_tabsize - 1)]; sub != NULL; sub = sub->s_hnext) {
-		if (sub->s_hash == h && sub->s_len == len &&
-		    memcmp(sub->s_filter, filter, len) == 0)
+	for (n = htab_chain(&s->ss_tab, h); n != NULL; n = n->hn_next) {
+		struct mc_sub *sub = HTAB_ENTRY(n, struct mc_sub, s_node);
+
+		if (n->hn_hash == h && sub->s_len == len && memcmp(sub->s_filter, filter, len) == 0)
 			return sub;
 	}
 	return NULL;
@@ -227,12 +182,11 @@ void mqtt_subset_subscribe(struct mqtt_subset *s, const char *filter, size_t len
 		sub = xcalloc(1, sizeof(*sub) + len + 1);
 		memcpy(sub->s_filter, filter, len);
 		sub->s_len = len;
-		sub->s_hash = ss_hash(filter, len);
 		sub->s_next = s->ss_subs;
 		if (s->ss_subs != NULL)
 			s->ss_subs->s_prev = sub;
 		s->ss_subs = sub;
-		ss_tab_insert(s, sub);
+		htab_insert(&s->ss_tab, &sub->s_node, htab_fnv(HTAB_FNV_BASIS, filter, len));
 	} else if (!sub->s_removed && sub->s_qos == qos) {
 		return;
 	}

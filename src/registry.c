@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "htab.h"
 #include "json.h"
 #include "log.h"
 #include "registry.h"
@@ -106,34 +107,22 @@ const struct reg_entry *registry_at(const struct registry *r, size_t i)
 	return i < r->r_n ? &r->r_ent[i]->n_e : NULL;
 }
 
-/* FNV-1a of s, continuing from h. */
-static uint64_t reg_fnv(uint64_t h, const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 /* FNV-1a over the four fields, NUL-separated: the ids are made of it. */
 static uint64_t reg_hash(const char *topic, const char *url, const char *args, const char *kwargs,
                          uint64_t salt)
 {
 	const char *parts[4] = {topic, url, args, kwargs};
-	uint64_t h = 0xcbf29ce484222325ull ^ salt;
+	uint64_t h = HTAB_FNV_BASIS ^ salt;
 	size_t i;
 
 	for (i = 0; i < 4; i++)
-		h = reg_fnv(h, parts[i], strlen(parts[i]) + 1);
+		h = htab_fnv(h, parts[i], strlen(parts[i]) + 1);
 	return h;
 }
 
 static uint64_t reg_id_hash(const char *id)
 {
-	return reg_fnv(0xcbf29ce484222325ull, id, REGISTRY_ID_LEN);
+	return htab_fnv(HTAB_FNV_BASIS, id, REGISTRY_ID_LEN);
 }
 
 static struct reg_node *reg_find_node(const struct registry *r, const char *id)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "htab.h"
 #include "log.h"
 #include "trie.h"
 
@@ -41,13 +42,8 @@ struct trie {
 
 static size_t tr_hash(const struct tnode *parent, const char *s, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	size_t i;
+	uint64_t h = htab_fnv(HTAB_FNV_BASIS, s, len);
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
 	h ^= (uint64_t)(uintptr_t)parent * 0x9E3779B97F4A7C15ULL;
 	return (size_t)(h ^ (h >> 29));
 }

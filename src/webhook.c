@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "htab.h"
 #include "log.h"
 #include "loop.h"
 #include "url.h"
@@ -42,7 +43,7 @@ enum hook_tstate { HT_IDLE, HT_WAITING, HT_BUSY, HT_BACKOFF };
 
 struct hook_target {
 	struct webhook *t_wh;
-	struct hook_target *t_next; /* in its bucket of w_tab */
+	struct htab_node t_node; /* in w_targets, by id */
 	char *t_id, *t_url, *t_path;
 	struct whpool_req t_req; /* its head delivery, to the pool; r_host: its host */
 	struct hook_delivery *t_head, *t_tail;
@@ -59,9 +60,8 @@ struct webhook {
 	struct loop *w_loop;
 	struct webhook_opts w_opts;
 	char *w_ua;
-	struct whpool *w_pool;      /* hosts and connections */
-	struct hook_target **w_tab; /* targets by id: w_tabsize buckets, a power of two */
-	size_t w_tabsize, w_ntargets;
+	struct whpool *w_pool;        /* hosts and connections */
+	struct htab w_targets;        /* of hook_target, by id */
 	struct webhook_stats w_stats; /* connects, lookups, conns: the pool's */
 	/* Backlog: targets at or over the high mark (webhook_on_backlog). */
 	size_t w_full;
@@ -91,67 +91,18 @@ void webhook_opts_init(struct webhook_opts *o)
 
 /* ---- targets ---- */
 
-/* FNV-1a of a target id: its bucket in w_tab. */
-static size_t hook_id_hash(const char *id)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*id != '\0') {
-		h ^= (unsigned char)*id++;
-		h *= 1099511628211ULL;
-	}
-	return (size_t)(h ^ (h >> 32));
-}
-
-/* The link that points to target id (to *NULL when there is none). */
-static struct hook_target **hook_target_link(const struct webhook *wh, const char *id)
-{
-	struct hook_target **pp;
-
-	if (wh->w_tabsize == 0)
-		return NULL;
-	for (pp = &wh->w_tab[hook_id_hash(id) & (wh->w_tabsize - 1)]; *pp != NULL;
-	     pp = &(*pp)->t_next) {
-		if (strcmp((*pp)->t_id, id) == 0)
-			break;
-	}
-	return pp;
-}
-
 static struct hook_target *hook_target_find(const struct webhook *wh, const char *id)
 {
-	struct hook_target **pp = hook_target_link(wh, id);
+	uint64_t h = htab_fnv(HTAB_FNV_BASIS, id, strlen(id));
+	struct htab_node *n;
 
-	return pp != NULL ? *pp : NULL;
-}
+	for (n = htab_chain(&wh->w_targets, h); n != NULL; n = n->hn_next) {
+		struct hook_target *t = HTAB_ENTRY(n, struct hook_target, t_node);
 
-/* Into w_tab, which doubles once it holds as many targets as buckets. */
-static void hook_target_insert(struct webhook *wh, struct hook_target *t)
-{
-	size_t i, slot;
-
-	if (wh->w_ntargets >= wh->w_tabsize) {
-		size_t n = wh->w_tabsize ? wh->w_tabsize * 2 : 64;
-		struct hook_target **tab = xcalloc(n, sizeof(*tab));
-
-		for (i = 0; i < wh->w_tabsize; i++) {
-			struct hook_target *c, *next;
-
-			for (c = wh->w_tab[i]; c != NULL; c = next) {
-				next = c->t_next;
-				slot = hook_id_hash(c->t_id) & (n - 1);
-				c->t_next = tab[slot];
-				tab[slot] = c;
-			}
-		}
-		free(wh->w_tab);
-		wh->w_tab = tab;
-		wh->w_tabsize = n;
+		if (n->hn_hash == h && strcmp(t->t_id, id) == 0)
+			return t;
 	}
-	slot = hook_id_hash(t->t_id) & (wh->w_tabsize - 1);
-	t->t_next = wh->w_tab[slot];
-	wh->w_tab[slot] = t;
-	wh->w_ntargets++;
+	return NULL;
 }
 
 /*
@@ -400,7 +351,7 @@ static void hook_target_free(struct hook_target *t, enum webhook_outcome outcome
 
 void webhook_free(struct webhook *wh)
 {
-	struct hook_target *t, *tn;
+	struct hook_target *t;
 	size_t i;
 
 	if (wh == NULL)
@@ -408,16 +359,19 @@ void webhook_free(struct webhook *wh)
 	/* No news while everything goes: see webhook.h for the done hook. */
 	wh->w_backlog_fn = NULL;
 	wh->w_done_fn = NULL;
-	for (i = 0; i < wh->w_tabsize; i++) {
-		for (t = wh->w_tab[i]; t != NULL; t = tn) {
-			tn = t->t_next;
+	for (i = 0; i < wh->w_targets.ht_nb; i++) {
+		struct htab_node *n, *next;
+
+		for (n = htab_bucket(&wh->w_targets, i); n != NULL; n = next) {
+			next = n->hn_next;
+			t = HTAB_ENTRY(n, struct hook_target, t_node);
 			if (t->t_timer != 0)
 				loop_timer_del(wh->w_loop, t->t_timer);
 			whpool_cancel(wh->w_pool, &t->t_req);
 			hook_target_free(t, WEBHOOK_CANCELLED);
 		}
 	}
-	free(wh->w_tab);
+	htab_free(&wh->w_targets);
 	whpool_free(wh->w_pool);
 	free(wh->w_ua);
 	free(wh);
@@ -476,7 +430,7 @@ int webhook_add_target(struct webhook *wh, const char *id, const char *url, char
 	url_free(&u);
 	t->t_req.r_host = h;
 	t->t_req.r_arg = t;
-	hook_target_insert(wh, t);
+	htab_insert(&wh->w_targets, &t->t_node, htab_fnv(HTAB_FNV_BASIS, id, strlen(id)));
 	return 0;
 }
 
@@ -492,13 +446,12 @@ int webhook_check_url(struct webhook *wh, const char *url, char *err, size_t err
 
 int webhook_remove_target(struct webhook *wh, const char *id)
 {
-	struct hook_target **pp, *t;
+	struct hook_target *t;
 
-	pp = hook_target_link(wh, id);
-	if (pp == NULL || (t = *pp) == NULL)
+	t = hook_target_find(wh, id);
+	if (t == NULL)
 		return -1;
-	*pp = t->t_next;
-	wh->w_ntargets--;
+	htab_remove(&wh->w_targets, &t->t_node);
 	whpool_cancel(wh->w_pool, &t->t_req); /* an answer on its way is ignored */
 	if (t->t_timer != 0)
 		loop_timer_del(wh->w_loop, t->t_timer);
