@@ -2,8 +2,9 @@
  * loadgen: the load generator of contrib/bench. One process, one thread,
  * everything on 127.0.0.1.
  *
- *   loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT] [-b BYTES] [-a TOKEN]
- *                [-r RATE] [-t TOPIC -q QOS] [-S URL [-f FIRST]] [-o FILE] [-l FILE [-L MS]] [-R]
+ *   loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT] [-b BYTES | -B BYTES]
+ *                [-a TOKEN] [-r RATE] [-t TOPIC -q QOS] [-S URL [-f FIRST]] [-o FILE]
+ *                [-l FILE [-L MS]] [-R]
  *       CONNS keep-alive connections, each a closed loop: POST /events/EVENT
  *       with a BYTES-long JSON object (default 60), wait for the whole
  *       answer (Content-Length), send the next. Stops after SECONDS or
@@ -26,6 +27,18 @@
  *       while the run lasts (a daemon being restarted). The report adds
  *       issued= (requests started) and slowest_n=, slowest_at= (the
  *       slowest answer's N and UNIXTIME).
+ *       With -B BYTES (26 to 64 MiB, instead of -b; not with -P) the body
+ *       is BYTES long and built once: {"n":1000000000,"data":"<base64>"}
+ *       for events; with -t, {"topic":TOPIC,"qos":QOS,"allow_queueing":
+ *       true,"payload_base64":"<base64>"} (the camera snapshot of the
+ *       OctoPrint plugin's raw_data), its base64 text padded so that the
+ *       whole body is BYTES long, give or take 3 bytes.
+ *   loadgen copy-ref -s BYTES -n COUNT
+ *       The reference of contrib/bench's large payloads: COUNT times a
+ *       memcpy() of BYTES into a buffer and a write() of them into a
+ *       socket pair whose other end a child process reads and discards.
+ *       Prints this process's CPU time (CLOCK_PROCESS_CPUTIME_ID) per
+ *       memcpy + write as ref_us=.
  *   loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES [-c CONNS] [-k PER_WRITE] [-r]
  *       A raw MQTT 3.1.1 client: CONNECT, CONNACK, COUNT QoS 0 PUBLISH of a
  *       BYTES-long payload to TOPIC written as fast as the socket takes
@@ -84,6 +97,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,11 +109,13 @@
 #define LG_RESP_MAX     16384 /* one answer: headers and body */
 #define LG_BODY_MIN     25    /* {"n":NNNNNNNNNN,"pad":""} */
 #define LG_BODY_MAX     2048
+#define LG_BIG_MIN      26 /* {"n":NNNNNNNNNN,"data":""} and one more */
+#define LG_BIG_MAX      (64UL * 1024 * 1024)
 #define LG_PAYLOAD_MAX  65536
-#define LG_DRAIN_NS     (5 * LG_NS)  /* wait for answers after the end */
-#define LG_MQTT_WAIT_NS (10 * LG_NS) /* CONNACK, SUBACK, broker's close */
-#define LG_MQTT_RBUF    (256 * 1024)
-#define LG_PUB_BATCH    65536 /* bytes of PUBLISH packets per write() */
+#define LG_DRAIN_NS     (5 * LG_NS)       /* wait for answers after the end */
+#define LG_MQTT_WAIT_NS (10 * LG_NS)      /* CONNACK, SUBACK, broker's close */
+#define LG_MQTT_RBUF    (4 * 1024 * 1024) /* packets of -B bodies fit */
+#define LG_PUB_BATCH    65536             /* bytes of PUBLISH packets per write() */
 #define LG_NS           1000000000ULL
 #define LG_SINK_BUF     (256 * 1024) /* one connection's unanswered requests */
 #define LG_SEQ_DIGITS   10
@@ -111,13 +127,14 @@ static void lg_usage(const char *why)
 	if (why != NULL)
 		fprintf(stderr, "loadgen: %s\n", why);
 	fprintf(out, "usage: loadgen http -p PORT -c CONNS (-d SECONDS | -n COUNT) [-e EVENT]\n"
-	             "                    [-b BYTES] [-a TOKEN] [-P DEPTH] [-r RATE]\n"
+	             "                    [-b BYTES | -B BYTES] [-a TOKEN] [-P DEPTH] [-r RATE]\n"
 	             "                    [-t TOPIC -q QOS] [-S URL [-f FIRST]] [-o FILE] [-l FILE "
 	             "[-L MS]] [-R]\n"
 	             "       loadgen mqtt-pub -p PORT -n COUNT -t TOPIC -s BYTES [-c CONNS]\n"
 	             "                        [-k PER_WRITE] [-r] [-q 0|1] [-w WINDOW] [-N]\n"
 	             "       loadgen mqtt-sub -p PORT -t FILTER [-n COUNT] [-i IDLE] [-T MAX]\n"
-	             "       loadgen http-sink -p PORT [-n COUNT] [-i IDLE] [-T MAX]\n");
+	             "       loadgen http-sink -p PORT [-n COUNT] [-i IDLE] [-T MAX]\n"
+	             "       loadgen copy-ref -s BYTES -n COUNT\n");
 	exit(why != NULL ? 2 : 0);
 }
 
@@ -245,6 +262,7 @@ struct lg_conn {
 	uint64_t c_sent_at[LG_MAX_DEPTH]; /* when each request was issued */
 	uint64_t c_seq[LG_MAX_DEPTH];     /* and its N */
 	uint64_t c_retry_at;              /* -R: connect again at (c_fd -1) */
+	const char *c_big;                /* -B: the request, when it is the one written */
 	unsigned c_head, c_busy;          /* oldest outstanding; how many */
 };
 
@@ -265,6 +283,8 @@ struct lg_http {
 	uint64_t h_rate;  /* -r: requests a second, 0 unlimited */
 	uint64_t h_start; /* when the run started */
 	size_t h_body;
+	char *h_big; /* -B: the whole request, built once */
+	size_t h_big_len;
 	unsigned h_depth;  /* requests in flight per connection */
 	uint64_t h_issued; /* requests started */
 	uint64_t h_limit;  /* COUNT, 0 with -d */
@@ -302,6 +322,18 @@ static void lg_http_request(struct lg_http *h, struct lg_conn *c)
 	                                        : "events/";
 	int n;
 
+	if (h->h_big != NULL) {
+		/* -B (depth 1): the one request, written from where it is. */
+		c->c_big = h->h_big;
+		c->c_out_len = h->h_big_len;
+		c->c_out_off = 0;
+		c->c_sent_at[c->c_head] = lg_now();
+		c->c_seq[c->c_head] = seq;
+		c->c_busy++;
+		h->h_issued++;
+		return;
+	}
+	c->c_big = NULL;
 	/* Keep only what is not written yet: at most h_depth requests. */
 	if (c->c_out_off > 0) {
 		memmove(c->c_out, c->c_out + c->c_out_off, c->c_out_len - c->c_out_off);
@@ -467,7 +499,8 @@ static void lg_http_reset(struct lg_http *h, struct lg_conn *c, const char *why)
 static int lg_http_write(struct lg_conn *c)
 {
 	while (c->c_out_off < c->c_out_len) {
-		ssize_t w = write(c->c_fd, c->c_out + c->c_out_off, c->c_out_len - c->c_out_off);
+		const char *out = c->c_big != NULL ? c->c_big : c->c_out;
+		ssize_t w = write(c->c_fd, out + c->c_out_off, c->c_out_len - c->c_out_off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -539,12 +572,75 @@ static double lg_pct(const struct lg_http *h, unsigned pct)
 	return (double)h->h_lat[rank > 0 ? rank - 1 : 0] / 1e6;
 }
 
+/* BYTES characters of base64 text (a multiple of 4, '=' padded) at p. */
+static void lg_base64_fill(char *p, size_t n)
+{
+	static const char alphabet[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t x = 2463534242u;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		/* xorshift32: bytes that look like a JPEG's, not a run of one letter. */
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = alphabet[x & 63];
+	}
+	/* The last group ends in "A=": its left-over bits are zero. */
+	if (n >= 4) {
+		p[n - 2] = 'A';
+		p[n - 1] = '=';
+	}
+}
+
+/* -B: the one request of every connection, a body of about `big` bytes. */
+static void lg_big_request(struct lg_http *h, size_t big)
+{
+	char head[2048], pre[1200];
+	size_t plen, b64;
+	int n;
+
+	if (h->h_topic != NULL)
+		n = snprintf(pre, sizeof(pre),
+		             "{\"topic\":\"%s\",\"qos\":%u,\"allow_queueing\":true,"
+		             "\"payload_base64\":\"",
+		             h->h_topic, h->h_qos);
+	else
+		n = snprintf(pre, sizeof(pre), "{\"n\":1000000000,\"data\":\"");
+	if (n < 0 || (size_t)n >= sizeof(pre))
+		lg_die("request too long");
+	plen = (size_t)n;
+	if (big < plen + 2 + 4)
+		lg_usage("-B BYTES too small for the body's members");
+	b64 = (big - plen - 2) / 4 * 4;
+	n = snprintf(head, sizeof(head),
+	             "POST /%s%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	             "Content-Type: application/json\r\n%s%s%sContent-Length: %zu\r\n\r\n",
+	             h->h_topic != NULL ? "publish" : "events/",
+	             h->h_topic != NULL ? "" : h->h_event,
+	             h->h_token != NULL ? "Authorization: Bearer " : "",
+	             h->h_token != NULL ? h->h_token : "", h->h_token != NULL ? "\r\n" : "",
+	             plen + b64 + 2);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		lg_die("request too long");
+	h->h_big_len = (size_t)n + plen + b64 + 2;
+	h->h_big = malloc(h->h_big_len);
+	if (h->h_big == NULL)
+		lg_die("out of memory");
+	memcpy(h->h_big, head, (size_t)n);
+	memcpy(h->h_big + n, pre, plen);
+	lg_base64_fill(h->h_big + (size_t)n + plen, b64);
+	memcpy(h->h_big + h->h_big_len - 2, "\"}", 2);
+}
+
 static int lg_http_main(int argc, char **argv)
 {
 	struct lg_http h;
 	struct lg_conn *conns;
 	struct pollfd *pfd;
 	unsigned nconns = 0, secs = 0, i, d, open, missing;
+	size_t big = 0;
 	bool retrying;
 	uint64_t start, drain_end = 0;
 	double elapsed;
@@ -555,7 +651,7 @@ static int lg_http_main(int argc, char **argv)
 	h.h_body = 60;
 	h.h_depth = 1;
 	h.h_slow_ns = LG_NS;
-	while ((opt = getopt(argc, argv, "p:c:d:n:e:b:a:P:r:t:q:S:f:o:l:L:R")) != -1) {
+	while ((opt = getopt(argc, argv, "p:c:d:n:e:b:B:a:P:r:t:q:S:f:o:l:L:R")) != -1) {
 		switch (opt) {
 		case 'p':
 			h.h_port = (unsigned)lg_number(optarg, 1, 65535, "PORT must be 1-65535");
@@ -581,6 +677,10 @@ static int lg_http_main(int argc, char **argv)
 		case 'b':
 			h.h_body = lg_number(optarg, LG_BODY_MIN, LG_BODY_MAX,
 			                     "BYTES must be 25-2048");
+			break;
+		case 'B':
+			big = lg_number(optarg, LG_BIG_MIN, LG_BIG_MAX,
+			                "BYTES must be 26-67108864");
 			break;
 		case 'a':
 			h.h_token = optarg;
@@ -635,6 +735,10 @@ static int lg_http_main(int argc, char **argv)
 	}
 	if (optind != argc || h.h_port == 0 || nconns == 0 || (secs == 0) == (h.h_limit == 0))
 		lg_usage("http needs -p, -c and one of -d, -n");
+	if (big > 0 && h.h_depth != 1)
+		lg_usage("-B goes with one request at a time (no -P)");
+	if (big > 0)
+		lg_big_request(&h, big);
 
 	conns = calloc(nconns, sizeof(*conns));
 	pfd = calloc(nconns, sizeof(*pfd));
@@ -846,10 +950,17 @@ static int lg_mqtt_next(int fd, struct lg_rbuf *rb, uint64_t deadline, unsigned 
 				return 1;
 			}
 		}
-		/* Need more: move the partial packet to the front and read. */
-		memmove(rb->r_data, p, avail);
-		rb->r_off = 0;
-		rb->r_len = avail;
+		/*
+		 * Need more: move the partial packet to the front when the
+		 * room after it runs short (not on every read: a large
+		 * packet would be moved once per read).
+		 */
+		if (rb->r_off > 0 &&
+		    LG_MQTT_RBUF - rb->r_len < 65536 + (avail < hdr + rl ? hdr + rl - avail : 0)) {
+			memmove(rb->r_data, p, avail);
+			rb->r_off = 0;
+			rb->r_len = avail;
+		}
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		r = poll(&pfd, 1, lg_poll_ms(deadline));
@@ -1716,6 +1827,77 @@ static int lg_sink_main(int argc, char **argv)
 	return k.k_bad > 0;
 }
 
+/* ---- copy-ref mode ---- */
+
+static int lg_ref_main(int argc, char **argv)
+{
+	size_t bytes = 0, i, off;
+	unsigned long count = 0;
+	struct timespec t0, t1;
+	char *src, *dst;
+	int opt, sv[2];
+	pid_t child;
+	double us;
+
+	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
+		switch (opt) {
+		case 's':
+			bytes = lg_number(optarg, 1, LG_BIG_MAX, "BYTES must be 1-67108864");
+			break;
+		case 'n':
+			count = lg_number(optarg, 1, LG_MAX_COUNT, "COUNT must be 1-100000000");
+			break;
+		default:
+			lg_usage("unknown option");
+		}
+	}
+	if (optind != argc || bytes == 0 || count == 0)
+		lg_usage("copy-ref needs -s and -n");
+	src = malloc(bytes);
+	dst = malloc(bytes);
+	if (src == NULL || dst == NULL)
+		lg_die("out of memory");
+	lg_base64_fill(src, bytes);
+	memset(dst, 0, bytes);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+		lg_die("socketpair: %s", strerror(errno));
+	if ((child = fork()) < 0)
+		lg_die("fork: %s", strerror(errno));
+	if (child == 0) {
+		static char sink[65536];
+
+		close(sv[0]);
+		while (read(sv[1], sink, sizeof(sink)) > 0)
+			;
+		_exit(0);
+	}
+	close(sv[1]);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	for (i = 0; i < count; i++) {
+		memcpy(dst, src, bytes);
+		/* Keep the compiler from dropping the copy. */
+		src[i % bytes] ^= dst[(i * 7) % bytes] & 1;
+		for (off = 0; off < bytes;) {
+			ssize_t w = write(sv[0], dst + off, bytes - off);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				lg_die("write: %s", strerror(errno));
+			off += (size_t)w;
+		}
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	close(sv[0]);
+	waitpid(child, NULL, 0);
+	us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
+	     (double)count;
+	printf("mode=copy-ref bytes=%zu count=%lu ref_us=%.1f\n", bytes, count, us);
+	free(src);
+	free(dst);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* A server that closes on us must not kill the run with SIGPIPE. */
@@ -1728,8 +1910,10 @@ int main(int argc, char **argv)
 		return lg_sub_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "http-sink") == 0)
 		return lg_sink_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "copy-ref") == 0)
+		return lg_ref_main(argc - 1, argv + 1);
 	if (argc == 2 && strcmp(argv[1], "-h") == 0)
 		lg_usage(NULL);
-	lg_usage("the first argument is http, mqtt-pub, mqtt-sub or http-sink");
+	lg_usage("the first argument is http, mqtt-pub, mqtt-sub, http-sink or copy-ref");
 	return 2;
 }

@@ -110,13 +110,12 @@ void api_post_event(struct api *api, const struct http_request *req, const char 
 		api->a_events_filtered++;
 		api_accepted(api, resp, 202, true, NULL, NULL);
 	} else {
-		api_publish_answer(
-		        api, resp,
-		        mqtt_client_publish(api->a_mc, buf_data(&api->a_topic),
-		                            buf_len(&api->a_topic), buf_data(&api->a_payload),
-		                            buf_len(&api->a_payload), o->qos,
-		                            o->retain || events_listed(o->retain_events, name, len),
-		                            o->queue_events));
+		api_publish_answer(api, resp,
+		                   mqtt_client_publish_buf(
+		                           api->a_mc, buf_data(&api->a_topic),
+		                           buf_len(&api->a_topic), &api->a_payload, o->qos,
+		                           o->retain || events_listed(o->retain_events, name, len),
+		                           o->queue_events));
 	}
 	buf_reset(&api->a_payload);
 	buf_shrink(&api->a_payload, API_BUF_KEEP);
@@ -149,11 +148,10 @@ void api_post_progress(struct api *api, const struct http_request *req, const ch
 		api_accepted(api, resp, 202, true, NULL, NULL);
 	} else {
 		api_publish_answer(api, resp,
-		                   mqtt_client_publish(api->a_mc, buf_data(&api->a_topic),
-		                                       buf_len(&api->a_topic),
-		                                       buf_data(&api->a_payload),
-		                                       buf_len(&api->a_payload), o->qos,
-		                                       o->progress_retain, o->queue_events));
+		                   mqtt_client_publish_buf(api->a_mc, buf_data(&api->a_topic),
+		                                           buf_len(&api->a_topic), &api->a_payload,
+		                                           o->qos, o->progress_retain,
+		                                           o->queue_events));
 	}
 	buf_reset(&api->a_payload);
 	buf_shrink(&api->a_payload, API_BUF_KEEP);
@@ -514,9 +512,9 @@ void api_post_publish(struct api *api, const struct http_request *req, struct ht
 		http_response_error(resp, 400, "bad_request", why);
 		goto done;
 	}
-	res = mqtt_client_publish(api->a_mc, buf_data(&api->a_topic), buf_len(&api->a_topic),
-	                          buf_data(&api->a_payload), buf_len(&api->a_payload), p.p_qos,
-	                          p.p_retained, p.p_queue);
+	/* The payload's bytes go to the queue as they are: no copy. */
+	res = mqtt_client_publish_buf(api->a_mc, buf_data(&api->a_topic), buf_len(&api->a_topic),
+	                              &api->a_payload, p.p_qos, p.p_retained, p.p_queue);
 	if (res == MQTT_PUB_SENT || res == MQTT_PUB_QUEUED) {
 		api->a_publishes++;
 		resp->status = 200;

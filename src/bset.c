@@ -105,9 +105,16 @@ static void tab_free(struct htab *t, bool members)
 			struct bs_member *m = (struct bs_member *)k;
 
 			next = n->hn_next;
-			/* Every group has a member; each goes with its first one. */
-			if (members && m->m_group != NULL && m->m_group->g_head == m)
-				free(m->m_group);
+			/* Every group has a member: each group goes with the first
+			 * of its members met here, which unhooks the others. */
+			if (members && m->m_group != NULL) {
+				struct bs_group *g = m->m_group;
+				struct bs_member *o;
+
+				for (o = g->g_head; o != NULL; o = o->m_next)
+					o->m_group = NULL;
+				free(g);
+			}
 			free(k->k_s);
 			free(k);
 		}

@@ -599,6 +599,25 @@ static void hs_run(struct http_conn *c)
 	}
 }
 
+/*
+ * Room in c_in for a fast sender's next reads: the rest of the request
+ * whose head says how long its body is (Content-Length, at most
+ * http.max_body), at once, so that a large body is read in as few
+ * read()s as the socket allows and c_in is not grown (and copied) by
+ * doubling; else HS_READ_CHUNK. Only after a full read: a slow client
+ * that announces a large body is given no more room than it fills.
+ */
+static void hs_reserve_body(struct http_conn *c)
+{
+	const struct http_parser *p = &c->c_parser;
+	size_t want = HS_READ_CHUNK;
+
+	if (p->header_end != 0 && !p->chunked &&
+	    p->header_end + p->content_length > buf_len(&c->c_in))
+		want = p->header_end + p->content_length - buf_len(&c->c_in);
+	buf_reserve(&c->c_in, want);
+}
+
 static void hs_read(struct http_conn *c)
 {
 	bool direct = buf_avail(&c->c_in) >= HS_READ_DIRECT;
@@ -626,14 +645,13 @@ static void hs_read(struct http_conn *c)
 		return;
 	}
 	/* Not progress either: the request's deadline counts from its first byte. */
-	if (direct) {
+	if (direct)
 		buf_produced(&c->c_in, (size_t)n);
-	} else {
+	else
 		buf_append(&c->c_in, dst, (size_t)n);
-		/* A full read: a fast sender, whose next reads go straight in. */
-		if ((size_t)n == room)
-			buf_reserve(&c->c_in, HS_READ_CHUNK);
-	}
+	/* A full read: a fast sender, whose next reads go straight in. */
+	if ((size_t)n == room)
+		hs_reserve_body(c);
 	hs_run(c);
 }
 

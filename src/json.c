@@ -368,7 +368,7 @@ int json_string_decode(const char *text, size_t len, struct buf *out, const char
 	return 0;
 }
 
-/* Value of a base64 character, -1 for any other byte. */
+/* Value of each base64 character; 0xff for any other byte. */
 static int json_b64_val(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -381,16 +381,56 @@ static int json_b64_val(unsigned char c)
 		return 62;
 	if (c == '/')
 		return 63;
-	return -1;
+	return 0xff;
+}
+
+/*
+ * The decoder's tables: json_b64_dec[k][c] is character c at place k of
+ * a group of four, as the 32-bit word whose first three bytes in memory
+ * are its bits of the group's three bytes (any byte order), and whose
+ * fourth byte is 1 if c is not base64. A group is then four loads, three
+ * ORs, a test and one 4-byte store (whose fourth byte the next group
+ * overwrites). Filled once, on first use; 4 KiB.
+ */
+static uint32_t json_b64_dec[4][256];
+static uint32_t json_b64_bad; /* the fourth byte's bits */
+
+static void json_b64_fill(void)
+{
+	unsigned char w[4] = {0, 0, 0, 0xff};
+	int k, c, v;
+	uint32_t g;
+
+	memcpy(&json_b64_bad, w, 4);
+	for (k = 0; k < 4; k++) {
+		for (c = 0; c < 256; c++) {
+			v = json_b64_val((unsigned char)c);
+			g = v == 0xff ? 0 : (uint32_t)v << (18 - 6 * k);
+			w[0] = (unsigned char)(g >> 16);
+			w[1] = (unsigned char)(g >> 8);
+			w[2] = (unsigned char)g;
+			w[3] = v == 0xff;
+			memcpy(&json_b64_dec[k][c], w, 4);
+		}
+	}
+}
+
+/* The group of the four characters at p, as above. */
+static uint32_t json_b64_group(const unsigned char *p)
+{
+	return json_b64_dec[0][p[0]] | json_b64_dec[1][p[1]] | json_b64_dec[2][p[2]] |
+	       json_b64_dec[3][p[3]];
 }
 
 int json_base64_decode(const char *s, size_t len, struct buf *out)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	uint32_t acc = 0;
-	size_t i, bits = 0, pad = 0;
-	int v;
+	unsigned char *w, last[4] = {'A', 'A', 'A', 'A'}, g[4];
+	uint32_t x;
+	size_t i, pad = 0, full, rest;
 
+	if (json_b64_bad == 0)
+		json_b64_fill();
 	/* Padding, if present, makes the length a multiple of 4. */
 	while (len > 0 && p[len - 1] == '=' && pad < 2) {
 		len--;
@@ -398,19 +438,34 @@ int json_base64_decode(const char *s, size_t len, struct buf *out)
 	}
 	if (len % 4 == 1 || (pad > 0 && (len + pad) % 4 != 0))
 		return -1;
-	buf_reserve(out, len / 4 * 3 + 2);
-	for (i = 0; i < len; i++) {
-		if ((v = json_b64_val(p[i])) < 0)
+	full = len / 4 * 4;
+	rest = len - full;
+	/*
+	 * One pass, four characters to three bytes, straight into out's
+	 * room (one byte more for the last 4-byte store); out is left as it
+	 * was unless all of it is valid.
+	 */
+	buf_reserve(out, len / 4 * 3 + 4);
+	w = (unsigned char *)buf_tail(out);
+	for (i = 0; i < full; i += 4) {
+		x = json_b64_group(p + i);
+		if (x & json_b64_bad)
 			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf_putc(out, (int)((acc >> bits) & 0xff));
-		}
+		memcpy(w, &x, 4);
+		w += 3;
 	}
-	/* Left-over bits must be zero, or two encodings would give one result. */
-	return (acc & ((1u << bits) - 1)) == 0 ? 0 : -1;
+	if (rest > 0) {
+		/* 2 characters: one byte; 3: two bytes. 'A' (0) fills the group. */
+		memcpy(last, p + i, rest);
+		x = json_b64_group(last);
+		memcpy(g, &x, 4);
+		if ((x & json_b64_bad) || g[rest - 1] != 0)
+			return -1; /* left-over bits must be zero: one encoding per result */
+		memcpy(w, g, rest - 1);
+		w += rest - 1;
+	}
+	buf_produced(out, (size_t)(w - (unsigned char *)buf_tail(out)));
+	return 0;
 }
 
 void json_base64_encode(const void *data, size_t len, struct buf *out)

@@ -29,6 +29,9 @@
 /* Documents up to this many tokens are parsed without allocating. */
 #define JSON_STACK_TOKENS 64
 
+/* Long strings (json_parse.c) checked while tokenizing, at most. */
+#define JSON_MAX_LONG 8
+
 /* A parsed document. */
 struct json_doc {
 	const char *js;
@@ -36,6 +39,8 @@ struct json_doc {
 	jsmntok_t *tok; /* ntok tokens in document order (pre-order) */
 	int ntok;
 	jsmntok_t stack[JSON_STACK_TOKENS];
+	int checked[JSON_MAX_LONG]; /* string tokens checked already, in order */
+	int nchecked;
 };
 
 /*

@@ -121,6 +121,16 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
                                          size_t topic_len, const void *payload, size_t payload_len,
                                          int qos, bool retain, bool allow_queue);
 /*
+ * mqtt_client_publish() of a payload built in a buf, without copying it:
+ * when the message is accepted (MQTT_PUB_SENT, MQTT_PUB_QUEUED) it takes
+ * payload's allocation and payload is left empty (as buf_init() leaves
+ * it); otherwise payload is left as it was.
+ */
+struct buf;
+enum mqtt_pub_result mqtt_client_publish_buf(struct mqtt_client *mc, const char *topic,
+                                             size_t topic_len, struct buf *payload, int qos,
+                                             bool retain, bool allow_queue);
+/*
  * queue.spool: keep every accepted message in the spool in directory dir
  * until it is written (QoS 0) or acknowledged (QoS 1/2); messages left
  * there by the last run are queued now, first. Call before

@@ -63,6 +63,8 @@ size_t mq_msg_size(const struct mq_msg *m)
 
 void mq_msg_free(struct mq_msg *m)
 {
+	if (m->m_external)
+		free(mq_msg_payload(m));
 	free(m);
 }
 
@@ -73,24 +75,51 @@ char *mq_msg_topic(struct mq_msg *m)
 
 char *mq_msg_payload(struct mq_msg *m)
 {
-	return mq_msg_topic(m) + m->m_topic_len;
+	char *p;
+
+	if (!m->m_external)
+		return mq_msg_topic(m) + m->m_topic_len;
+	memcpy(&p, mq_msg_topic(m) + m->m_topic_len, sizeof(p));
+	return p;
+}
+
+/* The header and topic of a message whose payload is payload_len bytes. */
+static struct mq_msg *mq_msg_alloc(const char *topic, size_t topic_len, size_t payload_len,
+                                   size_t behind, int qos, bool retain, bool queueable)
+{
+	struct mq_msg *m = xmalloc(sizeof(*m) + topic_len + behind);
+
+	memset(m, 0, sizeof(*m));
+	m->m_topic_len = topic_len;
+	m->m_payload_len = payload_len;
+	memcpy(mq_msg_topic(m), topic, topic_len);
+	m->m_qos = (uint8_t)qos;
+	m->m_retain = retain;
+	m->m_queueable = queueable;
+	return m;
 }
 
 /* One message holding copies of topic and payload. */
 struct mq_msg *mq_msg_new(const char *topic, size_t topic_len, const void *payload,
                           size_t payload_len, int qos, bool retain, bool queueable)
 {
-	struct mq_msg *m = xmalloc(sizeof(*m) + topic_len + payload_len);
+	struct mq_msg *m =
+	        mq_msg_alloc(topic, topic_len, payload_len, payload_len, qos, retain, queueable);
 
-	memset(m, 0, sizeof(*m));
-	m->m_topic_len = topic_len;
-	m->m_payload_len = payload_len;
-	memcpy(mq_msg_topic(m), topic, topic_len);
 	if (payload_len > 0)
 		memcpy(mq_msg_payload(m), payload, payload_len);
-	m->m_qos = (uint8_t)qos;
-	m->m_retain = retain;
-	m->m_queueable = queueable;
+	return m;
+}
+
+struct mq_msg *mq_msg_new_owned(const char *topic, size_t topic_len, char *payload,
+                                size_t payload_len, int qos, bool retain, bool queueable)
+{
+	struct mq_msg *m = mq_msg_alloc(topic, topic_len, payload_len, sizeof(payload), qos, retain,
+	                                queueable);
+
+	/* Behind the topic: the pointer (unaligned, hence memcpy). */
+	memcpy(mq_msg_topic(m) + topic_len, &payload, sizeof(payload));
+	m->m_external = true;
 	return m;
 }
 

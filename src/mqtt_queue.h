@@ -17,20 +17,22 @@
 
 /*
  * A message and, right behind it in the same allocation, its topic and
- * payload bytes (mq_msg_topic, mq_msg_payload). A full queue holds
- * queue.max_messages of these, so the header is kept small (48 bytes
- * on 64-bit systems).
+ * payload bytes (mq_msg_topic, mq_msg_payload), or for a payload handed
+ * over (mq_msg_new_owned), its topic and the pointer to the payload's own
+ * allocation. A full queue holds queue.max_messages of these, so the
+ * header is kept small (48 bytes on 64-bit systems).
  */
 struct mq_msg {
 	struct mq_msg *m_next;
 	size_t m_topic_len;
 	size_t m_payload_len;
 	uint8_t m_qos;
-	bool m_retain;
-	bool m_queueable;
-	bool m_pubrec;  /* QoS 2: PUBREC received, PUBREL sent */
-	bool m_counted; /* QoS 1/2: counted in `published` (resends are not) */
-	bool m_status;  /* connected/disconnected: not a user message, never counted */
+	bool m_retain : 1;
+	bool m_queueable : 1;
+	bool m_pubrec : 1;   /* QoS 2: PUBREC received, PUBREL sent */
+	bool m_counted : 1;  /* QoS 1/2: counted in `published` (resends are not) */
+	bool m_status : 1;   /* connected/disconnected: not a user message, never counted */
+	bool m_external : 1; /* the payload is an allocation of its own (mq_msg_new_owned) */
 	uint16_t m_id;
 	uint64_t m_seq; /* in the spool (0: not spooled) */
 	uint64_t m_end; /* QoS 0: mc_out_written + buf_len(mc_out) after encoding */
@@ -49,12 +51,20 @@ void mq_prepend(struct mq_list *l, struct mq_list *front);
 /* Topic plus payload bytes of m. */
 size_t mq_msg_size(const struct mq_msg *m);
 void mq_msg_free(struct mq_msg *m);
-/* The copies of topic and payload behind the header. */
+/* The topic behind the header; the payload (behind the topic, or its own). */
 char *mq_msg_topic(struct mq_msg *m);
 char *mq_msg_payload(struct mq_msg *m);
 /* One message holding copies of topic and payload. */
 struct mq_msg *mq_msg_new(const char *topic, size_t topic_len, const void *payload,
                           size_t payload_len, int qos, bool retain, bool queueable);
+/*
+ * One message holding a copy of topic and the payload itself: payload
+ * (payload_len bytes, at least 1) is an allocation of malloc()'s that the
+ * message now owns and frees (mq_msg_free). The large payloads' way in:
+ * their bytes are not copied again.
+ */
+struct mq_msg *mq_msg_new_owned(const char *topic, size_t topic_len, char *payload,
+                                size_t payload_len, int qos, bool retain, bool queueable);
 
 /*
  * The outbound queue of one client. Messages live in one of three lists:

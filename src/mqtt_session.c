@@ -120,28 +120,31 @@ void mc_session_start(struct mqtt_client *mc, bool session_present)
 	mc_drain_queue(mc);
 }
 
-enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *topic,
-                                         size_t topic_len, const void *payload, size_t payload_len,
-                                         int qos, bool retain, bool allow_queue)
+/* Can a message of that size be accepted now? MQTT_PUB_SENT if so. */
+static enum mqtt_pub_result mc_publish_check(struct mqtt_client *mc, size_t topic_len,
+                                             size_t payload_len, int qos, bool allow_queue)
 {
 	bool connected = mc->mc_state == MC_CONNECTED;
-	struct mq_msg *m;
+	enum mqtt_pub_result res = MQTT_PUB_SENT;
 
-	if (mqtt_publish_size(topic_len, payload_len, qos) > mc->mc_opts.max_packet) {
-		mc->mc_st.refused++;
-		return MQTT_PUB_TOO_LARGE;
-	}
-	if (mc_stopping(mc) || (!connected && !allow_queue)) {
-		mc->mc_st.refused++;
-		return MQTT_PUB_NOT_CONNECTED;
-	}
+	if (mqtt_publish_size(topic_len, payload_len, qos) > mc->mc_opts.max_packet)
+		res = MQTT_PUB_TOO_LARGE;
+	else if (mc_stopping(mc) || (!connected && !allow_queue))
+		res = MQTT_PUB_NOT_CONNECTED;
 	/* Bounds: the queue by count and bytes. A connected but slow broker
 	 * fills it too: past MC_OUT_HIGH, messages wait there. */
-	if (mq_full(&mc->mc_q, topic_len, payload_len)) {
+	else if (mq_full(&mc->mc_q, topic_len, payload_len))
+		res = MQTT_PUB_QUEUE_FULL;
+	if (res != MQTT_PUB_SENT)
 		mc->mc_st.refused++;
-		return MQTT_PUB_QUEUE_FULL;
-	}
-	m = mq_msg_new(topic, topic_len, payload, payload_len, qos, retain, allow_queue);
+	return res;
+}
+
+/* The accepted message m: spooled, then sent now or queued. */
+static enum mqtt_pub_result mc_publish_msg(struct mqtt_client *mc, struct mq_msg *m)
+{
+	bool connected = mc->mc_state == MC_CONNECTED;
+
 	/* Durable before the caller answers "accepted". */
 	if (mq_spool_add(&mc->mc_q, m) != 0) {
 		mq_msg_free(m);
@@ -149,8 +152,8 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 		return MQTT_PUB_SPOOL_FAILED;
 	}
 	if (connected && mc->mc_q.q_queue.l_count == 0 && buf_len(&mc->mc_out) < MC_OUT_HIGH &&
-	    (qos == 0 || mq_window_open(&mc->mc_q))) {
-		if (qos > 0)
+	    (m->m_qos == 0 || mq_window_open(&mc->mc_q))) {
+		if (m->m_qos > 0)
 			mq_inflight_add(&mc->mc_q, m);
 		mc_send(mc, m, false);
 		return MQTT_PUB_SENT;
@@ -162,6 +165,39 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 	}
 	mc->mc_q.q_queued++;
 	return MQTT_PUB_QUEUED;
+}
+
+enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *topic,
+                                         size_t topic_len, const void *payload, size_t payload_len,
+                                         int qos, bool retain, bool allow_queue)
+{
+	enum mqtt_pub_result res = mc_publish_check(mc, topic_len, payload_len, qos, allow_queue);
+
+	if (res != MQTT_PUB_SENT)
+		return res;
+	return mc_publish_msg(
+	        mc, mq_msg_new(topic, topic_len, payload, payload_len, qos, retain, allow_queue));
+}
+
+enum mqtt_pub_result mqtt_client_publish_buf(struct mqtt_client *mc, const char *topic,
+                                             size_t topic_len, struct buf *payload, int qos,
+                                             bool retain, bool allow_queue)
+{
+	size_t len = buf_len(payload);
+	enum mqtt_pub_result res;
+	char *p;
+
+	if (len == 0)
+		return mqtt_client_publish(mc, topic, topic_len, NULL, 0, qos, retain, allow_queue);
+	res = mc_publish_check(mc, topic_len, len, qos, allow_queue);
+	if (res != MQTT_PUB_SENT)
+		return res;
+	/* The bytes at the start of the allocation, which shrinks to them (in place). */
+	buf_compact(payload);
+	p = xrealloc(payload->b_data, len);
+	buf_init(payload);
+	return mc_publish_msg(mc,
+	                      mq_msg_new_owned(topic, topic_len, p, len, qos, retain, allow_queue));
 }
 
 void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *st)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 #include "stub_mqtt_client.h"
 
@@ -63,6 +64,19 @@ enum mqtt_pub_result mqtt_client_publish(struct mqtt_client *mc, const char *top
 	stub_mqtt.retain = retain;
 	stub_mqtt.allow_queue = allow_queue;
 	return stub_mqtt.next_result;
+}
+
+/* Records like mqtt_client_publish(); takes the buffer on success, as the real one does. */
+enum mqtt_pub_result mqtt_client_publish_buf(struct mqtt_client *mc, const char *topic,
+                                             size_t topic_len, struct buf *payload, int qos,
+                                             bool retain, bool allow_queue)
+{
+	enum mqtt_pub_result res = mqtt_client_publish(mc, topic, topic_len, buf_data(payload),
+	                                               buf_len(payload), qos, retain, allow_queue);
+
+	if (res == MQTT_PUB_SENT || res == MQTT_PUB_QUEUED)
+		buf_free(payload);
+	return res;
 }
 
 bool mqtt_client_connected(const struct mqtt_client *mc)

@@ -4,9 +4,11 @@
  * timestamp replaced in place or appended, everything that is not a JSON
  * object refused).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
+#include "log.h"
 #include "check_compat.h"
 
 #define TS     1700000000LL
@@ -546,6 +548,162 @@ START_TEST(test_base64)
 }
 END_TEST
 
+/*
+ * The one-pass decoder (issue 17): a long input decodes to the bytes it
+ * encodes; one bad character in any place of any group, or bad padding,
+ * refuses it and leaves out as it was (what it held before, nothing
+ * more).
+ */
+START_TEST(test_base64_long_and_bad)
+{
+	static const char bad[] = {' ', '-', '_', '=', '\n', '\0', '\x80', '\xff', '"', '.'};
+	struct buf enc = BUF_INITIALIZER, out = BUF_INITIALIZER;
+	unsigned char raw[3001];
+	size_t i, k, pos;
+
+	for (i = 0; i < sizeof(raw); i++)
+		raw[i] = (unsigned char)(i * 7 + i / 256);
+	json_base64_encode(raw, sizeof(raw), &enc);
+	ck_assert_int_eq(json_base64_decode(buf_data(&enc), buf_len(&enc), &out), 0);
+	ck_assert_uint_eq(buf_len(&out), sizeof(raw));
+	ck_assert(memcmp(buf_data(&out), raw, sizeof(raw)) == 0);
+	for (pos = 0; pos < 12; pos++) {
+		for (k = 0; k < nitems(bad); k++) {
+			char *s = xmalloc(buf_len(&enc));
+			/* Places 0-3 of the first groups, then of the last full one. */
+			size_t at = pos < 8 ? pos : buf_len(&enc) - 8 + (pos - 8);
+
+			memcpy(s, buf_data(&enc), buf_len(&enc));
+			if (s[at] == '=')
+				at -= 2;
+			s[at] = bad[k];
+			buf_reset(&out);
+			buf_append_str(&out, "kept");
+			ck_assert_msg(json_base64_decode(s, buf_len(&enc), &out) == -1,
+			              "0x%02x at %zu accepted", (unsigned char)bad[k], at);
+			ck_assert_uint_eq(buf_len(&out), 4);
+			ck_assert(memcmp(buf_data(&out), "kept", 4) == 0);
+			free(s);
+		}
+	}
+	/* The tail: 2 and 3 characters, padded or not, with and without bad bits. */
+	buf_reset(&out);
+	ck_assert_int_eq(json_base64_decode("Zm9vYg", 6, &out), 0);
+	ck_assert_int_eq(json_base64_decode("Zm9vYmE=", 8, &out), 0);
+	ck_assert_uint_eq(buf_len(&out), 9);
+	ck_assert(memcmp(buf_data(&out), "foobfooba", 9) == 0);
+	ck_assert_int_eq(json_base64_decode("Zm9vYh", 6, &out), -1);
+	ck_assert_int_eq(json_base64_decode("Zm9vYmF=", 8, &out), -1);
+	ck_assert_int_eq(json_base64_decode("Zm9vY-E=", 8, &out), -1);
+	ck_assert_uint_eq(buf_len(&out), 9);
+	buf_free(&enc);
+	buf_free(&out);
+}
+END_TEST
+
+/*
+ * Long strings (over 256 bytes) are checked before jsmn and skipped by it
+ * (issue 17): the same members, tokens and errors as short ones. Each
+ * document is tried with its "L" replaced by a 300-byte run (long) and by
+ * one byte (short); both must give the same result and the same why.
+ */
+static const struct {
+	const char *doc;
+	const char *why; /* NULL: valid */
+} long_cases[] = {
+        {"{\"a\":\"L\",\"b\":1}", NULL},
+        {"{\"L\":\"L\",\"L2\":[\"L\",{\"k\":\"L\"}],\"n\":null}", NULL},
+        {"[\"L\",\"L\",\"L\",\"L\",\"L\",\"L\",\"L\",\"L\",\"L\",\"L\"]", NULL},
+        {"\"L\"", NULL},
+        {"{\"a\":\"L\\u00e9\\\"\\\\L\"}", NULL},
+        {"{\"a\":\"L\" \"b\":1}", "invalid JSON: expected ',' between values"},
+        {"{\"a\" \"L\"}", "invalid JSON: object member without a value"},
+        {"{\"a\":\"L\\x\"}", "invalid JSON: bad escape in string"},
+        {"{\"a\":\"L\\u12\"}", "invalid JSON: bad escape in string"},
+        {"{\"a\":\"L\x01\"}", "invalid JSON: control character in string"},
+        {"{\"a\":\"L\xc3\"}", "invalid JSON: invalid UTF-8 in string"},
+        {"{\"a\":\"L", "invalid JSON: unexpected end"},
+        {"{\"a\":\"L\"", "invalid JSON: unexpected end"},
+        {"{\"a\":\"L\"}}", "invalid JSON: unexpected character"},
+        {"{\"a\":\"L\"} x", "invalid JSON: unexpected character"},
+        {"{\"a\":x\"L\"}", "invalid JSON: unexpected character"},
+        {"{\"a\":1\"L\"}", "invalid JSON: bad number"},
+        {"{\"a\":[\"L\":1]}", NULL /* the same error both ways, whatever jsmn says */},
+};
+
+/* long_cases[i].doc with each L as n bytes of 'x'. */
+static char *long_doc(const char *doc, size_t n, size_t *len)
+{
+	struct buf b = BUF_INITIALIZER;
+	size_t i;
+
+	for (; *doc != '\0'; doc++) {
+		if (*doc != 'L') {
+			buf_putc(&b, *doc);
+			continue;
+		}
+		for (i = 0; i < n; i++)
+			buf_putc(&b, 'x');
+	}
+	*len = buf_len(&b);
+	buf_putc(&b, '\0');
+	return b.b_data;
+}
+
+START_TEST(test_long_strings)
+{
+	const char *why_long = NULL, *why_short = NULL;
+	size_t nlong, nshort;
+	char *dl = long_doc(long_cases[_i].doc, 300, &nlong);
+	char *ds = long_doc(long_cases[_i].doc, 1, &nshort);
+	int rl = json_validate(dl, nlong, &why_long), rs = json_validate(ds, nshort, &why_short);
+	struct buf ol = BUF_INITIALIZER, os = BUF_INITIALIZER;
+
+	ck_assert_int_eq(rl, rs);
+	if (rl < 0)
+		ck_assert_str_eq(why_long, why_short);
+	if (long_cases[_i].why != NULL) {
+		ck_assert_int_eq(rl, -1);
+		ck_assert_str_eq(why_long, long_cases[_i].why);
+	} else if (_i < 5) {
+		ck_assert_msg(rl == 0, "case %d: %s", _i, why_long);
+	}
+	/* The rewrite keeps every member byte for byte, long or short. */
+	rl = json_event_payload(dl, nlong, "E", 1, "_ts", 1, &ol, &why_long);
+	rs = json_event_payload(ds, nshort, "E", 1, "_ts", 1, &os, &why_short);
+	ck_assert_int_eq(rl, rs);
+	if (rl == 0 && dl[0] == '{')
+		ck_assert_uint_eq(buf_len(&ol) - buf_len(&os), nlong - nshort);
+	free(dl);
+	free(ds);
+	buf_free(&ol);
+	buf_free(&os);
+}
+END_TEST
+
+/* Many tokens (over the 64 parsed without allocating) and a long string. */
+START_TEST(test_long_string_many_tokens)
+{
+	struct buf b = BUF_INITIALIZER, out = BUF_INITIALIZER;
+	const char *why = NULL;
+	int i;
+
+	buf_append_str(&b, "{\"big\":\"");
+	for (i = 0; i < 5000; i++)
+		buf_putc(&b, 'A' + i % 26);
+	buf_append_str(&b, "\"");
+	for (i = 0; i < 100; i++)
+		buf_appendf(&b, ",\"k%d\":[%d]", i, i);
+	buf_putc(&b, '}');
+	ck_assert_int_eq(json_event_payload(buf_data(&b), buf_len(&b), "E", 1, NULL, 0, &out, &why),
+	                 0);
+	/* Every member and _event, nothing else added. */
+	ck_assert_uint_eq(buf_len(&out), buf_len(&b) + strlen(",\"_event\":\"E\""));
+	buf_free(&b);
+	buf_free(&out);
+}
+END_TEST
+
 /* Encoding: the padded form of every valid case, and a round trip of all byte values. */
 START_TEST(test_base64_encode)
 {
@@ -695,6 +853,9 @@ static Suite *json_suite(void)
 	tc = tcase_create("access");
 	tcase_add_loop_test(tc, test_base64, 0, (int)nitems(b64_cases));
 	tcase_add_test(tc, test_base64_encode);
+	tcase_add_test(tc, test_base64_long_and_bad);
+	tcase_add_loop_test(tc, test_long_strings, 0, (int)nitems(long_cases));
+	tcase_add_test(tc, test_long_string_many_tokens);
 	tcase_add_test(tc, test_object_each);
 	tcase_add_test(tc, test_string_decode);
 	tcase_add_test(tc, test_rewrite_no_event);

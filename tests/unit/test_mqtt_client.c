@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cfg.h"
 #include "log.h"
 #include "loop.h"
@@ -505,6 +506,56 @@ START_TEST(publish_qos0_bytes)
 		ck_assert_uint_eq(st.published, 1);
 		ck_assert_uint_eq(st.inflight, 0);
 	}
+}
+END_TEST
+
+/*
+ * mqtt_client_publish_buf (issue 17): the message takes the buffer's
+ * bytes without a copy (the buffer is left empty), and the PUBLISH is
+ * byte for byte mqtt_client_publish's; refused, the buffer is kept.
+ */
+START_TEST(publish_buf_takes_the_payload)
+{
+	struct buf b = BUF_INITIALIZER;
+
+	cfg.broker_max_packet = 100;
+	start_client();
+	buf_append_str(&b, "{}");
+	/* Not connected, no queueing: refused, the buffer as it was. */
+	ck_assert_int_eq(mqtt_client_publish_buf(mc, "a/b", 3, &b, 0, true, false),
+	                 MQTT_PUB_NOT_CONNECTED);
+	ck_assert_uint_eq(buf_len(&b), 2);
+	ck_assert(RUN_UNTIL(mqtt_client_connected(mc)));
+	/* Too large: kept as well. */
+	buf_reset(&b);
+	for (int i = 0; i < 120; i++)
+		buf_putc(&b, 'x');
+	ck_assert_int_eq(mqtt_client_publish_buf(mc, "a/b", 3, &b, 0, true, false),
+	                 MQTT_PUB_TOO_LARGE);
+	ck_assert_uint_eq(buf_len(&b), 120);
+	/* Bytes consumed from the front are not part of the payload. */
+	buf_reset(&b);
+	buf_append_str(&b, "xx{}");
+	buf_consume(&b, 2);
+	ck_assert_int_eq(mqtt_client_publish_buf(mc, "a/b", 3, &b, 0, true, false), MQTT_PUB_SENT);
+	ck_assert_ptr_null(b.b_data);
+	ck_assert_uint_eq(buf_len(&b), 0);
+	ck_assert(RUN_UNTIL(fk.npubs == 1));
+	ck_assert_str_eq(fk.pubs[0], "a/b {}");
+	ck_assert_uint_eq(fk.pub_raw_len, 9);
+	ck_assert_int_eq(memcmp(fk.pub_raw,
+	                        "\x31\x07\x00\x03"
+	                        "a/b{}",
+	                        9),
+	                 0);
+	/* QoS 1 through the window, and an empty payload. */
+	buf_append_str(&b, "q1");
+	ck_assert_int_eq(mqtt_client_publish_buf(mc, "q", 1, &b, 1, false, false), MQTT_PUB_SENT);
+	ck_assert_int_eq(mqtt_client_publish_buf(mc, "e", 1, &b, 0, false, false), MQTT_PUB_SENT);
+	ck_assert(RUN_UNTIL(fk.npubs == 3));
+	ck_assert_str_eq(fk.pubs[1], "q q1");
+	ck_assert_str_eq(fk.pubs[2], "e ");
+	buf_free(&b);
 }
 END_TEST
 
@@ -1832,6 +1883,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, inflight_window_follows_max_inflight);
 	tcase_add_test(tc, status_counts_in_the_window);
 	tcase_add_test(tc, publish_larger_than_max_packet_refused);
+	tcase_add_test(tc, publish_buf_takes_the_payload);
 	tcase_add_test(tc, poison_dropped_after_three_closes);
 	tcase_add_test(tc, poison_strikes_need_the_same_message);
 	tcase_add_test(tc, backoff_grows_when_accepted_then_dropped);
