@@ -3,10 +3,12 @@
  * (see subs.h).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bset.h"
+#include "compat.h"
 #include "json.h"
 #include "log.h"
 #include "mqtt_client.h"
@@ -44,6 +46,7 @@ struct subs {
 	struct bset *s_broker;           /* the broker subscriptions */
 	const struct reg_entry **s_hits; /* the matches of one message */
 	size_t s_nhits, s_caphits;
+	size_t s_changes;  /* broker subscription changes in this subs_sync */
 	struct buf s_body; /* reused for each delivery */
 	uint64_t s_messages, s_deliveries, s_undeliverable;
 	struct subs_held *s_held;
@@ -223,24 +226,41 @@ static void subs_on_change(void *ctx, const struct reg_entry *e, bool added)
 	s->s_ops.remove_target(s->s_ops.ctx, e->id);
 }
 
+/* Broker changes logged one by one at info in one subs_sync; beyond, at debug. */
+#define SUBS_LOG_CHANGES 10
+
 static void subs_broker_change(void *ctx, const char *f, size_t len, bool subscribe)
 {
 	struct subs *s = ctx;
+	char line[ERR_LEN];
 
 	if (subscribe) {
-		log_info("subscribing to '%s' at the broker (QoS %d)", f, s->s_qos);
+		snprintf(line, sizeof(line), "subscribing to '%s' at the broker (QoS %d)", f,
+		         s->s_qos);
 		mqtt_client_subscribe(s->s_mc, f, len, s->s_qos);
 	} else {
-		log_info("no longer subscribed to '%s' at the broker", f);
+		snprintf(line, sizeof(line), "no longer subscribed to '%s' at the broker", f);
 		mqtt_client_unsubscribe(s->s_mc, f, len);
 	}
+	if (++s->s_changes <= SUBS_LOG_CHANGES)
+		log_info("%s", line);
+	else
+		log_debug("%s", line);
 }
 
 void subs_sync(struct subs *s)
 {
 	/* Subscribes what is new first, then unsubscribes what is no longer
-	 * needed: in between a message may come twice, never not at all. */
+	 * needed: in between a message may come twice, never not at all.
+	 * At start with 100,000 subscriptions: 10 lines and a count, not
+	 * 100,000 lines. */
+	s->s_changes = 0;
 	bset_flush(s->s_broker, subs_broker_change, s);
+	if (s->s_changes > SUBS_LOG_CHANGES)
+		log_info(
+		        "... and %zu more change(s) of the broker subscriptions (log.level = debug "
+		        "lists them)",
+		        s->s_changes - SUBS_LOG_CHANGES);
 }
 
 /* trie_match_fn: one registered filter matches. */

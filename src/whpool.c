@@ -575,18 +575,24 @@ static void pool_host_serve(struct whpool_host *h)
 static int64_t pool_req_timer(struct loop *loop, uint64_t id, void *arg)
 {
 	struct whpool_req *r = arg;
+	char *why = r->r_err;
 
 	(void)loop;
 	(void)id;
 	r->r_timer = 0;
-	/* A connect that failed at once (or was refused), reported now. */
-	r->r_host->h_pool->p_ops.result(r, r->r_refused ? WHPOOL_REFUSED : 0, r->r_err);
+	r->r_err = NULL;
+	/* A connect that failed at once (or was refused), reported now; r
+	 * may be gone once result returns. */
+	r->r_host->h_pool->p_ops.result(r, r->r_refused ? WHPOOL_REFUSED : 0, why);
+	free(why);
 	return LOOP_TIMER_STOP;
 }
 
-/* r's connect failed at once (r_err says why): report it through a 0 ms timer. */
-static void pool_req_fail_soon(struct whpool *p, struct whpool_req *r)
+/* r's connect failed at once (why): report it through a 0 ms timer. */
+static void pool_req_fail_soon(struct whpool *p, struct whpool_req *r, const char *why)
 {
+	free(r->r_err);
+	r->r_err = xstrdup(why);
 	r->r_timer = loop_timer_add(p->p_loop, 0, pool_req_timer, r);
 }
 
@@ -596,6 +602,7 @@ static void pool_connect(struct whpool *p, struct whpool_req *r)
 	struct whpool_host *h = r->r_host;
 	const char *addr = h->h_addrs[h->h_addr_i];
 	struct whpool_conn *c;
+	char err[ERR_LEN];
 	int fd;
 
 	/*
@@ -606,15 +613,15 @@ static void pool_connect(struct whpool *p, struct whpool_req *r)
 	 */
 	r->r_refused = !pool_addr_allowed(p, addr);
 	if (r->r_refused) {
-		snprintf(r->r_err, sizeof(r->r_err),
-		         "address %s is outside webhook.allow; not connected", addr);
-		pool_req_fail_soon(p, r);
+		snprintf(err, sizeof(err), "address %s is outside webhook.allow; not connected",
+		         addr);
+		pool_req_fail_soon(p, r, err);
 		return;
 	}
-	fd = net_connect(addr, h->h_port, r->r_err, sizeof(r->r_err));
+	fd = net_connect(addr, h->h_port, err, sizeof(err));
 	if (fd < 0) {
 		h->h_addr_i = (h->h_addr_i + 1) % h->h_naddrs;
-		pool_req_fail_soon(p, r);
+		pool_req_fail_soon(p, r, err);
 		return;
 	}
 	p->p_connects++;
@@ -629,9 +636,8 @@ static void pool_connect(struct whpool *p, struct whpool_req *r)
 	h->h_conns = c;
 	h->h_nconns++;
 	if (loop_watch(p->p_loop, fd, LOOP_WRITE, pool_conn_io, c) != 0) {
-		snprintf(r->r_err, sizeof(r->r_err), "no room for another descriptor");
 		pool_conn_close(c);
-		pool_req_fail_soon(p, r);
+		pool_req_fail_soon(p, r, "no room for another descriptor");
 		return;
 	}
 	c->c_mask = LOOP_WRITE;
@@ -679,6 +685,8 @@ void whpool_cancel(struct whpool *p, struct whpool_req *r)
 	if (r->r_timer != 0)
 		loop_timer_del(p->p_loop, r->r_timer);
 	r->r_timer = 0;
+	free(r->r_err);
+	r->r_err = NULL;
 }
 
 /* ---- the pool ---- */

@@ -70,7 +70,8 @@ struct whpool_req {
 	bool r_waiting;             /* in the host's waiting queue */
 	bool r_refused;             /* the failure being reported is WHPOOL_REFUSED */
 	uint64_t r_timer;           /* a connect failure being reported */
-	char r_err[ERR_LEN];
+	char *r_err;                /* why, while it is (a whole ERR_LEN in each
+	                             * subscription's request cost 1 kB apiece) */
 };
 
 /*
