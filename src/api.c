@@ -306,6 +306,8 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
 			r->fn(api, req, resp);
 		else
 			r->name_fn(api, req, req->path + n, req->path_len - n, resp);
+		/* What it accepted may be in queue.spool: answered once synced. */
+		resp->sync = req->method != HTTP_GET && req->method != HTTP_HEAD;
 		return;
 	}
 	if (other == NULL) {

@@ -137,6 +137,9 @@ static const struct api_counter {
         {"poison_dropped", API_MQ, offsetof(struct mqtt_client_stats, poison_dropped),
          "Messages dropped because the broker closed 3 connections in a row on them "
          "(also in dropped; logged)."},
+        {"spool_syncs", API_MQ, offsetof(struct mqtt_client_stats, spool_syncs),
+         "fdatasync()s of queue.spool: one per loop pass that accepted messages, "
+         "before their answers (group commit)."},
         {"input_pauses", API_MQ, offsetof(struct mqtt_client_stats, pauses),
          "Times reading from the broker paused because webhook deliveries backed up."},
         {"messages_received", API_FIG, offsetof(struct api_figures, messages),
@@ -155,6 +158,9 @@ static const struct api_counter {
          "Webhook deliveries dropped over webhook.max_pending (logged)."},
         {"http_evicted", API_FIG, offsetof(struct api_figures, http.evicted),
          "Stalled HTTP connections closed to admit a new one (all slots taken)."},
+        {"http_withheld", API_FIG, offsetof(struct api_figures, http.withheld),
+         "Answers withdrawn and connections closed because queue.spool could not be "
+         "synced to disk (logged; the host never saw an accepted)."},
         {"http_pauses", API_FIG, offsetof(struct api_figures, http.pauses),
          "Times requests that publish were held unread because the broker's outbound "
          "queue passed half its bounds (backpressure)."},

@@ -144,6 +144,13 @@ void buf_produced(struct buf *b, size_t n)
 	b->b_len += n;
 }
 
+void buf_truncate(struct buf *b, size_t n)
+{
+	if (n > buf_len(b))
+		fatalx("buf_truncate: %zu bytes kept, %zu held", n, buf_len(b));
+	b->b_len = b->b_off + n;
+}
+
 void buf_shrink(struct buf *b, size_t keep)
 {
 	if (buf_len(b) != 0 || b->b_cap <= keep)

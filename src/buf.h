@@ -44,6 +44,8 @@ void buf_consume(struct buf *b, size_t n);
 void buf_compact(struct buf *b);
 /* After writing n bytes directly at buf_tail() (after buf_reserve). */
 void buf_produced(struct buf *b, size_t n);
+/* Keep the first n bytes (n <= buf_len(b)), drop the rest. */
+void buf_truncate(struct buf *b, size_t n);
 /* Shrink the allocation back to at most `keep` bytes if it is empty and larger. */
 void buf_shrink(struct buf *b, size_t keep);
 /* Append everything read from fd until EOF. 0, or -1 with errno set. */

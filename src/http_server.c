@@ -127,6 +127,10 @@ struct http_conn {
 	bool c_parked;                 /* waiting for http_server_pause(false): no I/O, no timer */
 	uint64_t c_parked_at;          /* loop ms: since when */
 	struct http_conn *c_park_next; /* in s_park_head's FIFO */
+	bool c_unsynced;               /* c_out holds answers waiting for a sync */
+	size_t c_sync_mark;            /* c_out's length before the first of them */
+	bool c_held;                   /* in s_hold_head's list */
+	struct http_conn *c_hold_next;
 };
 
 struct http_server {
@@ -147,7 +151,10 @@ struct http_server {
 	uint64_t s_pauses;           /* times paused */
 	struct http_conn *s_park_head, *s_park_tail; /* parked connections, oldest first */
 	size_t s_nparked;
-	uint64_t s_resume_timer;       /* runs the parked connections after the pause ends */
+	uint64_t s_resume_timer; /* runs the parked connections after the pause ends */
+	struct http_conn *s_hold_head, *s_hold_tail; /* held for a sync, oldest first */
+	size_t s_nheld;
+	uint64_t s_withheld;           /* closed when the sync failed */
 	char s_scratch[HS_READ_CHUNK]; /* hs_read's, for connections short of room */
 };
 
@@ -252,6 +259,26 @@ static void hs_unlink_parked(struct http_conn *c)
 	srv->s_nparked--;
 }
 
+/* Take held c out of the list (a scan: only when a held one is closed). */
+static void hs_unlink_held(struct http_conn *c)
+{
+	struct http_server *srv = c->c_srv;
+	struct http_conn **pp = &srv->s_hold_head, *prev = NULL;
+
+	c->c_held = false;
+	while (*pp != NULL && *pp != c) {
+		prev = *pp;
+		pp = &(*pp)->c_hold_next;
+	}
+	if (*pp == NULL)
+		return; /* in the list http_server_release() is going through */
+	*pp = c->c_hold_next;
+	if (srv->s_hold_tail == c)
+		srv->s_hold_tail = prev;
+	c->c_hold_next = NULL;
+	srv->s_nheld--;
+}
+
 static void hs_conn_close(struct http_conn *c)
 {
 	struct http_server *srv = c->c_srv;
@@ -274,6 +301,8 @@ static void hs_conn_close(struct http_conn *c)
 		c->c_next->c_prev = c->c_prev;
 	if (c->c_parked)
 		hs_unlink_parked(c);
+	if (c->c_held)
+		hs_unlink_held(c);
 	if (c->c_refused)
 		srv->s_nrefused--;
 	else
@@ -385,6 +414,7 @@ static void hs_reset_response(struct http_response *resp)
 	resp->allow = NULL;
 	resp->www_authenticate = NULL;
 	resp->close = false;
+	resp->sync = false;
 	buf_reset(&resp->body);
 }
 
@@ -409,6 +439,10 @@ static void hs_answer(struct http_conn *c, enum http_parse_rc rc, const struct h
 		srv->s_handler(srv->s_ctx, req, resp);
 		if (!req->keep_alive)
 			resp->close = true;
+		if (resp->sync && !c->c_unsynced) {
+			c->c_unsynced = true;
+			c->c_sync_mark = buf_len(&c->c_out);
+		}
 		log_debug("%s %.*s %.*s -> %d", c->c_peer, (int)req->method_len, req->method_str,
 		          (int)req->path_len, req->path, resp->status);
 		hs_serialize(c->c_srv, &c->c_out, req, resp);
@@ -428,6 +462,21 @@ static void hs_answer(struct http_conn *c, enum http_parse_rc rc, const struct h
  */
 static int hs_flush(struct http_conn *c)
 {
+	struct http_server *srv = c->c_srv;
+
+	if (c->c_unsynced) {
+		/* Nothing goes out before the sync: http_server_release() resumes. */
+		if (!c->c_held) {
+			c->c_held = true;
+			if (srv->s_hold_tail != NULL)
+				srv->s_hold_tail->c_hold_next = c;
+			else
+				srv->s_hold_head = c;
+			srv->s_hold_tail = c;
+			srv->s_nheld++;
+		}
+		return 0;
+	}
 	if (hs_write(c) != 0)
 		return -1;
 	if (buf_len(&c->c_out) > 0) {
@@ -960,6 +1009,7 @@ void http_server_stats(const struct http_server *srv, struct http_server_stats *
 	memcpy(st->responses, srv->s_responses, sizeof(st->responses));
 	st->connections = srv->s_nconns;
 	st->evicted = srv->s_evicted;
+	st->withheld = srv->s_withheld;
 	st->pauses = srv->s_pauses;
 	st->parked = srv->s_nparked;
 }
@@ -976,6 +1026,41 @@ uint16_t http_server_port(const struct http_server *srv)
 	if (ss.ss_family == AF_INET)
 		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
+}
+
+size_t http_server_held(const struct http_server *srv)
+{
+	return srv->s_nheld;
+}
+
+/* The sync failed: c's answers from the first held one on are withdrawn. */
+static void hs_withhold(struct http_conn *c)
+{
+	buf_truncate(&c->c_out, c->c_sync_mark);
+	buf_reset(&c->c_in);
+	c->c_srv->s_withheld++;
+	log_debug("http %s: answer withdrawn (not on disk), closing", c->c_peer);
+	c->c_state = HS_CLOSING;
+}
+
+void http_server_release(struct http_server *srv, bool synced)
+{
+	struct http_conn *c = srv->s_hold_head, *next;
+
+	/* hs_run() below may hold connections again: a new list. */
+	srv->s_hold_head = srv->s_hold_tail = NULL;
+	srv->s_nheld = 0;
+	for (; c != NULL; c = next) {
+		next = c->c_hold_next;
+		c->c_hold_next = NULL;
+		if (!c->c_held || c->c_closed)
+			continue; /* closed since: hs_unlink_held() cleared c_held */
+		c->c_held = false;
+		c->c_unsynced = false;
+		if (!synced)
+			hs_withhold(c);
+		hs_run(c);
+	}
 }
 
 void http_server_free(struct http_server *srv)

@@ -33,6 +33,12 @@ struct http_response {
 	const char *allow;            /* Allow: header for 405, or NULL */
 	const char *www_authenticate; /* WWW-Authenticate: header for 401, or NULL */
 	bool close;                   /* close the connection after this response */
+	/*
+	 * The answer tells of a change that must be on disk first (an
+	 * accepted message in queue.spool): it is held, with the answers
+	 * after it on the connection, until http_server_release().
+	 */
+	bool sync;
 	struct buf body;
 };
 
@@ -76,14 +82,26 @@ void http_server_stop_accepting(struct http_server *srv);
  * (mqtt_client_on_congestion).
  */
 void http_server_pause(struct http_server *srv, bool paused);
+/*
+ * Group commit: connections whose answers wait for a sync (resp->sync),
+ * counted. main, before each select(), syncs and then calls
+ * http_server_release(): with synced true the answers go out; with false
+ * they are withdrawn (none of them was written) and those connections
+ * closed after the answers before the first of them, so the clients see
+ * no answer rather than a false "accepted". Answers of pipelined requests
+ * after a released one may be held again: call both until none is held.
+ */
+size_t http_server_held(const struct http_server *srv);
+void http_server_release(struct http_server *srv, bool synced);
 /* Open client connections (refused ones not counted). */
 size_t http_server_connections(const struct http_server *srv);
 /* Responses sent, by status class (index 1..5 for 1xx..5xx). */
 struct http_server_stats {
 	uint64_t responses[6];
-	uint64_t evicted; /* stalled connections closed to admit a new one */
-	uint64_t pauses;  /* times http_server_pause(srv, true) began a pause */
-	size_t parked;    /* connections waiting for the pause to end */
+	uint64_t evicted;  /* stalled connections closed to admit a new one */
+	uint64_t withheld; /* connections closed by http_server_release(srv, false) */
+	uint64_t pauses;   /* times http_server_pause(srv, true) began a pause */
+	size_t parked;     /* connections waiting for the pause to end */
 	size_t connections;
 };
 void http_server_stats(const struct http_server *srv, struct http_server_stats *st);

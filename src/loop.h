@@ -53,8 +53,8 @@ uint64_t loop_timer_add(struct loop *loop, int64_t ms, loop_timer_fn *fn, void *
 void loop_timer_del(struct loop *loop, uint64_t id);
 
 /*
- * Called before each select(); one hook. Public for the tests: the loop's
- * whole API as in Redis ae (test_loop); nothing in the daemon needs it.
+ * Called before each select(); one hook (main's group commit of
+ * queue.spool, as Redis's beforeSleep).
  */
 void loop_set_before_sleep(struct loop *loop, loop_hook_fn *fn, void *arg);
 /* Run fn(arg) after the current iteration's callbacks (deferred close). */

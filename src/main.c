@@ -262,6 +262,49 @@ static int main_config(struct main_ctx *m)
 	return MAIN_GO_ON;
 }
 
+/* A sync slower than this is logged: requests waited that long. */
+#define MAIN_SLOW_SYNC_MS 1000
+
+/*
+ * Before each select(): group commit (as Redis's beforeSleep with its
+ * append-only file). The answers of this pass to requests that change
+ * state wait in the server; one fdatasync of queue.spool and one of the
+ * state file's log make what they accepted durable, then the answers go
+ * out (or are withdrawn if a sync failed). Repeated while pipelined
+ * requests produce more held answers; run when none is held too, for
+ * changes that came from elsewhere (both syncs are no-ops when clean).
+ */
+static void main_before_sleep(struct loop *loop, void *arg)
+{
+	static struct log_limit lim_failed, lim_slow;
+	struct main_ctx *m = arg;
+	char err[ERR_LEN];
+	size_t n;
+
+	(void)loop;
+	do {
+		uint64_t t0 = loop_clock_ms(), ms;
+		int rc = mqtt_client_sync(m->m_mc, err, sizeof(err));
+
+		if (rc == 0)
+			rc = registry_sync(m->m_reg, err, sizeof(err));
+		ms = loop_clock_ms() - t0;
+		n = http_server_held(m->m_srv);
+		if (rc != 0)
+			log_warnx_limited(&lim_failed,
+			                  "%s; %zu connection(s) closed without their answers, "
+			                  "the hosts must send again",
+			                  err, n);
+		else if (ms >= MAIN_SLOW_SYNC_MS)
+			log_warnx_limited(&lim_slow,
+			                  "fdatasync took %llu ms (queue.spool, state.file), %zu "
+			                  "connection(s) waited for it: the disk is slow or busy",
+			                  (unsigned long long)ms, n);
+		if (n > 0)
+			http_server_release(m->m_srv, rc == 0);
+	} while (http_server_held(m->m_srv) > 0);
+}
+
 /* Logging, signals, the loop and the broker client (with its spool). */
 static int main_setup_broker(struct main_ctx *m)
 {
@@ -344,6 +387,7 @@ static int main_setup_http(struct main_ctx *m)
 	}
 	api_set_server(m->m_api, m->m_srv);
 	mqtt_client_on_congestion(m->m_mc, main_congestion, m->m_srv);
+	loop_set_before_sleep(m->m_loop, main_before_sleep, m);
 	return MAIN_GO_ON;
 }
 
@@ -408,6 +452,8 @@ static int main_exit(struct main_ctx *m, int status)
 {
 	if (m->m_mc != NULL)
 		mqtt_client_on_congestion(m->m_mc, NULL, NULL); /* the server goes first */
+	if (m->m_loop != NULL)
+		loop_set_before_sleep(m->m_loop, NULL, NULL);
 	http_server_free(m->m_srv);
 	presence_free(m->m_presence);
 	api_free(m->m_api);

@@ -96,6 +96,7 @@ struct mqtt_client_stats {
 	size_t inflight;      /* QoS 1/2 messages sent and not yet acknowledged */
 	uint64_t pauses;      /* times reading was paused (mqtt_client_pause) */
 	uint64_t congestions; /* times the queue passed half its bounds (on_congestion) */
+	uint64_t spool_syncs; /* queue.spool's fdatasyncs (mqtt_client_sync) */
 };
 
 /*
@@ -137,6 +138,12 @@ enum mqtt_pub_result mqtt_client_publish_buf(struct mqtt_client *mc, const char 
  * mqtt_client_start(). 0, or -1 with err set.
  */
 int mqtt_client_spool(struct mqtt_client *mc, const char *dir, char *err, size_t errlen);
+/*
+ * Make the messages accepted since the last call durable (queue.spool's
+ * fdatasync, once for them all; without a spool, nothing to do). Call it
+ * before answering that they were accepted. 0, or -1 with err.
+ */
+int mqtt_client_sync(struct mqtt_client *mc, char *err, size_t errlen);
 
 /*
  * Inbound messages. The hook gets each PUBLISH from the broker (a QoS 2

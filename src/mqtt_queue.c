@@ -300,6 +300,16 @@ bool mq_full(const struct mqtt_outq *q, size_t topic_len, size_t payload_len)
 	       q->q_queue_bytes + topic_len + payload_len > q->q_max_bytes;
 }
 
+int mq_spool_sync(struct mqtt_outq *q, char *err, size_t errlen)
+{
+	return q->q_spool != NULL ? spool_sync(q->q_spool, err, errlen) : 0;
+}
+
+uint64_t mq_spool_syncs(const struct mqtt_outq *q)
+{
+	return q->q_spool != NULL ? spool_syncs(q->q_spool) : 0;
+}
+
 int mq_spool_add(struct mqtt_outq *q, struct mq_msg *m)
 {
 	struct spool_msg sm = {.qos = m->m_qos,

@@ -115,8 +115,11 @@ void mq_free(struct mqtt_outq *q);
 int mq_spool_open(struct mqtt_outq *q, const char *dir, char *err, size_t errlen);
 /* Would a message of these sizes exceed queue.max_messages or max_bytes? */
 bool mq_full(const struct mqtt_outq *q, size_t topic_len, size_t payload_len);
-/* Durable before it is accepted: m into the spool, if any. 0, or -1. */
+/* m into the spool, if any (durable after mq_spool_sync()). 0, or -1. */
 int mq_spool_add(struct mqtt_outq *q, struct mq_msg *m);
+/* The spool's fdatasync of what mq_spool_add() wrote (see spool_sync). */
+int mq_spool_sync(struct mqtt_outq *q, char *err, size_t errlen);
+uint64_t mq_spool_syncs(const struct mqtt_outq *q);
 /* m to the tail of the queue; mq_enqueue_front: to its head. */
 void mq_enqueue(struct mqtt_outq *q, struct mq_msg *m);
 void mq_enqueue_front(struct mqtt_outq *q, struct mq_msg *m);

@@ -212,11 +212,17 @@ void mqtt_client_stats(const struct mqtt_client *mc, struct mqtt_client_stats *s
 	st->queue_bytes = mc->mc_q.q_queue_bytes;
 	st->inflight = mq_inflight_user(&mc->mc_q);
 	st->acks_held = mqtt_inbound_count(mc->mc_inbound);
+	st->spool_syncs = mq_spool_syncs(&mc->mc_q);
 }
 
 int mqtt_client_spool(struct mqtt_client *mc, const char *dir, char *err, size_t errlen)
 {
 	return mq_spool_open(&mc->mc_q, dir, err, errlen);
+}
+
+int mqtt_client_sync(struct mqtt_client *mc, char *err, size_t errlen)
+{
+	return mq_spool_sync(&mc->mc_q, err, errlen);
 }
 
 /* PUBACK, PUBREC or PUBCOMP of an outbound message. */

@@ -45,6 +45,8 @@ struct registry {
 	uint64_t r_seq;                       /* the next reg_entry.seq */
 	registry_hook_fn *r_hook;
 	void *r_hook_ctx;
+	bool r_unsynced;    /* log records written since the last fdatasync */
+	bool r_sync_failed; /* an fdatasync failed: the next sync compacts */
 };
 
 #define REG_MIN_TAB 64
@@ -87,8 +89,11 @@ void registry_free(struct registry *r)
 		return;
 	for (i = 0; i < r->r_n; i++)
 		reg_node_free(r->r_ent[i]);
-	if (r->r_log_fd >= 0)
+	if (r->r_log_fd >= 0) {
+		if (r->r_unsynced)
+			(void)fdatasync(r->r_log_fd); /* best effort at a stop */
 		close(r->r_log_fd);
+	}
 	free(r->r_ent);
 	free(r->r_idtab);
 	free(r->r_cttab);
@@ -271,6 +276,7 @@ static int reg_compact(struct registry *r, char *err, size_t errlen)
 		r->r_log_records = 0;
 		r->r_log_size = 0;
 		r->r_snap_n = r->r_n;
+		r->r_unsynced = r->r_sync_failed = false; /* all in the synced snapshot */
 	}
 	free(tmp);
 	buf_free(&out);
@@ -311,9 +317,10 @@ static int reg_open_log(struct registry *r, char *err, size_t errlen)
 }
 
 /*
- * Make `rec` (whole records, each ending in '\n') durable: appended to the
- * log and fdatasync()ed, before the change is answered. On failure the log
- * is cut back to where it was and nothing changed. 0, or -1 with err.
+ * Append `rec` (whole records, each ending in '\n') to the log before the
+ * change is applied; durable after the next registry_sync(), which main
+ * calls before the answer goes out (group commit). On failure the log is
+ * cut back to where it was and nothing changed. 0, or -1 with err.
  */
 static int reg_log(struct registry *r, const struct buf *rec, size_t records, char *err,
                    size_t errlen)
@@ -337,8 +344,8 @@ static int reg_log(struct registry *r, const struct buf *rec, size_t records, ch
 		p += k;
 		left -= (size_t)k;
 	}
-	if (left > 0 || fdatasync(r->r_log_fd) != 0) {
-		int e = left > 0 && errno == 0 ? EIO : errno;
+	if (left > 0) {
+		int e = errno == 0 ? EIO : errno;
 
 		snprintf(err, errlen, "state.file %s: cannot write: %s", r->r_log_path,
 		         strerror(e));
@@ -351,6 +358,27 @@ static int reg_log(struct registry *r, const struct buf *rec, size_t records, ch
 	}
 	r->r_log_size += (off_t)buf_len(rec);
 	r->r_log_records += records;
+	r->r_unsynced = true;
+	return 0;
+}
+
+int registry_sync(struct registry *r, char *err, size_t errlen)
+{
+	if (!r->r_unsynced || r->r_log_fd < 0)
+		return 0;
+	/*
+	 * After a failed fdatasync the kernel may have dropped the pages it
+	 * could not write and report success next time: rewrite it all.
+	 */
+	if (r->r_sync_failed)
+		return reg_compact(r, err, errlen);
+	if (fdatasync(r->r_log_fd) != 0) {
+		snprintf(err, errlen, "state.file %s: fdatasync: %s", r->r_log_path,
+		         strerror(errno));
+		r->r_sync_failed = true;
+		return -1;
+	}
+	r->r_unsynced = false;
 	return 0;
 }
 

@@ -102,6 +102,13 @@ const struct reg_entry *registry_find(const struct registry *r, const char *id);
  */
 typedef void registry_hook_fn(void *ctx, const struct reg_entry *e, bool added);
 void registry_set_hook(struct registry *r, registry_hook_fn *fn, void *ctx);
+/*
+ * fdatasync() the changes logged since the last call (nothing to do: 0 at
+ * once); main calls it, with the spool's, before the answers of a loop
+ * pass go out (group commit). 0, or -1 with err; after a failure the
+ * next call rewrites the snapshot instead.
+ */
+int registry_sync(struct registry *r, char *err, size_t errlen);
 void registry_free(struct registry *r);
 
 #endif

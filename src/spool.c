@@ -58,6 +58,8 @@ struct spool {
 	size_t sp_live;
 	uint64_t sp_live_bytes;
 	struct buf sp_buf; /* record being written */
+	bool sp_unsynced;  /* 'M' records written since the last fdatasync */
+	uint64_t sp_syncs; /* spool_sync()'s fdatasyncs */
 };
 
 static uint32_t spool_crc32(const uint8_t *p, size_t n, uint32_t crc)
@@ -456,6 +458,8 @@ static void spool_maybe_compact(struct spool *sp)
 	/* Rate-limited: a full disk fails every attempt; nothing is lost by it. */
 	if (spool_rewrite(sp, NULL, &sp->sp_buf, err, sizeof(err)) != 0)
 		log_warnx_limited(&lim, "spool: compaction failed, file keeps growing: %s", err);
+	else
+		sp->sp_unsynced = false; /* the new file was synced whole */
 	buf_reset(&sp->sp_buf);
 	buf_shrink(&sp->sp_buf, 65536);
 }
@@ -468,7 +472,8 @@ int spool_append(struct spool *sp, struct spool_msg *m)
 	m->seq = sp->sp_next_seq;
 	buf_reset(&sp->sp_buf);
 	spool_encode(&sp->sp_buf, 'M', m);
-	if (buf_write_fd(&sp->sp_buf, sp->sp_fd) != 0 || fdatasync(sp->sp_fd) != 0) {
+	/* The fdatasync() is spool_sync()'s, once for all a loop pass wrote. */
+	if (buf_write_fd(&sp->sp_buf, sp->sp_fd) != 0) {
 		/*
 		 * Rate-limited (a full disk fails every publish): the message
 		 * is refused, not lost; the caller answers 503 spool_error and
@@ -481,6 +486,7 @@ int spool_append(struct spool *sp, struct spool_msg *m)
 		return -1;
 	}
 	sp->sp_next_seq++;
+	sp->sp_unsynced = true;
 	sp->sp_size += buf_len(&sp->sp_buf);
 	spool_index(sp, m->seq, off, (uint32_t)buf_len(&sp->sp_buf));
 	return 0;
@@ -535,6 +541,24 @@ void spool_done(struct spool *sp, uint64_t seq)
 		                 (unsigned long long)seq);
 	sp->sp_size += buf_len(&sp->sp_buf);
 	spool_maybe_compact(sp);
+}
+
+int spool_sync(struct spool *sp, char *err, size_t errlen)
+{
+	if (!sp->sp_unsynced)
+		return 0;
+	if (fdatasync(sp->sp_fd) != 0) {
+		snprintf(err, errlen, "spool %s: fdatasync: %s", sp->sp_path, strerror(errno));
+		return -1;
+	}
+	sp->sp_unsynced = false;
+	sp->sp_syncs++;
+	return 0;
+}
+
+uint64_t spool_syncs(const struct spool *sp)
+{
+	return sp->sp_syncs;
 }
 
 size_t spool_pending(const struct spool *sp)

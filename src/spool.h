@@ -76,8 +76,19 @@ typedef void spool_replay_fn(void *ctx, const struct spool_msg *m);
  * with err set on failure.
  */
 struct spool *spool_open(const char *dir, spool_replay_fn *fn, void *ctx, char *err, size_t errlen);
-/* Make m durable; sets m->seq. 0, or -1 (logged) if it could not be. */
+/*
+ * Write m; sets m->seq. 0, or -1 (logged) if it could not be. Durable
+ * after the next spool_sync(): answer "accepted" only then.
+ */
 int spool_append(struct spool *sp, struct spool_msg *m);
+/*
+ * fdatasync() what spool_append() wrote since the last call (nothing to
+ * do: 0 at once). 0, or -1 with err: those messages may not survive a
+ * power cut (they are still queued and delivered if the daemon runs on).
+ */
+int spool_sync(struct spool *sp, char *err, size_t errlen);
+/* The fdatasyncs spool_sync() made. */
+uint64_t spool_syncs(const struct spool *sp);
 /* Message seq is about to go out with packet id `id` (pubrec false), or
  * its PUBREC came back (true); written before the packet, no sync.
  * Unknown seqs are ignored. */

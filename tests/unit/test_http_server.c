@@ -78,6 +78,9 @@ static void handler(void *ctx, const struct http_request *req, struct http_respo
 	}
 	if (req->path_len == 6 && memcmp(req->path, "/close", 6) == 0)
 		resp->close = true;
+	/* "/sync..." answers wait for http_server_release(). */
+	if (req->path_len >= 5 && memcmp(req->path, "/sync", 5) == 0)
+		resp->sync = true;
 	buf_appendf(&resp->body,
 	            "{\"method\":\"%.*s\",\"path\":\"%.*s\",\"query\":\"%.*s\",\"body\":%zu}",
 	            (int)req->method_len, req->method_str, (int)req->path_len, req->path,
@@ -833,6 +836,68 @@ START_TEST(test_pause_holds_requests)
 END_TEST
 
 /*
+ * Group commit (issue 18): an answer marked sync is held, with every
+ * answer around it on the connection, until http_server_release(): with
+ * true they all go out in order; with false the ones from the first
+ * held answer on are withdrawn and the connection closed after the
+ * answers before it. Other connections are not held. (Fails before the
+ * change: there was no resp->sync.)
+ */
+START_TEST(test_sync_holds_answers)
+{
+	struct http_server_stats st;
+	struct reply r[3];
+	int a, b;
+	bool eof;
+
+	start();
+	a = client_connect();
+	client_sends(a, "GET /1 HTTP/1.1\r\n\r\n"
+	                "POST /sync/2 HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"
+	                "GET /3 HTTP/1.1\r\n\r\n");
+	expect_nothing(a, 200);
+	ck_assert_int_eq(handled, 3);
+	ck_assert_uint_eq(http_server_held(srv), 1);
+	b = client_connect();
+	roundtrip(b, "GET /other HTTP/1.1\r\n\r\n", 200, NULL);
+
+	http_server_release(srv, true);
+	ck_assert_uint_eq(http_server_held(srv), 0);
+	ck_assert_int_eq(client_recv(a, r, 3, false, NULL, 0), 3);
+	ck_assert_str_eq(r[0].body,
+	                 "{\"method\":\"GET\",\"path\":\"/1\",\"query\":\"\",\"body\":0}");
+	ck_assert_str_eq(r[1].body,
+	                 "{\"method\":\"POST\",\"path\":\"/sync/2\",\"query\":\"\",\"body\":1}");
+	ck_assert_str_eq(r[2].body,
+	                 "{\"method\":\"GET\",\"path\":\"/3\",\"query\":\"\",\"body\":0}");
+	reply_free(r, 3);
+
+	/* The sync failed: /4's answer goes out, /sync/5's and /6's do not. */
+	client_sends(a, "GET /4 HTTP/1.1\r\n\r\n"
+	                "POST /sync/5 HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+	                "GET /6 HTTP/1.1\r\n\r\n");
+	expect_nothing(a, 100);
+	ck_assert_uint_eq(http_server_held(srv), 1);
+	http_server_release(srv, false);
+	ck_assert_int_eq(client_recv(a, r, 1, true, &eof, 0), 1);
+	ck_assert(eof);
+	ck_assert_str_eq(r[0].body,
+	                 "{\"method\":\"GET\",\"path\":\"/4\",\"query\":\"\",\"body\":0}");
+	reply_free(r, 1);
+	http_server_stats(srv, &st);
+	ck_assert_uint_eq(st.withheld, 1);
+	/* A held connection that closes meanwhile is forgotten. */
+	client_sends(b, "POST /sync/7 HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+	expect_nothing(b, 100);
+	ck_assert_uint_eq(http_server_held(srv), 1);
+	client_close(b);
+	run_for(100);
+	http_server_release(srv, true);
+	ck_assert_uint_eq(http_server_held(srv), 0);
+}
+END_TEST
+
+/*
  * A connection held by the pause is not stalled: no timeout runs against
  * it however long the pause lasts (here 2.5 s with http.timeout and
  * http.header_timeout 1 s), and its request, begun before the pause,
@@ -1217,6 +1282,7 @@ static Suite *http_server_suite(void)
 	tcase_add_test(tc, test_header_timeout);
 	tcase_add_test(tc, test_body_rate);
 	tcase_add_test(tc, test_pause_holds_requests);
+	tcase_add_test(tc, test_sync_holds_answers);
 	tcase_add_test(tc, test_pause_no_timeouts);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_timeout_from_first_byte);
