@@ -35,6 +35,7 @@ else
 		mkdir -p "$dist"
 		(cd "$dist" && "$top/configure" -q && make dist-gzip)
 	fi
+	# shellcheck disable=SC2012 # the newest of our own tarball names
 	tarball=$(ls -t "$dist"/octomqttd-*.tar.gz | head -n 1)
 fi
 

@@ -9,7 +9,8 @@
 #   - /etc/octomqttd.conf is a conffile, 0640 root:octomqttd; the system
 #     user exists and owns /var/lib/octomqttd (0750);
 #   - `octomqttd -t -c /etc/octomqttd.conf` passes, as root and as the
-#     user octomqttd (who reads the file through its group).
+#     user octomqttd (who reads the file through its group), and fails as
+#     nobody (who cannot read it).
 set -eu
 LC_ALL=C
 export LC_ALL
@@ -50,4 +51,7 @@ perm=$(stat -c '%a %U:%G' /var/lib/octomqttd)
 /usr/sbin/octomqttd -t -c /etc/octomqttd.conf || fail "octomqttd -t as root"
 runuser -u octomqttd -- /usr/sbin/octomqttd -t -c /etc/octomqttd.conf ||
 	fail "octomqttd -t as the user octomqttd"
+if runuser -u nobody -- /usr/sbin/octomqttd -t -c /etc/octomqttd.conf >/dev/null 2>&1; then
+	fail "another user (nobody) can read /etc/octomqttd.conf"
+fi
 echo "test-installed.sh: unit, configuration, user, state directory and binary in place"
