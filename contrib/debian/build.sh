@@ -2,14 +2,15 @@
 # contrib/debian/build.sh [TARBALL]: build the Debian package octomqttd
 # from a `make dist` tarball, on Debian 12 or Raspberry Pi OS (bookworm).
 #
-# Without TARBALL it makes one from this source tree first (autoreconf if
-# configure is missing, configure in build-deb/dist, make dist). The
-# tarball is unpacked in build-deb/, this directory is copied beside it
-# as debian/ (the changelog's version set to the tarball's, revision -1),
-# and `dpkg-buildpackage -us -uc -b` builds it. The .deb ends up in
-# build-deb/. Missing build packages are installed first (contrib/deps.sh
-# --deb; as root or through sudo). DEB_BUILD_OPTIONS and
-# DEB_BUILD_PROFILES pass through: nocheck skips make check.
+# Without TARBALL it makes one from this source tree first (autoreconf in
+# a git tree or when configure is missing, configure in build-deb/dist,
+# make dist). The tarball is unpacked in build-deb/, this directory is
+# copied beside it as debian/ (the changelog's version set to the
+# tarball's, revision -1), and `dpkg-buildpackage -us -uc -b` builds it.
+# The .deb ends up in build-deb/. Missing build packages are installed
+# first (contrib/deps.sh --deb; as root or through sudo).
+# DEB_BUILD_OPTIONS and DEB_BUILD_PROFILES pass through: nocheck skips
+# make check.
 #
 # Then, as root: dpkg -i build-deb/octomqttd_*.deb
 set -eu
@@ -29,7 +30,11 @@ else
 		(cd "$top" && make dist-gzip)
 		dist=$top
 	else
-		[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi)
+		# In a git tree configure is made again, so that the version is
+		# this commit's (build-aux/git-version-gen runs in autoconf).
+		if [ -e "$top/.git" ] || [ ! -x "$top/configure" ]; then
+			(cd "$top" && autoreconf -fi)
+		fi
 		dist=$out/dist
 		rm -rf "$dist"
 		mkdir -p "$dist"
