@@ -1,11 +1,13 @@
 #!/bin/sh
-# contrib/deps.sh [--build-only | --demo]: install the Debian 12 packages
-# octomqttd needs that are not installed yet, and nothing else.
+# contrib/deps.sh [--build-only | --demo | --deb]: install the Debian 12
+# packages octomqttd needs that are not installed yet, and nothing else.
 #
 #   --build-only  what `autoreconf -fi && ./configure && make` needs
 #   --demo        that, plus mosquitto and curl for contrib/run-demo.sh
+#   --deb         that, plus debhelper for contrib/debian/build.sh
 #   (default)     everything contrib/test-all.sh uses: the above plus
-#                 valgrind, clang with libFuzzer, clang-format, openssl, ...
+#                 valgrind, clang with libFuzzer, clang-format, openssl,
+#                 debhelper and lintian (the package stage), ...
 #
 # Silent when everything is there. Runs apt-get as root, through sudo when
 # not root; without either it prints the command to run and exits 1.
@@ -14,16 +16,20 @@ set -eu
 build_pkgs="build-essential autoconf automake libtool pkg-config libmbedtls-dev libjsmn-dev
 check libsubunit-dev"
 demo_pkgs="mosquitto mosquitto-clients curl ca-certificates"
+# dpkg-buildpackage (dpkg-dev) and dh; adduser is what the package's
+# postinst needs to install.
+deb_pkgs="dpkg-dev debhelper adduser"
 # libclang-rt-dev holds libFuzzer and clang's sanitizer runtimes: clang
 # alone does not link -fsanitize=fuzzer when recommends are not installed.
-test_pkgs="valgrind clang libclang-rt-dev clang-format openssl python3 git"
+test_pkgs="valgrind clang libclang-rt-dev clang-format openssl python3 git lintian"
 
 case ${1:-} in
 --build-only) want=$build_pkgs ;;
 --demo) want="$build_pkgs $demo_pkgs" ;;
-'') want="$build_pkgs $demo_pkgs $test_pkgs" ;;
+--deb) want="$build_pkgs $deb_pkgs" ;;
+'') want="$build_pkgs $demo_pkgs $deb_pkgs $test_pkgs" ;;
 *)
-	echo "usage: $0 [--build-only | --demo]" >&2
+	echo "usage: $0 [--build-only | --demo | --deb]" >&2
 	exit 2
 	;;
 esac

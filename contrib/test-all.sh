@@ -10,6 +10,9 @@
 #   5 no-tls      configure --without-tls, make, make check
 #   6 fuzzing     clang --enable-fuzzing, make fuzz-run (FUZZ_SECONDS, default 30)
 #   7 format      make format-check, make check-layers
+#   8 debian      the Debian package from stage 1's tarball (no make check:
+#                 the stages above ran it), lintian, dpkg -i, the installed
+#                 files (contrib/debian/test-installed.sh), dpkg --purge
 # The tests need nothing outside the repository (their data is under
 # tests/) but the seed README of tests/integration/octoprint_seed.sh, read
 # from OCTOMQTTD_SHARED (default ../shared beside the repository): when that
@@ -153,6 +156,26 @@ begin "format: make format-check, make check-layers"
 cd "$top/build-ci/gcc"
 make format-check
 make check-layers
+end
+
+begin "debian: package, lintian, dpkg -i, installed files, purge"
+cd "$top"
+# Root for dpkg; CI is root.
+as_root=
+[ "$(id -u)" -eq 0 ] || as_root=sudo
+DEB_BUILD_OPTIONS="nocheck parallel=$jobs" DEB_BUILD_PROFILES=nocheck \
+	sh contrib/debian/build.sh "$top"/build-ci/gcc/octomqttd-*.tar.gz
+deb=$(ls "$top"/build-deb/octomqttd_*.deb)
+lintian -I --pedantic --fail-on error,warning "$deb"
+$as_root dpkg -i "$deb"
+$as_root sh contrib/debian/test-installed.sh
+$as_root dpkg --purge octomqttd
+for f in /usr/sbin/octomqttd /etc/octomqttd.conf /var/lib/octomqttd; do
+	if [ -e "$f" ]; then
+		echo "test-all.sh: $f is left after dpkg --purge octomqttd"
+		exit 1
+	fi
+done
 end
 
 echo

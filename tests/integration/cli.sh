@@ -51,10 +51,11 @@ expect_rc() {
 	[ "$RC" -eq "$1" ] || fail "$2: exit $RC, expected $1 (stdout: $OUT; stderr: $ERR)"
 }
 
-# -V: exactly the version line.
+# -V: exactly the version line, with configure's version
+# (build-aux/git-version-gen).
 run -V
 expect_rc 0 "-V"
-[ "$OUT" = "octomqttd 0.1.0" ] || fail "-V printed '$OUT'"
+[ "$OUT" = "octomqttd ${PACKAGE_VERSION:?}" ] || fail "-V printed '$OUT', not 'octomqttd $PACKAGE_VERSION'"
 
 # -h: usage on stdout, exit 0, mentions -c.
 run -h

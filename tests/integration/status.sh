@@ -41,10 +41,10 @@ post /events/bad%20name '{}'
 
 get /status
 [ "$CODE" = 200 ] || fail "GET /status answered $CODE"
-/usr/bin/python3 - "$T/body" "$BROKER_PORT" <<'PY' || fail "bad /status: $(cat "$T/body")"
+/usr/bin/python3 - "$T/body" "$BROKER_PORT" "${PACKAGE_VERSION:?}" <<'PY' || fail "bad /status: $(cat "$T/body")"
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["version"] == "0.1.0", s
+assert s["version"] == sys.argv[3], s
 assert s["connected"] is True, s
 assert s["broker"] == "127.0.0.1:" + sys.argv[2], s
 assert isinstance(s["uptime"], int) and s["uptime"] >= 0, s
