@@ -101,6 +101,12 @@
 /* After its head, a request's bytes must arrive this fast on average (bytes/s). */
 #define HS_MIN_BODY_RATE 1024
 
+/* The two FIFOs a connection can wait in, through its c_link[] fields. */
+enum hs_queue {
+	HS_PARKED, /* waiting for http_server_pause(false): no I/O, no timer */
+	HS_HELD,   /* its answers wait for http_server_release() */
+};
+
 enum hs_state {
 	HS_ACTIVE,  /* reading and answering requests */
 	HS_CLOSING, /* the last answer is in c_out; close once it is written */
@@ -117,20 +123,24 @@ struct http_conn {
 	struct http_parser c_parser;
 	enum hs_state c_state;
 	uint64_t c_timer;
-	uint64_t c_last;               /* loop ms: last byte written, or idle/linger since */
-	uint64_t c_req_start;          /* loop ms: first byte of the request in progress */
-	uint64_t c_head_at;            /* loop ms: its head was complete, 0 while it is not */
-	bool c_in_request;             /* part of a request read, not yet answered */
-	bool c_continued;              /* "100 Continue" sent for the current request */
-	bool c_refused;                /* over http.max_connections: only the 503 is sent */
-	bool c_closed;                 /* fd closed, free pending */
-	bool c_parked;                 /* waiting for http_server_pause(false): no I/O, no timer */
-	uint64_t c_parked_at;          /* loop ms: since when */
-	struct http_conn *c_park_next; /* in s_park_head's FIFO */
-	bool c_unsynced;               /* c_out holds answers waiting for a sync */
-	size_t c_sync_mark;            /* c_out's length before the first of them */
-	bool c_held;                   /* in s_hold_head's list */
-	struct http_conn *c_hold_next;
+	uint64_t c_last;             /* loop ms: last byte written, or idle/linger since */
+	uint64_t c_req_start;        /* loop ms: first byte of the request in progress */
+	uint64_t c_head_at;          /* loop ms: its head was complete, 0 while it is not */
+	bool c_in_request;           /* part of a request read, not yet answered */
+	bool c_continued;            /* "100 Continue" sent for the current request */
+	bool c_refused;              /* over http.max_connections: only the 503 is sent */
+	bool c_closed;               /* fd closed, free pending */
+	uint64_t c_parked_at;        /* loop ms: parked since when */
+	bool c_unsynced;             /* c_out holds answers waiting for a sync */
+	size_t c_sync_mark;          /* c_out's length before the first of them */
+	bool c_in_queue[2];          /* in srv->s_queue[HS_PARKED / HS_HELD] */
+	struct http_conn *c_link[2]; /* the next one there */
+};
+
+/* A FIFO of connections (hs_push, hs_pop, hs_unlink). */
+struct hs_fifo {
+	struct http_conn *f_head, *f_tail;
+	size_t f_n;
 };
 
 struct http_server {
@@ -143,17 +153,14 @@ struct http_server {
 	size_t s_nconns;   /* counted against http.max_connections */
 	size_t s_nrefused; /* refused, still sending their 503 */
 	struct http_limits s_lim;
-	struct http_response s_resp; /* reused for every request */
-	struct buf s_refusal;        /* the 503 of the refused-at-once, built once */
-	uint64_t s_responses[6];     /* by status class */
-	uint64_t s_evicted;          /* closed to admit a new one (hs_evict) */
-	bool s_paused;               /* http_server_pause(): requests that change state wait */
-	uint64_t s_pauses;           /* times paused */
-	struct http_conn *s_park_head, *s_park_tail; /* parked connections, oldest first */
-	size_t s_nparked;
-	uint64_t s_resume_timer; /* runs the parked connections after the pause ends */
-	struct http_conn *s_hold_head, *s_hold_tail; /* held for a sync, oldest first */
-	size_t s_nheld;
+	struct http_response s_resp;   /* reused for every request */
+	struct buf s_refusal;          /* the 503 of the refused-at-once, built once */
+	uint64_t s_responses[6];       /* by status class */
+	uint64_t s_evicted;            /* closed to admit a new one (hs_evict) */
+	bool s_paused;                 /* http_server_pause(): requests that change state wait */
+	uint64_t s_pauses;             /* times paused */
+	struct hs_fifo s_queue[2];     /* parked, held: oldest first */
+	uint64_t s_resume_timer;       /* runs the parked connections after the pause ends */
 	uint64_t s_withheld;           /* closed when the sync failed */
 	char s_scratch[HS_READ_CHUNK]; /* hs_read's, for connections short of room */
 };
@@ -239,44 +246,56 @@ static void hs_conn_free(void *arg)
 	free(c);
 }
 
-/* Take parked c out of the FIFO (a scan: only when a parked one is closed). */
-static void hs_unlink_parked(struct http_conn *c)
+/* c at the tail of queue q (not in it yet). */
+static void hs_push(struct http_conn *c, enum hs_queue q)
 {
-	struct http_server *srv = c->c_srv;
-	struct http_conn **pp = &srv->s_park_head, *prev = NULL;
+	struct hs_fifo *f = &c->c_srv->s_queue[q];
+
+	c->c_link[q] = NULL;
+	if (f->f_tail != NULL)
+		f->f_tail->c_link[q] = c;
+	else
+		f->f_head = c;
+	f->f_tail = c;
+	f->f_n++;
+	c->c_in_queue[q] = true;
+}
+
+/* The head of queue q, taken out; NULL if it is empty. */
+static struct http_conn *hs_pop(struct http_server *srv, enum hs_queue q)
+{
+	struct hs_fifo *f = &srv->s_queue[q];
+	struct http_conn *c = f->f_head;
+
+	if (c == NULL)
+		return NULL;
+	f->f_head = c->c_link[q];
+	if (f->f_head == NULL)
+		f->f_tail = NULL;
+	c->c_link[q] = NULL;
+	c->c_in_queue[q] = false;
+	f->f_n--;
+	return c;
+}
+
+/* Take c out of queue q wherever it is (a scan: only when it is closed). */
+static void hs_unlink(struct http_conn *c, enum hs_queue q)
+{
+	struct hs_fifo *f = &c->c_srv->s_queue[q];
+	struct http_conn **pp = &f->f_head, *prev = NULL;
 
 	while (*pp != NULL && *pp != c) {
 		prev = *pp;
-		pp = &(*pp)->c_park_next;
+		pp = &(*pp)->c_link[q];
 	}
 	if (*pp == NULL)
 		return;
-	*pp = c->c_park_next;
-	if (srv->s_park_tail == c)
-		srv->s_park_tail = prev;
-	c->c_park_next = NULL;
-	c->c_parked = false;
-	srv->s_nparked--;
-}
-
-/* Take held c out of the list (a scan: only when a held one is closed). */
-static void hs_unlink_held(struct http_conn *c)
-{
-	struct http_server *srv = c->c_srv;
-	struct http_conn **pp = &srv->s_hold_head, *prev = NULL;
-
-	c->c_held = false;
-	while (*pp != NULL && *pp != c) {
-		prev = *pp;
-		pp = &(*pp)->c_hold_next;
-	}
-	if (*pp == NULL)
-		return; /* in the list http_server_release() is going through */
-	*pp = c->c_hold_next;
-	if (srv->s_hold_tail == c)
-		srv->s_hold_tail = prev;
-	c->c_hold_next = NULL;
-	srv->s_nheld--;
+	*pp = c->c_link[q];
+	if (f->f_tail == c)
+		f->f_tail = prev;
+	c->c_link[q] = NULL;
+	c->c_in_queue[q] = false;
+	f->f_n--;
 }
 
 static void hs_conn_close(struct http_conn *c)
@@ -299,10 +318,10 @@ static void hs_conn_close(struct http_conn *c)
 		srv->s_conns = c->c_next;
 	if (c->c_next != NULL)
 		c->c_next->c_prev = c->c_prev;
-	if (c->c_parked)
-		hs_unlink_parked(c);
-	if (c->c_held)
-		hs_unlink_held(c);
+	if (c->c_in_queue[HS_PARKED])
+		hs_unlink(c, HS_PARKED);
+	if (c->c_in_queue[HS_HELD])
+		hs_unlink(c, HS_HELD);
 	if (c->c_refused)
 		srv->s_nrefused--;
 	else
@@ -462,19 +481,10 @@ static void hs_answer(struct http_conn *c, enum http_parse_rc rc, const struct h
  */
 static int hs_flush(struct http_conn *c)
 {
-	struct http_server *srv = c->c_srv;
-
 	if (c->c_unsynced) {
 		/* Nothing goes out before the sync: http_server_release() resumes. */
-		if (!c->c_held) {
-			c->c_held = true;
-			if (srv->s_hold_tail != NULL)
-				srv->s_hold_tail->c_hold_next = c;
-			else
-				srv->s_hold_head = c;
-			srv->s_hold_tail = c;
-			srv->s_nheld++;
-		}
+		if (!c->c_in_queue[HS_HELD])
+			hs_push(c, HS_HELD);
 		return 0;
 	}
 	if (hs_write(c) != 0)
@@ -551,19 +561,12 @@ static void hs_park(struct http_conn *c)
 	if (c->c_timer != 0)
 		loop_timer_del(srv->s_loop, c->c_timer);
 	c->c_timer = 0;
-	c->c_parked = true;
 	c->c_parked_at = loop_now(srv->s_loop);
-	c->c_park_next = NULL;
-	if (srv->s_park_tail != NULL)
-		srv->s_park_tail->c_park_next = c;
-	else
-		srv->s_park_head = c;
-	srv->s_park_tail = c;
-	srv->s_nparked++;
+	hs_push(c, HS_PARKED);
 }
 
 /*
- * c leaves the FIFO's head: the time it waited for us does not count
+ * c left the FIFO's head: the time it waited for us does not count
  * against its deadlines (they all move later by as much), so its timer is
  * armed again for what was left.
  */
@@ -572,12 +575,6 @@ static void hs_unpark(struct http_conn *c)
 	struct http_server *srv = c->c_srv;
 	uint64_t now = loop_now(srv->s_loop), waited = now - c->c_parked_at, deadline;
 
-	srv->s_park_head = c->c_park_next;
-	if (srv->s_park_head == NULL)
-		srv->s_park_tail = NULL;
-	c->c_park_next = NULL;
-	c->c_parked = false;
-	srv->s_nparked--;
 	c->c_last += waited;
 	c->c_req_start += waited;
 	if (c->c_head_at != 0)
@@ -710,7 +707,7 @@ static void hs_conn_io(struct loop *loop, int fd, int mask, void *arg)
 
 	(void)loop;
 	(void)fd;
-	if (c->c_closed || c->c_parked)
+	if (c->c_closed || c->c_in_queue[HS_PARKED])
 		return;
 	if (mask & LOOP_READ)
 		hs_read(c);
@@ -859,8 +856,8 @@ static bool hs_evict(struct http_server *srv, const char *newcomer)
 	for (c = srv->s_conns; c != NULL; c = c->c_next) {
 		uint64_t t;
 
-		if (c->c_refused || c->c_closed || c->c_parked || c->c_state == HS_CLOSING ||
-		    buf_len(&c->c_out) > 0)
+		if (c->c_refused || c->c_closed || c->c_in_queue[HS_PARKED] ||
+		    c->c_state == HS_CLOSING || buf_len(&c->c_out) > 0)
 			continue;
 		t = c->c_state != HS_LINGER && c->c_in_request ? c->c_req_start : c->c_last;
 		if (victim == NULL || t < since) {
@@ -976,9 +973,11 @@ static int64_t hs_resume_fire(struct loop *loop, uint64_t id, void *arg)
 	(void)loop;
 	(void)id;
 	srv->s_resume_timer = 0;
-	while (!srv->s_paused && srv->s_park_head != NULL) {
-		struct http_conn *c = srv->s_park_head;
+	while (!srv->s_paused) {
+		struct http_conn *c = hs_pop(srv, HS_PARKED);
 
+		if (c == NULL)
+			break;
 		hs_unpark(c);
 		hs_run(c);
 	}
@@ -995,7 +994,7 @@ void http_server_pause(struct http_server *srv, bool paused)
 		return;
 	}
 	/* Not from here: the caller may be inside a handler, or the broker's I/O. */
-	if (srv->s_park_head != NULL && srv->s_resume_timer == 0)
+	if (srv->s_queue[HS_PARKED].f_n > 0 && srv->s_resume_timer == 0)
 		srv->s_resume_timer = loop_timer_add(srv->s_loop, 0, hs_resume_fire, srv);
 }
 
@@ -1011,7 +1010,7 @@ void http_server_stats(const struct http_server *srv, struct http_server_stats *
 	st->evicted = srv->s_evicted;
 	st->withheld = srv->s_withheld;
 	st->pauses = srv->s_pauses;
-	st->parked = srv->s_nparked;
+	st->parked = srv->s_queue[HS_PARKED].f_n;
 }
 
 uint16_t http_server_port(const struct http_server *srv)
@@ -1030,7 +1029,7 @@ uint16_t http_server_port(const struct http_server *srv)
 
 size_t http_server_held(const struct http_server *srv)
 {
-	return srv->s_nheld;
+	return srv->s_queue[HS_HELD].f_n;
 }
 
 /* The sync failed: c's answers from the first held one on are withdrawn. */
@@ -1045,17 +1044,14 @@ static void hs_withhold(struct http_conn *c)
 
 void http_server_release(struct http_server *srv, bool synced)
 {
-	struct http_conn *c = srv->s_hold_head, *next;
+	/* hs_run() below may hold one again: it goes behind these n. */
+	size_t n = srv->s_queue[HS_HELD].f_n;
 
-	/* hs_run() below may hold connections again: a new list. */
-	srv->s_hold_head = srv->s_hold_tail = NULL;
-	srv->s_nheld = 0;
-	for (; c != NULL; c = next) {
-		next = c->c_hold_next;
-		c->c_hold_next = NULL;
-		if (!c->c_held || c->c_closed)
-			continue; /* closed since: hs_unlink_held() cleared c_held */
-		c->c_held = false;
+	while (n-- > 0) {
+		struct http_conn *c = hs_pop(srv, HS_HELD);
+
+		if (c == NULL)
+			break;
 		c->c_unsynced = false;
 		if (!synced)
 			hs_withhold(c);

@@ -40,11 +40,6 @@ spawn "$LOADGEN" mqtt-sub -p "$BROKER_PORT" -t "$TOPIC" -n "$COUNT" -i 10 -T 120
 SUBSCRIBER=$SPAWNED
 wait_for "the subscriber" 10 grep -q '^ready$' "$T/sub.out"
 
-not_alive() { ! alive "$1"; }
-# kv KEY FILE: KEY=value of loadgen's result line.
-kv() {
-	sed -n "s/^\(.* \)\{0,1\}$1=\([^ ]*\).*/\2/p" "$2" | tail -n 1
-}
 
 # counter_over NAME N: /status counter NAME is over N.
 counter_over() {

@@ -32,11 +32,6 @@ spawn "$LOADGEN" mqtt-sub -p "$BROKER_PORT" -t "$TOPIC" -n "$COUNT" -i 10 -T 120
 SUBSCRIBER=$SPAWNED
 wait_for "the subscriber" 10 grep -q '^ready$' "$T/sub.out"
 
-# kv KEY FILE: KEY=value of loadgen's result line.
-kv() {
-	sed -n "s/^\(.* \)\{0,1\}$1=\([^ ]*\).*/\2/p" "$2" | tail -n 1
-}
-not_alive() { ! alive "$1"; }
 
 "$LOADGEN" http -p "$HTTP_PORT" -c 16 -n "$COUNT" -e Grouped -o "$T/refused" \
 	>"$T/http.out" 2>"$T/http.log" || fail "loadgen http failed: $(cat "$T/http.log")"

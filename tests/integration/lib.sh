@@ -133,6 +133,15 @@ alive() {
 	kill -0 "$1" 2>/dev/null
 }
 
+# not_alive PID: it has (for wait_for).
+not_alive() { ! alive "$1"; }
+
+# kv KEY FILE: KEY=value of the last line of FILE that has it (the
+# result line of contrib/loadgen).
+kv() {
+	sed -n "s/^\(.* \)\{0,1\}$1=\([^ ]*\).*/\2/p" "$2" | tail -n 1
+}
+
 # find_mosquitto: make MOSQUITTO the path of the broker. configure may
 # give a bare name, or nothing; mosquitto lives in /usr/sbin, often not
 # in a user's PATH.
