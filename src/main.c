@@ -417,6 +417,12 @@ static void main_shutdown(struct main_ctx *m)
 	if (ws.pending > 0)
 		log_warnx("%llu webhook delivery(ies) not made at shutdown",
 		          (unsigned long long)ws.pending);
+	/*
+	 * The answers of the last pass wait for a sync the loop would have
+	 * made before its next select(): make it, and send them (as far as
+	 * the sockets take them at once) before the connections close.
+	 */
+	main_before_sleep(m->m_loop, m);
 }
 
 /* Connect and serve until SIGTERM/SIGINT, then shut down. */

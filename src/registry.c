@@ -364,13 +364,14 @@ static int reg_log(struct registry *r, const struct buf *rec, size_t records, ch
 
 int registry_sync(struct registry *r, char *err, size_t errlen)
 {
-	if (!r->r_unsynced || r->r_log_fd < 0)
+	if (!r->r_unsynced)
 		return 0;
 	/*
 	 * After a failed fdatasync the kernel may have dropped the pages it
-	 * could not write and report success next time: rewrite it all.
+	 * could not write and report success next time; and a log closed
+	 * after a failed write holds records never synced: rewrite it all.
 	 */
-	if (r->r_sync_failed)
+	if (r->r_sync_failed || r->r_log_fd < 0)
 		return reg_compact(r, err, errlen);
 	if (fdatasync(r->r_log_fd) != 0) {
 		snprintf(err, errlen, "state.file %s: fdatasync: %s", r->r_log_path,

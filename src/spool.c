@@ -57,9 +57,10 @@ struct spool {
 	size_t sp_head, sp_n, sp_cap; /* live entries are in [head, n) */
 	size_t sp_live;
 	uint64_t sp_live_bytes;
-	struct buf sp_buf; /* record being written */
-	bool sp_unsynced;  /* 'M' records written since the last fdatasync */
-	uint64_t sp_syncs; /* spool_sync()'s fdatasyncs */
+	struct buf sp_buf;   /* record being written */
+	bool sp_unsynced;    /* 'M' records written since the last fdatasync */
+	bool sp_sync_failed; /* an fdatasync failed: the next sync rewrites the file */
+	uint64_t sp_syncs;   /* spool_sync()'s fdatasyncs */
 };
 
 static uint32_t spool_crc32(const uint8_t *p, size_t n, uint32_t crc)
@@ -228,6 +229,8 @@ static int spool_rewrite(struct spool *sp, const uint8_t *img, struct buf *out, 
 	uint64_t off = 0;
 	size_t i, n = 0;
 	int fd;
+	/* The new index, put in place only once the new file is. */
+	struct spool_ent *ent = xcalloc(sp->sp_cap > 0 ? sp->sp_cap : 1, sizeof(*ent));
 
 	snprintf(tmp, sizeof(tmp), "%s/%s", sp->sp_dir, SPOOL_TMP);
 	buf_reset(out);
@@ -243,11 +246,12 @@ static int spool_rewrite(struct spool *sp, const uint8_t *img, struct buf *out, 
 		           (ssize_t)e->len) {
 			snprintf(err, errlen, "%s: read: %s", sp->sp_path,
 			         errno != 0 ? strerror(errno) : "short read");
+			free(ent);
 			return -1;
 		}
 		buf_produced(out, e->len);
-		sp->sp_ent[n] = *e;
-		sp->sp_ent[n++].off = off;
+		ent[n] = *e;
+		ent[n++].off = off;
 		if (e->id != 0) {
 			struct spool_msg p = {
 			        .seq = e->seq, .packet_id = e->id, .pubrec = e->pubrec};
@@ -256,14 +260,18 @@ static int spool_rewrite(struct spool *sp, const uint8_t *img, struct buf *out, 
 		}
 		off = buf_len(out);
 	}
-	sp->sp_head = 0;
-	sp->sp_n = n;
 	if (buf_replace_file(out, sp->sp_path, tmp) != 0) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		free(ent);
 		return -1;
 	}
+	free(sp->sp_ent);
+	sp->sp_ent = ent;
+	sp->sp_head = 0;
+	sp->sp_n = n;
 	fd = open(sp->sp_path, O_RDWR | O_APPEND | O_CLOEXEC);
 	if (fd < 0) {
+		/* The new file is in place; the old descriptor writes to the old one. */
 		snprintf(err, errlen, "%s: %s", sp->sp_path, strerror(errno));
 		return -1;
 	}
@@ -459,7 +467,7 @@ static void spool_maybe_compact(struct spool *sp)
 	if (spool_rewrite(sp, NULL, &sp->sp_buf, err, sizeof(err)) != 0)
 		log_warnx_limited(&lim, "spool: compaction failed, file keeps growing: %s", err);
 	else
-		sp->sp_unsynced = false; /* the new file was synced whole */
+		sp->sp_unsynced = sp->sp_sync_failed = false; /* the new file was synced whole */
 	buf_reset(&sp->sp_buf);
 	buf_shrink(&sp->sp_buf, 65536);
 }
@@ -547,11 +555,20 @@ int spool_sync(struct spool *sp, char *err, size_t errlen)
 {
 	if (!sp->sp_unsynced)
 		return 0;
-	if (fdatasync(sp->sp_fd) != 0) {
+	/*
+	 * After a failed fdatasync the kernel may have dropped the pages it
+	 * could not write and report success next time: rewrite the file.
+	 */
+	if (sp->sp_sync_failed) {
+		if (spool_rewrite(sp, NULL, &sp->sp_buf, err, errlen) != 0)
+			return -1;
+		buf_reset(&sp->sp_buf);
+	} else if (fdatasync(sp->sp_fd) != 0) {
 		snprintf(err, errlen, "spool %s: fdatasync: %s", sp->sp_path, strerror(errno));
+		sp->sp_sync_failed = true;
 		return -1;
 	}
-	sp->sp_unsynced = false;
+	sp->sp_unsynced = sp->sp_sync_failed = false;
 	sp->sp_syncs++;
 	return 0;
 }
@@ -575,8 +592,11 @@ void spool_close(struct spool *sp)
 {
 	if (sp == NULL)
 		return;
-	if (sp->sp_fd >= 0)
+	if (sp->sp_fd >= 0) {
+		if (sp->sp_unsynced)
+			(void)fdatasync(sp->sp_fd); /* best effort at a stop */
 		close(sp->sp_fd);
+	}
 	if (sp->sp_lockfd >= 0)
 		close(sp->sp_lockfd);
 	free(sp->sp_ent);

@@ -474,6 +474,56 @@ START_TEST(test_sync_once_per_batch)
 }
 END_TEST
 
+/*
+ * After a failed fdatasync the next sync rewrites the file (a new inode)
+ * rather than trust a second fdatasync; and a rewrite that fails (its
+ * temporary file cannot be made) leaves the index as it was, so the one
+ * after it copies the right records. (Fails before: the second sync was
+ * a plain fdatasync, and a failed rewrite left the index pointing into
+ * the file it never wrote.)
+ */
+START_TEST(test_rewrite_after_sync_failure)
+{
+	char err[512] = "", tmpdir[300];
+	struct spool *sp;
+	struct stat before, after;
+	int n, p[2], fd, saved;
+	uint64_t s1;
+
+	sp = open_spool(&n);
+	s1 = add(sp, "t/1", "one", 1);
+	add(sp, "t/2", "two", 1);
+	add(sp, "t/3", "three", 2);
+	spool_done(sp, s1);
+	fd = spool_fd();
+	ck_assert_int_eq(fstat(fd, &before), 0);
+	saved = dup(fd);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(dup2(p[1], fd), fd);
+	ck_assert_int_eq(spool_sync(sp, err, sizeof(err)), -1);
+	ck_assert_int_eq(dup2(saved, fd), fd);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
+
+	/* The rewrite's temporary file cannot be made: it fails, changes nothing. */
+	snprintf(tmpdir, sizeof(tmpdir), "%s/queue.spool.tmp", dir);
+	ck_assert_int_eq(mkdir(tmpdir, 0700), 0);
+	ck_assert_int_eq(spool_sync(sp, err, sizeof(err)), -1);
+	ck_assert_int_eq(rmdir(tmpdir), 0);
+	ck_assert_msg(spool_sync(sp, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(stat(path, &after), 0);
+	ck_assert_uint_ne(after.st_ino, before.st_ino);
+	ck_assert_int_eq(spool_sync(sp, err, sizeof(err)), 0);
+	spool_close(sp);
+
+	sp = open_spool(&n);
+	ck_assert_int_eq(n, 2);
+	ck_assert_str_eq(buf_data(&replayed), "1:1:t/2=two;2:0:t/3=three;");
+	spool_close(sp);
+}
+END_TEST
+
 static Suite *spool_suite(void)
 {
 	Suite *s = suite_create("spool");
@@ -492,6 +542,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, test_locked);
 	tcase_add_test(tc, test_bad_dir);
 	tcase_add_test(tc, test_sync_once_per_batch);
+	tcase_add_test(tc, test_rewrite_after_sync_failure);
 	suite_add_tcase(s, tc);
 	return s;
 }
